@@ -656,7 +656,7 @@ def parse_scenario(text: str, *, source: str = "<string>", overrides: Any = None
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{source}: not valid TOML: {exc}") from None
-    raw = apply_overrides(raw, overrides)
+    raw = apply_overrides(raw, overrides, source=f"{source}: --set")
     meta = raw.setdefault("scenario", {})
     if isinstance(meta, dict) and "name" not in meta and default_name:
         meta["name"] = default_name
@@ -697,8 +697,9 @@ def load_scenario(path: str | Path, *, overrides: Any = None) -> Scenario:
 
 def with_overrides(scenario: Scenario, overrides: Any) -> Scenario:
     """A new scenario: ``scenario`` with dotted-path overrides applied."""
-    raw = scenario.to_dict()
-    raw = apply_overrides(raw, overrides)
+    # The keys as given (lists, not tuples; an event with outcomes keeps no direct effects).
+    raw = scenario.model_dump(mode="json", exclude_unset=True)
+    raw = apply_overrides(raw, overrides, source=f"{scenario.source_path or '<scenario>'}: --set")
     try:
         return Scenario.model_validate({**raw, "source_text": scenario.source_text,
                                         "source_path": scenario.source_path})

@@ -1,0 +1,579 @@
+"""Numba kernels: the only module that imports numba.
+
+``simulate_tasks`` runs the whole model of MODEL.md for a list of *tasks*: a
+task is one block of paths under one parameter set.  Tasks run in parallel
+(``prange``); each task owns its four random streams (``numpy.random.Generator``
+objects spawned per block by ``engine.py``), so results never depend on the
+number of threads.  Integer tallies (outcome counts, histograms) are
+accumulated per thread and are exact in any order; floating-point tallies are
+written per task and merged in task order by the caller.
+"""
+
+import math
+
+import numpy as np
+from numba import get_thread_id, njit, prange
+
+from simulator._layout import (
+    B_CASH, B_CUT_HIGH, B_CUT_LOW, B_DEMAND_MEAN, B_DEMAND_SD, B_GROWTH_MEAN, B_GROWTH_SD,
+    B_NARR_MEAN, B_NARR_SD, B_OPEX, B_PROB, C_BETA, C_CASH, C_REVENUE, C_VALUATION, CHAMPION,
+    COLLAPSE, CONTESTED, E_HAZARD, EV_COMPANY, EV_FIRST_BRANCH, EV_N_BRANCHES, EV_SLOT,
+    F_BACKSTOP, F_BACKSTOP_PROB, F_BASE_LOGIT, F_ENABLED, F_NARRATIVE_SENS, F_RAISE_FRACTION,
+    F_RECOVERY, F_TRIGGER, G_DECAY, G_INITIAL, G_KAPPA, G_LAMBDA, G_LONG_RUN, G_SIGMA_GROWTH,
+    G_SIGMA_REVENUE, G_SIGMA_REVENUE_LR, HIST_BINS, K_CARD_PRICE, K_CARDS, K_DEPRECIATION,
+    K_DOMESTIC, K_ENABLED, K_IMPORTS, K_REVENUE_PER_CARD, N_COMPANY, N_GLOBAL, N_KAPPA,
+    N_LONG_RUN, N_SIGMA, N_VARS, O_GROWTH, O_INTEREST, O_LOSS_CF, O_OPEX, O_TAX,
+    OUT_CHAMPION_MAX_PS, OUT_CHAMPION_RATIO, OUT_COLLAPSE_RATIO, P_COST_DRIFT, P_COST_SHARE,
+    P_DRIFT, P_ELASTICITY, P_PASS_THROUGH, P_SCARCITY, P_SIGMA, S_INIT, S_KAPPA, S_LONG_RUN,
+    S_SIGMA, V_BASE_MULTIPLE, V_DISCOUNT, V_EXIT_MULTIPLE, V_GROWTH_SENS, V_MARGIN_SENS,
+    VAR_CAPACITY, VAR_CASH, VAR_MARGIN, VAR_NARRATIVE, VAR_REVENUE, VAR_VALUATION,
+)
+
+_LN10 = math.log(10.0)
+_INF = np.inf
+# Largest table for Poisson inversion of card supply; larger means use the
+# generator's own sampler.
+_MAX_TABLE = 8192
+
+# Company state columns (per path, per company).
+_N = 0       # company narrative
+_MU = 1      # expected growth
+_LOGD = 2    # log demand revenue
+_LOGP = 3    # log price index
+_LOGC = 4    # log unit compute cost
+_K = 5       # installed cards
+_I = 6       # import factor
+_CASH = 7
+_OPEX = 8
+_LCF = 9     # loss carry-forward
+_ALIVE = 10
+_VFAIL = 11  # valuation frozen at failure (recovery applied)
+_G0 = 12     # gross margin at start
+_E0 = 13     # implied narrative at start
+_LOGV0 = 14
+_FAILM = 15  # month of failure (0: alive)
+_SIGR = 16   # current revenue volatility
+_SIGG = 17   # current growth volatility
+_R = 18      # last served revenue
+_CAP = 19    # last capacity
+_G = 20      # last gross margin
+_LOGV = 21   # last log valuation
+_NST = 22
+
+# Per-company constants derived at path start.
+_AN = 0      # exp(-kappa_N dt)
+_BN = 1      # OU noise scale of N
+_AG = 2      # exp(-kappa dt) for growth
+_BG = 3      # OU noise scale of growth per unit sigma
+_DECAY = 4   # exp(-volatility_decay dt)
+_LOGBASE = 5
+_LAMT = 6    # Poisson mean of card supply with I = 1
+_GROWO = 7   # exp(opex_growth dt)
+_NDER = 8
+
+
+@njit(cache=True, inline="always")
+def _ou_coefficients(kappa, sigma, dt):
+    """Exact OU step: x' = m + (x - m) a + b z; kappa = 0 is a random walk."""
+    if kappa > 0.0:
+        a = math.exp(-kappa * dt)
+        b = sigma * math.sqrt((1.0 - a * a) / (2.0 * kappa))
+    else:
+        a = 1.0
+        b = sigma * math.sqrt(dt)
+    return a, b
+
+
+@njit(cache=True, inline="always")
+def _poisson_inverse(u, lam):
+    """Poisson(lam) by inversion of one uniform: monotone in lam (common random numbers)."""
+    if lam <= 0.0:
+        return 0
+    p = math.exp(-lam)
+    cdf = p
+    k = 0
+    while u > cdf and k < 10_000:
+        k += 1
+        p *= lam / k
+        cdf += p
+    return k
+
+
+@njit(cache=True)
+def poisson_cdf_table(lam, out):
+    """Fill ``out`` with P(X <= k) for X ~ Poisson(lam); return the used length."""
+    n = int(lam + 12.0 * math.sqrt(lam) + 30.0)
+    if n > out.shape[0]:
+        return 0
+    cdf = 0.0
+    for k in range(n):
+        cdf += math.exp(-lam + k * math.log(lam) - math.lgamma(k + 1.0)) if lam > 0.0 else (1.0 if k == 0 else 0.0)
+        out[k] = cdf
+    return n
+
+
+@njit(cache=True, inline="always")
+def _poisson_from_table(u, table, n):
+    """Smallest k with P(X <= k) >= u, by bisection; -1 beyond the table."""
+    if u > table[n - 1]:
+        return -1
+    lo = 0
+    hi = n - 1
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if table[mid] >= u:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+@njit(cache=True, inline="always")
+def _bin_index(value, low, high, log10):
+    nb = HIST_BINS
+    if log10:
+        if value <= 0.0:
+            return 0
+        x = math.log(value) / _LN10
+    else:
+        x = value
+    if x < low:
+        return 0
+    if x >= high:
+        return nb - 1
+    # value == NaN never happens for valid states; clamp defensively.
+    j = 1 + int((x - low) / (high - low) * (nb - 2))
+    if j > nb - 2:
+        j = nb - 2
+    return j
+
+
+@njit(cache=True)
+def _valuation(th, off, st, c, sector_s):
+    """Log market valuation from the current state (before any failure)."""
+    r = st[c, _R]
+    if r <= 0.0:
+        return -_INF
+    e = st[c, _N] + th[off + C_BETA] * sector_s
+    return (math.log(r) + math.log(th[off + V_BASE_MULTIPLE])
+            + th[off + V_GROWTH_SENS] * (st[c, _MU] - th[off + G_LONG_RUN])
+            + th[off + V_MARGIN_SENS] * (st[c, _G] - st[c, _G0]) + e)
+
+
+@njit(cache=True)
+def _serve(th, off, st, c):
+    """Served revenue, capacity and gross margin from demand, price, cost and cards."""
+    d = math.exp(st[c, _LOGD])
+    p = math.exp(st[c, _LOGP])
+    if th[off + K_ENABLED] > 0.5:
+        cap = st[c, _K] * th[off + K_REVENUE_PER_CARD] * p
+    else:
+        cap = _INF
+    r = d if d < cap else cap
+    excess = 0.0
+    if cap < _INF:
+        if cap > 0.0:
+            excess = d / cap - 1.0
+            if excess < 0.0:
+                excess = 0.0
+        else:
+            excess = 0.0
+    ceff = math.exp(st[c, _LOGC]) * (1.0 + th[off + P_SCARCITY] * excess)
+    st[c, _R] = r
+    st[c, _CAP] = cap
+    st[c, _G] = 1.0 - ceff / p
+
+
+@njit(cache=True)
+def _record(st, c, sector_s, th, off, row, hist, minmax, tid, s, hist_low, hist_high, hist_log):
+    """Add the company's current state to the month's histograms."""
+    alive = st[c, _ALIVE] > 0.5
+    if alive:
+        vals = (st[c, _R], math.exp(st[c, _LOGV]), st[c, _CASH], st[c, _CAP], st[c, _G],
+                st[c, _N] + th[off + C_BETA] * sector_s)
+    else:
+        vals = (0.0, st[c, _VFAIL], 0.0, 0.0, st[c, _G], st[c, _N] + th[off + C_BETA] * sector_s)
+    for v in range(N_VARS):
+        x = vals[v]
+        j = _bin_index(x, hist_low[v], hist_high[v], hist_log[v])
+        hist[tid, s, c, v, row, j] += 1
+        if x < minmax[tid, s, c, v, row, 0]:
+            minmax[tid, s, c, v, row, 0] = x
+        if x > minmax[tid, s, c, v, row, 1]:
+            minmax[tid, s, c, v, row, 1] = x
+
+
+@njit(cache=True)
+def _keep(st, c, sector_s, th, off, kept, p, m):
+    alive = st[c, _ALIVE] > 0.5
+    kept[VAR_REVENUE, p, c, m] = st[c, _R] if alive else 0.0
+    kept[VAR_VALUATION, p, c, m] = math.exp(st[c, _LOGV]) if alive else st[c, _VFAIL]
+    kept[VAR_CASH, p, c, m] = st[c, _CASH] if alive else 0.0
+    kept[VAR_CAPACITY, p, c, m] = st[c, _CAP] if alive else 0.0
+    kept[VAR_MARGIN, p, c, m] = st[c, _G]
+    kept[VAR_NARRATIVE, p, c, m] = st[c, _N] + th[off + C_BETA] * sector_s
+
+
+@njit(cache=True)
+def _apply_effects(st, c, growth, demand, cut, cash, opex_mult):
+    """Apply one drawn event effect to company c (narrative handled by the caller)."""
+    if st[c, _ALIVE] < 0.5:
+        return
+    st[c, _MU] += growth
+    st[c, _LOGD] += demand
+    st[c, _I] *= 1.0 - cut
+    st[c, _CASH] += cash
+    st[c, _OPEX] *= opex_mult
+
+
+@njit(cache=True)
+def _draw_jump(gen, mean, sd):
+    if sd > 0.0:
+        return mean + sd * gen.standard_normal()
+    return mean
+
+
+@njit(cache=True)
+def _simulate_task(theta_row, unc_slots, unc_values, unc_row0, ev, br, n_comp, n_months,
+                   hz_month, n_hor, rec_row, dt, path0, n_paths, gd, ge, gs, gf,
+                   tid, s, task, counts, any_champ, n_champ, alive_counts, hist, minmax,
+                   hist_on, hist_low, hist_high, hist_log, fv_stats, vh_stats, kept, keep_n,
+                   st, der, th_buf, tables, table_len, fail_month):
+    n_events = ev.shape[0]
+    n_unc = unc_slots.shape[0]
+    sqdt = math.sqrt(dt)
+    horizon_t = n_months * dt
+    champ_flags = np.zeros(n_comp, dtype=np.int64)
+    for ip in range(n_paths):
+        p = path0 + ip
+        # Parameters of this path: the set's row, with per-path uncertain draws.
+        if n_unc > 0:
+            for j in range(theta_row.shape[0]):
+                th_buf[j] = theta_row[j]
+            for j in range(n_unc):
+                th_buf[unc_slots[j]] = unc_values[p - unc_row0, j]
+            th = th_buf
+        else:
+            th = theta_row
+        ss_a, ss_b = _ou_coefficients(th[S_KAPPA], th[S_SIGMA], dt)
+        sector_s = th[S_INIT]
+        s_lr = th[S_LONG_RUN]
+        log_champ = math.log(th[OUT_CHAMPION_RATIO])
+        log_ps = math.log(th[OUT_CHAMPION_MAX_PS])
+        collapse_ratio = th[OUT_COLLAPSE_RATIO]
+        log_collapse = math.log(collapse_ratio) if collapse_ratio > 0.0 else -_INF
+        for c in range(n_comp):
+            off = N_GLOBAL + c * N_COMPANY
+            a, b = _ou_coefficients(th[off + N_KAPPA], th[off + N_SIGMA], dt)
+            der[c, _AN] = a
+            der[c, _BN] = b
+            a, b = _ou_coefficients(th[off + G_KAPPA], 1.0, dt)
+            der[c, _AG] = a
+            der[c, _BG] = b
+            der[c, _DECAY] = math.exp(-th[off + G_DECAY] * dt)
+            der[c, _LOGBASE] = math.log(th[off + V_BASE_MULTIPLE])
+            der[c, _LAMT] = th[off + K_DOMESTIC] + th[off + K_IMPORTS]
+            der[c, _GROWO] = math.exp(th[off + O_GROWTH] * dt)
+            st[c, _MU] = th[off + G_INITIAL]
+            st[c, _LOGD] = math.log(th[off + C_REVENUE])
+            st[c, _LOGP] = 0.0
+            share = th[off + P_COST_SHARE]
+            st[c, _LOGC] = math.log(share) if share > 0.0 else -_INF
+            st[c, _K] = th[off + K_CARDS]
+            st[c, _I] = 1.0
+            st[c, _CASH] = th[off + C_CASH]
+            st[c, _OPEX] = th[off + O_OPEX]
+            st[c, _LCF] = th[off + O_LOSS_CF]
+            st[c, _ALIVE] = 1.0
+            st[c, _VFAIL] = 0.0
+            st[c, _FAILM] = 0.0
+            st[c, _SIGR] = th[off + G_SIGMA_REVENUE]
+            st[c, _SIGG] = th[off + G_SIGMA_GROWTH]
+            st[c, _G0] = 0.0
+            _serve(th, off, st, c)
+            st[c, _G0] = st[c, _G]
+            # The narrative at start is implied by the stated valuation.
+            e0 = (math.log(th[off + C_VALUATION] / st[c, _R]) - der[c, _LOGBASE]
+                  - th[off + V_GROWTH_SENS] * (st[c, _MU] - th[off + G_LONG_RUN]))
+            st[c, _E0] = e0
+            st[c, _N] = e0 - th[off + C_BETA] * sector_s
+            st[c, _LOGV0] = math.log(th[off + C_VALUATION])
+            st[c, _LOGV] = st[c, _LOGV0]
+            if hist_on and rec_row[0] >= 0:
+                _record(st, c, sector_s, th, off, rec_row[0], hist, minmax, tid, s,
+                        hist_low, hist_high, hist_log)
+            if p < keep_n:
+                _keep(st, c, sector_s, th, off, kept, p, 0)
+            alive_counts[tid, s, c, 0] += 1
+        h_idx = 0
+        for m in range(1, n_months + 1):
+            t_prev = (m - 1) * dt
+            # 1. Events: arrivals by inversion of one uniform each (fixed draws).
+            z_s = gd.standard_normal()
+            for e in range(n_events):
+                u = gd.random()
+                lam = th[ev[e, EV_SLOT] + E_HAZARD] * dt
+                count = _poisson_inverse(u, lam)
+                comp = ev[e, EV_COMPANY]
+                for _ in range(count):
+                    first = ev[e, EV_FIRST_BRANCH]
+                    nbr = ev[e, EV_N_BRANCHES]
+                    b = first + nbr - 1
+                    if nbr > 1:
+                        total = 0.0
+                        for k in range(nbr):
+                            total += th[br[first + k] + B_PROB]
+                        ub = ge.random() * total
+                        acc = 0.0
+                        for k in range(nbr):
+                            acc += th[br[first + k] + B_PROB]
+                            if ub < acc:
+                                b = first + k
+                                break
+                    slot = br[b]
+                    narr = _draw_jump(ge, th[slot + B_NARR_MEAN], th[slot + B_NARR_SD])
+                    growth = _draw_jump(ge, th[slot + B_GROWTH_MEAN], th[slot + B_GROWTH_SD])
+                    demand = _draw_jump(ge, th[slot + B_DEMAND_MEAN], th[slot + B_DEMAND_SD])
+                    lo = th[slot + B_CUT_LOW]
+                    hi = th[slot + B_CUT_HIGH]
+                    cut = lo + (hi - lo) * ge.random() if hi > lo else lo
+                    cash = th[slot + B_CASH]
+                    opex_mult = th[slot + B_OPEX]
+                    if comp < 0:
+                        sector_s += narr
+                        for c in range(n_comp):
+                            _apply_effects(st, c, growth, demand, cut, cash, opex_mult)
+                    else:
+                        st[comp, _N] += narr
+                        _apply_effects(st, comp, growth, demand, cut, cash, opex_mult)
+            # 2. Sector mood.
+            sector_s = s_lr + (sector_s - s_lr) * ss_a + ss_b * z_s
+            for c in range(n_comp):
+                off = N_GLOBAL + c * N_COMPANY
+                # Diffusion shocks are drawn for failed companies too, so every
+                # path consumes the same number of variates (common random numbers).
+                z_n = gd.standard_normal()
+                z_mu = gd.standard_normal()
+                z_d = gd.standard_normal()
+                z_p = gd.standard_normal()
+                if st[c, _ALIVE] < 0.5:
+                    if th[off + K_ENABLED] > 0.5:
+                        gs.random()
+                    continue
+                lr_n = th[off + N_LONG_RUN]
+                st[c, _N] = lr_n + (st[c, _N] - lr_n) * der[c, _AN] + der[c, _BN] * z_n
+                sig_r = st[c, _SIGR]
+                sig_g = st[c, _SIGG]
+                dlogp = th[off + P_DRIFT] * dt + th[off + P_SIGMA] * sqdt * z_p
+                st[c, _LOGD] += ((st[c, _MU] - th[off + G_LAMBDA] * sig_r - 0.5 * sig_r * sig_r) * dt
+                                 + sig_r * sqdt * z_d - th[off + P_ELASTICITY] * dlogp)
+                lr_g = th[off + G_LONG_RUN]
+                st[c, _MU] = lr_g + (st[c, _MU] - lr_g) * der[c, _AG] + sig_g * der[c, _BG] * z_mu
+                st[c, _LOGP] += dlogp
+                st[c, _LOGC] += th[off + P_PASS_THROUGH] * dlogp + th[off + P_COST_DRIFT] * dt
+                # Schwartz-Moon volatility decay towards the long-run values.
+                decay = der[c, _DECAY]
+                sr_inf = th[off + G_SIGMA_REVENUE_LR]
+                st[c, _SIGR] = sr_inf + (sig_r - sr_inf) * decay
+                st[c, _SIGG] = sig_g * decay
+                # 3. Chips.
+                new_cards = 0.0
+                if th[off + K_ENABLED] > 0.5:
+                    lam = th[off + K_DOMESTIC] + th[off + K_IMPORTS] * st[c, _I]
+                    u = gs.random()
+                    k = -1
+                    if lam == der[c, _LAMT] and table_len[c] > 0:
+                        k = _poisson_from_table(u, tables[c], table_len[c])
+                    if k < 0:
+                        k = gs.poisson(lam) if lam > 0.0 else 0
+                    new_cards = float(k)
+                    st[c, _K] = st[c, _K] * (1.0 - th[off + K_DEPRECIATION] * dt) + new_cards
+                # 4. Revenue, margin, cash.
+                _serve(th, off, st, c)
+                opex = st[c, _OPEX]
+                op = (st[c, _R] * st[c, _G] - opex) * dt
+                tax = 0.0
+                if op < 0.0:
+                    st[c, _LCF] -= op
+                else:
+                    used = st[c, _LCF] if st[c, _LCF] < op else op
+                    st[c, _LCF] -= used
+                    tax = th[off + O_TAX] * (op - used)
+                flow = (op - new_cards * th[off + K_CARD_PRICE]
+                        + th[off + O_INTEREST] * st[c, _CASH] * dt - tax)
+                st[c, _CASH] += flow
+                st[c, _OPEX] = opex * der[c, _GROWO]
+                logv = _valuation(th, off, st, c, sector_s)
+                st[c, _LOGV] = logv
+                # 5. Funding, backstop, failure.
+                if th[off + F_ENABLED] > 0.5:
+                    burn = -flow
+                    if burn > 0.0 and st[c, _CASH] < th[off + F_TRIGGER] * burn:
+                        e_eff = st[c, _N] + th[off + C_BETA] * sector_s
+                        x = th[off + F_BASE_LOGIT] + th[off + F_NARRATIVE_SENS] * e_eff
+                        prob = 1.0 / (1.0 + math.exp(-x))
+                        if gf.random() < prob:
+                            st[c, _CASH] += th[off + F_RAISE_FRACTION] * math.exp(logv)
+                    if st[c, _CASH] < 0.0:
+                        if gf.random() < th[off + F_BACKSTOP_PROB]:
+                            st[c, _CASH] += th[off + F_BACKSTOP]
+                if st[c, _CASH] < 0.0:
+                    st[c, _ALIVE] = 0.0
+                    st[c, _FAILM] = m
+                    st[c, _VFAIL] = th[off + F_RECOVERY] * math.exp(logv)
+            # 6. Record the month.
+            row = rec_row[m]
+            is_h = h_idx < n_hor and hz_month[h_idx] == m
+            n_ch = 0
+            for c in range(n_comp):
+                off = N_GLOBAL + c * N_COMPANY
+                alive = st[c, _ALIVE] > 0.5
+                if alive:
+                    alive_counts[tid, s, c, m] += 1
+                if hist_on and row >= 0:
+                    _record(st, c, sector_s, th, off, row, hist, minmax, tid, s,
+                            hist_low, hist_high, hist_log)
+                if p < keep_n:
+                    _keep(st, c, sector_s, th, off, kept, p, m)
+                if is_h:
+                    logv = st[c, _LOGV]
+                    if alive:
+                        v = math.exp(logv)
+                        logr = math.log(st[c, _R]) if st[c, _R] > 0.0 else -_INF
+                        rel = logv - st[c, _LOGV0]
+                        if rel <= log_collapse:
+                            outcome = COLLAPSE
+                        elif rel >= log_champ and logv - logr <= log_ps:
+                            outcome = CHAMPION
+                        else:
+                            outcome = CONTESTED
+                    else:
+                        v = st[c, _VFAIL]
+                        outcome = COLLAPSE
+                    counts[tid, s, c, h_idx, outcome] += 1
+                    if outcome == CHAMPION:
+                        n_ch += 1
+                    # Welford update of the valuation relative to V0, in path order.
+                    x = v / th[off + C_VALUATION]
+                    nn = ip + 1.0
+                    delta = x - vh_stats[task, c, h_idx, 0]
+                    vh_stats[task, c, h_idx, 0] += delta / nn
+                    vh_stats[task, c, h_idx, 1] += delta * (x - vh_stats[task, c, h_idx, 0])
+            if is_h:
+                if n_ch > 0:
+                    any_champ[tid, s, h_idx] += 1
+                n_champ[tid, s, h_idx, n_ch] += 1
+                h_idx += 1
+        # Fundamental value: discounted cash plus exit multiple of operating profit.
+        for c in range(n_comp):
+            off = N_GLOBAL + c * N_COMPANY
+            value = 0.0
+            if st[c, _ALIVE] > 0.5:
+                profit = st[c, _R] * st[c, _G] - st[c, _OPEX] / der[c, _GROWO]
+                value = st[c, _CASH] + th[off + V_EXIT_MULTIPLE] * profit
+                if value < 0.0:
+                    value = 0.0  # limited liability
+                value *= math.exp(-th[off + V_DISCOUNT] * horizon_t)
+            x = value / th[off + C_VALUATION]
+            nn = ip + 1.0
+            delta = x - fv_stats[task, c, 0]
+            fv_stats[task, c, 0] += delta / nn
+            fv_stats[task, c, 1] += delta * (x - fv_stats[task, c, 0])
+            if p < keep_n:
+                fail_month[p, c] = st[c, _FAILM]
+
+
+@njit(cache=True, parallel=True)
+def simulate_tasks(theta, unc_slots, unc_values, unc_row0, ev, br, n_comp, n_months,
+                   hz_month, rec_row, dt, task_set, task_start, task_n, gens_d, gens_e,
+                   gens_s, gens_f, counts, any_champ, n_champ, alive_counts, hist, minmax,
+                   hist_on, hist_low, hist_high, hist_log, fv_stats, vh_stats, kept, keep_n,
+                   fail_month):
+    """Simulate every task (one block of paths under one parameter set) in parallel.
+
+    Parameters are described in ``engine.py`` (``_run_chunk``), which allocates
+    every output array; this function only fills them.
+    """
+    n_tasks = task_set.shape[0]
+    n_theta = theta.shape[1]
+    n_hor = hz_month.shape[0]
+    for t in prange(n_tasks):
+        tid = get_thread_id()
+        s = task_set[t]
+        st = np.zeros((n_comp, _NST))
+        der = np.zeros((n_comp, _NDER))
+        th_buf = np.empty(n_theta)
+        theta_row = theta[s]
+        tables = np.zeros((n_comp, _MAX_TABLE))
+        table_len = np.zeros(n_comp, dtype=np.int64)
+        for c in range(n_comp):
+            off = N_GLOBAL + c * N_COMPANY
+            lam = theta_row[off + K_DOMESTIC] + theta_row[off + K_IMPORTS]
+            if lam > 0.0:
+                table_len[c] = poisson_cdf_table(lam, tables[c])
+        _simulate_task(theta_row, unc_slots, unc_values, unc_row0, ev, br, n_comp, n_months,
+                       hz_month, n_hor, rec_row, dt, task_start[t], task_n[t],
+                       gens_d[np.int64(t)], gens_e[np.int64(t)], gens_s[np.int64(t)],
+                       gens_f[np.int64(t)], tid, s, t, counts, any_champ, n_champ,
+                       alive_counts, hist, minmax, hist_on, hist_low, hist_high, hist_log,
+                       fv_stats, vh_stats, kept, keep_n, st, der, th_buf, tables, table_len,
+                       fail_month)
+
+
+@njit(cache=True, parallel=True)
+def draw_only_tasks(n_events, n_comp, n_months, task_n, gens_d, gens_s, out):
+    """The random-number bound: draw the variates one path-month consumes, nothing else.
+
+    Per path and month: one sector normal, one uniform per event type, and per
+    company four normals and one supply uniform (the table-inversion case).
+    """
+    n_tasks = task_n.shape[0]
+    for t in prange(n_tasks):
+        gd = gens_d[np.int64(t)]
+        gs = gens_s[np.int64(t)]
+        acc = 0.0
+        for _ in range(task_n[t]):
+            for _m in range(n_months):
+                acc += gd.standard_normal()
+                for _e in range(n_events):
+                    acc += gd.random()
+                for _c in range(n_comp):
+                    acc += gd.standard_normal()
+                    acc += gd.standard_normal()
+                    acc += gd.standard_normal()
+                    acc += gd.standard_normal()
+                    acc += gs.random()
+        out[t] = acc
+
+
+def typed_generator_list(generators):
+    """A numba typed List of ``numpy.random.Generator`` objects (one per task)."""
+    from numba.typed import List
+
+    out = List()
+    for gen in generators:
+        out.append(gen)
+    return out
+
+
+def set_threads(n):
+    """Set the number of numba threads; returns the previous number."""
+    import numba
+
+    previous = numba.get_num_threads()
+    numba.set_num_threads(int(n))
+    return previous
+
+
+def max_threads():
+    """Size of numba's thread pool (the per-thread accumulators' first axis)."""
+    import numba
+
+    return int(numba.config.NUMBA_NUM_THREADS)
+
+
+def get_threads():
+    """Number of numba threads in use."""
+    import numba
+
+    return int(numba.get_num_threads())

@@ -1,0 +1,100 @@
+"""Domain helpers on results Datasets: ``ds.sim.table()``, ``ds.sim.outcome(...)``."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import xarray as xr
+
+__all__ = ["SimulationAccessor", "format_amount"]
+
+
+def format_amount(value: float, currency: str = "") -> str:
+    """An amount with a K/M/B/T suffix: ``format_amount(7e11, "CNY") == "700B CNY"``."""
+    if value is None or not np.isfinite(value):
+        text = "unlimited" if value is not None and value > 0 else "n/a"
+        return text
+    sign = "-" if value < 0 else ""
+    value = abs(float(value))
+    for factor, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if value >= factor:
+            scaled = value / factor
+            digits = 0 if scaled >= 100 else (1 if scaled >= 10 else 2)
+            text = f"{sign}{scaled:.{digits}f}{suffix}"
+            break
+    else:
+        text = f"{sign}{value:.0f}"
+    return f"{text} {currency}".strip()
+
+
+def _pct(p: float) -> str:
+    return "  n/a" if not math.isfinite(p) else f"{100 * p:5.1f}%"
+
+
+@xr.register_dataset_accessor("sim")
+class SimulationAccessor:
+    """Helpers for a results Dataset made by :func:`simulator.run`."""
+
+    def __init__(self, ds: xr.Dataset) -> None:
+        self._ds = ds
+
+    def outcome(self, company: str, horizon: int, outcome: str) -> tuple[float, float, float]:
+        """(probability, low, high) of an outcome of a company at a horizon (months)."""
+        ds = self._ds
+        sel = {"company": company, "horizon": horizon, "outcome": outcome}
+        p = float(ds["probability"].sel(sel))
+        lo, hi = (float(x) for x in ds["probability_ci"].sel(sel).values)
+        return p, lo, hi
+
+    def table(self) -> str:
+        """A readable text summary: outcome probabilities with 95% intervals, champion share,
+        valuation against fundamental value."""
+        ds = self._ds
+        cur = ds.attrs.get("currency", "")
+        lines = [f"{ds.attrs.get('scenario_name', 'scenario')}: {ds.attrs.get('paths', 0):,} paths, "
+                 f"seed entropy {ds.attrs.get('seed_entropy', '?')}, engine {ds.attrs.get('engine', '?')}",
+                 "",
+                 "Outcome probabilities, 95% Wilson intervals "
+                 "(champion share = P(champion) / (P(champion) + P(collapse)))",
+                 f"{'company':<12}{'month':>6}  {'champion':<22}{'contested':<22}{'collapse':<22}"
+                 f"{'champion share':<22}"]
+        for company in ds["company"].values:
+            for h in ds["horizon"].values:
+                cells = []
+                for outcome in ("champion", "contested", "collapse"):
+                    p, lo, hi = self.outcome(company, int(h), outcome)
+                    cells.append(f"{_pct(p)} [{_pct(lo).strip()}, {_pct(hi).strip()}]")
+                share = float(ds["champion_share"].sel(company=company, horizon=h))
+                slo, shi = ds["champion_share_ci"].sel(company=company, horizon=h).values
+                cells.append(f"{_pct(share)} [{_pct(slo).strip()}, {_pct(shi).strip()}]")
+                lines.append(f"{company:<12}{int(h):>6}  " + "".join(f"{c:<22}" for c in cells))
+        if "any_champion" in ds:
+            lines += ["", "At least one champion (the 'insurance' view)"]
+            for h in ds["horizon"].values:
+                p = float(ds["any_champion"].sel(horizon=h))
+                lo, hi = ds["any_champion_ci"].sel(horizon=h).values
+                lines.append(f"{'month':>6} {int(h):>4}  {_pct(p)} [{_pct(lo).strip()}, {_pct(hi).strip()}]")
+        lines += ["", f"Valuation at start vs fundamental value ({cur})",
+                  f"{'company':<12}{'valuation':>12}{'P/S':>9}{'fundamental value [95% CI]':>36}"
+                  f"{'narrative premium':>20}{'E0':>8}"]
+        for company in ds["company"].values:
+            sel = ds.sel(company=company)
+            fv = float(sel["fundamental_value"])
+            lo, hi = (float(x) for x in sel["fundamental_value_ci"].values)
+            ci = f"{format_amount(fv)} [{format_amount(lo)}, {format_amount(hi)}]"
+            premium = float(sel["narrative_premium"])
+            share = float(sel["narrative_premium_share"])
+            lines.append(f"{company:<12}{format_amount(float(sel['valuation_start'])):>12}"
+                          f"{float(sel['price_to_sales_start']):>9.0f}{ci:>36}"
+                          f"{format_amount(premium) + f' ({100 * share:.0f}%)':>20}"
+                          f"{float(sel['implied_narrative']):>8.2f}")
+        if "valuation_quantile" in ds:
+            last = int(ds["horizon"].values[-1])
+            lines += ["", f"Valuation at month {last}: median and 5-95% range ({cur})"]
+            for company in ds["company"].values:
+                q = ds["valuation_quantile"].sel(company=company, month=last)
+                lines.append(f"{company:<12} median {format_amount(float(q.sel(quantile=0.5))):>10}   "
+                             f"5% {format_amount(float(q.sel(quantile=0.05))):>10}   "
+                             f"95% {format_amount(float(q.sel(quantile=0.95))):>10}")
+        return "\n".join(lines)

@@ -1,0 +1,360 @@
+"""Run the model: random streams per block of paths, engines, streaming tallies.
+
+Paths are split into fixed-size blocks.  Block ``b`` of a run seeded with
+``SeedSequence(entropy, spawn_key=k)`` owns four streams (diffusion, events,
+supply, funding), the children ``SeedSequence(entropy, spawn_key=(*k, b, j))``
+driving ``SFC64`` bit generators.  A block's draws therefore depend only on the
+seed and the block index, never on threads, processes or how many blocks run
+together, and the same seed gives bit-identical results however the work is
+split.  Summaries stream: integer tallies are summed, floating-point moments are
+merged block by block in block order, so memory does not grow with paths.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from simulator import _layout as L
+from simulator.params import ParameterLayout
+
+__all__ = [
+    "DEFAULT_BLOCK_SIZE",
+    "RunPlan",
+    "Tally",
+    "block_generators",
+    "normalise_seed",
+    "plan_run",
+    "simulate",
+]
+
+DEFAULT_BLOCK_SIZE = 4096
+#: Months recorded for quantile fans: every month up to this many, else thinned.
+MAX_RECORDED_MONTHS = 121
+ENGINES = ("numba", "numpy")
+
+
+def normalise_seed(seed) -> np.random.SeedSequence:
+    """The root ``SeedSequence`` of a run from an int, SeedSequence, Generator or None.
+
+    ``None`` draws fresh entropy from the operating system; it is recorded in the
+    results (``seed_entropy``) so the run can be repeated.
+    """
+    if isinstance(seed, np.random.SeedSequence):
+        return seed
+    if seed is not None and not isinstance(seed, (int, np.integer, np.random.Generator)):
+        raise ValueError(f"seed: {seed!r} is not an int, SeedSequence, Generator or None")
+    if isinstance(seed, (int, np.integer)) and int(seed) < 0:
+        raise ValueError(f"seed: {seed} must be >= 0")
+    root = np.random.default_rng(seed).bit_generator.seed_seq
+    return np.random.SeedSequence(root.entropy, spawn_key=tuple(root.spawn_key))
+
+
+def block_generators(root: np.random.SeedSequence, block: int) -> list[np.random.Generator]:
+    """The four generators (diffusion, events, supply, funding) of one block."""
+    return [
+        np.random.Generator(np.random.SFC64(np.random.SeedSequence(
+            root.entropy, spawn_key=(*root.spawn_key, int(block), j))))
+        for j in range(L.N_STREAMS)
+    ]
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """The time grid and recording choices of a run."""
+
+    n_months: int
+    horizons: np.ndarray  # months, int64
+    recorded_months: np.ndarray  # months with histogram rows, int64
+    dt: float = 1.0 / 12.0
+
+    @property
+    def rec_row(self) -> np.ndarray:
+        """Month -> histogram row (-1: not recorded)."""
+        rows = np.full(self.n_months + 1, -1, dtype=np.int64)
+        rows[self.recorded_months] = np.arange(self.recorded_months.size)
+        return rows
+
+
+def plan_run(n_months: int, horizons: Sequence[int], *, fans: bool = True) -> RunPlan:
+    """Choose the recorded months: all of them, or a thinned grid that keeps the horizons."""
+    hz = np.asarray(sorted(horizons), dtype=np.int64)
+    if not fans:
+        months = hz
+    elif n_months + 1 <= MAX_RECORDED_MONTHS:
+        months = np.arange(n_months + 1, dtype=np.int64)
+    else:
+        step = math.ceil(n_months / (MAX_RECORDED_MONTHS - 1))
+        months = np.union1d(np.arange(0, n_months + 1, step), np.append(hz, n_months))
+    return RunPlan(n_months=n_months, horizons=hz, recorded_months=np.asarray(months, dtype=np.int64))
+
+
+@dataclass
+class Tally:
+    """Mergeable summaries of simulated paths (per parameter set).
+
+    Integer arrays add exactly; ``fv`` and ``vh`` hold (count, mean, M2) of the
+    fundamental value and of valuation at each horizon, both relative to V0,
+    merged block by block in block order (Chan et al.).
+    """
+
+    n_paths: np.ndarray  # (set,)
+    counts: np.ndarray  # (set, company, horizon, outcome)
+    any_champion: np.ndarray  # (set, horizon)
+    n_champions: np.ndarray  # (set, horizon, n_companies + 1)
+    alive: np.ndarray  # (set, company, month)
+    hist: np.ndarray | None  # (set, company, var, recorded month, bin)
+    minmax: np.ndarray | None  # (set, company, var, recorded month, 2)
+    fv: np.ndarray  # (set, company, 3)
+    vh: np.ndarray  # (set, company, horizon, 3)
+    kept: np.ndarray | None = None  # (var, path, company, month) float32
+    fail_month: np.ndarray | None = None  # (path, company)
+    blocks_done: int = 0
+    elapsed: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+
+def _chan_merge(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Merge (count, mean, M2) moments; ``a`` first, so the order is fixed."""
+    na, nb = a[..., 0], b[..., 0]
+    n = na + nb
+    with np.errstate(invalid="ignore", divide="ignore"):
+        delta = b[..., 1] - a[..., 1]
+        frac = np.where(n > 0, nb / np.where(n > 0, n, 1.0), 0.0)
+        mean = a[..., 1] + delta * frac
+        m2 = a[..., 2] + b[..., 2] + delta * delta * na * frac
+    return np.stack([n, mean, m2], axis=-1)
+
+
+def _empty_tally(n_sets: int, n_comp: int, plan: RunPlan, *, fans: bool, keep: int) -> Tally:
+    n_hor = plan.horizons.size
+    n_rec = plan.recorded_months.size
+    return Tally(
+        n_paths=np.zeros(n_sets, dtype=np.int64),
+        counts=np.zeros((n_sets, n_comp, n_hor, 3), dtype=np.int64),
+        any_champion=np.zeros((n_sets, n_hor), dtype=np.int64),
+        n_champions=np.zeros((n_sets, n_hor, n_comp + 1), dtype=np.int64),
+        alive=np.zeros((n_sets, n_comp, plan.n_months + 1), dtype=np.int64),
+        hist=np.zeros((n_sets, n_comp, L.N_VARS, n_rec, L.HIST_BINS), dtype=np.int64) if fans else None,
+        minmax=_empty_minmax((n_sets, n_comp, L.N_VARS, n_rec)) if fans else None,
+        fv=np.zeros((n_sets, n_comp, 3)),
+        vh=np.zeros((n_sets, n_comp, n_hor, 3)),
+        kept=np.full((L.N_VARS, keep, n_comp, plan.n_months + 1), np.nan, dtype=np.float32) if keep else None,
+        fail_month=np.zeros((keep, n_comp), dtype=np.int64) if keep else None,
+    )
+
+
+def _empty_minmax(shape: tuple[int, ...]) -> np.ndarray:
+    out = np.empty((*shape, 2))
+    out[..., 0] = np.inf
+    out[..., 1] = -np.inf
+    return out
+
+
+def merge_tallies(a: Tally, b: Tally) -> Tally:
+    """Merge ``b`` (later blocks) into ``a`` (earlier blocks); exact and order-fixed."""
+    out = Tally(
+        n_paths=a.n_paths + b.n_paths,
+        counts=a.counts + b.counts,
+        any_champion=a.any_champion + b.any_champion,
+        n_champions=a.n_champions + b.n_champions,
+        alive=a.alive + b.alive,
+        hist=None if a.hist is None else a.hist + b.hist,
+        minmax=None if a.minmax is None else np.stack(
+            [np.minimum(a.minmax[..., 0], b.minmax[..., 0]),
+             np.maximum(a.minmax[..., 1], b.minmax[..., 1])], axis=-1),
+        fv=_chan_merge(a.fv, b.fv),
+        vh=_chan_merge(a.vh, b.vh),
+        kept=a.kept if b.kept is None else (b.kept if a.kept is None else np.fmax(a.kept, b.kept)),
+        fail_month=a.fail_month if b.fail_month is None else (
+            b.fail_month if a.fail_month is None else np.maximum(a.fail_month, b.fail_month)),
+        blocks_done=a.blocks_done + b.blocks_done,
+        elapsed=a.elapsed + b.elapsed,
+    )
+    return out
+
+
+def _blocks(paths: int, block_size: int) -> list[tuple[int, int, int]]:
+    """(block index, first path, number of paths) for every block."""
+    n_blocks = -(-paths // block_size)
+    return [(b, b * block_size, min(block_size, paths - b * block_size)) for b in range(n_blocks)]
+
+
+def simulate(
+    layout: ParameterLayout,
+    plan: RunPlan,
+    *,
+    paths: int,
+    seed: np.random.SeedSequence,
+    theta_sets: np.ndarray | None = None,
+    engine: str = "numba",
+    block_size: int = DEFAULT_BLOCK_SIZE,
+    fans: bool = True,
+    keep_paths: int = 0,
+    threads: int | None = None,
+    blocks: Sequence[int] | None = None,
+    uncertain: Callable[[int, int, int], tuple[np.ndarray, np.ndarray]] | None = None,
+    progress: Callable[[int], None] | None = None,
+    chunk_blocks: int | None = None,
+) -> Tally:
+    """Simulate ``paths`` paths for each parameter set and return their :class:`Tally`.
+
+    Parameters
+    ----------
+    layout : ParameterLayout
+        The scenario's flattened parameters.
+    plan : RunPlan
+        Months, horizons and recorded months.
+    paths : int
+        Paths per parameter set.
+    seed : SeedSequence
+        Root of the block streams (see :func:`normalise_seed`).
+    theta_sets : ndarray, shape (n_sets, n_theta), optional
+        Parameter sets sharing the same random numbers (common random numbers);
+        default: the scenario's own parameters.
+    engine : {"numba", "numpy"}
+        The compiled engine or the numpy reference engine.
+    block_size : int
+        Paths per block (fixed per study: it defines the random streams).
+    fans : bool
+        Record month-by-month histograms for quantile fans.
+    keep_paths : int
+        Keep the first ``keep_paths`` full paths (float32).
+    threads : int, optional
+        Numba threads for this call; results do not depend on it.
+    blocks : sequence of int, optional
+        Only these block indices (for splitting a run over processes).
+    uncertain : callable, optional
+        ``uncertain(block, first_path, n_paths) -> (slots, values)`` with per-path
+        parameter values (values shape (n_paths, n_slots)) for uncertain assumptions.
+    progress : callable, optional
+        Called with the number of paths finished after every chunk.
+    chunk_blocks : int, optional
+        Blocks per kernel call; a memory/progress trade-off with no effect on results.
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"engine: {engine!r} is not one of {', '.join(ENGINES)}")
+    if block_size < 1:
+        raise ValueError(f"block_size: {block_size} must be >= 1")
+    if paths < 1:
+        raise ValueError(f"paths: {paths} must be >= 1")
+    theta_sets = layout.theta[None, :] if theta_sets is None else np.ascontiguousarray(theta_sets, dtype=np.float64)
+    if theta_sets.ndim != 2 or theta_sets.shape[1] != layout.n_theta:
+        raise ValueError(f"theta_sets: shape {theta_sets.shape} must be (n_sets, {layout.n_theta})")
+    n_sets = theta_sets.shape[0]
+    n_comp = len(layout.company_names)
+    keep = min(int(keep_paths), paths)
+    all_blocks = _blocks(paths, block_size)
+    if blocks is not None:
+        wanted = set(int(b) for b in blocks)
+        all_blocks = [blk for blk in all_blocks if blk[0] in wanted]
+    total = _empty_tally(n_sets, n_comp, plan, fans=fans, keep=keep)
+    if engine == "numpy":
+        from simulator import reference
+
+        for blk in all_blocks:
+            start = time.perf_counter()
+            part = reference.simulate_block(layout, plan, theta_sets, blk, seed, fans=fans,
+                                            keep=keep, uncertain=uncertain)
+            part.elapsed = time.perf_counter() - start
+            total = merge_tallies(total, part)
+            if progress is not None:
+                progress(blk[2] * n_sets)
+        return total
+    return _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, fans=fans,
+                           keep=keep, threads=threads, uncertain=uncertain, progress=progress,
+                           chunk_blocks=chunk_blocks)
+
+
+def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, keep, threads,
+                    uncertain, progress, chunk_blocks):
+    from simulator import _kernels as K
+
+    previous = K.set_threads(threads) if threads else None
+    try:
+        n_threads_max = K.max_threads()
+        n_sets = theta_sets.shape[0]
+        n_comp = len(layout.company_names)
+        n_hor = plan.horizons.size
+        n_rec = plan.recorded_months.size
+        hist_shape = (n_threads_max, n_sets, n_comp, L.N_VARS, n_rec, L.HIST_BINS) if fans else (1, 1, 1, 1, 1, 1)
+        hist = np.zeros(hist_shape, dtype=np.int64)
+        minmax = _empty_minmax(hist_shape[:-1])
+        counts = np.zeros((n_threads_max, n_sets, n_comp, n_hor, 3), dtype=np.int64)
+        any_champ = np.zeros((n_threads_max, n_sets, n_hor), dtype=np.int64)
+        n_champ = np.zeros((n_threads_max, n_sets, n_hor, n_comp + 1), dtype=np.int64)
+        alive = np.zeros((n_threads_max, n_sets, n_comp, plan.n_months + 1), dtype=np.int64)
+        kept = total.kept if total.kept is not None else np.zeros((L.N_VARS, 0, n_comp, plan.n_months + 1), dtype=np.float32)
+        fail_month = total.fail_month if total.fail_month is not None else np.zeros((0, n_comp), dtype=np.int64)
+        hist_low = np.asarray(L.HIST_LOW, dtype=np.float64)
+        hist_high = np.asarray(L.HIST_HIGH, dtype=np.float64)
+        hist_log = np.asarray(L.HIST_LOG10, dtype=np.bool_)
+        rec_row = plan.rec_row
+        per_chunk = chunk_blocks or max(8, 4 * K.get_threads())
+        # Keep chunks near a million path-sets so progress is regular.
+        per_chunk = max(1, min(per_chunk * max(1, 64 // max(1, n_sets)), len(all_blocks)))
+        start_all = time.perf_counter()
+        for i0 in range(0, len(all_blocks), per_chunk):
+            chunk = all_blocks[i0:i0 + per_chunk]
+            task_set = np.repeat(np.arange(n_sets, dtype=np.int64)[None, :], len(chunk), axis=0).ravel()
+            task_block = np.repeat(np.arange(len(chunk)), n_sets)
+            task_start = np.asarray([chunk[j][1] for j in task_block], dtype=np.int64)
+            task_n = np.asarray([chunk[j][2] for j in task_block], dtype=np.int64)
+            gens: list[list[np.random.Generator]] = [[], [], [], []]
+            for j in task_block:
+                for k, g in enumerate(block_generators(seed, chunk[j][0])):
+                    gens[k].append(g)
+            if uncertain is not None:
+                slots_list, values_list = [], []
+                for b, first, n in chunk:
+                    slots, values = uncertain(b, first, n)
+                    slots_list.append(np.asarray(slots, dtype=np.int64))
+                    values_list.append(np.asarray(values, dtype=np.float64))
+                unc_slots = slots_list[0]
+                unc_values = np.concatenate(values_list, axis=0)
+                unc_row0 = chunk[0][1]
+            else:
+                unc_slots = np.zeros(0, dtype=np.int64)
+                unc_values = np.zeros((0, 0))
+                unc_row0 = 0
+            fv_stats = np.zeros((task_set.size, n_comp, 2))
+            vh_stats = np.zeros((task_set.size, n_comp, n_hor, 2))
+            K.simulate_tasks(
+                theta_sets, unc_slots, unc_values, unc_row0, layout.events, layout.branches,
+                n_comp, plan.n_months, plan.horizons, rec_row, plan.dt, task_set, task_start,
+                task_n, K.typed_generator_list(gens[0]), K.typed_generator_list(gens[1]),
+                K.typed_generator_list(gens[2]), K.typed_generator_list(gens[3]), counts,
+                any_champ, n_champ, alive, hist, minmax, fans, hist_low, hist_high, hist_log,
+                fv_stats, vh_stats, kept, keep, fail_month)
+            # Merge the float moments task by task, in block order, per set.
+            for t in range(task_set.size):
+                s = task_set[t]
+                n = float(task_n[t])
+                fv_t = np.concatenate([np.full((n_comp, 1), n), fv_stats[t]], axis=-1)
+                vh_t = np.concatenate([np.full((n_comp, n_hor, 1), n), vh_stats[t]], axis=-1)
+                total.fv[s] = _chan_merge(total.fv[s], fv_t)
+                total.vh[s] = _chan_merge(total.vh[s], vh_t)
+            for j in range(len(chunk)):
+                total.n_paths += chunk[j][2]
+            total.blocks_done += len(chunk)
+            if progress is not None:
+                progress(sum(blk[2] for blk in chunk) * n_sets)
+        total.elapsed = time.perf_counter() - start_all
+        total.counts += counts.sum(axis=0)
+        total.any_champion += any_champ.sum(axis=0)
+        total.n_champions += n_champ.sum(axis=0)
+        total.alive += alive.sum(axis=0)
+        if fans:
+            total.hist += hist.sum(axis=0)
+            total.minmax = np.stack([minmax[..., 0].min(axis=0), minmax[..., 1].max(axis=0)], axis=-1)
+        if keep:
+            total.kept = kept
+            total.fail_month = fail_month
+        return total
+    finally:
+        if previous is not None:
+            K.set_threads(previous)

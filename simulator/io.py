@@ -1,0 +1,41 @@
+"""Reading and writing results: NetCDF (h5netcdf), written atomically."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import xarray as xr
+
+__all__ = ["open_results", "save_results"]
+
+
+def save_results(ds: xr.Dataset, path: str | Path) -> Path:
+    """Write ``ds`` to NetCDF atomically: a temporary file in the same folder, then a rename.
+
+    A reader never sees a partial file, and an interrupted write leaves the old
+    file (if any) untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        encoding = {name: {"zlib": True, "complevel": 4} for name in ds.data_vars
+                    if ds[name].dtype.kind in "fiu" and ds[name].size > 1024}
+        ds.to_netcdf(tmp, engine="h5netcdf", encoding=encoding)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def open_results(path: str | Path) -> xr.Dataset:
+    """Load a results file fully into memory (the file is closed afterwards)."""
+    with xr.open_dataset(path, engine="h5netcdf") as ds:
+        return ds.load()

@@ -1,0 +1,340 @@
+"""Turn a :class:`~simulator.engine.Tally` into a labelled ``xarray.Dataset``.
+
+``OUTPUTS`` is the one table that maps each output variable to its dimensions
+and attributes; :func:`build_dataset` is the one function that builds the
+Dataset from it.  Intervals are 95% Wilson score intervals for probabilities
+and normal-theory intervals for means.  Quantiles come from the streamed
+histograms: each is exact to within one histogram bin (see ``QUANTILE_ERROR``).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+from scipy import stats
+
+from simulator import _layout as L
+from simulator.config import Scenario
+from simulator.engine import RunPlan, Tally
+from simulator.params import ParameterLayout
+
+__all__ = ["OUTPUTS", "QUANTILES", "QUANTILE_ERROR", "build_dataset", "hist_quantiles",
+           "scenario_hash", "start_state", "wilson_interval"]
+
+QUANTILES = (0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95)
+CONFIDENCE = 0.95
+
+_MONEY = "{currency}"
+
+
+def _bin_width(v: int) -> float:
+    return (L.HIST_HIGH[v] - L.HIST_LOW[v]) / (L.HIST_BINS - 2)
+
+
+#: Largest error of a histogram quantile relative to the exact sample quantile of
+#: the same paths, inside the histogram range: one bin.  For amounts (log10 bins)
+#: it is relative (a factor), for margin and narrative absolute.
+QUANTILE_ERROR = {
+    name: (10 ** _bin_width(v) - 1.0 if L.HIST_LOG10[v] else _bin_width(v))
+    for v, name in enumerate(L.VAR_NAMES)
+}
+
+
+@dataclass(frozen=True)
+class Output:
+    """One output variable: its dimensions, units and description."""
+
+    dims: tuple[str, ...]
+    units: str
+    long_name: str
+
+
+OUTPUTS: dict[str, Output] = {
+    "probability": Output(("company", "horizon", "outcome"), "1",
+                          "probability of each outcome at each horizon"),
+    "probability_ci": Output(("company", "horizon", "outcome", "bound"), "1",
+                             "95% Wilson interval of the outcome probability"),
+    "outcome_count": Output(("company", "horizon", "outcome"), "paths", "paths with each outcome"),
+    "champion_share": Output(("company", "horizon"), "1",
+                             "P(champion) / (P(champion) + P(collapse)): the champion-or-collapse call"),
+    "champion_share_ci": Output(("company", "horizon", "bound"), "1",
+                                "95% Wilson interval of the champion share"),
+    "decided_probability": Output(("company", "horizon"), "1",
+                                  "P(champion) + P(collapse): paths the call is about"),
+    "any_champion": Output(("horizon",), "1", "probability that at least one company is a champion"),
+    "any_champion_ci": Output(("horizon", "bound"), "1", "95% Wilson interval of any_champion"),
+    "champion_count_probability": Output(("horizon", "champions"), "1",
+                                         "probability that exactly this many companies are champions"),
+    "survival": Output(("company", "month"), "1", "share of paths in which the company has not failed"),
+    "survival_ci": Output(("company", "month", "bound"), "1", "95% Wilson interval of survival"),
+    "revenue_quantile": Output(("company", "month", "quantile"), _MONEY + "/year",
+                               "served revenue R (annualised); 0 after failure"),
+    "valuation_quantile": Output(("company", "month", "quantile"), _MONEY,
+                                 "market valuation V; recovery value after failure"),
+    "cash_quantile": Output(("company", "month", "quantile"), _MONEY, "cash; 0 after failure"),
+    "capacity_quantile": Output(("company", "month", "quantile"), _MONEY + "/year",
+                                "revenue capacity of installed cards (inf: unlimited); 0 after failure"),
+    "gross_margin_quantile": Output(("company", "month", "quantile"), "1",
+                                    "gross margin g = 1 - c_eff / P (frozen at failure)"),
+    "narrative_quantile": Output(("company", "month", "quantile"), "log multiple",
+                                 "effective narrative E = N + beta_sector * S (frozen at failure)"),
+    "mean_valuation": Output(("company", "horizon"), _MONEY, "mean market valuation over paths"),
+    "mean_valuation_ci": Output(("company", "horizon", "bound"), _MONEY,
+                                "95% interval of the mean valuation"),
+    "fundamental_value": Output(("company",), _MONEY,
+                                "Schwartz-Moon value at start: discounted mean of cash plus exit multiple "
+                                "times operating profit at the end, 0 for failed paths"),
+    "fundamental_value_ci": Output(("company", "bound"), _MONEY, "95% interval of the fundamental value"),
+    "valuation_start": Output(("company",), _MONEY, "stated market valuation V0"),
+    "revenue_start": Output(("company",), _MONEY + "/year", "served revenue at start R0"),
+    "price_to_sales_start": Output(("company",), "1", "V0 / R0"),
+    "implied_narrative": Output(("company",), "log multiple",
+                                "E0: effective narrative implied by the stated valuation"),
+    "narrative_premium": Output(("company",), _MONEY, "V0 minus the fundamental value"),
+    "narrative_premium_share": Output(("company",), "1", "narrative premium as a share of V0"),
+    "path_revenue": Output(("path", "company", "month"), _MONEY + "/year", "kept path: served revenue"),
+    "path_valuation": Output(("path", "company", "month"), _MONEY, "kept path: market valuation"),
+    "path_cash": Output(("path", "company", "month"), _MONEY, "kept path: cash"),
+    "path_capacity": Output(("path", "company", "month"), _MONEY + "/year", "kept path: capacity"),
+    "path_gross_margin": Output(("path", "company", "month"), "1", "kept path: gross margin"),
+    "path_narrative": Output(("path", "company", "month"), "log multiple", "kept path: narrative E"),
+    "failure_month": Output(("path", "company"), "months", "kept path: month of failure (0: never)"),
+}
+
+_COORD_ATTRS = {
+    "company": ("", "company"),
+    "horizon": ("months", "horizon at which outcomes are classified"),
+    "outcome": ("", "outcome class"),
+    "bound": ("", "interval bound"),
+    "month": ("months", "month since start"),
+    "quantile": ("1", "quantile level"),
+    "champions": ("companies", "number of champion companies"),
+    "path": ("", "path index"),
+}
+
+
+def wilson_interval(successes, trials, *, confidence: float = CONFIDENCE) -> np.ndarray:
+    """Wilson score interval, vectorised; last axis is (low, high); NaN where trials is 0.
+
+    Agrees with ``scipy.stats.binomtest(k, n).proportion_ci(method="wilson")``.
+    """
+    k = np.asarray(successes, dtype=np.float64)
+    n = np.asarray(trials, dtype=np.float64)
+    z = stats.norm.ppf(0.5 + confidence / 2.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = k / n
+        denom = 1.0 + z * z / n
+        centre = (p + z * z / (2.0 * n)) / denom
+        half = z * np.sqrt(p * (1.0 - p) / n + z * z / (4.0 * n * n)) / denom
+        low = np.where(n > 0, np.clip(centre - half, 0.0, 1.0), np.nan)
+        high = np.where(n > 0, np.clip(centre + half, 0.0, 1.0), np.nan)
+    # Exact endpoints where the estimate is 0 or 1 (the formula gives them up to rounding).
+    low = np.where(k == 0, 0.0, low)
+    high = np.where((k == n) & (n > 0), 1.0, high)
+    return np.stack([low, high], axis=-1)
+
+
+def _mean_interval(moments: np.ndarray, scale, *, confidence: float = CONFIDENCE):
+    """Mean and normal-theory interval from (count, mean, M2) moments."""
+    n, mean, m2 = moments[..., 0], moments[..., 1], moments[..., 2]
+    z = stats.norm.ppf(0.5 + confidence / 2.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        se = np.sqrt(np.where(n > 1, m2 / np.maximum(n - 1, 1) / n, np.nan))
+    centre = mean * scale
+    half = z * se * scale
+    return centre, np.stack([centre - half, centre + half], axis=-1)
+
+
+def hist_quantiles(hist: np.ndarray, minmax: np.ndarray, levels, var: int) -> np.ndarray:
+    """Quantiles from histograms over the last axis, interpolated within a bin.
+
+    Parameters
+    ----------
+    hist : ndarray, shape (..., HIST_BINS)
+        Counts on the grid of variable ``var`` (see ``_layout``).
+    minmax : ndarray, shape (..., 2)
+        Exact minimum and maximum of the same values (used in the edge bins).
+    levels : sequence of float
+        Quantile levels in [0, 1].
+    var : int
+        Which variable's grid (``_layout.VAR_*``).
+
+    Returns
+    -------
+    ndarray, shape (..., len(levels))
+    """
+    hist = np.asarray(hist, dtype=np.float64)
+    nb = hist.shape[-1]
+    low, high, log10 = L.HIST_LOW[var], L.HIST_HIGH[var], L.HIST_LOG10[var]
+    width = (high - low) / (nb - 2)
+    cum = np.cumsum(hist, axis=-1)
+    total = cum[..., -1:]
+    out = np.empty((*hist.shape[:-1], len(levels)))
+    for i, q in enumerate(levels):
+        target = q * total
+        j = np.sum(cum < np.maximum(target, 1e-300), axis=-1, keepdims=True)
+        j = np.minimum(j, nb - 1)
+        before = np.take_along_axis(cum, np.maximum(j - 1, 0), axis=-1) * (j > 0)
+        count = np.take_along_axis(hist, j, axis=-1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            frac = np.clip(np.where(count > 0, (target - before) / count, 0.5), 0.0, 1.0)
+        x = low + (j - 1 + frac) * width
+        value = 10.0 ** x if log10 else x
+        value = np.where(j == 0, minmax[..., :1], value)
+        value = np.where(j == nb - 1, minmax[..., 1:], value)
+        value = np.clip(value, minmax[..., :1], minmax[..., 1:])
+        value = np.where(total > 0, value, np.nan)
+        out[..., i] = value[..., 0]
+    return out
+
+
+def start_state(theta: np.ndarray, c: int) -> dict[str, float]:
+    """Served revenue, capacity, gross margin and implied narrative E0 at start (company c)."""
+    off = L.N_GLOBAL + c * L.N_COMPANY
+    demand = theta[off + L.C_REVENUE]
+    capacity = (theta[off + L.K_CARDS] * theta[off + L.K_REVENUE_PER_CARD]
+                if theta[off + L.K_ENABLED] > 0.5 else math.inf)
+    revenue = min(demand, capacity)
+    excess = max(0.0, demand / capacity - 1.0) if 0.0 < capacity < math.inf else 0.0
+    margin = 1.0 - theta[off + L.P_COST_SHARE] * (1.0 + theta[off + L.P_SCARCITY] * excess)
+    with np.errstate(divide="ignore"):
+        e0 = (math.log(theta[off + L.C_VALUATION] / revenue) - math.log(theta[off + L.V_BASE_MULTIPLE])
+              - theta[off + L.V_GROWTH_SENS] * (theta[off + L.G_INITIAL] - theta[off + L.G_LONG_RUN])
+              if revenue > 0 else math.inf)
+    return {"revenue": revenue, "capacity": capacity, "gross_margin": margin, "implied_narrative": e0,
+            "valuation": theta[off + L.C_VALUATION]}
+
+
+def scenario_hash(scenario: Scenario) -> str:
+    """SHA-256 of the effective scenario (every key, defaults and overrides included)."""
+    canonical = json.dumps(scenario.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("ai-valuation-simulator")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def build_dataset(
+    scenario: Scenario,
+    layout: ParameterLayout,
+    plan: RunPlan,
+    tally: Tally,
+    *,
+    set_index: int = 0,
+    theta: np.ndarray | None = None,
+    attrs: dict | None = None,
+) -> xr.Dataset:
+    """Build the results Dataset of one parameter set from the :data:`OUTPUTS` table.
+
+    Parameters
+    ----------
+    scenario, layout, plan, tally
+        What was run and its tallies.
+    set_index : int
+        Which parameter set of the tally.
+    theta : ndarray, optional
+        That set's parameters (default: the scenario's).
+    attrs : dict, optional
+        Provenance to add (seed, engine, ...).
+    """
+    theta = layout.theta if theta is None else theta
+    s = set_index
+    currency = scenario.currency
+    names = list(layout.company_names)
+    n_comp = len(names)
+    n = float(tally.n_paths[s])
+    months = plan.recorded_months
+    data: dict[str, np.ndarray] = {}
+
+    counts = tally.counts[s]
+    data["outcome_count"] = counts
+    data["probability"] = counts / n
+    data["probability_ci"] = wilson_interval(counts, n)
+    champ, collapse = counts[..., L.CHAMPION], counts[..., L.COLLAPSE]
+    decided = champ + collapse
+    with np.errstate(invalid="ignore", divide="ignore"):
+        data["champion_share"] = np.where(decided > 0, champ / np.maximum(decided, 1), np.nan)
+    data["champion_share_ci"] = wilson_interval(champ, decided)
+    data["decided_probability"] = decided / n
+    if n_comp > 1:
+        data["any_champion"] = tally.any_champion[s] / n
+        data["any_champion_ci"] = wilson_interval(tally.any_champion[s], n)
+        data["champion_count_probability"] = tally.n_champions[s] / n
+    alive = tally.alive[s][:, months]
+    data["survival"] = alive / n
+    data["survival_ci"] = wilson_interval(alive, n)
+    if tally.hist is not None:
+        for v, var in enumerate(L.VAR_NAMES):
+            data[f"{var}_quantile"] = hist_quantiles(tally.hist[s][:, v], tally.minmax[s][:, v], QUANTILES, v)
+    starts = [start_state(theta, c) for c in range(n_comp)]
+    v0 = np.asarray([st["valuation"] for st in starts])
+    mean_v, mean_v_ci = _mean_interval(tally.vh[s], v0[:, None])
+    data["mean_valuation"], data["mean_valuation_ci"] = mean_v, mean_v_ci
+    fv, fv_ci = _mean_interval(tally.fv[s], v0)
+    data["fundamental_value"], data["fundamental_value_ci"] = fv, fv_ci
+    data["valuation_start"] = v0
+    data["revenue_start"] = np.asarray([st["revenue"] for st in starts])
+    data["price_to_sales_start"] = v0 / data["revenue_start"]
+    data["implied_narrative"] = np.asarray([st["implied_narrative"] for st in starts])
+    data["narrative_premium"] = v0 - fv
+    data["narrative_premium_share"] = 1.0 - fv / v0
+    coords: dict[str, np.ndarray] = {
+        "company": np.asarray(names, dtype=object),
+        "horizon": plan.horizons.astype(np.int64),
+        "outcome": np.asarray(L.OUTCOME_NAMES, dtype=object),
+        "bound": np.asarray(["low", "high"], dtype=object),
+        "month": months.astype(np.int64),
+        "quantile": np.asarray(QUANTILES),
+    }
+    if n_comp > 1:
+        coords["champions"] = np.arange(n_comp + 1, dtype=np.int64)
+    if tally.kept is not None and tally.kept.shape[1] > 0:
+        for v, var in enumerate(L.VAR_NAMES):
+            data[f"path_{var}"] = np.transpose(tally.kept[v][:, :, months], (0, 1, 2))
+        data["failure_month"] = tally.fail_month.astype(np.int64)
+        coords["path"] = np.arange(tally.kept.shape[1], dtype=np.int64)
+    variables = {}
+    for name, values in data.items():
+        spec = OUTPUTS[name]
+        variables[name] = xr.Variable(spec.dims, np.asarray(values), attrs={
+            "long_name": spec.long_name, "units": spec.units.replace(_MONEY, currency)})
+    ds = xr.Dataset(variables, coords=coords)
+    for dim, (units, long_name) in _COORD_ATTRS.items():
+        if dim in ds.coords:
+            ds[dim].attrs = {"long_name": long_name, **({"units": units} if units else {})}
+    ds.attrs.update({
+        "title": f"Monte Carlo valuation scenario {scenario.name}",
+        "scenario_name": scenario.name,
+        "scenario_description": scenario.scenario.description,
+        "scenario_source": scenario.source_path,
+        "scenario_text": scenario.source_text,
+        "scenario_json": json.dumps(scenario.model_dump(mode="json"), sort_keys=True),
+        "scenario_hash": scenario_hash(scenario),
+        "currency": currency,
+        "paths": int(n),
+        "horizon_months": int(plan.n_months),
+        "dt_years": plan.dt,
+        "confidence_level": CONFIDENCE,
+        "interval_method": "Wilson score (probabilities); normal theory (means)",
+        "quantile_method": "streamed histograms, {} bins; max error one bin: {}".format(
+            L.HIST_BINS, ", ".join(f"{k} {v:.3g}" for k, v in QUANTILE_ERROR.items())),
+        "simulator_version": _package_version(),
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "Conventions": "CF-1.10",
+    })
+    if attrs:
+        ds.attrs.update({k: (json.dumps(v) if isinstance(v, (list, tuple, dict)) else v)
+                         for k, v in attrs.items() if v is not None})
+    return ds
