@@ -58,7 +58,9 @@ _R = 18      # last served revenue
 _CAP = 19    # last capacity
 _G = 20      # last gross margin
 _LOGV = 21   # last log valuation
-_NST = 22
+_LOGR = 22   # log served revenue
+_LOGCAP = 23  # log capacity (inf: unlimited)
+_NST = 24
 
 # Per-company constants derived at path start.
 _AN = 0      # exp(-kappa_N dt)
@@ -69,7 +71,8 @@ _DECAY = 4   # exp(-volatility_decay dt)
 _LOGBASE = 5
 _LAMT = 6    # Poisson mean of card supply with I = 1
 _GROWO = 7   # exp(opex_growth dt)
-_NDER = 8
+_LOGRPC = 8  # log revenue per card
+_NDER = 9
 
 
 @njit(cache=True, inline="always")
@@ -100,107 +103,163 @@ def _poisson_inverse(u, lam):
 
 
 @njit(cache=True)
-def poisson_cdf_table(lam, out):
-    """Fill ``out`` with P(X <= k) for X ~ Poisson(lam); return the used length."""
+def poisson_cdf_table(lam, out, guide):
+    """Fill ``out`` with P(X <= k), X ~ Poisson(lam), and ``guide`` with a guide table.
+
+    ``guide[j]`` is the smallest k with P(X <= k) >= j / n, so inversion starts
+    next to the answer (Devroye's guide-table method: about two comparisons a
+    draw instead of a branchy bisection).  Returns the table length n, or 0 if
+    ``out`` is too short.
+    """
     n = int(lam + 12.0 * math.sqrt(lam) + 30.0)
-    if n > out.shape[0]:
+    if n > out.shape[0] or lam <= 0.0:
         return 0
+    log_lam = math.log(lam)
     cdf = 0.0
     for k in range(n):
-        cdf += math.exp(-lam + k * math.log(lam) - math.lgamma(k + 1.0)) if lam > 0.0 else (1.0 if k == 0 else 0.0)
+        cdf += math.exp(-lam + k * log_lam - math.lgamma(k + 1.0))
         out[k] = cdf
+    k = 0
+    for j in range(n):
+        target = j / n
+        while k < n - 1 and out[k] < target:
+            k += 1
+        guide[j] = k
     return n
 
 
 @njit(cache=True, inline="always")
-def _poisson_from_table(u, table, n):
-    """Smallest k with P(X <= k) >= u, by bisection; -1 beyond the table."""
+def _poisson_from_table(u, table, guide, n):
+    """Smallest k with P(X <= k) >= u; -1 beyond the table (then sample directly)."""
     if u > table[n - 1]:
         return -1
-    lo = 0
-    hi = n - 1
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if table[mid] >= u:
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
-
-
-@njit(cache=True, inline="always")
-def _bin_index(value, low, high, log10):
-    nb = HIST_BINS
-    if log10:
-        if value <= 0.0:
-            return 0
-        x = math.log(value) / _LN10
-    else:
-        x = value
-    if x < low:
-        return 0
-    if x >= high:
-        return nb - 1
-    # value == NaN never happens for valid states; clamp defensively.
-    j = 1 + int((x - low) / (high - low) * (nb - 2))
-    if j > nb - 2:
-        j = nb - 2
-    return j
+    k = guide[int(u * n)]
+    while table[k] < u:
+        k += 1
+    return k
 
 
 @njit(cache=True)
-def _valuation(th, off, st, c, sector_s):
+def _valuation(th, off, st, c, sector_s, log_base):
     """Log market valuation from the current state (before any failure)."""
-    r = st[c, _R]
-    if r <= 0.0:
+    logr = st[c, _LOGR]
+    if logr == -_INF:
         return -_INF
     e = st[c, _N] + th[off + C_BETA] * sector_s
-    return (math.log(r) + math.log(th[off + V_BASE_MULTIPLE])
-            + th[off + V_GROWTH_SENS] * (st[c, _MU] - th[off + G_LONG_RUN])
+    return (logr + log_base + th[off + V_GROWTH_SENS] * (st[c, _MU] - th[off + G_LONG_RUN])
             + th[off + V_MARGIN_SENS] * (st[c, _G] - st[c, _G0]) + e)
 
 
 @njit(cache=True)
-def _serve(th, off, st, c):
-    """Served revenue, capacity and gross margin from demand, price, cost and cards."""
-    d = math.exp(st[c, _LOGD])
-    p = math.exp(st[c, _LOGP])
+def _serve(th, off, st, c, log_rpc):
+    """Served revenue, capacity and gross margin from demand, price, cost and cards (in logs)."""
+    logd = st[c, _LOGD]
+    logp = st[c, _LOGP]
     if th[off + K_ENABLED] > 0.5:
-        cap = st[c, _K] * th[off + K_REVENUE_PER_CARD] * p
+        k = st[c, _K]
+        logcap = math.log(k) + log_rpc + logp if k > 0.0 else -_INF
     else:
-        cap = _INF
-    r = d if d < cap else cap
-    excess = 0.0
-    if cap < _INF:
-        if cap > 0.0:
-            excess = d / cap - 1.0
-            if excess < 0.0:
-                excess = 0.0
-        else:
-            excess = 0.0
-    ceff = math.exp(st[c, _LOGC]) * (1.0 + th[off + P_SCARCITY] * excess)
-    st[c, _R] = r
-    st[c, _CAP] = cap
-    st[c, _G] = 1.0 - ceff / p
+        logcap = _INF
+    logr = logd if logd < logcap else logcap
+    unit = math.exp(st[c, _LOGC] - logp)  # compute cost per unit of price
+    scarcity = th[off + P_SCARCITY]
+    if scarcity > 0.0 and logd > logcap:
+        unit *= 1.0 + scarcity * (math.exp(logd - logcap) - 1.0) if logcap > -_INF else 1.0
+    st[c, _LOGR] = logr
+    st[c, _R] = math.exp(logr)
+    st[c, _LOGCAP] = logcap
+    st[c, _G] = 1.0 - unit
+
+
+@njit(cache=True, inline="always")
+def _bin_of_log(logx, low, high):
+    """Histogram bin of a natural-log amount on a log10 grid."""
+    nb = HIST_BINS
+    x = logx / _LN10
+    if not x >= low:  # also -inf and NaN
+        return 0
+    if x >= high:
+        return nb - 1
+    j = 1 + int((x - low) * ((nb - 2) / (high - low)))
+    return j if j < nb - 1 else nb - 2
+
+
+@njit(cache=True, inline="always")
+def _bin_of(x, low, high):
+    nb = HIST_BINS
+    if not x >= low:
+        return 0
+    if x >= high:
+        return nb - 1
+    j = 1 + int((x - low) * ((nb - 2) / (high - low)))
+    return j if j < nb - 1 else nb - 2
 
 
 @njit(cache=True)
-def _record(st, c, sector_s, th, off, row, hist, minmax, tid, s, hist_low, hist_high, hist_log):
-    """Add the company's current state to the month's histograms."""
+def _record(st, c, sector_s, beta, row, ip, binbuf, mm, hist_low, hist_high):
+    """Store the bins of the company's current state in the task's buffer, update min/max.
+
+    Buffering the bins per task and adding them to the histograms row by row
+    afterwards keeps the histogram updates inside a cache-sized working set.
+    """
     alive = st[c, _ALIVE] > 0.5
+    e = st[c, _N] + beta * sector_s
     if alive:
-        vals = (st[c, _R], math.exp(st[c, _LOGV]), st[c, _CASH], st[c, _CAP], st[c, _G],
-                st[c, _N] + th[off + C_BETA] * sector_s)
+        logs0 = st[c, _LOGR]
+        logs1 = st[c, _LOGV]
+        cash = st[c, _CASH]
+        logs2 = math.log(cash) if cash > 0.0 else -_INF
+        logs3 = st[c, _LOGCAP]
+        v0 = st[c, _R]
+        v1 = math.exp(logs1)
+        v2 = cash
+        v3 = math.exp(logs3)
     else:
-        vals = (0.0, st[c, _VFAIL], 0.0, 0.0, st[c, _G], st[c, _N] + th[off + C_BETA] * sector_s)
-    for v in range(N_VARS):
-        x = vals[v]
-        j = _bin_index(x, hist_low[v], hist_high[v], hist_log[v])
-        hist[tid, s, c, v, row, j] += 1
-        if x < minmax[tid, s, c, v, row, 0]:
-            minmax[tid, s, c, v, row, 0] = x
-        if x > minmax[tid, s, c, v, row, 1]:
-            minmax[tid, s, c, v, row, 1] = x
+        vf = st[c, _VFAIL]
+        logs0 = -_INF
+        logs1 = math.log(vf) if vf > 0.0 else -_INF
+        logs2 = -_INF
+        logs3 = -_INF
+        v0 = 0.0
+        v1 = vf
+        v2 = 0.0
+        v3 = 0.0
+    g = st[c, _G]
+    binbuf[c, row, VAR_REVENUE, ip] = _bin_of_log(logs0, hist_low[0], hist_high[0])
+    binbuf[c, row, VAR_VALUATION, ip] = _bin_of_log(logs1, hist_low[1], hist_high[1])
+    binbuf[c, row, VAR_CASH, ip] = _bin_of_log(logs2, hist_low[2], hist_high[2])
+    binbuf[c, row, VAR_CAPACITY, ip] = _bin_of_log(logs3, hist_low[3], hist_high[3])
+    binbuf[c, row, VAR_MARGIN, ip] = _bin_of(g, hist_low[4], hist_high[4])
+    binbuf[c, row, VAR_NARRATIVE, ip] = _bin_of(e, hist_low[5], hist_high[5])
+    _minmax(mm, c, row, VAR_REVENUE, v0)
+    _minmax(mm, c, row, VAR_VALUATION, v1)
+    _minmax(mm, c, row, VAR_CASH, v2)
+    _minmax(mm, c, row, VAR_CAPACITY, v3)
+    _minmax(mm, c, row, VAR_MARGIN, g)
+    _minmax(mm, c, row, VAR_NARRATIVE, e)
+
+
+@njit(cache=True, inline="always")
+def _minmax(mm, c, row, v, x):
+    if x < mm[c, row, v, 0]:
+        mm[c, row, v, 0] = x
+    if x > mm[c, row, v, 1]:
+        mm[c, row, v, 1] = x
+
+
+@njit(cache=True)
+def _flush_bins(binbuf, n_paths, mm, hist, minmax, tid, s):
+    """Add a task's buffered bins to this thread's histograms, one row at a time."""
+    n_comp, n_rec, n_vars = binbuf.shape[0], binbuf.shape[1], binbuf.shape[2]
+    for c in range(n_comp):
+        for r in range(n_rec):
+            for v in range(n_vars):
+                for ip in range(n_paths):
+                    hist[tid, s, c, v, r, binbuf[c, r, v, ip]] += 1
+                if mm[c, r, v, 0] < minmax[tid, s, c, v, r, 0]:
+                    minmax[tid, s, c, v, r, 0] = mm[c, r, v, 0]
+                if mm[c, r, v, 1] > minmax[tid, s, c, v, r, 1]:
+                    minmax[tid, s, c, v, r, 1] = mm[c, r, v, 1]
 
 
 @njit(cache=True)
@@ -209,7 +268,7 @@ def _keep(st, c, sector_s, th, off, kept, p, m):
     kept[VAR_REVENUE, p, c, m] = st[c, _R] if alive else 0.0
     kept[VAR_VALUATION, p, c, m] = math.exp(st[c, _LOGV]) if alive else st[c, _VFAIL]
     kept[VAR_CASH, p, c, m] = st[c, _CASH] if alive else 0.0
-    kept[VAR_CAPACITY, p, c, m] = st[c, _CAP] if alive else 0.0
+    kept[VAR_CAPACITY, p, c, m] = math.exp(st[c, _LOGCAP]) if alive else 0.0
     kept[VAR_MARGIN, p, c, m] = st[c, _G]
     kept[VAR_NARRATIVE, p, c, m] = st[c, _N] + th[off + C_BETA] * sector_s
 
@@ -238,8 +297,9 @@ def _simulate_task(theta_row, unc_slots, unc_values, unc_row0, ev, br, n_comp, n
                    hz_month, n_hor, rec_row, dt, path0, n_paths, gd, ge, gs, gf,
                    tid, s, task, counts, any_champ, n_champ, alive_counts, hist, minmax,
                    hist_on, hist_low, hist_high, hist_log, fv_stats, vh_stats, kept, keep_n,
-                   st, der, th_buf, tables, table_len, fail_month):
+                   st, der, th_buf, tables, guides, table_len, fail_month, binbuf, mm):
     n_events = ev.shape[0]
+    p_none = np.empty(n_events)
     n_unc = unc_slots.shape[0]
     sqdt = math.sqrt(dt)
     horizon_t = n_months * dt
@@ -256,6 +316,8 @@ def _simulate_task(theta_row, unc_slots, unc_values, unc_row0, ev, br, n_comp, n
         else:
             th = theta_row
         ss_a, ss_b = _ou_coefficients(th[S_KAPPA], th[S_SIGMA], dt)
+        for e in range(n_events):
+            p_none[e] = math.exp(-th[ev[e, EV_SLOT] + E_HAZARD] * dt)
         sector_s = th[S_INIT]
         s_lr = th[S_LONG_RUN]
         log_champ = math.log(th[OUT_CHAMPION_RATIO])
@@ -274,6 +336,8 @@ def _simulate_task(theta_row, unc_slots, unc_values, unc_row0, ev, br, n_comp, n
             der[c, _LOGBASE] = math.log(th[off + V_BASE_MULTIPLE])
             der[c, _LAMT] = th[off + K_DOMESTIC] + th[off + K_IMPORTS]
             der[c, _GROWO] = math.exp(th[off + O_GROWTH] * dt)
+            rpc = th[off + K_REVENUE_PER_CARD]
+            der[c, _LOGRPC] = math.log(rpc) if rpc > 0.0 else -_INF
             st[c, _MU] = th[off + G_INITIAL]
             st[c, _LOGD] = math.log(th[off + C_REVENUE])
             st[c, _LOGP] = 0.0
@@ -290,7 +354,7 @@ def _simulate_task(theta_row, unc_slots, unc_values, unc_row0, ev, br, n_comp, n
             st[c, _SIGR] = th[off + G_SIGMA_REVENUE]
             st[c, _SIGG] = th[off + G_SIGMA_GROWTH]
             st[c, _G0] = 0.0
-            _serve(th, off, st, c)
+            _serve(th, off, st, c, der[c, _LOGRPC])
             st[c, _G0] = st[c, _G]
             # The narrative at start is implied by the stated valuation.
             e0 = (math.log(th[off + C_VALUATION] / st[c, _R]) - der[c, _LOGBASE]
@@ -300,8 +364,8 @@ def _simulate_task(theta_row, unc_slots, unc_values, unc_row0, ev, br, n_comp, n
             st[c, _LOGV0] = math.log(th[off + C_VALUATION])
             st[c, _LOGV] = st[c, _LOGV0]
             if hist_on and rec_row[0] >= 0:
-                _record(st, c, sector_s, th, off, rec_row[0], hist, minmax, tid, s,
-                        hist_low, hist_high, hist_log)
+                _record(st, c, sector_s, th[off + C_BETA], rec_row[0], ip, binbuf, mm,
+                        hist_low, hist_high)
             if p < keep_n:
                 _keep(st, c, sector_s, th, off, kept, p, 0)
             alive_counts[tid, s, c, 0] += 1
@@ -312,8 +376,8 @@ def _simulate_task(theta_row, unc_slots, unc_values, unc_row0, ev, br, n_comp, n
             z_s = gd.standard_normal()
             for e in range(n_events):
                 u = gd.random()
-                lam = th[ev[e, EV_SLOT] + E_HAZARD] * dt
-                count = _poisson_inverse(u, lam)
+                # Most months have no event: one comparison with P(0 events).
+                count = 0 if u <= p_none[e] else _poisson_inverse(u, th[ev[e, EV_SLOT] + E_HAZARD] * dt)
                 comp = ev[e, EV_COMPANY]
                 for _ in range(count):
                     first = ev[e, EV_FIRST_BRANCH]
@@ -383,13 +447,13 @@ def _simulate_task(theta_row, unc_slots, unc_values, unc_row0, ev, br, n_comp, n
                     u = gs.random()
                     k = -1
                     if lam == der[c, _LAMT] and table_len[c] > 0:
-                        k = _poisson_from_table(u, tables[c], table_len[c])
+                        k = _poisson_from_table(u, tables[c], guides[c], table_len[c])
                     if k < 0:
                         k = gs.poisson(lam) if lam > 0.0 else 0
                     new_cards = float(k)
                     st[c, _K] = st[c, _K] * (1.0 - th[off + K_DEPRECIATION] * dt) + new_cards
                 # 4. Revenue, margin, cash.
-                _serve(th, off, st, c)
+                _serve(th, off, st, c, der[c, _LOGRPC])
                 opex = st[c, _OPEX]
                 op = (st[c, _R] * st[c, _G] - opex) * dt
                 tax = 0.0
@@ -403,7 +467,7 @@ def _simulate_task(theta_row, unc_slots, unc_values, unc_row0, ev, br, n_comp, n
                         + th[off + O_INTEREST] * st[c, _CASH] * dt - tax)
                 st[c, _CASH] += flow
                 st[c, _OPEX] = opex * der[c, _GROWO]
-                logv = _valuation(th, off, st, c, sector_s)
+                logv = _valuation(th, off, st, c, sector_s, der[c, _LOGBASE])
                 st[c, _LOGV] = logv
                 # 5. Funding, backstop, failure.
                 if th[off + F_ENABLED] > 0.5:
@@ -431,8 +495,8 @@ def _simulate_task(theta_row, unc_slots, unc_values, unc_row0, ev, br, n_comp, n
                 if alive:
                     alive_counts[tid, s, c, m] += 1
                 if hist_on and row >= 0:
-                    _record(st, c, sector_s, th, off, row, hist, minmax, tid, s,
-                            hist_low, hist_high, hist_log)
+                    _record(st, c, sector_s, th[off + C_BETA], row, ip, binbuf, mm,
+                            hist_low, hist_high)
                 if p < keep_n:
                     _keep(st, c, sector_s, th, off, kept, p, m)
                 if is_h:
@@ -481,6 +545,8 @@ def _simulate_task(theta_row, unc_slots, unc_values, unc_row0, ev, br, n_comp, n
             fv_stats[task, c, 1] += delta * (x - fv_stats[task, c, 0])
             if p < keep_n:
                 fail_month[p, c] = st[c, _FAILM]
+    if hist_on:
+        _flush_bins(binbuf, n_paths, mm, hist, minmax, tid, s)
 
 
 @njit(cache=True, parallel=True)
@@ -505,19 +571,25 @@ def simulate_tasks(theta, unc_slots, unc_values, unc_row0, ev, br, n_comp, n_mon
         th_buf = np.empty(n_theta)
         theta_row = theta[s]
         tables = np.zeros((n_comp, _MAX_TABLE))
+        guides = np.zeros((n_comp, _MAX_TABLE), dtype=np.int64)
         table_len = np.zeros(n_comp, dtype=np.int64)
         for c in range(n_comp):
             off = N_GLOBAL + c * N_COMPANY
             lam = theta_row[off + K_DOMESTIC] + theta_row[off + K_IMPORTS]
             if lam > 0.0:
-                table_len[c] = poisson_cdf_table(lam, tables[c])
+                table_len[c] = poisson_cdf_table(lam, tables[c], guides[c])
+        n_rec = hist.shape[4] if hist_on else 1
+        binbuf = np.zeros((n_comp, n_rec if hist_on else 1, N_VARS, task_n[t] if hist_on else 1), dtype=np.int16)
+        mm = np.empty((n_comp, n_rec, N_VARS, 2))
+        mm[..., 0] = _INF
+        mm[..., 1] = -_INF
         _simulate_task(theta_row, unc_slots, unc_values, unc_row0, ev, br, n_comp, n_months,
                        hz_month, n_hor, rec_row, dt, task_start[t], task_n[t],
                        gens_d[np.int64(t)], gens_e[np.int64(t)], gens_s[np.int64(t)],
                        gens_f[np.int64(t)], tid, s, t, counts, any_champ, n_champ,
                        alive_counts, hist, minmax, hist_on, hist_low, hist_high, hist_log,
-                       fv_stats, vh_stats, kept, keep_n, st, der, th_buf, tables, table_len,
-                       fail_month)
+                       fv_stats, vh_stats, kept, keep_n, st, der, th_buf, tables, guides, table_len,
+                       fail_month, binbuf, mm)
 
 
 @njit(cache=True, parallel=True)

@@ -131,10 +131,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from simulator.io import open_results
-    from simulator.report import write_report
 
     if not args.results.exists():
         raise UsageError(f"{args.results}: no such file")
+    from simulator.report import write_report
+
     ds = open_results(args.results)
     print(f"report: {write_report(ds, args.out)}")
     return 0

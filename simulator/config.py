@@ -343,6 +343,9 @@ class Company(_Model):
     @model_validator(mode="after")
     def _names(self) -> Company:
         _unique_names(self.events, "events")
+        if self.chips.enabled and self.chips.cards <= 0.0:
+            raise ValueError("chips: cards must be > 0 when chips are enabled (revenue capacity at "
+                             "start would be 0, so the valuation would imply an infinite narrative)")
         return self
 
 

@@ -97,9 +97,11 @@ def plan_run(n_months: int, horizons: Sequence[int], *, fans: bool = True) -> Ru
 class Tally:
     """Mergeable summaries of simulated paths (per parameter set).
 
-    Integer arrays add exactly; ``fv`` and ``vh`` hold (count, mean, M2) of the
-    fundamental value and of valuation at each horizon, both relative to V0,
-    merged block by block in block order (Chan et al.).
+    Integer arrays add exactly.  Floating-point moments are kept per block
+    (``fv_blocks``, ``vh_blocks``: (count, mean, M2) of the fundamental value and
+    of valuation at each horizon, relative to V0) and merged only when read, in
+    block order (Chan et al.), so any split of the blocks over threads, processes
+    or machines gives bit-identical moments.
     """
 
     n_paths: np.ndarray  # (set,)
@@ -109,13 +111,32 @@ class Tally:
     alive: np.ndarray  # (set, company, month)
     hist: np.ndarray | None  # (set, company, var, recorded month, bin)
     minmax: np.ndarray | None  # (set, company, var, recorded month, 2)
-    fv: np.ndarray  # (set, company, 3)
-    vh: np.ndarray  # (set, company, horizon, 3)
+    block_ids: np.ndarray  # (block,)
+    fv_blocks: np.ndarray  # (block, set, company, 3)
+    vh_blocks: np.ndarray  # (block, set, company, horizon, 3)
     kept: np.ndarray | None = None  # (var, path, company, month) float32
     fail_month: np.ndarray | None = None  # (path, company)
     blocks_done: int = 0
     elapsed: float = 0.0
     extra: dict = field(default_factory=dict)
+
+    @property
+    def fv(self) -> np.ndarray:
+        """(count, mean, M2) of fundamental value / V0, shape (set, company, 3)."""
+        return _merge_in_block_order(self.block_ids, self.fv_blocks)
+
+    @property
+    def vh(self) -> np.ndarray:
+        """(count, mean, M2) of valuation / V0 at each horizon, shape (set, company, horizon, 3)."""
+        return _merge_in_block_order(self.block_ids, self.vh_blocks)
+
+
+def _merge_in_block_order(block_ids: np.ndarray, moments: np.ndarray) -> np.ndarray:
+    order = np.argsort(block_ids, kind="stable")
+    total = np.zeros(moments.shape[1:])
+    for i in order:
+        total = _chan_merge(total, moments[i])
+    return total
 
 
 def _chan_merge(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -141,8 +162,9 @@ def _empty_tally(n_sets: int, n_comp: int, plan: RunPlan, *, fans: bool, keep: i
         alive=np.zeros((n_sets, n_comp, plan.n_months + 1), dtype=np.int64),
         hist=np.zeros((n_sets, n_comp, L.N_VARS, n_rec, L.HIST_BINS), dtype=np.int64) if fans else None,
         minmax=_empty_minmax((n_sets, n_comp, L.N_VARS, n_rec)) if fans else None,
-        fv=np.zeros((n_sets, n_comp, 3)),
-        vh=np.zeros((n_sets, n_comp, n_hor, 3)),
+        block_ids=np.zeros(0, dtype=np.int64),
+        fv_blocks=np.zeros((0, n_sets, n_comp, 3)),
+        vh_blocks=np.zeros((0, n_sets, n_comp, n_hor, 3)),
         kept=np.full((L.N_VARS, keep, n_comp, plan.n_months + 1), np.nan, dtype=np.float32) if keep else None,
         fail_month=np.zeros((keep, n_comp), dtype=np.int64) if keep else None,
     )
@@ -167,8 +189,9 @@ def merge_tallies(a: Tally, b: Tally) -> Tally:
         minmax=None if a.minmax is None else np.stack(
             [np.minimum(a.minmax[..., 0], b.minmax[..., 0]),
              np.maximum(a.minmax[..., 1], b.minmax[..., 1])], axis=-1),
-        fv=_chan_merge(a.fv, b.fv),
-        vh=_chan_merge(a.vh, b.vh),
+        block_ids=np.concatenate([a.block_ids, b.block_ids]),
+        fv_blocks=np.concatenate([a.fv_blocks, b.fv_blocks]),
+        vh_blocks=np.concatenate([a.vh_blocks, b.vh_blocks]),
         kept=a.kept if b.kept is None else (b.kept if a.kept is None else np.fmax(a.kept, b.kept)),
         fail_month=a.fail_month if b.fail_month is None else (
             b.fail_month if a.fail_month is None else np.maximum(a.fail_month, b.fail_month)),
@@ -330,14 +353,18 @@ def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, 
                 K.typed_generator_list(gens[2]), K.typed_generator_list(gens[3]), counts,
                 any_champ, n_champ, alive, hist, minmax, fans, hist_low, hist_high, hist_log,
                 fv_stats, vh_stats, kept, keep, fail_month)
-            # Merge the float moments task by task, in block order, per set.
-            for t in range(task_set.size):
-                s = task_set[t]
-                n = float(task_n[t])
-                fv_t = np.concatenate([np.full((n_comp, 1), n), fv_stats[t]], axis=-1)
-                vh_t = np.concatenate([np.full((n_comp, n_hor, 1), n), vh_stats[t]], axis=-1)
-                total.fv[s] = _chan_merge(total.fv[s], fv_t)
-                total.vh[s] = _chan_merge(total.vh[s], vh_t)
+            # Keep the float moments per block; they are merged in block order when read.
+            n_b = len(chunk)
+            counts_col = task_n.astype(np.float64).reshape(n_b, n_sets)
+            fv_b = fv_stats.reshape(n_b, n_sets, n_comp, 2)
+            vh_b = vh_stats.reshape(n_b, n_sets, n_comp, n_hor, 2)
+            total.fv_blocks = np.concatenate([total.fv_blocks, np.concatenate(
+                [np.broadcast_to(counts_col[:, :, None, None], (n_b, n_sets, n_comp, 1)), fv_b], axis=-1)])
+            total.vh_blocks = np.concatenate([total.vh_blocks, np.concatenate(
+                [np.broadcast_to(counts_col[:, :, None, None, None], (n_b, n_sets, n_comp, n_hor, 1)), vh_b],
+                axis=-1)])
+            total.block_ids = np.concatenate([total.block_ids,
+                                              np.asarray([blk[0] for blk in chunk], dtype=np.int64)])
             for j in range(len(chunk)):
                 total.n_paths += chunk[j][2]
             total.blocks_done += len(chunk)

@@ -135,7 +135,7 @@ def wilson_interval(successes, trials, *, confidence: float = CONFIDENCE) -> np.
         low = np.where(n > 0, np.clip(centre - half, 0.0, 1.0), np.nan)
         high = np.where(n > 0, np.clip(centre + half, 0.0, 1.0), np.nan)
     # Exact endpoints where the estimate is 0 or 1 (the formula gives them up to rounding).
-    low = np.where(k == 0, 0.0, low)
+    low = np.where((k == 0) & (n > 0), 0.0, low)
     high = np.where((k == n) & (n > 0), 1.0, high)
     return np.stack([low, high], axis=-1)
 

@@ -1,0 +1,145 @@
+"""Throughput of the engines, in one run: numba engine, numpy reference engine, random-number bound.
+
+Usage::
+
+    python benchmarks/throughput.py [--scenario scenarios/zhipu_base.toml] [--paths 1000000]
+        [--numpy-paths 20000] [--big-paths 10000000] [--threads 2]
+
+Prints company-path-steps per second for each, their ratios, the warm wall time
+of the numba engine on ``--paths`` paths, and peak memory (RSS) of a separate
+``--big-paths`` run (a child process, so its peak is its own).  The random-number
+bound draws exactly the variates one path-month consumes in the common case
+(one sector normal, one uniform per event type, per company four normals and
+one supply uniform) from the same generators, in njit, and does nothing else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _measure(fn, repeats: int = 3) -> float:
+    best = np.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def rng_bound_seconds(layout, plan, paths: int, seed, block_size: int) -> float:
+    """Seconds to draw the variates of ``paths`` paths with the engine's own streams."""
+    from simulator import _kernels as K
+    from simulator.engine import _blocks, block_generators
+
+    blocks = _blocks(paths, block_size)
+    gens = [block_generators(seed, b) for b, _, _ in blocks]
+    task_n = np.asarray([n for _, _, n in blocks], dtype=np.int64)
+    out = np.zeros(len(blocks))
+    n_events = int(layout.events.shape[0])
+    n_comp = len(layout.company_names)
+
+    def go():
+        # Fresh generators each repeat, like the engine (creation is timed too).
+        fresh = [block_generators(seed, b) for b, _, _ in blocks]
+        K.draw_only_tasks(n_events, n_comp, plan.n_months, task_n,
+                          K.typed_generator_list([g[0] for g in fresh]),
+                          K.typed_generator_list([g[2] for g in fresh]), out)
+
+    K.draw_only_tasks(n_events, n_comp, plan.n_months, task_n[:1],
+                      K.typed_generator_list([gens[0][0]]), K.typed_generator_list([gens[0][2]]), out[:1])
+    return _measure(go)
+
+
+def _peak_rss_child(scenario: str, paths: int, threads: int) -> dict:
+    code = (
+        "import resource, time, simulator;"
+        f"sc = simulator.load_scenario({scenario!r});"
+        "simulator.run(sc, paths=1000, seed=1);"
+        "t = time.perf_counter();"
+        f"ds = simulator.run(sc, paths={paths}, seed=1, threads={threads});"
+        "dt = time.perf_counter() - t;"
+        "import json; print(json.dumps({'seconds': dt, "
+        "'peak_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenario", default=str(ROOT / "scenarios" / "zhipu_base.toml"))
+    parser.add_argument("--paths", type=int, default=1_000_000)
+    parser.add_argument("--numpy-paths", type=int, default=20_000)
+    parser.add_argument("--big-paths", type=int, default=10_000_000, help="0 to skip the memory run")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    args = parser.parse_args(argv)
+
+    import simulator
+    from simulator import _kernels as K
+    from simulator.engine import DEFAULT_BLOCK_SIZE, normalise_seed, plan_run, simulate
+    from simulator.params import build_layout
+
+    K.set_threads(args.threads)
+    sc = simulator.load_scenario(args.scenario)
+    layout = build_layout(sc)
+    plan = plan_run(sc.scenario.horizon_months, sc.scenario.horizon_list)
+    seed = normalise_seed(1)
+    n_comp = len(sc.companies)
+    steps = plan.n_months * n_comp
+
+    simulate(layout, plan, paths=1000, seed=seed)  # compile / load the cache
+    t_numba = _measure(lambda: simulate(layout, plan, paths=args.paths, seed=seed))
+    t_numba_nofans = _measure(lambda: simulate(layout, plan, paths=args.paths, seed=seed, fans=False))
+    t_numpy = _measure(lambda: simulate(layout, plan, paths=args.numpy_paths, seed=seed, engine="numpy"), 1)
+    t_bound = rng_bound_seconds(layout, plan, args.paths, seed, DEFAULT_BLOCK_SIZE)
+    t_run = _measure(lambda: simulator.run(sc, paths=args.paths, seed=1), 1)
+
+    rate = {
+        "numba": args.paths * steps / t_numba,
+        "numba_no_fans": args.paths * steps / t_numba_nofans,
+        "numpy": args.numpy_paths * steps / t_numpy,
+        "rng_bound": args.paths * steps / t_bound,
+    }
+    figures = {
+        "scenario": sc.name, "threads": args.threads, "paths": args.paths, "months": plan.n_months,
+        "companies": n_comp, "events": int(layout.events.shape[0]),
+        "numba_seconds": t_numba, "numba_no_fans_seconds": t_numba_nofans,
+        "run_to_dataset_seconds": t_run, "numpy_seconds": t_numpy, "numpy_paths": args.numpy_paths,
+        "rng_bound_seconds": t_bound, "rates_company_path_steps_per_s": rate,
+        "numba_over_numpy": rate["numba"] / rate["numpy"],
+        "numba_over_rng_bound": rate["numba"] / rate["rng_bound"],
+        "numba_no_fans_over_rng_bound": rate["numba_no_fans"] / rate["rng_bound"],
+    }
+    if args.big_paths:
+        figures["big_run"] = {"paths": args.big_paths, **_peak_rss_child(args.scenario, args.big_paths, args.threads)}
+
+    print(f"scenario {sc.name}: {n_comp} company(ies), {plan.n_months} months, "
+          f"{int(layout.events.shape[0])} event types, {args.threads} threads")
+    print(f"{'engine':<28}{'company-path-steps/s':>22}{'vs numpy':>10}{'vs RNG bound':>14}")
+    for name, label in (("numba", "numba (with quantile fans)"), ("numba_no_fans", "numba (no fans)"),
+                        ("numpy", "numpy reference"), ("rng_bound", "random-number bound")):
+        print(f"{label:<28}{rate[name]:>22,.0f}{rate[name] / rate['numpy']:>9.1f}x"
+              f"{rate[name] / rate['rng_bound']:>13.0%}")
+    print(f"numba engine, {args.paths:,} paths x {plan.n_months} months: {t_numba:.2f} s warm "
+          f"(simulator.run to Dataset: {t_run:.2f} s)")
+    if args.big_paths:
+        big = figures["big_run"]
+        print(f"{args.big_paths:,} paths: {big['seconds']:.1f} s, peak RSS {big['peak_rss_mb']:.0f} MB")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
