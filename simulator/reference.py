@@ -592,6 +592,8 @@ def simulate_block(layout: ParameterLayout, plan: RunPlan, theta_sets: np.ndarra
         values = np.asarray(values, dtype=np.float64).reshape(n, slots.size)
     else:
         slots, values = np.zeros(0, dtype=np.int64), np.zeros((n, 0))
+    fv_block = np.zeros((1, n_sets, n_comp, 3))
+    vh_block = np.zeros((1, n_sets, n_comp, n_hor, 3))
     rec_row = plan.rec_row
     horizon_index = {int(h): i for i, h in enumerate(plan.horizons)}
 
@@ -631,11 +633,15 @@ def simulate_block(layout: ParameterLayout, plan: RunPlan, theta_sets: np.ndarra
                 tally.any_champion[s, h] += int(np.count_nonzero(n_champ))
                 tally.n_champions[s, h] += np.bincount(n_champ, minlength=n_comp + 1)
         for c in range(n_comp):
-            tally.fv[s, c] = _moments(run.fundamental(c))
+            fv_block[0, s, c] = _moments(run.fundamental(c))
             for h in range(n_hor):
-                tally.vh[s, c, h] = _moments(vh_values[c][h])
+                vh_block[0, s, c, h] = _moments(vh_values[c][h])
             if keep_here:
                 tally.fail_month[first:first + n_kept, c] = run.fail_month[c][:n_kept]
+    # Float moments stay per block; the Tally merges them in block order when read.
+    tally.block_ids = np.array([block], dtype=np.int64)
+    tally.fv_blocks = fv_block
+    tally.vh_blocks = vh_block
     tally.n_paths[:] = n
     tally.blocks_done = 1
     return tally
