@@ -69,7 +69,7 @@ _AG = 2      # exp(-kappa dt) for growth
 _BG = 3      # OU noise scale of growth per unit sigma
 _DECAY = 4   # exp(-volatility_decay dt)
 _LOGBASE = 5
-_LAMT = 6    # Poisson mean of card supply with I = 1
+_UNUSED = 6
 _GROWO = 7   # exp(opex_growth dt)
 _LOGRPC = 8  # log revenue per card
 _NDER = 9
@@ -296,14 +296,16 @@ def _draw_jump(gen, mean, sd):
 def _simulate_task(theta_row, unc_slots, unc_values, unc_row0, ev, br, n_comp, n_months,
                    hz_month, n_hor, rec_row, dt, path0, n_paths, gd, ge, gs, gf,
                    tid, s, task, counts, any_champ, n_champ, alive_counts, hist, minmax,
-                   hist_on, hist_low, hist_high, hist_log, fv_stats, vh_stats, kept, keep_n,
-                   st, der, th_buf, tables, guides, table_len, fail_month, binbuf, mm):
+                   hist_on, hist_low, hist_high, fv_stats, vh_stats, kept, keep_n,
+                   st, der, th_buf, tables, guides, table_len, table_lam, fail_month, binbuf,
+                   mm):
     n_events = ev.shape[0]
     p_none = np.empty(n_events)
     n_unc = unc_slots.shape[0]
+    if s != 0:
+        keep_n = 0  # kept paths are those of the first parameter set
     sqdt = math.sqrt(dt)
     horizon_t = n_months * dt
-    champ_flags = np.zeros(n_comp, dtype=np.int64)
     for ip in range(n_paths):
         p = path0 + ip
         # Parameters of this path: the set's row, with per-path uncertain draws.
@@ -311,7 +313,7 @@ def _simulate_task(theta_row, unc_slots, unc_values, unc_row0, ev, br, n_comp, n
             for j in range(theta_row.shape[0]):
                 th_buf[j] = theta_row[j]
             for j in range(n_unc):
-                th_buf[unc_slots[j]] = unc_values[p - unc_row0, j]
+                th_buf[unc_slots[j]] = unc_values[unc_row0 + ip, j]
             th = th_buf
         else:
             th = theta_row
@@ -334,7 +336,6 @@ def _simulate_task(theta_row, unc_slots, unc_values, unc_row0, ev, br, n_comp, n
             der[c, _BG] = b
             der[c, _DECAY] = math.exp(-th[off + G_DECAY] * dt)
             der[c, _LOGBASE] = math.log(th[off + V_BASE_MULTIPLE])
-            der[c, _LAMT] = th[off + K_DOMESTIC] + th[off + K_IMPORTS]
             der[c, _GROWO] = math.exp(th[off + O_GROWTH] * dt)
             rpc = th[off + K_REVENUE_PER_CARD]
             der[c, _LOGRPC] = math.log(rpc) if rpc > 0.0 else -_INF
@@ -371,7 +372,6 @@ def _simulate_task(theta_row, unc_slots, unc_values, unc_row0, ev, br, n_comp, n
             alive_counts[tid, s, c, 0] += 1
         h_idx = 0
         for m in range(1, n_months + 1):
-            t_prev = (m - 1) * dt
             # 1. Events: arrivals by inversion of one uniform each (fixed draws).
             z_s = gd.standard_normal()
             for e in range(n_events):
@@ -446,7 +446,7 @@ def _simulate_task(theta_row, unc_slots, unc_values, unc_row0, ev, br, n_comp, n
                     lam = th[off + K_DOMESTIC] + th[off + K_IMPORTS] * st[c, _I]
                     u = gs.random()
                     k = -1
-                    if lam == der[c, _LAMT] and table_len[c] > 0:
+                    if lam == table_lam[c] and table_len[c] > 0:
                         k = _poisson_from_table(u, tables[c], guides[c], table_len[c])
                     if k < 0:
                         k = gs.poisson(lam) if lam > 0.0 else 0
@@ -550,10 +550,10 @@ def _simulate_task(theta_row, unc_slots, unc_values, unc_row0, ev, br, n_comp, n
 
 
 @njit(cache=True, parallel=True)
-def simulate_tasks(theta, unc_slots, unc_values, unc_row0, ev, br, n_comp, n_months,
+def simulate_tasks(theta, unc_slots, unc_values, task_unc_row, ev, br, n_comp, n_months,
                    hz_month, rec_row, dt, task_set, task_start, task_n, gens_d, gens_e,
                    gens_s, gens_f, counts, any_champ, n_champ, alive_counts, hist, minmax,
-                   hist_on, hist_low, hist_high, hist_log, fv_stats, vh_stats, kept, keep_n,
+                   hist_on, hist_low, hist_high, fv_stats, vh_stats, kept, keep_n,
                    fail_month):
     """Simulate every task (one block of paths under one parameter set) in parallel.
 
@@ -573,22 +573,24 @@ def simulate_tasks(theta, unc_slots, unc_values, unc_row0, ev, br, n_comp, n_mon
         tables = np.zeros((n_comp, _MAX_TABLE))
         guides = np.zeros((n_comp, _MAX_TABLE), dtype=np.int64)
         table_len = np.zeros(n_comp, dtype=np.int64)
+        table_lam = np.full(n_comp, -1.0)
         for c in range(n_comp):
             off = N_GLOBAL + c * N_COMPANY
             lam = theta_row[off + K_DOMESTIC] + theta_row[off + K_IMPORTS]
             if lam > 0.0:
                 table_len[c] = poisson_cdf_table(lam, tables[c], guides[c])
+                table_lam[c] = lam
         n_rec = hist.shape[4] if hist_on else 1
         binbuf = np.zeros((n_comp, n_rec if hist_on else 1, N_VARS, task_n[t] if hist_on else 1), dtype=np.int16)
         mm = np.empty((n_comp, n_rec, N_VARS, 2))
         mm[..., 0] = _INF
         mm[..., 1] = -_INF
-        _simulate_task(theta_row, unc_slots, unc_values, unc_row0, ev, br, n_comp, n_months,
+        _simulate_task(theta_row, unc_slots, unc_values, task_unc_row[t], ev, br, n_comp, n_months,
                        hz_month, n_hor, rec_row, dt, task_start[t], task_n[t],
                        gens_d[np.int64(t)], gens_e[np.int64(t)], gens_s[np.int64(t)],
                        gens_f[np.int64(t)], tid, s, t, counts, any_champ, n_champ,
-                       alive_counts, hist, minmax, hist_on, hist_low, hist_high, hist_log,
-                       fv_stats, vh_stats, kept, keep_n, st, der, th_buf, tables, guides, table_len,
+                       alive_counts, hist, minmax, hist_on, hist_low, hist_high,
+                       fv_stats, vh_stats, kept, keep_n, st, der, th_buf, tables, guides, table_len, table_lam,
                        fail_month, binbuf, mm)
 
 

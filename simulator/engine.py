@@ -315,7 +315,6 @@ def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, 
         fail_month = total.fail_month if total.fail_month is not None else np.zeros((0, n_comp), dtype=np.int64)
         hist_low = np.asarray(L.HIST_LOW, dtype=np.float64)
         hist_high = np.asarray(L.HIST_HIGH, dtype=np.float64)
-        hist_log = np.asarray(L.HIST_LOG10, dtype=np.bool_)
         rec_row = plan.rec_row
         per_chunk = chunk_blocks or max(8, 4 * K.get_threads())
         # Keep chunks near a million path-sets so progress is regular.
@@ -339,19 +338,21 @@ def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, 
                     values_list.append(np.asarray(values, dtype=np.float64))
                 unc_slots = slots_list[0]
                 unc_values = np.concatenate(values_list, axis=0)
-                unc_row0 = chunk[0][1]
+                # Row of each task's first path in the concatenated values.
+                block_row = np.concatenate([[0], np.cumsum([blk[2] for blk in chunk])[:-1]])
+                task_unc_row = block_row[task_block].astype(np.int64)
             else:
                 unc_slots = np.zeros(0, dtype=np.int64)
                 unc_values = np.zeros((0, 0))
-                unc_row0 = 0
+                task_unc_row = np.zeros(task_set.size, dtype=np.int64)
             fv_stats = np.zeros((task_set.size, n_comp, 2))
             vh_stats = np.zeros((task_set.size, n_comp, n_hor, 2))
             K.simulate_tasks(
-                theta_sets, unc_slots, unc_values, unc_row0, layout.events, layout.branches,
+                theta_sets, unc_slots, unc_values, task_unc_row, layout.events, layout.branches,
                 n_comp, plan.n_months, plan.horizons, rec_row, plan.dt, task_set, task_start,
                 task_n, K.typed_generator_list(gens[0]), K.typed_generator_list(gens[1]),
                 K.typed_generator_list(gens[2]), K.typed_generator_list(gens[3]), counts,
-                any_champ, n_champ, alive, hist, minmax, fans, hist_low, hist_high, hist_log,
+                any_champ, n_champ, alive, hist, minmax, fans, hist_low, hist_high,
                 fv_stats, vh_stats, kept, keep, fail_month)
             # Keep the float moments per block; they are merged in block order when read.
             n_b = len(chunk)
