@@ -29,7 +29,7 @@ from simulator._layout import (
     VAR_CAPACITY, VAR_CASH, VAR_MARGIN, VAR_NARRATIVE, VAR_REVENUE, VAR_VALUATION,
 )
 
-_LN10 = math.log(10.0)
+_INV_LN10 = 1.0 / math.log(10.0)
 _INF = np.inf
 # Largest table for Poisson inversion of card supply; larger means use the
 # generator's own sampler.
@@ -175,7 +175,7 @@ def _serve(th, off, st, c, log_rpc):
 def _bin_of_log(logx, low, high):
     """Histogram bin of a natural-log amount on a log10 grid."""
     nb = HIST_BINS
-    x = logx / _LN10
+    x = logx * _INV_LN10
     if not x >= low:  # also -inf and NaN
         return 0
     if x >= high:
@@ -201,40 +201,33 @@ def _record(st, c, sector_s, beta, row, ip, binbuf, mm, hist_low, hist_high):
 
     Buffering the bins per task and adding them to the histograms row by row
     afterwards keeps the histogram updates inside a cache-sized working set.
+    Amounts are binned and their extremes tracked in natural logs (no exp here);
+    ``_flush_bins`` converts the extremes back.
     """
-    alive = st[c, _ALIVE] > 0.5
     e = st[c, _N] + beta * sector_s
-    if alive:
-        logs0 = st[c, _LOGR]
-        logs1 = st[c, _LOGV]
+    if st[c, _ALIVE] > 0.5:
+        log_r = st[c, _LOGR]
+        log_v = st[c, _LOGV]
         cash = st[c, _CASH]
-        logs2 = math.log(cash) if cash > 0.0 else -_INF
-        logs3 = st[c, _LOGCAP]
-        v0 = st[c, _R]
-        v1 = math.exp(logs1)
-        v2 = cash
-        v3 = math.exp(logs3)
+        log_cash = math.log(cash) if cash > 0.0 else -_INF
+        log_cap = st[c, _LOGCAP]
     else:
         vf = st[c, _VFAIL]
-        logs0 = -_INF
-        logs1 = math.log(vf) if vf > 0.0 else -_INF
-        logs2 = -_INF
-        logs3 = -_INF
-        v0 = 0.0
-        v1 = vf
-        v2 = 0.0
-        v3 = 0.0
+        log_r = -_INF
+        log_v = math.log(vf) if vf > 0.0 else -_INF
+        log_cash = -_INF
+        log_cap = -_INF
     g = st[c, _G]
-    binbuf[c, row, VAR_REVENUE, ip] = _bin_of_log(logs0, hist_low[0], hist_high[0])
-    binbuf[c, row, VAR_VALUATION, ip] = _bin_of_log(logs1, hist_low[1], hist_high[1])
-    binbuf[c, row, VAR_CASH, ip] = _bin_of_log(logs2, hist_low[2], hist_high[2])
-    binbuf[c, row, VAR_CAPACITY, ip] = _bin_of_log(logs3, hist_low[3], hist_high[3])
+    binbuf[c, row, VAR_REVENUE, ip] = _bin_of_log(log_r, hist_low[0], hist_high[0])
+    binbuf[c, row, VAR_VALUATION, ip] = _bin_of_log(log_v, hist_low[1], hist_high[1])
+    binbuf[c, row, VAR_CASH, ip] = _bin_of_log(log_cash, hist_low[2], hist_high[2])
+    binbuf[c, row, VAR_CAPACITY, ip] = _bin_of_log(log_cap, hist_low[3], hist_high[3])
     binbuf[c, row, VAR_MARGIN, ip] = _bin_of(g, hist_low[4], hist_high[4])
     binbuf[c, row, VAR_NARRATIVE, ip] = _bin_of(e, hist_low[5], hist_high[5])
-    _minmax(mm, c, row, VAR_REVENUE, v0)
-    _minmax(mm, c, row, VAR_VALUATION, v1)
-    _minmax(mm, c, row, VAR_CASH, v2)
-    _minmax(mm, c, row, VAR_CAPACITY, v3)
+    _minmax(mm, c, row, VAR_REVENUE, log_r)
+    _minmax(mm, c, row, VAR_VALUATION, log_v)
+    _minmax(mm, c, row, VAR_CASH, log_cash)
+    _minmax(mm, c, row, VAR_CAPACITY, log_cap)
     _minmax(mm, c, row, VAR_MARGIN, g)
     _minmax(mm, c, row, VAR_NARRATIVE, e)
 
@@ -248,18 +241,25 @@ def _minmax(mm, c, row, v, x):
 
 
 @njit(cache=True)
-def _flush_bins(binbuf, n_paths, mm, hist, minmax, tid, s):
+def _flush_bins(binbuf, n_paths, mm, hist, minmax, tid, s, hist_log):
     """Add a task's buffered bins to this thread's histograms, one row at a time."""
     n_comp, n_rec, n_vars = binbuf.shape[0], binbuf.shape[1], binbuf.shape[2]
     for c in range(n_comp):
         for r in range(n_rec):
             for v in range(n_vars):
+                counts = hist[tid, s, c, v, r]
+                bins = binbuf[c, r, v]
                 for ip in range(n_paths):
-                    hist[tid, s, c, v, r, binbuf[c, r, v, ip]] += 1
-                if mm[c, r, v, 0] < minmax[tid, s, c, v, r, 0]:
-                    minmax[tid, s, c, v, r, 0] = mm[c, r, v, 0]
-                if mm[c, r, v, 1] > minmax[tid, s, c, v, r, 1]:
-                    minmax[tid, s, c, v, r, 1] = mm[c, r, v, 1]
+                    counts[bins[ip]] += 1
+                lo = mm[c, r, v, 0]
+                hi = mm[c, r, v, 1]
+                if hist_log[v]:
+                    lo = math.exp(lo)
+                    hi = math.exp(hi)
+                if lo < minmax[tid, s, c, v, r, 0]:
+                    minmax[tid, s, c, v, r, 0] = lo
+                if hi > minmax[tid, s, c, v, r, 1]:
+                    minmax[tid, s, c, v, r, 1] = hi
 
 
 @njit(cache=True)
@@ -296,7 +296,7 @@ def _draw_jump(gen, mean, sd):
 def _simulate_task(theta_row, unc_slots, unc_values, unc_row0, ev, br, n_comp, n_months,
                    hz_month, n_hor, rec_row, dt, path0, n_paths, gd, ge, gs, gf,
                    tid, s, task, counts, any_champ, n_champ, alive_counts, hist, minmax,
-                   hist_on, hist_low, hist_high, fv_stats, vh_stats, kept, keep_n,
+                   hist_on, hist_low, hist_high, hist_log, fv_stats, vh_stats, kept, keep_n,
                    st, der, th_buf, tables, guides, table_len, table_lam, fail_month, binbuf,
                    mm):
     n_events = ev.shape[0]
@@ -546,14 +546,14 @@ def _simulate_task(theta_row, unc_slots, unc_values, unc_row0, ev, br, n_comp, n
             if p < keep_n:
                 fail_month[p, c] = st[c, _FAILM]
     if hist_on:
-        _flush_bins(binbuf, n_paths, mm, hist, minmax, tid, s)
+        _flush_bins(binbuf, n_paths, mm, hist, minmax, tid, s, hist_log)
 
 
 @njit(cache=True, parallel=True)
 def simulate_tasks(theta, unc_slots, unc_values, task_unc_row, ev, br, n_comp, n_months,
                    hz_month, rec_row, dt, task_set, task_start, task_n, gens_d, gens_e,
                    gens_s, gens_f, counts, any_champ, n_champ, alive_counts, hist, minmax,
-                   hist_on, hist_low, hist_high, fv_stats, vh_stats, kept, keep_n,
+                   hist_on, hist_low, hist_high, hist_log, fv_stats, vh_stats, kept, keep_n,
                    fail_month):
     """Simulate every task (one block of paths under one parameter set) in parallel.
 
@@ -589,7 +589,7 @@ def simulate_tasks(theta, unc_slots, unc_values, task_unc_row, ev, br, n_comp, n
                        hz_month, n_hor, rec_row, dt, task_start[t], task_n[t],
                        gens_d[np.int64(t)], gens_e[np.int64(t)], gens_s[np.int64(t)],
                        gens_f[np.int64(t)], tid, s, t, counts, any_champ, n_champ,
-                       alive_counts, hist, minmax, hist_on, hist_low, hist_high,
+                       alive_counts, hist, minmax, hist_on, hist_low, hist_high, hist_log,
                        fv_stats, vh_stats, kept, keep_n, st, der, th_buf, tables, guides, table_len, table_lam,
                        fail_month, binbuf, mm)
 

@@ -315,6 +315,7 @@ def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, 
         fail_month = total.fail_month if total.fail_month is not None else np.zeros((0, n_comp), dtype=np.int64)
         hist_low = np.asarray(L.HIST_LOW, dtype=np.float64)
         hist_high = np.asarray(L.HIST_HIGH, dtype=np.float64)
+        hist_log = np.asarray(L.HIST_LOG10, dtype=np.bool_)
         rec_row = plan.rec_row
         per_chunk = chunk_blocks or max(8, 4 * K.get_threads())
         # Keep chunks near a million path-sets so progress is regular.
@@ -352,7 +353,7 @@ def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, 
                 n_comp, plan.n_months, plan.horizons, rec_row, plan.dt, task_set, task_start,
                 task_n, K.typed_generator_list(gens[0]), K.typed_generator_list(gens[1]),
                 K.typed_generator_list(gens[2]), K.typed_generator_list(gens[3]), counts,
-                any_champ, n_champ, alive, hist, minmax, fans, hist_low, hist_high,
+                any_champ, n_champ, alive, hist, minmax, fans, hist_low, hist_high, hist_log,
                 fv_stats, vh_stats, kept, keep, fail_month)
             # Keep the float moments per block; they are merged in block order when read.
             n_b = len(chunk)

@@ -160,6 +160,23 @@ _AMOUNT_FORMATTER = FuncFormatter(lambda x, _pos: _short_amount(x) if x > 0 else
                                                                                     _short_amount(x)))
 
 
+class _AmountLogLocator(LogLocator):
+    """Decades on a log axis, plus 2 and 5 steps when the axis spans under 2.5 decades.
+
+    Decided when the ticks are drawn, from the final view limits (autoscaling
+    is lazy, so the limits at the time the axis is set up may still change).
+    """
+
+    def __init__(self, max_ticks: int) -> None:
+        super().__init__(base=10.0, subs=(1.0,), numticks=max_ticks)
+
+    def tick_values(self, vmin, vmax):
+        low, high = sorted((float(vmin), float(vmax)))
+        span = math.log10(high / low) if low > 0 and high > 0 else 10.0
+        self._subs = np.array([1.0, 2.0, 5.0]) if span < 2.5 else np.array([1.0])
+        return super().tick_values(vmin, vmax)
+
+
 def _amount_axis(axis, *, log: bool, max_ticks: int = 7) -> None:
     """Tick labels with K/M/B/T suffixes on an amount axis (``ax.yaxis`` or ``ax.xaxis``).
 
@@ -168,10 +185,7 @@ def _amount_axis(axis, *, log: bool, max_ticks: int = 7) -> None:
     most ``max_ticks`` decades are labelled so that the labels do not collide.
     """
     if log:
-        low, high = sorted(axis.get_view_interval())
-        span = math.log10(high / low) if low > 0 and high > 0 else 10.0
-        subs = (1.0, 2.0, 5.0) if span < 2.5 else (1.0,)
-        axis.set_major_locator(LogLocator(base=10, subs=subs, numticks=max_ticks))
+        axis.set_major_locator(_AmountLogLocator(max_ticks))
         axis.set_minor_locator(LogLocator(base=10, subs=np.arange(2, 10) * 1.0, numticks=12))
         axis.set_minor_formatter(NullFormatter())
     axis.set_major_formatter(_AMOUNT_FORMATTER)
@@ -481,10 +495,10 @@ def valuation_distribution(ds: xr.Dataset, companies: Sequence[str] | None = Non
         # A quantile of 0 has no place on the log axis: an arrow at the floor says "further left, to 0".
         zero_rows = y[q[0.05] <= 0]
         ax.plot(np.full(zero_rows.size, floor), zero_rows, linestyle="none", marker="<", markersize=7,
-                color=FAN_COLOR, clip_on=False)
+                color=FAN_COLOR, clip_on=True)
         _references(ax, v0)
         ax.set_xscale("log")
-        ax.set_xlim(left=floor)
+        ax.set_xlim(left=floor / 1.6)  # room for the arrows drawn at the floor
         _amount_axis(ax.xaxis, log=True, max_ticks=7 if len(names) == 1 else 5)
         ax.set_yticks(y, [f"{h} m" for h in horizons])
         ax.set_ylim(-0.6, len(horizons) - 0.4)
