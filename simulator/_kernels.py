@@ -298,7 +298,7 @@ def _simulate_task(theta_row, unc_slots, unc_values, unc_row0, ev, br, n_comp, n
                    tid, s, task, counts, any_champ, n_champ, alive_counts, hist, minmax,
                    hist_on, hist_low, hist_high, hist_log, fv_stats, vh_stats, kept, keep_n,
                    st, der, th_buf, tables, guides, table_len, table_lam, fail_month, binbuf,
-                   mm):
+                   mm, market_h, market_exceed, path_outcome):
     n_events = ev.shape[0]
     p_none = np.empty(n_events)
     n_unc = unc_slots.shape[0]
@@ -489,6 +489,7 @@ def _simulate_task(theta_row, unc_slots, unc_values, unc_row0, ev, br, n_comp, n
             row = rec_row[m]
             is_h = h_idx < n_hor and hz_month[h_idx] == m
             n_ch = 0
+            combined = 0.0
             for c in range(n_comp):
                 off = N_GLOBAL + c * N_COMPANY
                 alive = st[c, _ALIVE] > 0.5
@@ -515,6 +516,10 @@ def _simulate_task(theta_row, unc_slots, unc_values, unc_row0, ev, br, n_comp, n
                         v = st[c, _VFAIL]
                         outcome = COLLAPSE
                     counts[tid, s, c, h_idx, outcome] += 1
+                    if p < path_outcome.shape[1]:
+                        path_outcome[s, p, c, h_idx] = outcome
+                    if alive:
+                        combined += st[c, _R]
                     if outcome == CHAMPION:
                         n_ch += 1
                     # Welford update of the valuation relative to V0, in path order.
@@ -524,6 +529,8 @@ def _simulate_task(theta_row, unc_slots, unc_values, unc_row0, ev, br, n_comp, n
                     vh_stats[task, c, h_idx, 0] += delta / nn
                     vh_stats[task, c, h_idx, 1] += delta * (x - vh_stats[task, c, h_idx, 0])
             if is_h:
+                if market_h[h_idx] > 0.0 and combined > market_h[h_idx]:
+                    market_exceed[tid, s, h_idx] += 1
                 if n_ch > 0:
                     any_champ[tid, s, h_idx] += 1
                 n_champ[tid, s, h_idx, n_ch] += 1
@@ -554,7 +561,7 @@ def simulate_tasks(theta, unc_slots, unc_values, task_unc_row, ev, br, n_comp, n
                    hz_month, rec_row, dt, task_set, task_start, task_n, gens_d, gens_e,
                    gens_s, gens_f, counts, any_champ, n_champ, alive_counts, hist, minmax,
                    hist_on, hist_low, hist_high, hist_log, fv_stats, vh_stats, kept, keep_n,
-                   fail_month):
+                   fail_month, market_h, market_exceed, path_outcome):
     """Simulate every task (one block of paths under one parameter set) in parallel.
 
     Parameters are described in ``engine.py`` (``_run_chunk``), which allocates
@@ -591,7 +598,7 @@ def simulate_tasks(theta, unc_slots, unc_values, task_unc_row, ev, br, n_comp, n
                        gens_f[np.int64(t)], tid, s, t, counts, any_champ, n_champ,
                        alive_counts, hist, minmax, hist_on, hist_low, hist_high, hist_log,
                        fv_stats, vh_stats, kept, keep_n, st, der, th_buf, tables, guides, table_len, table_lam,
-                       fail_month, binbuf, mm)
+                       fail_month, binbuf, mm, market_h, market_exceed, path_outcome)
 
 
 @njit(cache=True, parallel=True)

@@ -147,11 +147,12 @@ _COMMANDS = {"run": _cmd_run, "validate": _cmd_validate, "report": _cmd_report}
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``simulator`` console script; returns the exit code."""
     from simulator.config import ScenarioError
+    from simulator.report import ReportError
 
     try:
         args = build_parser().parse_args(argv)
         return _COMMANDS[args.command](args)
-    except (UsageError, ScenarioError) as exc:
+    except (UsageError, ScenarioError, ReportError) as exc:
         print(f"simulator: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

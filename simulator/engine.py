@@ -114,8 +114,10 @@ class Tally:
     block_ids: np.ndarray  # (block,)
     fv_blocks: np.ndarray  # (block, set, company, 3)
     vh_blocks: np.ndarray  # (block, set, company, horizon, 3)
+    market_exceed: np.ndarray | None = None  # (set, horizon): paths whose combined revenue > market
     kept: np.ndarray | None = None  # (var, path, company, month) float32
     fail_month: np.ndarray | None = None  # (path, company)
+    path_outcome: np.ndarray | None = None  # (set, path, company, horizon) int8 outcome codes
     blocks_done: int = 0
     elapsed: float = 0.0
     extra: dict = field(default_factory=dict)
@@ -151,7 +153,8 @@ def _chan_merge(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.stack([n, mean, m2], axis=-1)
 
 
-def _empty_tally(n_sets: int, n_comp: int, plan: RunPlan, *, fans: bool, keep: int) -> Tally:
+def _empty_tally(n_sets: int, n_comp: int, plan: RunPlan, *, fans: bool, keep: int,
+                 outcome_paths: int = 0) -> Tally:
     n_hor = plan.horizons.size
     n_rec = plan.recorded_months.size
     return Tally(
@@ -165,6 +168,8 @@ def _empty_tally(n_sets: int, n_comp: int, plan: RunPlan, *, fans: bool, keep: i
         block_ids=np.zeros(0, dtype=np.int64),
         fv_blocks=np.zeros((0, n_sets, n_comp, 3)),
         vh_blocks=np.zeros((0, n_sets, n_comp, n_hor, 3)),
+        market_exceed=np.zeros((n_sets, n_hor), dtype=np.int64),
+        path_outcome=np.full((n_sets, outcome_paths, n_comp, n_hor), -1, dtype=np.int8) if outcome_paths else None,
         kept=np.full((L.N_VARS, keep, n_comp, plan.n_months + 1), np.nan, dtype=np.float32) if keep else None,
         fail_month=np.zeros((keep, n_comp), dtype=np.int64) if keep else None,
     )
@@ -192,6 +197,9 @@ def merge_tallies(a: Tally, b: Tally) -> Tally:
         block_ids=np.concatenate([a.block_ids, b.block_ids]),
         fv_blocks=np.concatenate([a.fv_blocks, b.fv_blocks]),
         vh_blocks=np.concatenate([a.vh_blocks, b.vh_blocks]),
+        market_exceed=a.market_exceed + b.market_exceed,
+        path_outcome=a.path_outcome if b.path_outcome is None else (
+            b.path_outcome if a.path_outcome is None else np.maximum(a.path_outcome, b.path_outcome)),
         kept=a.kept if b.kept is None else (b.kept if a.kept is None else np.fmax(a.kept, b.kept)),
         fail_month=a.fail_month if b.fail_month is None else (
             b.fail_month if a.fail_month is None else np.maximum(a.fail_month, b.fail_month)),
@@ -223,6 +231,8 @@ def simulate(
     uncertain: Callable[[int, int, int], tuple[np.ndarray, np.ndarray]] | None = None,
     progress: Callable[[int], None] | None = None,
     chunk_blocks: int | None = None,
+    market: np.ndarray | None = None,
+    outcome_paths: int = 0,
 ) -> Tally:
     """Simulate ``paths`` paths for each parameter set and return their :class:`Tally`.
 
@@ -258,6 +268,12 @@ def simulate(
         Called with the number of paths finished after every chunk.
     chunk_blocks : int, optional
         Blocks per kernel call; a memory/progress trade-off with no effect on results.
+    market : ndarray, shape (n_horizons,), optional
+        Market size at each horizon; tallies the paths whose combined served revenue
+        exceeds it (the "big market delusion" check).
+    outcome_paths : int
+        Record the outcome code of each company at each horizon for the first
+        ``outcome_paths`` paths of every set (for paired comparisons).
     """
     if engine not in ENGINES:
         raise ValueError(f"engine: {engine!r} is not one of {', '.join(ENGINES)}")
@@ -275,14 +291,18 @@ def simulate(
     if blocks is not None:
         wanted = set(int(b) for b in blocks)
         all_blocks = [blk for blk in all_blocks if blk[0] in wanted]
-    total = _empty_tally(n_sets, n_comp, plan, fans=fans, keep=keep)
+    outcome_paths = min(int(outcome_paths), paths)
+    market_h = (np.zeros(plan.horizons.size) if market is None
+                else np.ascontiguousarray(market, dtype=np.float64).reshape(plan.horizons.size))
+    total = _empty_tally(n_sets, n_comp, plan, fans=fans, keep=keep, outcome_paths=outcome_paths)
     if engine == "numpy":
         from simulator import reference
 
         for blk in all_blocks:
             start = time.perf_counter()
             part = reference.simulate_block(layout, plan, theta_sets, blk, seed, fans=fans,
-                                            keep=keep, uncertain=uncertain)
+                                            keep=keep, uncertain=uncertain, market=market_h,
+                                            outcome_paths=outcome_paths)
             part.elapsed = time.perf_counter() - start
             total = merge_tallies(total, part)
             if progress is not None:
@@ -290,11 +310,11 @@ def simulate(
         return total
     return _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, fans=fans,
                            keep=keep, threads=threads, uncertain=uncertain, progress=progress,
-                           chunk_blocks=chunk_blocks)
+                           chunk_blocks=chunk_blocks, market_h=market_h)
 
 
 def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, keep, threads,
-                    uncertain, progress, chunk_blocks):
+                    uncertain, progress, chunk_blocks, market_h):
     from simulator import _kernels as K
 
     previous = K.set_threads(threads) if threads else None
@@ -311,6 +331,9 @@ def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, 
         any_champ = np.zeros((n_threads_max, n_sets, n_hor), dtype=np.int64)
         n_champ = np.zeros((n_threads_max, n_sets, n_hor, n_comp + 1), dtype=np.int64)
         alive = np.zeros((n_threads_max, n_sets, n_comp, plan.n_months + 1), dtype=np.int64)
+        market_exceed = np.zeros((n_threads_max, n_sets, n_hor), dtype=np.int64)
+        path_outcome = (total.path_outcome if total.path_outcome is not None
+                        else np.zeros((n_sets, 0, n_comp, n_hor), dtype=np.int8))
         kept = total.kept if total.kept is not None else np.zeros((L.N_VARS, 0, n_comp, plan.n_months + 1), dtype=np.float32)
         fail_month = total.fail_month if total.fail_month is not None else np.zeros((0, n_comp), dtype=np.int64)
         hist_low = np.asarray(L.HIST_LOW, dtype=np.float64)
@@ -354,7 +377,7 @@ def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, 
                 task_n, K.typed_generator_list(gens[0]), K.typed_generator_list(gens[1]),
                 K.typed_generator_list(gens[2]), K.typed_generator_list(gens[3]), counts,
                 any_champ, n_champ, alive, hist, minmax, fans, hist_low, hist_high, hist_log,
-                fv_stats, vh_stats, kept, keep, fail_month)
+                fv_stats, vh_stats, kept, keep, fail_month, market_h, market_exceed, path_outcome)
             # Keep the float moments per block; they are merged in block order when read.
             n_b = len(chunk)
             counts_col = task_n.astype(np.float64).reshape(n_b, n_sets)
@@ -377,6 +400,7 @@ def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, 
         total.any_champion += any_champ.sum(axis=0)
         total.n_champions += n_champ.sum(axis=0)
         total.alive += alive.sum(axis=0)
+        total.market_exceed += market_exceed.sum(axis=0)
         if fans:
             total.hist += hist.sum(axis=0)
             total.minmax = np.stack([minmax[..., 0].min(axis=0), minmax[..., 1].max(axis=0)], axis=-1)

@@ -14,7 +14,8 @@ Conventions shared by all figures:
   (:func:`simulator.accessor.format_amount`), probabilities in percent;
 - series differ in lightness, line style, marker and hatch, not in hue alone,
   so that figures stay readable in greyscale print;
-- a Dataset without the variables a figure needs raises :class:`ReportError`
+- a Dataset without the variables a figure needs raises
+  :class:`simulator.report.ReportError` (a ``ValueError``)
   with a one-line message naming them.
 
 Run results (``simulator.run``): :func:`valuation_fan`, :func:`outcome_probabilities`,
@@ -41,6 +42,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter, PercentFormatter
 
 from simulator.accessor import format_amount
+from simulator.report import ReportError
 
 __all__ = [
     "DPI",
@@ -88,10 +90,6 @@ SERIES_STYLE = [
 #: One hue for fan charts; the bands differ in lightness (alpha), the median is dark.
 FAN_COLOR = "#1f4e79"
 CAPACITY_COLOR = "#b35806"
-
-
-class ReportError(ValueError):
-    """A Dataset cannot give the figure or report asked for; the message is one line."""
 
 
 # --------------------------------------------------------------------------- helpers
@@ -191,6 +189,11 @@ def _amount_axis(axis, *, log: bool, max_ticks: int = 7) -> None:
     axis.set_major_formatter(_AMOUNT_FORMATTER)
 
 
+def _month_locator() -> MaxNLocator:
+    """Whole months in steps of 1, 2, 3, 6 or 10 (x 10^k), at most 7 ticks (fits a half-width panel)."""
+    return MaxNLocator(nbins=6, integer=True, steps=[1, 2, 3, 6, 10])
+
+
 def _percent_axis(axis, decimals: int | None = None) -> None:
     axis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=decimals))
 
@@ -234,7 +237,7 @@ def _suptitle(fig: Figure, ds: xr.Dataset, what: str) -> None:
     extra = _paths_label(ds)
     text = f"{_name(ds)}: {what}" + (f" ({extra})" if extra else "")
     # Constrained layout does not shrink a figure title: wrap it to the figure's width instead.
-    width = int(fig.get_size_inches()[0] * 10)
+    width = int(fig.get_size_inches()[0] * 10.5)
     fig.suptitle(textwrap.fill(text, width=width), fontsize="large")
 
 
@@ -302,7 +305,7 @@ def valuation_fan(ds: xr.Dataset, companies: Sequence[str] | None = None) -> Fig
         ax.set_xlabel("month")
         ax.set_ylabel(f"valuation ({cur}, log scale)")
         ax.set_xlim(months[0], months[-1])
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 3, 6, 10]))
+        ax.xaxis.set_major_locator(_month_locator())
         ax.grid(True, which="major", color="0.9", linewidth=0.6)
     handles = [
         Line2D([], [], color=FAN_COLOR, linewidth=2.0, label="median"),
@@ -559,7 +562,7 @@ def survival_curve(ds: xr.Dataset, companies: Sequence[str] | None = None) -> Fi
     ax.set_ylim(max(0.0, lowest - 0.05 * (1.0 - lowest) - 0.01), 1.005)
     ax.set_xlim(months[0], months[-1])
     _percent_axis(ax.yaxis, decimals=None)
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 3, 6, 10]))
+    ax.xaxis.set_major_locator(_month_locator())
     ax.set_xlabel("month")
     ax.set_ylabel("share of paths not failed")
     ax.grid(True, color="0.9", linewidth=0.6)
@@ -605,7 +608,8 @@ def revenue_capacity(ds: xr.Dataset, companies: Sequence[str] | None = None) -> 
         rq, cq = sel["revenue_quantile"], sel["capacity_quantile"]
         r = {lv: _q(rq, lv) for lv in (0.05, 0.25, 0.5, 0.75, 0.95)}
         c = {lv: _q(cq, lv) for lv in (0.05, 0.5, 0.95)}
-        unlimited = not np.any(np.isfinite(c[0.5]) & (c[0.5] > 0) & np.isfinite(c[0.95]))
+        # Chips off: capacity is inf while alive and 0 after failure, never a finite amount.
+        unlimited = not np.any(np.isfinite(cq.values) & (cq.values > 0))
         any_unlimited |= unlimited
         floor = _log_floor([*r.values(), *([] if unlimited else c.values())])
         any_floor |= bool(np.any(r[0.05] <= 0) or (not unlimited and np.any(c[0.05] <= 0)))
@@ -634,14 +638,15 @@ def revenue_capacity(ds: xr.Dataset, companies: Sequence[str] | None = None) -> 
         axm.fill_between(months, g[0.05], g[0.95], color="0.3", alpha=0.18, linewidth=0)
         axm.fill_between(months, g[0.25], g[0.75], color="0.3", alpha=0.40, linewidth=0)
         axm.plot(months, g[0.5], color="black", linewidth=2.0)
-        axm.axhline(0.0, color="0.5", linewidth=0.8)
+        if np.nanmin(g[0.05]) < 0.0 < np.nanmax(g[0.95]):
+            axm.axhline(0.0, color="0.5", linewidth=0.8)  # where the margin turns negative
         _percent_axis(axm.yaxis, decimals=0)
         axm.set_xlim(months[0], months[-1])
         axm.set_title(f"{company}: gross margin", fontsize="medium")
         axm.set_ylabel("gross margin")
         axm.grid(True, color="0.9", linewidth=0.6)
         for a in (ax, axm):
-            a.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 3, 6, 10]))
+            a.xaxis.set_major_locator(_month_locator())
             a.set_xlabel("month")
     handles = [
         Line2D([], [], color=FAN_COLOR, linewidth=2.0, label="revenue: median"),
@@ -665,8 +670,8 @@ def _all_unlimited(ds: xr.Dataset, names: Sequence[str]) -> bool:
     """True when no company of ``names`` has a finite capacity (chips disabled everywhere)."""
     if "capacity_quantile" not in ds.variables:
         return True
-    med = ds["capacity_quantile"].sel(company=list(names)).sel(quantile=0.5, method="nearest").values
-    return not bool(np.any(np.isfinite(med) & (med > 0)))
+    values = ds["capacity_quantile"].sel(company=list(names)).values
+    return not bool(np.any(np.isfinite(values) & (values > 0)))
 
 
 def valuation_decomposition(ds: xr.Dataset, companies: Sequence[str] | None = None) -> Figure:
@@ -747,7 +752,7 @@ def valuation_decomposition(ds: xr.Dataset, companies: Sequence[str] | None = No
                Line2D([], [], color="#17375e", marker="D", linestyle="-",
                       label="fundamental value, 95% CI")]
     _figure_legend(fig, handles, ncols=4)
-    _suptitle(fig, ds, "valuation at start: fundamental value vs narrative premium")
+    _suptitle(fig, ds, "fundamental value vs narrative premium at start")
     return fig
 
 
@@ -873,7 +878,8 @@ def sensitivity_tornado(ds: xr.Dataset, output: str | None = None, *, top: int =
     ax.set_xlabel(f"{label}" + (f" ({units})" if units not in ("", "1") else "") + f"; base {_fmt_num(base, units)}")
     ax.grid(True, axis="x", color="0.9", linewidth=0.6)
     ax.set_axisbelow(True)
-    ax.legend(loc="lower right", fontsize="small")
+    handles, _labels = ax.get_legend_handles_labels()
+    _figure_legend(fig, handles)
     _suptitle(fig, ds, f"one-at-a-time sensitivity of {label}")
     return fig
 
@@ -937,10 +943,13 @@ def sensitivity_sobol(ds: xr.Dataset, output: str | None = None, *, top: int = 1
     ax.axvline(0.0, color="0.4", linewidth=0.8)
     ax.set_xlim(min(0.0, float(np.nanmin(s1 - np.abs(s1c)))) - 0.02,
                 max(1.0, float(np.nanmax(st + np.abs(stc)))) + 0.02)
-    ax.set_xlabel("Sobol index (share of output variance; bars: 95% bootstrap interval)")
+    ax.set_xlabel("Sobol index (share of output variance)")
     ax.grid(True, axis="x", color="0.9", linewidth=0.6)
     ax.set_axisbelow(True)
-    ax.legend(loc="lower right", fontsize="small")
+    handles, _labels = ax.get_legend_handles_labels()
+    handles.append(Line2D([], [], color="black", marker="|", markersize=10, linestyle="none",
+                          label="95% bootstrap interval"))
+    _figure_legend(fig, handles)
     _suptitle(fig, ds, f"Sobol indices of {label}")
     return fig
 
@@ -1002,7 +1011,7 @@ def sweep_heatmap(ds: xr.Dataset, *, company: str | None = None, horizon: int | 
                 ax.text(j, i, f"{100 * val:.0f}", ha="center", va="center", fontsize="x-small",
                         color="black" if lum > 0.5 else "white")
     bar = fig.colorbar(mesh, ax=ax)
-    bar.set_label(f"P({outcome}) at {horizon} months")
+    bar.set_label(f"P({outcome}) at {horizon} months (cell labels in %)")
     bar.formatter = PercentFormatter(xmax=1.0, decimals=0)
     bar.update_ticks()
     _suptitle(fig, ds, f"P({outcome}) of {company} over a two-parameter sweep")
@@ -1051,7 +1060,7 @@ def batch_summary(ds: xr.Dataset, *, horizon: int | None = None) -> Figure:
         p = np.array([float(sub["probability"].sel(scenario=s, company=c, outcome=outcome)) for s, c in rows])
         ci = np.array([sub["probability_ci"].sel(scenario=s, company=c, outcome=outcome).values for s, c in rows])
         ci = ci.reshape(len(rows), 2)
-        ax.errorbar(p, y + (k - 1) * 0.2, xerr=np.clip(np.stack([p - ci[:, 0], ci[:, 1] - p]), 0, None),
+        ax.errorbar(p, y - (k - 1) * 0.2, xerr=np.clip(np.stack([p - ci[:, 0], ci[:, 1] - p]), 0, None),
                     fmt=style["marker"], color=style["color"], markeredgecolor="0.1", markersize=7,
                     capsize=3, linestyle="none", label=outcome)
     ax.set_yticks(y, [f"{s} / {c}" for s, c in rows], fontsize="small")

@@ -538,7 +538,7 @@ def _moments(x: np.ndarray) -> np.ndarray:
 
 def simulate_block(layout: ParameterLayout, plan: RunPlan, theta_sets: np.ndarray,
                    blk: tuple[int, int, int], seed: np.random.SeedSequence, *, fans: bool,
-                   keep: int, uncertain=None) -> Tally:
+                   keep: int, uncertain=None, market=None, outcome_paths: int = 0) -> Tally:
     """Simulate one block of paths under every parameter set, with numpy.
 
     Parameters
@@ -563,6 +563,11 @@ def simulate_block(layout: ParameterLayout, plan: RunPlan, theta_sets: np.ndarra
         ``uncertain(block, first_path, n_paths) -> (slots, values)``: per-path
         values (shape ``(n_paths, n_slots)``) overriding those theta slots in
         every set.
+    market : ndarray, optional
+        Market size at each horizon: count the paths whose combined served
+        revenue exceeds it.
+    outcome_paths : int
+        Record outcome codes for paths whose global index is below this.
 
     Returns
     -------
@@ -581,7 +586,9 @@ def simulate_block(layout: ParameterLayout, plan: RunPlan, theta_sets: np.ndarra
     n_comp = len(layout.company_names)
     n_hor = plan.horizons.size
     n_kept = max(0, min(first + n, keep) - first)
-    tally = _empty_tally(n_sets, n_comp, plan, fans=fans, keep=keep)
+    tally = _empty_tally(n_sets, n_comp, plan, fans=fans, keep=keep, outcome_paths=outcome_paths)
+    n_out = max(0, min(first + n, outcome_paths) - first)
+    market = np.zeros(n_hor) if market is None else np.asarray(market, dtype=np.float64)
     if n_kept == 0:
         # A block past the kept paths contributes nothing there (merge skips None).
         tally.kept = None
@@ -608,6 +615,7 @@ def simulate_block(layout: ParameterLayout, plan: RunPlan, theta_sets: np.ndarra
             row = int(rec_row[m])
             h = horizon_index.get(m)
             n_champ = np.zeros(n, dtype=np.int64)
+            combined = np.zeros(n)
             for c in range(n_comp):
                 tally.alive[s, c, m] += int(np.count_nonzero(run.alive[c]))
                 if not ((fans and row >= 0) or keep_here or h is not None):
@@ -628,8 +636,13 @@ def simulate_block(layout: ParameterLayout, plan: RunPlan, theta_sets: np.ndarra
                     outcome = run.outcome(c, vals[L.VAR_VALUATION])
                     tally.counts[s, c, h] += np.bincount(outcome, minlength=3)
                     n_champ += outcome == L.CHAMPION
+                    combined += vals[L.VAR_REVENUE]
+                    if n_out:
+                        tally.path_outcome[s, first:first + n_out, c, h] = outcome[:n_out]
                     vh_values[c][h] = vals[L.VAR_VALUATION] / run.cps[c].valuation
             if h is not None:
+                if market[h] > 0.0:
+                    tally.market_exceed[s, h] += int(np.count_nonzero(combined > market[h]))
                 tally.any_champion[s, h] += int(np.count_nonzero(n_champ))
                 tally.n_champions[s, h] += np.bincount(n_champ, minlength=n_comp + 1)
         for c in range(n_comp):

@@ -23,13 +23,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import matplotlib
 import numpy as np
 import xarray as xr
 
-from simulator import plots
 from simulator.accessor import format_amount
-from simulator.plots import ReportError
+
+# simulator.plots (matplotlib, ~0.5 s to import) is imported where figures are drawn, so that
+# the command line can catch ReportError without paying for matplotlib on every command.
 
 __all__ = ["Assumption", "ReportError", "result_kind", "scenario_assumptions", "write_report"]
 
@@ -62,6 +62,11 @@ _PROVENANCE = (
     ("quantile_method", "quantiles"),
 )
 _NOT_PROVENANCE = {"scenario_text", "scenario_json", "scenario_description", "title", "Conventions", "currency"}
+
+
+
+class ReportError(ValueError):
+    """A Dataset cannot give the figure or report asked for; the message is one line."""
 
 
 # --------------------------------------------------------------------------- document blocks
@@ -472,6 +477,8 @@ def _fan_caption(ds: xr.Dataset) -> str:
 
 
 def _distribution_caption(ds: xr.Dataset) -> str:
+    from simulator import plots
+
     if plots.distribution_mode(ds) == "histogram":
         return (f"Log-x histogram of the valuation at each horizon over the {ds.sizes['path']:,} kept paths "
                 "(not all paths; bar heights are shares of kept paths, scaled within each panel). Paths at 0 "
@@ -483,43 +490,51 @@ def _distribution_caption(ds: xr.Dataset) -> str:
             "is 0 (failed paths). Dashed: V0; dotted: the collapse threshold.")
 
 
-_RUN_FIGURES = (
-    _FigureSpec("valuation_fan", plots.valuation_fan, "Valuation fan chart", _fan_caption,
-                ("valuation_quantile", "valuation_start", "fundamental_value", "fundamental_value_ci")),
-    _FigureSpec("outcome_probabilities", plots.outcome_probabilities, "Outcome probabilities by horizon",
-                lambda ds: ("Probability of each outcome at each horizon with its 95% Wilson interval. Champion: "
-                            "alive, valuation at least the champion threshold and price-to-sales at most the "
-                            "cap; collapse: failed or below the collapse threshold; contested: neither."),
-                ("probability", "probability_ci")),
-    _FigureSpec("valuation_distribution", plots.valuation_distribution, "Valuation at each horizon",
-                _distribution_caption, ("valuation_start",)),
-    _FigureSpec("survival", plots.survival_curve, "Survival",
-                lambda ds: ("Share of paths in which each company has not failed (cash exhausted without "
-                            "funding or backstop), by month, with its 95% Wilson band."),
-                ("survival", "survival_ci")),
-    _FigureSpec("revenue_capacity", plots.revenue_capacity, "Revenue, compute capacity and gross margin",
-                lambda ds: ("Served revenue (annualised) against the revenue capacity of the installed cards "
-                            "(median and bands, log scale; capacity is left out when chips are off), and the "
-                            "gross margin fan. Revenue is capped by capacity; demand above it is lost."),
-                ("revenue_quantile", "capacity_quantile", "gross_margin_quantile")),
-    _FigureSpec("valuation_decomposition", plots.valuation_decomposition,
-                "Valuation at start: fundamental value vs narrative premium",
-                lambda ds: ("The stated valuation V0 split into the Schwartz-Moon fundamental value (with its "
-                            "95% interval) and the narrative premium V0 minus fundamental value; right, the same "
-                            "amounts on a log scale."),
-                ("valuation_start", "fundamental_value", "fundamental_value_ci", "narrative_premium")),
-    _FigureSpec("any_champion", plots.any_champion, "P(at least one champion)",
-                lambda ds: ("Probability that at least one of the companies is a champion at each horizon "
-                            "(the 'insurance' view of backing several companies), with each company's own "
-                            "P(champion); 95% Wilson intervals. Points are offset slightly sideways so that "
-                            "intervals do not hide each other."),
-                ("any_champion", "any_champion_ci")),
-)
+def _run_figures() -> tuple[_FigureSpec, ...]:
+    """The figures of a run report, in report order."""
+    from simulator import plots
+
+    return (
+        _FigureSpec("valuation_fan", plots.valuation_fan, "Valuation fan chart", _fan_caption,
+                    ("valuation_quantile", "valuation_start", "fundamental_value", "fundamental_value_ci")),
+        _FigureSpec("outcome_probabilities", plots.outcome_probabilities, "Outcome probabilities by horizon",
+                    lambda ds: ("Probability of each outcome at each horizon with its 95% Wilson interval. Champion: "
+                                "alive, valuation at least the champion threshold and price-to-sales at most the "
+                                "cap; collapse: failed or below the collapse threshold; contested: neither."),
+                    ("probability", "probability_ci")),
+        _FigureSpec("valuation_distribution", plots.valuation_distribution, "Valuation at each horizon",
+                    _distribution_caption, ("valuation_start",)),
+        _FigureSpec("survival", plots.survival_curve, "Survival",
+                    lambda ds: ("Share of paths in which each company has not failed (cash exhausted without "
+                                "funding or backstop), by month, with its 95% Wilson band."),
+                    ("survival", "survival_ci")),
+        _FigureSpec("revenue_capacity", plots.revenue_capacity, "Revenue, compute capacity and gross margin",
+                    lambda ds: ("Served revenue (annualised) against the revenue capacity of the installed cards "
+                                "(median and bands, log scale; capacity is left out when chips are off), and the "
+                                "gross margin fan. Revenue is capped by capacity; demand above it is lost."),
+                    ("revenue_quantile", "capacity_quantile", "gross_margin_quantile")),
+        _FigureSpec("valuation_decomposition", plots.valuation_decomposition,
+                    "Valuation at start: fundamental value vs narrative premium",
+                    lambda ds: ("The stated valuation V0 split into the Schwartz-Moon fundamental value (with its "
+                                "95% interval) and the narrative premium V0 minus fundamental value; right, the same "
+                                "amounts on a log scale."),
+                    ("valuation_start", "fundamental_value", "fundamental_value_ci", "narrative_premium")),
+        _FigureSpec("any_champion", plots.any_champion, "P(at least one champion)",
+                    lambda ds: ("Probability that at least one of the companies is a champion at each horizon "
+                                "(the 'insurance' view of backing several companies), with each company's own "
+                                "P(champion); 95% Wilson intervals. Points are offset slightly sideways so that "
+                                "intervals do not hide each other."),
+                    ("any_champion", "any_champion_ci")),
+    )
 
 
 def _save_figure(fig, out_dir: Path, stem: str) -> bytes:
     """Write ``stem.png`` and ``stem.svg``; return the PNG bytes (for embedding)."""
     png = out_dir / f"{stem}.png"
+    import matplotlib
+
+    from simulator import plots
+
     # No timestamps or random ids in the files: the same Dataset gives the same bytes.
     fig.savefig(png, dpi=plots.DPI, metadata={"Software": None})
     with matplotlib.rc_context({"svg.hashsalt": stem}):
@@ -602,7 +617,11 @@ def _draw_all(ds: xr.Dataset, specs, out: Path) -> tuple[list[_Figure], list[str
         if missing:
             skipped.append(f"{spec.title}: needs {', '.join(missing)}")
             continue
-        fig = spec.draw(ds)
+        try:
+            fig = spec.draw(ds)
+        except ReportError as exc:  # needs that depend on the Dataset (e.g. quantiles or kept paths)
+            skipped.append(f"{spec.title}: {exc}")
+            continue
         drawn.append(_Figure(spec.stem, spec.title, spec.caption(ds), _save_figure(fig, out, spec.stem)))
     return drawn, skipped
 
@@ -615,7 +634,7 @@ def _run_report(ds: xr.Dataset, doc: _Doc, out: Path) -> None:
         doc.p(" ".join(str(ds.attrs["scenario_description"]).split()))
     doc.p(f"{int(ds.attrs.get('paths', 0)):,} paths; amounts in {cur}. Probabilities with 95% Wilson "
           "intervals in brackets.")
-    figures, skipped = _draw_all(ds, [s for s in _RUN_FIGURES if s.stem != "any_champion" or len(companies) > 1],
+    figures, skipped = _draw_all(ds, [s for s in _run_figures() if s.stem != "any_champion" or len(companies) > 1],
                                  out)
 
     doc.h(2, "Key numbers")
@@ -765,6 +784,8 @@ def _provenance(ds: xr.Dataset, doc: _Doc) -> None:
 
 def _study_report(ds: xr.Dataset, kind: str, doc: _Doc, out: Path) -> None:
     """Figures and the plotted numbers of a sweep, tornado, Sobol or batch result."""
+    from simulator import plots
+
     if ds.attrs.get("scenario_description"):
         doc.p(" ".join(str(ds.attrs["scenario_description"]).split()))
     figures: list[_Figure] = []

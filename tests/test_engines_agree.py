@@ -639,3 +639,24 @@ def test_shipped_scenarios_agree(path):
     fam = _Family()
     _compare(fam, a, b, layout, plan)
     fam.check()
+
+
+def test_market_exceedance_and_path_outcomes_agree():
+    """Combined revenue above a stated market, and per-path outcome codes, in both engines."""
+    layout, plan = _setup(PORTFOLIO)
+    paths = 20_000
+    # A market level near the middle of combined revenue, so the probability is informative.
+    market = np.full(plan.horizons.size, 3.0e9)
+    a, b = _run_both(layout, plan, paths, seed=77, market=market, outcome_paths=paths, fans=False)
+    fam = _Family()
+    for h in range(plan.horizons.size):
+        fam.add(f"market@{h}", _two_proportion_p(int(a.market_exceed[0, h]), paths,
+                                                 int(b.market_exceed[0, h]), paths))
+    fam.check()
+    share = a.market_exceed[0] / paths
+    assert ((share > 0.05) & (share < 0.95)).any(), share  # the comparison is not vacuous
+    for t in (a, b):
+        codes = t.path_outcome[0]
+        assert codes.min() >= 0
+        for o in range(3):
+            assert np.array_equal((codes == o).sum(axis=0), t.counts[0, :, :, o])

@@ -1,0 +1,423 @@
+"""Figures and the one-page report: every figure type draws, numbers match the Dataset, no network."""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import re
+from pathlib import Path
+
+import matplotlib.image as mpimg
+import numpy as np
+import pytest
+import xarray as xr
+from matplotlib.colors import to_rgb
+
+import simulator
+from simulator import plots
+from simulator.cli import main
+from simulator.report import ReportError, result_kind, scenario_assumptions, write_report
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIOS = ROOT / "scenarios"
+
+RUN_FIGURES = {  # file stem in the report -> figure function
+    "valuation_fan": plots.valuation_fan,
+    "outcome_probabilities": plots.outcome_probabilities,
+    "valuation_distribution": plots.valuation_distribution,
+    "survival": plots.survival_curve,
+    "revenue_capacity": plots.revenue_capacity,
+    "valuation_decomposition": plots.valuation_decomposition,
+    "any_champion": plots.any_champion,
+}
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def zhipu_ds():
+    return simulator.run(SCENARIOS / "zhipu_base.toml", paths=2000, seed=1)
+
+
+@pytest.fixture(scope="module")
+def sector_ds():
+    # Kept paths switch the valuation distribution to a true histogram.
+    return simulator.run(SCENARIOS / "sector_portfolio.toml", paths=2000, seed=1, keep_paths=60)
+
+
+@pytest.fixture(scope="module")
+def zhipu_report(zhipu_ds, tmp_path_factory):
+    out = tmp_path_factory.mktemp("zhipu_report")
+    return write_report(zhipu_ds, out)
+
+
+@pytest.fixture(scope="module")
+def sector_report(sector_ds, tmp_path_factory):
+    out = tmp_path_factory.mktemp("sector_report")
+    return write_report(sector_ds, out)
+
+
+PARAMS = ["companies.zhipu.chips.imports_per_month", "sector.events.export_control_escalation.hazard_per_year",
+          "companies.zhipu.narrative.long_run"]
+
+
+def tornado_ds() -> xr.Dataset:
+    ds = xr.Dataset({"low": ("parameter", [0.10, 0.25, 0.05]), "high": ("parameter", [0.30, 0.15, 0.40]),
+                     "base": ((), 0.2), "low_value": ("parameter", [0.0, 0.5, 0.5]),
+                     "high_value": ("parameter", [500.0, 2.0, 2.0])},
+                    coords={"parameter": PARAMS}, attrs={"scenario_name": "zhipu_base", "output": "zhipu.collapse@36"})
+    ds["low"].attrs["units"] = "1"
+    return ds
+
+
+def sobol_ds() -> xr.Dataset:
+    return xr.Dataset({"S1": ("parameter", [0.5, 0.1, 0.2]), "ST": ("parameter", [0.6, 0.15, 0.3]),
+                       "S1_conf": ("parameter", [0.05] * 3), "ST_conf": ("parameter", [0.04] * 3)},
+                      coords={"parameter": PARAMS}, attrs={"scenario_name": "zhipu_base", "output": "zhipu.champion@36"})
+
+
+def sweep_ds() -> xr.Dataset:
+    a, b = np.linspace(0, 500, 4), np.linspace(0.2, 2.0, 3)
+    p = np.random.default_rng(0).dirichlet([1, 1, 1], size=(1, 2, 3, 4)).transpose(0, 1, 4, 2, 3)
+    return xr.Dataset({"probability": (("company", "horizon", "outcome", PARAMS[1], PARAMS[0]), p)},
+                      coords={"company": ["zhipu"], "horizon": [12, 36], "outcome": ["champion", "contested", "collapse"],
+                              PARAMS[1]: b, PARAMS[0]: a}, attrs={"scenario_name": "zhipu_base"})
+
+
+def batch_ds() -> xr.Dataset:
+    p = np.random.default_rng(1).dirichlet([1, 1, 1], size=(2, 2, 2))
+    p[1, 1] = np.nan  # the second scenario has no second company
+    ci = np.stack([np.clip(p - 0.02, 0, 1), np.clip(p + 0.02, 0, 1)], axis=-1)
+    return xr.Dataset({"probability": (("scenario", "company", "horizon", "outcome"), p),
+                       "probability_ci": (("scenario", "company", "horizon", "outcome", "bound"), ci)},
+                      coords={"scenario": ["zhipu_base", "export_controls"], "company": ["zhipu", "minimax"],
+                              "horizon": [12, 36], "outcome": ["champion", "contested", "collapse"],
+                              "bound": ["low", "high"]})
+
+
+def _check_png(path: Path, fig) -> None:
+    """A readable, non-empty PNG of the figure's size at plots.DPI."""
+    assert path.is_file() and path.stat().st_size > 5000, path
+    image = mpimg.imread(path)
+    width, height = fig.get_size_inches() * plots.DPI
+    assert image.shape[:2] == (round(height), round(width)), (path.name, image.shape)
+    assert image.shape[1] == round(plots.WIDTH * plots.DPI)
+    assert float(image[..., :3].std()) > 0.02, f"{path.name} looks blank"
+
+
+# --------------------------------------------------------------------------- figures
+
+
+@pytest.mark.parametrize("stem", list(RUN_FIGURES))
+@pytest.mark.parametrize("which", ["zhipu", "sector"])
+def test_every_run_figure_is_drawn(which, stem, request):
+    ds = request.getfixturevalue(f"{which}_ds")
+    report = request.getfixturevalue(f"{which}_report")
+    if stem == "any_champion" and ds.sizes["company"] == 1:
+        assert not (report.parent / f"{stem}.png").exists()
+        with pytest.raises(ReportError, match="any_champion"):
+            RUN_FIGURES[stem](ds)
+        return
+    fig = RUN_FIGURES[stem](ds)  # the report drew it from the same Dataset; compare sizes
+    _check_png(report.parent / f"{stem}.png", fig)
+    svg = (report.parent / f"{stem}.svg").read_text(encoding="utf-8")
+    assert svg.lstrip().startswith("<?xml") and "<svg" in svg
+
+
+@pytest.mark.parametrize("name, make, draw", [
+    ("tornado", tornado_ds, plots.sensitivity_tornado),
+    ("sobol", sobol_ds, plots.sensitivity_sobol),
+    ("sweep", sweep_ds, plots.sweep_heatmap),
+    ("batch", batch_ds, plots.batch_summary),
+])
+def test_study_figures_and_reports(name, make, draw, tmp_path):
+    ds = make()
+    assert result_kind(ds) == name
+    html_path = write_report(ds, tmp_path)
+    pngs = sorted(tmp_path.glob("*.png"))
+    assert len(pngs) == 1
+    _check_png(pngs[0], draw(ds))
+    assert html_path.read_text(encoding="utf-8").count("data:image/png;base64,") == 1
+
+
+def test_distribution_caption_says_how_it_was_drawn(zhipu_ds, sector_ds, zhipu_report, sector_report):
+    assert plots.distribution_mode(zhipu_ds) == "quantiles"
+    assert plots.distribution_mode(sector_ds) == "histogram"
+    assert "drawn from the Dataset's quantiles" in (zhipu_report.parent / "report.md").read_text()
+    assert "histogram of the valuation at each horizon over the 60 kept paths" in \
+        (sector_report.parent / "report.md").read_text()
+
+
+def test_unlimited_capacity_is_left_out_with_a_note():
+    ds = simulator.run(SCENARIOS / "schwartz_moon_amazon.toml", paths=300, seed=1)
+    capacity = ds["capacity_quantile"].values
+    assert (np.isinf(capacity) | (capacity == 0)).all()  # chips off: unlimited, 0 after failure
+    fig = plots.revenue_capacity(ds)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert any("capacity unlimited" in t for t in titles)
+
+
+def test_styles_differ_in_lightness_not_only_hue():
+    def luminance(colour):
+        r, g, b = to_rgb(colour)
+        return 0.299 * r + 0.587 * g + 0.114 * b
+
+    lum = sorted(luminance(s["color"]) for s in plots.OUTCOME_STYLE.values())
+    assert min(np.diff(lum)) > 0.15
+    assert len({s["hatch"] for s in plots.OUTCOME_STYLE.values()}) == 3
+    assert len({str(s["linestyle"]) for s in plots.SERIES_STYLE}) == len(plots.SERIES_STYLE)
+    assert len({s["marker"] for s in plots.SERIES_STYLE}) == len(plots.SERIES_STYLE)
+
+
+def test_amount_ticks_use_currency_suffixes():
+    assert plots._short_amount(7e11) == "700B"
+    assert plots._short_amount(1.2e12) == "1.2T"
+    assert plots._short_amount(2e10) == "20B"
+    assert plots._short_amount(2.5e9, "CNY") == "2.5B CNY"
+
+
+# --------------------------------------------------------------------------- missing variables
+
+
+@pytest.mark.parametrize("draw, variable", [
+    (plots.valuation_fan, "valuation_quantile"),
+    (plots.outcome_probabilities, "probability_ci"),
+    (plots.valuation_distribution, "valuation_quantile"),
+    (plots.survival_curve, "survival_ci"),
+    (plots.revenue_capacity, "capacity_quantile"),
+    (plots.valuation_decomposition, "fundamental_value"),
+    (plots.any_champion, "any_champion"),
+    (plots.sensitivity_tornado, "low"),
+    (plots.sensitivity_sobol, "ST_conf"),
+])
+def test_missing_variable_gives_one_line_report_error(zhipu_ds, draw, variable):
+    ds = zhipu_ds.drop_vars([v for v in (variable,) if v in zhipu_ds.variables])
+    with pytest.raises(ReportError) as info:
+        draw(ds)
+    message = str(info.value)
+    assert variable in message and "\n" not in message
+    assert isinstance(info.value, ValueError)
+
+
+def test_write_report_names_missing_variables(zhipu_ds, tmp_path):
+    with pytest.raises(ReportError, match=r"fundamental_value_ci, narrative_premium") as info:
+        write_report(zhipu_ds.drop_vars(["fundamental_value_ci", "narrative_premium"]), tmp_path)
+    assert "\n" not in str(info.value)
+    with pytest.raises(ReportError, match="probability"):
+        write_report(xr.Dataset(), tmp_path)
+
+
+def test_report_without_quantiles_skips_those_figures(zhipu_ds, tmp_path):
+    ds = zhipu_ds.drop_vars([v for v in zhipu_ds.data_vars if v.endswith("_quantile")])
+    write_report(ds, tmp_path)
+    assert not (tmp_path / "valuation_fan.png").exists()
+    assert (tmp_path / "outcome_probabilities.png").exists()
+    assert "Not drawn (the Dataset lacks their variables): Valuation fan chart" in (tmp_path / "report.md").read_text()
+
+
+# --------------------------------------------------------------------------- report.md numbers
+
+
+_PCT = r"(\d+(?:\.\d+)?)%"
+_CI_CELL = re.compile(rf"{_PCT} \[{_PCT}, {_PCT}\]")
+
+
+def _close_pct(text: str, value: float) -> bool:
+    """A printed percentage matches a probability to within half its last digit."""
+    decimals = len(text.split(".")[1]) if "." in text else 0
+    return abs(float(text) - 100 * value) <= 0.5 * 10 ** -decimals + 1e-9
+
+
+def _amount_value(text: str) -> tuple[float, float]:
+    """Value and tolerance of an amount such as ``955M CNY`` (three significant digits)."""
+    match = re.fullmatch(r"(-?\d+(?:\.\d+)?)([KMBT]?)(?: [A-Z]{3})?", text.strip())
+    assert match, text
+    factor = {"": 1, "K": 1e3, "M": 1e6, "B": 1e9, "T": 1e12}[match.group(2)]
+    digits = match.group(1)
+    decimals = len(digits.split(".")[1]) if "." in digits else 0
+    return float(digits) * factor, 0.5 * 10 ** -decimals * factor
+
+
+def _md_tables(text: str, header_start: str) -> list[list[list[str]]]:
+    """Every Markdown table whose header row starts with ``| header_start``, as lists of cells."""
+    tables, lines = [], text.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith(f"| {header_start} |"):
+            rows = []
+            for row in lines[i + 2:]:
+                if not row.startswith("|"):
+                    break
+                rows.append([c.strip() for c in re.split(r"(?<!\\)\|", row.strip())[1:-1]])
+            tables.append(rows)
+    return tables
+
+
+@pytest.mark.parametrize("which", ["zhipu", "sector"])
+def test_report_md_probabilities_match_dataset(which, request):
+    ds = request.getfixturevalue(f"{which}_ds")
+    md = (request.getfixturevalue(f"{which}_report").parent / "report.md").read_text(encoding="utf-8")
+    tables = _md_tables(md, "month | champion")
+    companies = [str(c) for c in ds["company"].values]
+    assert len(tables) == len(companies)
+    checked = 0
+    for company, rows in zip(companies, tables, strict=True):
+        assert [int(r[0]) for r in rows] == [int(h) for h in ds["horizon"].values]
+        for row in rows:
+            h = int(row[0])
+            for cell, outcome in zip(row[1:4], ("champion", "contested", "collapse"), strict=True):
+                p, lo, hi = ds.sim.outcome(company, h, outcome)
+                got = _CI_CELL.fullmatch(cell)
+                assert got, cell
+                assert _close_pct(got.group(1), p) and _close_pct(got.group(2), lo) and _close_pct(got.group(3), hi)
+                checked += 1
+            share = float(ds["champion_share"].sel(company=company, horizon=h))
+            got = _CI_CELL.fullmatch(row[4])
+            if got:
+                assert _close_pct(got.group(1), share)
+            else:
+                assert row[4].startswith("n/a") and math.isnan(share)
+    assert checked == 3 * len(companies) * ds.sizes["horizon"]
+    if "any_champion" in ds:
+        (rows,) = _md_tables(md, "month | P(at least one champion)")
+        for row in rows:
+            got = _CI_CELL.fullmatch(row[1])
+            assert _close_pct(got.group(1), float(ds["any_champion"].sel(horizon=int(row[0]))))
+
+
+@pytest.mark.parametrize("which", ["zhipu", "sector"])
+def test_report_md_valuation_numbers_match_dataset(which, request):
+    ds = request.getfixturevalue(f"{which}_ds")
+    md = (request.getfixturevalue(f"{which}_report").parent / "report.md").read_text(encoding="utf-8")
+    (rows,) = _md_tables(md, "company | valuation V0")
+    assert [r[0] for r in rows] == [str(c) for c in ds["company"].values]
+    for row in rows:
+        sel = ds.sel(company=row[0])
+        v0, tol = _amount_value(row[1])
+        assert abs(v0 - float(sel["valuation_start"])) <= tol
+        fv_text = re.fullmatch(r"(.+?) \[(.+?), (.+?)\]", row[4])
+        for text, value in zip(fv_text.groups(), [float(sel["fundamental_value"]),
+                                                  *sel["fundamental_value_ci"].values.astype(float)], strict=True):
+            got, tol = _amount_value(text)
+            assert abs(got - value) <= tol, (text, value)
+        premium, tol = _amount_value(row[5])
+        assert abs(premium - float(sel["narrative_premium"])) <= tol
+        assert _close_pct(row[6].rstrip("%"), float(sel["narrative_premium_share"]))
+    (rows,) = _md_tables(md, "company | month | 5%")
+    for row in rows[:3]:
+        q = ds["valuation_quantile"].sel(company=row[0], month=int(row[1]))
+        got, tol = _amount_value(row[3])
+        assert abs(got - float(q.sel(quantile=0.5))) <= tol
+
+
+def test_report_md_assumptions_and_provenance(zhipu_ds, zhipu_report):
+    md = (zhipu_report.parent / "report.md").read_text(encoding="utf-8")
+    (rows,) = _md_tables(md, "parameter | value | source / comment")
+    by_path = {r[0]: r for r in rows}
+    assert by_path["companies.zhipu.growth.kappa"][1] == "0.5"
+    assert by_path["companies.zhipu.growth.kappa"][2].startswith("assumption: excess growth halves")
+    assert by_path["companies.zhipu.valuation"][1] == "700e9"
+    assert by_path["sector.events.export_control_escalation.import_cut"][1] == "[0.3, 0.8]"
+    assert "GLM-5" in by_path["companies.zhipu.events.model_release.outcomes.top3.name"][2]
+    assert "this run: 2,000 paths" in by_path["scenario.paths"][2]
+    (defaults,) = _md_tables(md, "parameter | value | source")
+    listed = {r[0] for r in rows} | {r[0] for r in defaults}
+    assert all(r[2] == "default" for r in defaults)
+    # Every key of the effective scenario is in one table or the other.
+    from simulator.report import _flatten_json
+
+    for path in _flatten_json(json.loads(zhipu_ds.attrs["scenario_json"])):
+        pieces = path.split(".")
+        assert any(".".join(pieces[:k]) in listed for k in range(1, len(pieces) + 1)), path
+    for key in ("scenario_hash", "seed_entropy", "engine", "simulator_version", "created"):
+        assert str(zhipu_ds.attrs[key]) in md
+    assert f"{zhipu_ds.attrs['paths']:,}" in md
+
+
+def test_report_html_is_self_contained(sector_report):
+    text = sector_report.read_text(encoding="utf-8")
+    # No network reference of any kind: no remote src/href, stylesheet, font, script or import.
+    assert not re.search(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", text, re.IGNORECASE)
+    assert not re.search(r"url\(|@import|<script|<link|<iframe", text, re.IGNORECASE)
+    embedded = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', text)
+    pngs = sorted(sector_report.parent.glob("*.png"))
+    assert len(embedded) == len(pngs) == len(RUN_FIGURES)
+    assert sorted(base64.b64decode(e) for e in embedded) == sorted(p.read_bytes() for p in pngs)
+    md = (sector_report.parent / "report.md").read_text(encoding="utf-8")
+    for p in pngs:
+        assert f"({p.name})" in md
+
+
+# --------------------------------------------------------------------------- scenario comments
+
+
+def test_scenario_assumptions_parser_edge_cases():
+    text = '''
+# a file comment
+[scenario]
+name = "x#y"            # a '#' inside a string is not a comment
+horizons = [
+  6, 12,   # short
+  36,
+]
+
+[[companies]]
+revenue = 1e9           # set before the name
+name = "acme"
+narrative.sigma = 0.2   # a dotted key
+
+[companies.growth]      # the growth table
+initial = 0.5
+
+[[companies.events]]
+name = "launch"
+outcomes = [
+  # the good branch
+  { name = "good", probability = 0.4, narrative = { mean = 0.5, sd = 0.1 } },
+  { name = "bad", probability = 0.6 },  # the bad branch
+]
+'''
+    rows = {a.path: a for a in scenario_assumptions(text)}
+    assert rows["scenario.name"].value == '"x#y"' and rows["scenario.name"].comment.startswith("a '#'")
+    assert rows["scenario.horizons"].value == "[6, 12, 36]"
+    assert rows["companies.acme.revenue"].comment == "set before the name"
+    assert rows["companies.acme.narrative.sigma"].value == "0.2"
+    assert rows["companies.acme.growth"].comment == "the growth table"
+    assert rows["companies.acme.growth.initial"].value == "0.5"
+    assert rows["companies.acme.events.launch.outcomes.good.narrative.sd"].value == "0.1"
+    assert rows["companies.acme.events.launch.outcomes.good.probability"].comment == "(as above)"
+    assert rows["companies.acme.events.launch.outcomes.good.name"].comment == "the good branch"
+    assert rows["companies.acme.events.launch.outcomes.bad.name"].comment == "the bad branch"
+
+
+def test_overrides_and_defaults_are_marked(zhipu_ds):
+    effective = json.loads(zhipu_ds.attrs["scenario_json"])
+    effective["companies"][0]["chips"]["imports_per_month"] = 0.0
+    rows = {a.path: a for a in scenario_assumptions(zhipu_ds.attrs["scenario_text"], json.dumps(effective))}
+    row = rows["companies.zhipu.chips.imports_per_month"]
+    assert (row.origin, row.value) == ("override", "0")
+    assert "file: 100" in row.comment
+    assert rows["companies.zhipu.chips.cards"].origin == "file"  # 10_000 == 10000.0
+    assert rows["sector.events.security_breach.cash"].origin == "default"
+    # An event with outcomes carries its effects in its branches: no direct-effect defaults.
+    assert "companies.zhipu.events.model_release.cash" not in rows
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def test_cli_report_on_a_saved_file(zhipu_ds, tmp_path, capsys):
+    results = simulator.save_results(zhipu_ds, tmp_path / "zb.nc")
+    out = tmp_path / "report"
+    assert main(["report", str(results), "--out", str(out)]) == 0
+    assert f"report: {out / 'report.html'}" in capsys.readouterr().out
+    for name in ("report.html", "report.md", "valuation_fan.png", "valuation_fan.svg", "survival.png"):
+        assert (out / name).stat().st_size > 0, name
+
+
+def test_cli_report_on_a_dataset_missing_variables(zhipu_ds, tmp_path, capsys):
+    results = simulator.save_results(zhipu_ds.drop_vars(["narrative_premium"]), tmp_path / "bad.nc")
+    assert main(["report", str(results), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "narrative_premium" in err and "Traceback" not in err
