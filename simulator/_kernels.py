@@ -21,7 +21,7 @@ from simulator._layout import (
     F_BACKSTOP, F_BACKSTOP_PROB, F_BASE_LOGIT, F_ENABLED, F_NARRATIVE_SENS, F_RAISE_FRACTION,
     F_RECOVERY, F_TRIGGER, G_DECAY, G_INITIAL, G_KAPPA, G_LAMBDA, G_LONG_RUN, G_SIGMA_GROWTH,
     G_SIGMA_REVENUE, G_SIGMA_REVENUE_LR, HIST_BINS, K_CARD_PRICE, K_CARDS, K_DEPRECIATION,
-    K_DOMESTIC, K_ENABLED, K_IMPORTS, K_REVENUE_PER_CARD, N_COMPANY, N_GLOBAL, N_KAPPA,
+    K_DOMESTIC, K_ENABLED, K_IMPORTS, K_REVENUE_PER_CARD, MAX_LOG_VALUATION_RATIO, N_COMPANY, N_GLOBAL, N_KAPPA,
     N_LONG_RUN, N_SIGMA, N_VARS, O_GROWTH, O_INTEREST, O_LOSS_CF, O_OPEX, O_TAX,
     OUT_CHAMPION_MAX_PS, OUT_CHAMPION_RATIO, OUT_COLLAPSE_RATIO, P_COST_DRIFT, P_COST_SHARE,
     P_DRIFT, P_ELASTICITY, P_PASS_THROUGH, P_SCARCITY, P_SIGMA, S_INIT, S_KAPPA, S_LONG_RUN,
@@ -146,8 +146,10 @@ def _valuation(th, off, st, c, sector_s, log_base):
     if logr == -_INF:
         return -_INF
     e = st[c, _N] + th[off + C_BETA] * sector_s
-    return (logr + log_base + th[off + V_GROWTH_SENS] * (st[c, _MU] - th[off + G_LONG_RUN])
+    logv = (logr + log_base + th[off + V_GROWTH_SENS] * (st[c, _MU] - th[off + G_LONG_RUN])
             + th[off + V_MARGIN_SENS] * (st[c, _G] - st[c, _G0]) + e)
+    cap = st[c, _LOGV0] + MAX_LOG_VALUATION_RATIO
+    return logv if logv < cap else cap
 
 
 @njit(cache=True)

@@ -115,6 +115,10 @@ HIST_LOG10 = (True, True, True, True, False, False)
 HIST_LOW = (0.0, 0.0, 0.0, 0.0, -20.0, -15.0)
 HIST_HIGH = (16.0, 16.0, 16.0, 16.0, 1.0, 15.0)
 
+# Valuations are capped at exp(MAX_LOG_VALUATION_RATIO) = 1e12 times their start value: far
+# beyond any meaningful outcome, it keeps exp() and the moments finite for extreme inputs.
+MAX_LOG_VALUATION_RATIO = 27.631021115928547  # log(1e12)
+
 # Outcomes, in the order of the ``outcome`` dimension.
 OUTCOME_NAMES = ("champion", "contested", "collapse")
 CHAMPION = 0

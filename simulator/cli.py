@@ -81,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="write figures, report.md and report.html from a results file")
     p.add_argument("results", type=Path, help="a results .nc file (run, sweep, sensitivity or batch)")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
+    _register_plugins(sub)
     return parser
 
 
@@ -143,16 +144,26 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 _COMMANDS = {"run": _cmd_run, "validate": _cmd_validate, "report": _cmd_report}
 
+#: Modules that add subcommands: each has ``register(subparsers) -> {name: handler}``,
+#: where ``handler(args) -> int`` returns the exit code.
+_PLUGINS: tuple[str, ...] = ()
+
+
+def _register_plugins(sub) -> None:
+    import importlib
+
+    for name in _PLUGINS:
+        _COMMANDS.update(importlib.import_module(name).register(sub))
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``simulator`` console script; returns the exit code."""
-    from simulator.config import ScenarioError
-    from simulator.report import ReportError
+    from simulator.errors import UserError
 
     try:
         args = build_parser().parse_args(argv)
         return _COMMANDS[args.command](args)
-    except (UsageError, ScenarioError, ReportError) as exc:
+    except (UsageError, UserError) as exc:
         print(f"simulator: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

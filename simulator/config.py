@@ -22,6 +22,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
+from simulator.errors import UserError
+
 __all__ = [
     "Branch",
     "Company",
@@ -38,7 +40,7 @@ _MONEY = "{currency}"
 _MONEY_PER_YEAR = "{currency}/year"
 
 
-class ScenarioError(ValueError):
+class ScenarioError(UserError):
     """A scenario file or override is invalid; the message is one line."""
 
 

@@ -454,6 +454,8 @@ class _SetRun:
                              + cp.growth_sens * (mu - cp.g_long_run)
                              + cp.margin_sens * (margin - self.margin0[c]) + e_eff,
                              -np.inf)
+        # Cap at MAX_LOG_MULTIPLE above V0, as the kernel does, so statistics stay finite.
+        log_v = np.minimum(log_v, np.log(cp.valuation) + L.MAX_LOG_VALUATION_RATIO)
         value = np.exp(log_v)
 
         # Funding: two uniforms per path every month (raise, backstop) whether

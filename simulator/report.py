@@ -27,6 +27,7 @@ import numpy as np
 import xarray as xr
 
 from simulator.accessor import format_amount
+from simulator.errors import UserError
 
 # simulator.plots (matplotlib, ~0.5 s to import) is imported where figures are drawn, so that
 # the command line can catch ReportError without paying for matplotlib on every command.
@@ -65,7 +66,7 @@ _NOT_PROVENANCE = {"scenario_text", "scenario_json", "scenario_description", "ti
 
 
 
-class ReportError(ValueError):
+class ReportError(UserError):
     """A Dataset cannot give the figure or report asked for; the message is one line."""
 
 
