@@ -11,7 +11,7 @@ from simulator import _layout as L
 from simulator.config import Scenario, ScenarioError, load_scenario
 from simulator.engine import DEFAULT_BLOCK_SIZE, normalise_seed, plan_run, simulate
 from simulator.params import build_layout
-from simulator.results import build_dataset
+from simulator.results import build_dataset, market_path
 
 __all__ = ["run"]
 
@@ -27,6 +27,8 @@ def run(
     block_size: int = DEFAULT_BLOCK_SIZE,
     overrides: Sequence[str] | dict | None = None,
     progress: bool = False,
+    client=None,
+    zarr: str | Path | None = None,
 ) -> xr.Dataset:
     """Simulate a scenario and return its results as a labelled Dataset.
 
@@ -51,12 +53,24 @@ def run(
         Applied when ``scenario`` is a path.
     progress : bool
         Show a progress bar (tqdm) for runs longer than a second.
+    client : distributed.Client, optional
+        Spread the path blocks over this dask cluster; bit-identical to the
+        in-process run for the same seed (see :mod:`simulator.distributed`).
+    zarr : path, optional
+        Write the ``keep_paths`` kept paths to this Zarr store in chunks instead of
+        the Dataset (bounded memory; ``ds.attrs["kept_paths_zarr"]`` names it).
 
     Returns
     -------
     xarray.Dataset
         See ``simulator.results.OUTPUTS`` for the variables.
     """
+    if client is not None or zarr is not None:
+        from simulator.distributed import run_grouped
+
+        return run_grouped(scenario, paths=paths, seed=seed, engine=engine, keep_paths=keep_paths,
+                           threads=threads, block_size=block_size, overrides=overrides,
+                           progress=progress, client=client, zarr=zarr)
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario, overrides=overrides)
     elif overrides:
@@ -82,7 +96,8 @@ def run(
         callback = bar.update
     try:
         tally = simulate(layout, plan, paths=n_paths, seed=root, engine=engine, block_size=block_size,
-                         keep_paths=keep_paths, threads=threads, progress=callback)
+                         keep_paths=keep_paths, threads=threads, progress=callback,
+                         market=market_path(scenario, plan.horizons))
     finally:
         if bar is not None:
             bar.close()

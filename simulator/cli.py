@@ -72,6 +72,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report", type=Path, metavar="DIR",
                    help="also write the figures and report of the run to DIR")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no table")
+    p.add_argument("--precision", type=float, metavar="HALF_WIDTH",
+                   help="choose the number of paths so that the 95%% CI half-width of the targeted "
+                        "probabilities is at most this (two-stage rule, see docs)")
+    p.add_argument("--target", action="append", default=[], metavar="C.OUTCOME@H",
+                   help="with --precision: the probability to make precise (default: all of them)")
+    p.add_argument("--max-paths", type=_positive_int, default=10_000_000,
+                   help="with --precision: cap on the number of paths (default 10,000,000)")
 
     p = sub.add_parser("validate", help="check scenario files and print a one-line summary each")
     p.add_argument("scenarios", type=Path, nargs="+", help="scenario TOML files")
@@ -110,8 +117,21 @@ def _cmd_run(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario, overrides=args.overrides)
     out = args.out or Path("results") / f"{scenario.name}.nc"
     start = time.perf_counter()
-    ds = simulator.run(scenario, paths=args.paths, seed=args.seed, engine=args.engine,
-                       keep_paths=args.keep_paths, threads=args.threads, progress=not args.quiet)
+    if args.precision is not None:
+        from simulator.precision import run_to_precision
+        from simulator.targets import parse_target
+
+        if args.paths or args.keep_paths:
+            raise UsageError("simulator run: --precision chooses the paths; drop --paths/--keep-paths")
+        targets = [parse_target(t, scenario) for t in args.target]
+        ds = run_to_precision(scenario, precision=args.precision, targets=targets or None,
+                              max_paths=args.max_paths, seed=args.seed, engine=args.engine,
+                              threads=args.threads, progress=not args.quiet)
+    else:
+        if args.target:
+            raise UsageError("simulator run: --target goes with --precision")
+        ds = simulator.run(scenario, paths=args.paths, seed=args.seed, engine=args.engine,
+                           keep_paths=args.keep_paths, threads=args.threads, progress=not args.quiet)
     elapsed = time.perf_counter() - start
     if args.overrides:
         import json
@@ -122,6 +142,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(ds.sim.table())
         print()
     print(f"{ds.attrs['paths']:,} paths in {elapsed:.2f} s ({args.engine}); results: {out}")
+    if args.precision is not None:
+        met = "met" if ds.attrs["precision_met"] else "NOT met"
+        print(f"precision target {args.precision:g} {met}: widest 95% half-width "
+              f"{ds.attrs['precision_worst_half_width']:.4f} ({ds.attrs['precision_worst_target']}); "
+              f"pilot {ds.attrs['precision_pilot_paths']:,} paths"
+              + (f"; capped at --max-paths {args.max_paths:,}" if ds.attrs["precision_capped"] else ""))
     if args.report:
         from simulator.report import write_report
 
@@ -146,7 +172,9 @@ _COMMANDS = {"run": _cmd_run, "validate": _cmd_validate, "report": _cmd_report}
 
 #: Modules that add subcommands: each has ``register(subparsers) -> {name: handler}``,
 #: where ``handler(args) -> int`` returns the exit code.
-_PLUGINS: tuple[str, ...] = ()
+_PLUGINS: tuple[str, ...] = (
+    "simulator.analysis_cli",
+)
 
 
 def _register_plugins(sub) -> None:

@@ -233,6 +233,7 @@ def simulate(
     chunk_blocks: int | None = None,
     market: np.ndarray | None = None,
     outcome_paths: int = 0,
+    keep_start: int = 0,
 ) -> Tally:
     """Simulate ``paths`` paths for each parameter set and return their :class:`Tally`.
 
@@ -274,6 +275,11 @@ def simulate(
     outcome_paths : int
         Record the outcome code of each company at each horizon for the first
         ``outcome_paths`` paths of every set (for paired comparisons).
+    keep_start : int
+        Keep the paths ``keep_start, ..., keep_start + keep_paths - 1`` instead of the
+        first ones (``kept[:, 0]`` is path ``keep_start``), so that kept paths can be
+        produced a group of blocks at a time in bounded memory.  Every selected block
+        must start at or after ``keep_start``; not combinable with ``outcome_paths``.
     """
     if engine not in ENGINES:
         raise ValueError(f"engine: {engine!r} is not one of {', '.join(ENGINES)}")
@@ -286,35 +292,51 @@ def simulate(
         raise ValueError(f"theta_sets: shape {theta_sets.shape} must be (n_sets, {layout.n_theta})")
     n_sets = theta_sets.shape[0]
     n_comp = len(layout.company_names)
-    keep = min(int(keep_paths), paths)
+    keep_start = int(keep_start)
+    if keep_start < 0:
+        raise ValueError(f"keep_start: {keep_start} must be >= 0")
+    keep = max(0, min(int(keep_paths), paths - keep_start))
+    keep_start = keep_start if keep else 0
     all_blocks = _blocks(paths, block_size)
     if blocks is not None:
         wanted = set(int(b) for b in blocks)
         all_blocks = [blk for blk in all_blocks if blk[0] in wanted]
     outcome_paths = min(int(outcome_paths), paths)
+    if keep_start and outcome_paths:
+        raise ValueError("keep_start: cannot be combined with outcome_paths")
+    if keep_start and any(first < keep_start for _, first, _ in all_blocks):
+        raise ValueError(f"keep_start: {keep_start} is after the first path of a selected block")
     market_h = (np.zeros(plan.horizons.size) if market is None
                 else np.ascontiguousarray(market, dtype=np.float64).reshape(plan.horizons.size))
     total = _empty_tally(n_sets, n_comp, plan, fans=fans, keep=keep, outcome_paths=outcome_paths)
     if engine == "numpy":
         from simulator import reference
 
+        if keep_start:
+            # The reference engine indexes kept paths globally: keep up to the end, then slice.
+            total = _empty_tally(n_sets, n_comp, plan, fans=fans, keep=keep_start + keep,
+                                 outcome_paths=outcome_paths)
         for blk in all_blocks:
             start = time.perf_counter()
             part = reference.simulate_block(layout, plan, theta_sets, blk, seed, fans=fans,
-                                            keep=keep, uncertain=uncertain, market=market_h,
+                                            keep=keep_start + keep if keep else 0,
+                                            uncertain=uncertain, market=market_h,
                                             outcome_paths=outcome_paths)
             part.elapsed = time.perf_counter() - start
             total = merge_tallies(total, part)
             if progress is not None:
                 progress(blk[2] * n_sets)
+        if keep_start:
+            total.kept = np.ascontiguousarray(total.kept[:, keep_start:])
+            total.fail_month = np.ascontiguousarray(total.fail_month[keep_start:])
         return total
     return _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, fans=fans,
                            keep=keep, threads=threads, uncertain=uncertain, progress=progress,
-                           chunk_blocks=chunk_blocks, market_h=market_h)
+                           chunk_blocks=chunk_blocks, market_h=market_h, keep_start=keep_start)
 
 
 def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, keep, threads,
-                    uncertain, progress, chunk_blocks, market_h):
+                    uncertain, progress, chunk_blocks, market_h, keep_start=0):
     from simulator import _kernels as K
 
     previous = K.set_threads(threads) if threads else None
@@ -348,7 +370,8 @@ def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, 
             chunk = all_blocks[i0:i0 + per_chunk]
             task_set = np.repeat(np.arange(n_sets, dtype=np.int64)[None, :], len(chunk), axis=0).ravel()
             task_block = np.repeat(np.arange(len(chunk)), n_sets)
-            task_start = np.asarray([chunk[j][1] for j in task_block], dtype=np.int64)
+            # The kernel indexes kept paths from its task start: shift by keep_start.
+            task_start = np.asarray([chunk[j][1] - keep_start for j in task_block], dtype=np.int64)
             task_n = np.asarray([chunk[j][2] for j in task_block], dtype=np.int64)
             gens: list[list[np.random.Generator]] = [[], [], [], []]
             for j in task_block:

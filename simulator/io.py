@@ -8,7 +8,7 @@ from pathlib import Path
 
 import xarray as xr
 
-__all__ = ["open_results", "save_results"]
+__all__ = ["open_results", "save_results", "write_text_atomic"]
 
 
 def save_results(ds: xr.Dataset, path: str | Path) -> Path:
@@ -39,3 +39,22 @@ def open_results(path: str | Path) -> xr.Dataset:
     """Load a results file fully into memory (the file is closed afterwards)."""
     with xr.open_dataset(path, engine="h5netcdf") as ds:
         return ds.load()
+
+
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    """Write text atomically (temporary file in the same folder, then a rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path

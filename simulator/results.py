@@ -98,6 +98,18 @@ OUTPUTS: dict[str, Output] = {
                                 "E0: effective narrative implied by the stated valuation"),
     "narrative_premium": Output(("company",), _MONEY, "V0 minus the fundamental value"),
     "narrative_premium_share": Output(("company",), "1", "narrative premium as a share of V0"),
+    "required_revenue": Output(("company", "horizon"), _MONEY + "/year",
+                               "annual revenue at the horizon whose operating profit at the start gross "
+                               "margin, capitalised at the exit multiple and discounted, equals V0"),
+    "required_revenue_total": Output(("horizon",), _MONEY + "/year",
+                                     "sum of the companies' required revenues"),
+    "market_size": Output(("horizon",), _MONEY + "/year",
+                          "stated market size grown at sector.market_growth"),
+    "implied_market_share": Output(("company", "horizon"), "1",
+                                   "required revenue as a share of the market"),
+    "market_exceeded": Output(("horizon",), "1",
+                              "probability that the companies' combined served revenue exceeds the market"),
+    "market_exceeded_ci": Output(("horizon", "bound"), "1", "95% Wilson interval of market_exceeded"),
     "path_revenue": Output(("path", "company", "month"), _MONEY + "/year", "kept path: served revenue"),
     "path_valuation": Output(("path", "company", "month"), _MONEY, "kept path: market valuation"),
     "path_cash": Output(("path", "company", "month"), _MONEY, "kept path: cash"),
@@ -211,6 +223,33 @@ def start_state(theta: np.ndarray, c: int) -> dict[str, float]:
             "valuation": theta[off + L.C_VALUATION]}
 
 
+def required_revenue(theta: np.ndarray, c: int, horizon_months: int, start_margin: float) -> float:
+    """Annual revenue at the horizon that would make company c's stated valuation fair.
+
+    The revenue ``R`` whose operating profit at the start gross margin,
+    ``R * g0 - opex_T``, capitalised at ``exit_multiple`` and discounted at
+    ``discount_rate`` over the horizon, equals V0 (cash ignored):
+    ``R = (V0 * exp(r T) / exit_multiple + opex_T) / g0``; infinite when no revenue can
+    (``g0 <= 0`` or no exit multiple).
+    """
+    off = L.N_GLOBAL + c * L.N_COMPANY
+    t = horizon_months / 12.0
+    multiple = theta[off + L.V_EXIT_MULTIPLE]
+    if multiple <= 0.0 or start_margin <= 0.0:
+        return math.inf
+    opex_t = theta[off + L.O_OPEX] * math.exp(theta[off + L.O_GROWTH] * t)
+    v0 = theta[off + L.C_VALUATION]
+    return (v0 * math.exp(theta[off + L.V_DISCOUNT] * t) / multiple + opex_t) / start_margin
+
+
+def market_path(scenario: Scenario, horizons) -> np.ndarray | None:
+    """The stated market size at each horizon (None when ``sector.market_size`` is 0)."""
+    size = scenario.sector.market_size
+    if size <= 0.0:
+        return None
+    return size * np.exp(scenario.sector.market_growth * np.asarray(horizons, dtype=np.float64) / 12.0)
+
+
 def scenario_hash(scenario: Scenario) -> str:
     """SHA-256 of the effective scenario (every key, defaults and overrides included)."""
     canonical = json.dumps(scenario.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
@@ -290,6 +329,16 @@ def build_dataset(
     data["implied_narrative"] = np.asarray([st["implied_narrative"] for st in starts])
     data["narrative_premium"] = v0 - fv
     data["narrative_premium_share"] = 1.0 - fv / v0
+    data["required_revenue"] = np.asarray([[required_revenue(theta, c, int(h), starts[c]["gross_margin"])
+                                            for h in plan.horizons] for c in range(n_comp)])
+    data["required_revenue_total"] = data["required_revenue"].sum(axis=0)
+    market = market_path(scenario, plan.horizons)
+    if market is not None:
+        data["market_size"] = market
+        data["implied_market_share"] = data["required_revenue"] / market[None, :]
+        exceed = tally.market_exceed[s] if tally.market_exceed is not None else np.zeros(plan.horizons.size)
+        data["market_exceeded"] = exceed / n
+        data["market_exceeded_ci"] = wilson_interval(exceed, n)
     coords: dict[str, np.ndarray] = {
         "company": np.asarray(names, dtype=object),
         "horizon": plan.horizons.astype(np.int64),

@@ -1,0 +1,761 @@
+"""Uncertain assumptions: numeric keys given as distributions, drawn per path.
+
+Any numeric model key of a scenario may be a distribution table instead of a
+number::
+
+    [companies.growth]
+    long_run = { dist = "uniform", low = 0.1, high = 0.6 }
+
+    [[correlations]]                  # optional rank correlations (Gaussian copula)
+    a = "companies.zhipu.growth.long_run"
+    b = "companies.zhipu.growth.initial"
+    rho = 0.5
+
+Before the scenario is validated, :func:`extract_uncertain` finds the tables,
+checks them (one-line :class:`~simulator.config.ScenarioError` naming the file,
+the dotted key, the table and the allowed range) and replaces each by its
+**median**, so the schema validates and every cross-key rule is checked on a
+representative value.  The specs travel on ``Scenario.uncertain``.
+
+Each path draws its own values: block ``b`` of a run seeded with
+``SeedSequence(entropy, spawn_key=k)`` uses the stream
+``SeedSequence(entropy, spawn_key=(*k, b, 4))`` (after the engine's four), so the
+draws depend only on the seed and the block, never on threads or processes, and
+every parameter set of a sweep sees the same draws path by path (common random
+numbers).  Draws are standard normals, correlated through the Cholesky-like
+factor of the copula's normal correlation matrix, mapped to uniforms by the
+normal CDF and to values by each distribution's (truncated) inverse CDF.
+Rank (Spearman) correlations ``rho`` become normal correlations
+``2 sin(pi rho / 6)``, which keeps the requested rank correlation exactly for a
+Gaussian copula.
+
+Distributions (``low``/``high`` always bound the support):
+
+=============  ==========================================  =========================
+``dist``       parameters                                  support
+=============  ==========================================  =========================
+uniform        low, high                                   [low, high]
+loguniform     low > 0, high                               [low, high]
+normal         mean, sd; optional low, high (truncation)   R or [low, high]
+truncnormal    mean, sd, low and/or high                   [low, high]
+lognormal      median, sigma (of log) or mean, sd;         (0, inf) or [low, high]
+               optional low, high (truncation)
+triangular     low, mode, high                             [low, high]
+beta           alpha, beta; optional low = 0, high = 1     [low, high]
+pert           low, mode, high; optional shape = 4         [low, high]
+=============  ==========================================  =========================
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+from scipy import special, stats
+
+from simulator import _layout as L
+from simulator.config import ScenarioError
+
+__all__ = [
+    "DISTRIBUTIONS",
+    "RECORDED_PATHS",
+    "UNCERTAIN_STREAM",
+    "UncertainInput",
+    "UncertainSet",
+    "annotate_dataset",
+    "attribute",
+    "extract_uncertain",
+    "recorded_draws",
+]
+
+#: Stream index of the per-path draws within a block (the engine uses 0-3).
+UNCERTAIN_STREAM = L.N_STREAMS
+#: ``simulator.run`` keeps the draws and outcome codes of at most this many paths
+#: (for ``simulator attribute`` and the given-data sensitivity methods).
+RECORDED_PATHS = 100_000
+
+# Required and optional parameters of each distribution.
+DISTRIBUTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "uniform": (("low", "high"), ()),
+    "loguniform": (("low", "high"), ()),
+    "normal": (("mean", "sd"), ("low", "high")),
+    "truncnormal": (("mean", "sd"), ("low", "high")),
+    "lognormal": ((), ("median", "sigma", "mean", "sd", "low", "high")),
+    "triangular": (("low", "mode", "high"), ()),
+    "beta": (("alpha", "beta"), ("low", "high")),
+    "pert": (("low", "mode", "high"), ("shape",)),
+}
+
+# The largest double below 1: uniforms are kept inside (0, 1) so that inverse
+# CDFs of unbounded distributions stay finite.
+_U_MAX = float(np.nextafter(1.0, 0.0))
+_U_MIN = 1e-300
+
+
+def _fmt_table(table: dict[str, Any]) -> str:
+    items = ", ".join(f"{k} = {json.dumps(v) if isinstance(v, str) else repr(v)}" for k, v in table.items())
+    return "{" + items + "}"
+
+
+@dataclass(frozen=True)
+class UncertainInput:
+    """One uncertain numeric key: where it is and how it is distributed.
+
+    Attributes
+    ----------
+    path : str
+        Dotted path (the same as ``--set``, sweeps and sensitivity use).
+    loc : tuple
+        Location in the raw TOML data (keys and list indices), to put the table back.
+    dist : str
+        Distribution name (see :data:`DISTRIBUTIONS`).
+    params : tuple of (str, float)
+        The table's parameters as given.
+    """
+
+    path: str
+    loc: tuple
+    dist: str
+    params: tuple[tuple[str, float], ...]
+
+    @property
+    def table(self) -> dict[str, Any]:
+        """The distribution table as written in the TOML file."""
+        return {"dist": self.dist, **dict(self.params)}
+
+    @cached_property
+    def _frozen(self) -> tuple[Any, float, float]:
+        """(scipy frozen distribution, CDF at the lower truncation, CDF at the upper)."""
+        p = dict(self.params)
+        lo, hi = p.get("low"), p.get("high")
+        kind = self.dist
+        if kind == "uniform":
+            return stats.uniform(loc=lo, scale=hi - lo), 0.0, 1.0
+        if kind == "loguniform":
+            return stats.loguniform(lo, hi), 0.0, 1.0
+        if kind == "triangular":
+            return stats.triang((p["mode"] - lo) / (hi - lo), loc=lo, scale=hi - lo), 0.0, 1.0
+        if kind == "beta":
+            lo = 0.0 if lo is None else lo
+            hi = 1.0 if hi is None else hi
+            return stats.beta(p["alpha"], p["beta"], loc=lo, scale=hi - lo), 0.0, 1.0
+        if kind == "pert":
+            shape = p.get("shape", 4.0)
+            a = 1.0 + shape * (p["mode"] - lo) / (hi - lo)
+            b = 1.0 + shape * (hi - p["mode"]) / (hi - lo)
+            return stats.beta(a, b, loc=lo, scale=hi - lo), 0.0, 1.0
+        if kind in ("normal", "truncnormal"):
+            base = stats.norm(p["mean"], p["sd"])
+        else:  # lognormal
+            if "median" in p:
+                mu, sigma = math.log(p["median"]), p["sigma"]
+            else:
+                sigma = math.sqrt(math.log1p((p["sd"] / p["mean"]) ** 2))
+                mu = math.log(p["mean"]) - 0.5 * sigma * sigma
+            base = stats.lognorm(sigma, scale=math.exp(mu))
+        f_lo = 0.0 if lo is None else float(base.cdf(lo))
+        f_hi = 1.0 if hi is None else float(base.cdf(hi))
+        return base, f_lo, f_hi
+
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        """Inverse CDF of the (truncated) distribution at uniforms ``u``."""
+        base, f_lo, f_hi = self._frozen
+        u = np.clip(np.asarray(u, dtype=np.float64), _U_MIN, _U_MAX)
+        x = base.ppf(f_lo + u * (f_hi - f_lo)) if (f_lo, f_hi) != (0.0, 1.0) else base.ppf(u)
+        lo, hi = self.support
+        return np.clip(x, lo, hi)
+
+    def cdf(self, x: np.ndarray) -> np.ndarray:
+        """CDF of the (truncated) distribution."""
+        base, f_lo, f_hi = self._frozen
+        return np.clip((base.cdf(x) - f_lo) / (f_hi - f_lo), 0.0, 1.0)
+
+    @property
+    def support(self) -> tuple[float, float]:
+        """Smallest and largest value a draw can take."""
+        base, f_lo, f_hi = self._frozen
+        p = dict(self.params)
+        lo = p.get("low", float(base.support()[0]))
+        hi = p.get("high", float(base.support()[1]))
+        if self.dist == "beta":
+            lo, hi = p.get("low", 0.0), p.get("high", 1.0)
+        return float(lo), float(hi)
+
+    @property
+    def median(self) -> float:
+        """The representative value that replaces the table in the validated scenario."""
+        return float(self.ppf(np.asarray([0.5]))[0])
+
+
+@dataclass(frozen=True)
+class UncertainSet:
+    """The uncertain inputs of a scenario and their rank correlations.
+
+    Attributes
+    ----------
+    inputs : tuple of UncertainInput
+        In the order the file gives them.
+    correlations : tuple of (str, str, float)
+        Rank (Spearman) correlations between pairs of inputs, by dotted path.
+    """
+
+    inputs: tuple[UncertainInput, ...] = ()
+    correlations: tuple[tuple[str, str, float], ...] = field(default=())
+
+    def __bool__(self) -> bool:
+        return bool(self.inputs)
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Dotted paths of the inputs."""
+        return tuple(i.path for i in self.inputs)
+
+    def index(self, path: str) -> int:
+        """Position of the input ``path``."""
+        return self.names.index(path)
+
+    @cached_property
+    def rank_matrix(self) -> np.ndarray:
+        """Rank correlation matrix of the inputs (identity where none is given)."""
+        k = len(self.inputs)
+        r = np.eye(k)
+        for a, b, rho in self.correlations:
+            i, j = self.index(a), self.index(b)
+            r[i, j] = r[j, i] = rho
+        return r
+
+    @cached_property
+    def normal_factor(self) -> np.ndarray | None:
+        """Factor ``A`` with ``A A^T`` the copula's normal correlation; None when independent."""
+        if not self.correlations:
+            return None
+        rn = 2.0 * np.sin(np.pi * self.rank_matrix / 6.0)
+        w, v = np.linalg.eigh(rn)
+        return v * np.sqrt(np.clip(w, 0.0, None))
+
+    def draw_uniforms(self, root: np.random.SeedSequence, block: int, n: int) -> np.ndarray:
+        """Copula uniforms of the ``n`` paths of ``block``, shape (n, inputs)."""
+        gen = np.random.Generator(np.random.SFC64(np.random.SeedSequence(
+            root.entropy, spawn_key=(*root.spawn_key, int(block), UNCERTAIN_STREAM))))
+        z = gen.standard_normal((n, len(self.inputs)))
+        if self.normal_factor is not None:
+            z = z @ self.normal_factor.T
+        return special.ndtr(z)
+
+    def values(self, u: np.ndarray) -> np.ndarray:
+        """Input values from copula uniforms ``u`` (n, inputs)."""
+        out = np.empty(u.shape)
+        for j, spec in enumerate(self.inputs):
+            out[:, j] = spec.ppf(u[:, j])
+        return out
+
+    def draw(self, root: np.random.SeedSequence, block: int, n: int) -> np.ndarray:
+        """The values of the ``n`` paths of ``block``, shape (n, inputs)."""
+        return self.values(self.draw_uniforms(root, block, n))
+
+    def callback(self, layout, root: np.random.SeedSequence, *,
+                 exclude: Sequence[str] = ()) -> Callable[[int, int, int], tuple[np.ndarray, np.ndarray]] | None:
+        """The engine's ``uncertain(block, first_path, n)`` callback, or None when nothing is drawn.
+
+        Parameters
+        ----------
+        layout : ParameterLayout
+            The scenario's layout (dotted path -> theta slots).
+        root : SeedSequence
+            The run's root seed (the draws' stream hangs off it).
+        exclude : sequence of str
+            Inputs held fixed by the caller (e.g. swept or sampled by a sensitivity
+            study); they are not overridden per path.
+        """
+        keep = [j for j, spec in enumerate(self.inputs) if spec.path not in set(exclude)]
+        if not keep:
+            return None
+        slots: list[int] = []
+        columns: list[int] = []
+        for j in keep:
+            for slot in layout.slots(self.inputs[j].path):
+                slots.append(slot)
+                columns.append(j)
+        slot_arr = np.asarray(slots, dtype=np.int64)
+        col_arr = np.asarray(columns, dtype=np.int64)
+
+        def uncertain(block: int, first: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+            # All inputs are drawn (so the copula and the stream stay the same
+            # whichever are excluded); only the kept ones are returned.
+            del first
+            return slot_arr, np.ascontiguousarray(self.draw(root, block, n)[:, col_arr])
+
+        return uncertain
+
+    def describe(self) -> list[dict[str, Any]]:
+        """Plain-data description (stored as JSON in results attributes)."""
+        return [{"path": s.path, **s.table, "median": s.median, "support": list(s.support)}
+                for s in self.inputs]
+
+    def to_json(self) -> str:
+        """The inputs and correlations as JSON."""
+        return json.dumps({"inputs": self.describe(),
+                           "correlations": [{"a": a, "b": b, "rho": r} for a, b, r in self.correlations]})
+
+
+# --------------------------------------------------------------------------- extraction
+
+
+def _path_of(loc: tuple, raw: dict[str, Any]) -> str:
+    """Dotted path of a raw location, naming list items (companies, events, outcomes) by name."""
+    parts: list[str] = []
+    node: Any = raw
+    for i, part in enumerate(loc):
+        if isinstance(part, int):
+            item = node[part] if isinstance(node, list) and part < len(node) else None
+            if isinstance(item, dict):
+                name = item.get("name")
+                parts.append(str(name) if isinstance(name, str) and name else str(part))
+            elif i > 0 and loc[i - 1] == "import_cut":
+                parts.append(("low", "high")[part] if part < 2 else str(part))
+            else:
+                parts.append(str(part))
+            node = item
+        else:
+            parts.append(part)
+            node = node.get(part) if isinstance(node, dict) else None
+    return ".".join(parts)
+
+
+def _numeric_key(loc: tuple) -> str | None:
+    """Why the key at ``loc`` cannot be uncertain, or None when it is a numeric model key."""
+    from simulator.params import _BRANCH_KEYS, _COMPANY_KEYS, _GLOBAL_KEYS
+
+    keys = [p for p in loc if not isinstance(p, int)]
+
+    def event_key(rest: list) -> str | None:
+        # rest: the location after "events", index stripped
+        if not rest:
+            return "an event table is not a number"
+        if rest == ["hazard_per_year"]:
+            return None
+        if rest[0] == "outcomes":
+            if rest[1:] == ["probability"]:
+                return None
+            rest = rest[1:]
+        else:
+            if rest == ["probability"]:
+                return "probability is a key of a branch in outcomes"
+        key = ".".join(str(p) for p in rest)
+        if key.startswith("import_cut.") and len(rest) == 1:
+            return None
+        if key in _BRANCH_KEYS or (rest[:1] == ["import_cut"] and len(rest) == 1):
+            return None
+        return "not a numeric event key"
+
+    if not keys:
+        return "not a key"
+    head = keys[0]
+    if head == "sector":
+        if keys[1:2] == ["events"]:
+            return event_key(keys[2:])
+        key = ".".join(keys)
+        return None if key in _GLOBAL_KEYS else "not a numeric model parameter"
+    if head == "outcomes":
+        return None if ".".join(keys) in _GLOBAL_KEYS else "not a numeric model parameter"
+    if head == "companies":
+        if keys[1:2] == ["events"]:
+            return event_key(keys[2:])
+        key = ".".join(keys[1:])
+        if key in ("chips.enabled", "funding.enabled"):
+            return "a switch (true/false), not a number"
+        return None if key in _COMPANY_KEYS else "not a numeric model parameter"
+    return "not a numeric model parameter"
+
+
+def _allowed_range(loc: tuple) -> tuple[float, float, str]:
+    """(lowest, highest, text) allowed for the key at ``loc`` by the scenario schema."""
+    from simulator.config import Jump, Scenario, _model_of
+
+    keys = [p for p in loc if not isinstance(p, int)]
+    if "import_cut" in keys:
+        return 0.0, 1.0, ">= 0 and <= 1"
+    model: Any = Scenario
+    info = None
+    for part in keys:
+        fields = getattr(model, "model_fields", None)
+        if fields is None or part not in fields:
+            info = None
+            break
+        info = fields[part]
+        model = _model_of(info.annotation)
+    if model is Jump and info is not None:
+        info = Jump.model_fields["mean"]
+    lo, hi = -math.inf, math.inf
+    parts = []
+    for meta in (info.metadata if info is not None else ()):
+        for attr, sym in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
+            value = getattr(meta, attr, None)
+            if value is not None:
+                parts.append(f"{sym} {value:g}")
+                if attr in ("ge", "gt"):
+                    lo = float(value)
+                else:
+                    hi = float(value)
+    return lo, hi, " and ".join(parts)
+
+
+def _check_spec(table: dict[str, Any], where: str) -> tuple[str, tuple[tuple[str, float], ...]]:
+    """Validate a distribution table; returns (dist, params) or raises ScenarioError."""
+    dist = table.get("dist")
+    if not isinstance(dist, str) or dist not in DISTRIBUTIONS:
+        raise ScenarioError(f"{where}: dist must be one of {', '.join(DISTRIBUTIONS)}")
+    required, optional = DISTRIBUTIONS[dist]
+    params: dict[str, float] = {}
+    for key, value in table.items():
+        if key == "dist":
+            continue
+        if key not in required and key not in optional:
+            allowed = ", ".join((*required, *optional))
+            raise ScenarioError(f"{where}: unknown parameter {key!r} of a {dist} distribution "
+                                f"(allowed: {allowed})")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ScenarioError(f"{where}: {key} = {value!r} must be a finite number")
+        params[key] = float(value)
+    missing = [k for k in required if k not in params]
+    if missing:
+        raise ScenarioError(f"{where}: a {dist} distribution needs {', '.join(required)} "
+                            f"(missing: {', '.join(missing)})")
+    p = params
+    lo, hi = p.get("low"), p.get("high")
+
+    def need(cond: bool, text: str) -> None:
+        if not cond:
+            raise ScenarioError(f"{where}: {text}")
+
+    if lo is not None and hi is not None:
+        need(lo < hi, f"low ({lo:g}) must be below high ({hi:g})")
+    if dist == "loguniform":
+        need(lo > 0.0, f"low ({lo:g}) must be > 0 for a loguniform distribution")
+    if dist in ("normal", "truncnormal"):
+        need(p["sd"] > 0.0, f"sd ({p['sd']:g}) must be > 0 (a fixed value is a plain number)")
+        if dist == "truncnormal":
+            need(lo is not None or hi is not None, "a truncnormal distribution needs low and/or high")
+    if dist == "lognormal":
+        by_median = "median" in p or "sigma" in p
+        by_mean = "mean" in p or "sd" in p
+        need(by_median != by_mean and (("median" in p and "sigma" in p) or ("mean" in p and "sd" in p)),
+             "a lognormal distribution needs median and sigma (of the log) or mean and sd")
+        if by_median:
+            need(p["median"] > 0.0 and p["sigma"] > 0.0, "median and sigma must be > 0")
+        else:
+            need(p["mean"] > 0.0 and p["sd"] > 0.0, "mean and sd must be > 0")
+        if lo is not None:
+            need(lo >= 0.0, f"low ({lo:g}) must be >= 0 for a lognormal distribution")
+    if dist in ("triangular", "pert"):
+        need(lo <= p["mode"] <= hi, f"mode ({p['mode']:g}) must lie in [low, high] = [{lo:g}, {hi:g}]")
+        if dist == "pert":
+            need(p.get("shape", 4.0) > 0.0, "shape must be > 0")
+    if dist == "beta":
+        need(p["alpha"] > 0.0 and p["beta"] > 0.0, "alpha and beta must be > 0")
+    return dist, tuple(params.items())
+
+
+def _find_tables(node: Any, loc: tuple, out: list[tuple[tuple, dict]]) -> None:
+    if isinstance(node, dict):
+        if "dist" in node:
+            out.append((loc, node))
+            return
+        for key, value in node.items():
+            _find_tables(value, (*loc, key), out)
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            _find_tables(value, (*loc, i), out)
+
+
+def _set_loc(raw: Any, loc: tuple, value: Any) -> None:
+    node = raw
+    for part in loc[:-1]:
+        node = node[part]
+    node[loc[-1]] = value
+
+
+def extract_uncertain(raw: dict[str, Any], *, source: str) -> tuple[dict[str, Any], UncertainSet]:
+    """Replace distribution tables in raw scenario data by their medians; collect the specs.
+
+    Parameters
+    ----------
+    raw : dict
+        Parsed TOML (after ``--set`` overrides); modified in place.
+    source : str
+        File name for error messages.
+
+    Returns
+    -------
+    raw : dict
+        The data with every distribution table replaced by its median and the
+        top-level ``correlations`` list removed.
+    uncertain : UncertainSet
+        The specs (empty when the file has none).
+
+    Raises
+    ------
+    ScenarioError
+        One line naming the file, the dotted key, the table and what is wrong.
+    """
+    correlations = raw.pop("correlations", None)
+    found: list[tuple[tuple, dict]] = []
+    _find_tables(raw, (), found)
+    inputs: list[UncertainInput] = []
+    for loc, table in found:
+        dotted = _path_of(loc, raw)
+        where = f"{source}: {dotted} = {_fmt_table(table)}"
+        why = _numeric_key(loc)
+        if why is not None:
+            raise ScenarioError(f"{where}: only numeric model keys can be uncertain ({dotted}: {why})")
+        dist, params = _check_spec(table, where)
+        spec = UncertainInput(path=dotted, loc=loc, dist=dist, params=params)
+        s_lo, s_hi = spec.support
+        a_lo, a_hi, text = _allowed_range(loc)
+        if s_lo < a_lo or s_hi > a_hi:
+            hint = "; give low and high to truncate it" if dist in ("normal", "lognormal") else ""
+            raise ScenarioError(f"{where}: draws range over [{s_lo:g}, {s_hi:g}], outside the allowed "
+                                f"range ({text}){hint}")
+        inputs.append(spec)
+    names = [s.path for s in inputs]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise ScenarioError(f"{source}: {dup[0]}: given as a distribution twice")
+    corr = _check_correlations(correlations, names, source, raw)
+    # Replace the tables only now: the dotted paths above name list items from the raw data.
+    for spec in inputs:
+        _set_loc(raw, spec.loc, spec.median)
+    result = UncertainSet(inputs=tuple(inputs), correlations=corr)
+    if corr:
+        _check_psd(result, source)
+    return raw, result
+
+
+def _check_correlations(items: Any, names: list[str], source: str,
+                        raw: dict[str, Any]) -> tuple[tuple[str, str, float], ...]:
+    if items is None:
+        return ()
+    if not isinstance(items, list):
+        raise ScenarioError(f"{source}: correlations: must be an array of tables [[correlations]] "
+                            "with a, b and rho")
+    out: list[tuple[str, str, float]] = []
+    seen: set[frozenset[str]] = set()
+    for i, item in enumerate(items):
+        where = f"{source}: correlations.{i}"
+        if not isinstance(item, dict) or set(item) != {"a", "b", "rho"}:
+            raise ScenarioError(f"{where}: each [[correlations]] needs exactly a, b and rho")
+        a, b, rho = item["a"], item["b"], item["rho"]
+        if not isinstance(a, str) or not isinstance(b, str):
+            raise ScenarioError(f"{where}: a and b must be dotted keys in quotes")
+        if isinstance(rho, bool) or not isinstance(rho, (int, float)) or not -1.0 <= rho <= 1.0:
+            raise ScenarioError(f"{where}: rho = {rho!r}: out of range (allowed: >= -1 and <= 1)")
+        if a == b:
+            raise ScenarioError(f"{where}: a and b are the same key ({a})")
+        pair = frozenset((a, b))
+        if pair in seen:
+            raise ScenarioError(f"{where}: the pair ({a}, {b}) is given twice")
+        seen.add(pair)
+        missing = [k for k in (a, b) if k not in names]
+        if missing:
+            # A key pinned to a number (e.g. by --set) drops its correlations; anything
+            # else is a mistake.
+            if all(_is_plain_number(raw, k) for k in missing):
+                continue
+            raise ScenarioError(f"{where}: {missing[0]} is not an uncertain input (uncertain: "
+                                f"{', '.join(names) or 'none'})")
+        out.append((a, b, float(rho)))
+    return tuple(out)
+
+
+def _is_plain_number(raw: dict[str, Any], dotted: str) -> bool:
+    """True when ``dotted`` names a number in the raw data (companies and events by name)."""
+    from simulator.config import _NAMED_LISTS
+
+    node: Any = raw
+    parts = dotted.split(".")
+    i = 0
+    while i < len(parts):
+        part = parts[i]
+        if isinstance(node, dict) and part in _NAMED_LISTS and isinstance(node.get(part), list):
+            if i + 1 >= len(parts):
+                return False
+            node = next((x for x in node[part] if isinstance(x, dict) and x.get("name") == parts[i + 1]), None)
+            i += 2
+            continue
+        if isinstance(node, list) and part in ("low", "high") and len(node) == 2:
+            node = node[0 if part == "low" else 1]
+        elif isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
+            return False
+        i += 1
+    return isinstance(node, (int, float)) and not isinstance(node, bool)
+
+
+def _check_psd(unc: UncertainSet, source: str) -> None:
+    r = unc.rank_matrix
+    w = np.linalg.eigvalsh(r)
+    if w[0] < -1e-10:
+        raise ScenarioError(f"{source}: correlations: the rank correlation matrix of "
+                            f"{', '.join(unc.names)} is not positive semi-definite (smallest eigenvalue "
+                            f"{w[0]:.3g}); make the correlations consistent, e.g. smaller |rho|")
+    rn = 2.0 * np.sin(np.pi * r / 6.0)
+    wn = np.linalg.eigvalsh(rn)
+    if wn[0] < -1e-10:
+        raise ScenarioError(f"{source}: correlations: the copula's normal correlation matrix "
+                            f"(2 sin(pi rho / 6)) is not positive semi-definite (smallest eigenvalue "
+                            f"{wn[0]:.3g}); make the correlations consistent, e.g. smaller |rho|")
+
+
+def restore_tables(raw: dict[str, Any], unc: UncertainSet | None) -> dict[str, Any]:
+    """Put the distribution tables of ``unc`` back into dumped scenario data (for re-validation)."""
+    if not unc:
+        return raw
+    for spec in unc.inputs:
+        try:
+            _set_loc(raw, spec.loc, dict(spec.table))
+        except (KeyError, IndexError, TypeError):
+            continue
+    if unc.correlations:
+        raw["correlations"] = [{"a": a, "b": b, "rho": r} for a, b, r in unc.correlations]
+    return raw
+
+
+# --------------------------------------------------------------------------- results
+
+
+def recorded_draws(unc: UncertainSet, root: np.random.SeedSequence, n: int, *,
+                   block_size: int) -> np.ndarray:
+    """The draws of the first ``n`` paths, shape (n, inputs), regenerated from the seed."""
+    out = np.empty((n, len(unc)))
+    for b in range(-(-n // block_size)):
+        first = b * block_size
+        m = min(block_size, n - first)
+        out[first:first + m] = unc.draw(root, b, m)
+    return out
+
+
+def annotate_dataset(ds, unc: UncertainSet, root: np.random.SeedSequence, *, block_size: int,
+                     path_outcome: np.ndarray | None = None, exclude: Sequence[str] = ()):
+    """Record in a run's Dataset which inputs were uncertain, with per-path draws and outcomes.
+
+    Adds ``attrs["uncertain_inputs"]`` (JSON: inputs with their tables, medians and
+    supports, and correlations), and, when ``path_outcome`` (path, company, horizon)
+    is given, the variables ``input_draw`` (sample, input) and ``path_outcome``
+    (sample, company, horizon; int8 codes 0 champion, 1 contested, 2 collapse) of
+    the first paths, which ``simulator attribute`` and the given-data sensitivity
+    methods read.
+    """
+    import xarray as xr
+
+    ds.attrs["uncertain_inputs"] = unc.to_json()
+    if exclude:
+        ds.attrs["uncertain_held_fixed"] = json.dumps(list(exclude))
+    if path_outcome is None or path_outcome.shape[0] == 0:
+        return ds
+    n = path_outcome.shape[0]
+    draws = recorded_draws(unc, root, n, block_size=block_size)
+    ds["input_draw"] = xr.Variable(("sample", "input"), draws, attrs={
+        "long_name": "per-path draw of each uncertain input (first paths of the run)"})
+    ds["path_outcome"] = xr.Variable(("sample", "company", "horizon"), path_outcome.astype(np.int8), attrs={
+        "long_name": "outcome of each company at each horizon on the same paths",
+        "flag_values": np.arange(3, dtype=np.int8), "flag_meanings": " ".join(L.OUTCOME_NAMES)})
+    ds = ds.assign_coords(sample=np.arange(n, dtype=np.int64),
+                          input=np.asarray(unc.names, dtype=object))
+    ds["sample"].attrs = {"long_name": "path index"}
+    ds["input"].attrs = {"long_name": "uncertain input (dotted path)"}
+    return ds
+
+
+def _median_ci(sorted_x: np.ndarray, z: float) -> tuple[float, float, float]:
+    """Median and a distribution-free ~95% interval (order statistics) of sorted values."""
+    m = sorted_x.size
+    if m == 0:
+        return math.nan, math.nan, math.nan
+    med = float(np.median(sorted_x))
+    half = 0.5 * z * math.sqrt(m)
+    lo = int(max(0, math.floor(m / 2 - half)))
+    hi = int(min(m - 1, math.ceil(m / 2 + half)))
+    return med, float(sorted_x[lo]), float(sorted_x[hi])
+
+
+def attribute(draws: np.ndarray, outcomes: np.ndarray, *, inputs: Sequence[str],
+              companies: Sequence[str], horizons: Sequence[int]):
+    """Which uncertain inputs drive each outcome: @RISK-style scenario analysis.
+
+    For each company, horizon and outcome, the paths with that outcome form a
+    subset; for each input, the shift of its median inside the subset from its
+    median over all paths, in standard deviations of the input over all paths.
+    A shift beyond about 0.5 is what @RISK calls significant.
+
+    Parameters
+    ----------
+    draws : ndarray, shape (paths, inputs)
+    outcomes : ndarray of int8, shape (paths, companies, horizons)
+    inputs, companies, horizons
+        Labels.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``median_shift`` (input, company, horizon, outcome), ``median_shift_ci``
+        (... , bound; from an order-statistic interval of the subset median),
+        ``subset_median``, ``subset_share`` (company, horizon, outcome),
+        ``input_median`` and ``input_sd`` (input).
+    """
+    import xarray as xr
+
+    n, k = draws.shape
+    _, n_comp, n_hor = outcomes.shape
+    z = float(stats.norm.ppf(0.975))
+    med_all = np.median(draws, axis=0)
+    sd_all = draws.std(axis=0, ddof=1) if n > 1 else np.full(k, np.nan)
+    shift = np.full((k, n_comp, n_hor, 3), np.nan)
+    shift_ci = np.full((k, n_comp, n_hor, 3, 2), np.nan)
+    sub_med = np.full((k, n_comp, n_hor, 3), np.nan)
+    share = np.zeros((n_comp, n_hor, 3))
+    for c in range(n_comp):
+        for h in range(n_hor):
+            for o in range(3):
+                mask = outcomes[:, c, h] == o
+                share[c, h, o] = mask.mean() if n else math.nan
+                if not mask.any():
+                    continue
+                sub = np.sort(draws[mask], axis=0)
+                for j in range(k):
+                    med, lo, hi = _median_ci(sub[:, j], z)
+                    sub_med[j, c, h, o] = med
+                    with np.errstate(invalid="ignore", divide="ignore"):
+                        scale = sd_all[j] if sd_all[j] > 0 else math.nan
+                        shift[j, c, h, o] = (med - med_all[j]) / scale
+                        shift_ci[j, c, h, o] = ((lo - med_all[j]) / scale, (hi - med_all[j]) / scale)
+    ds = xr.Dataset(
+        {
+            "median_shift": (("input", "company", "horizon", "outcome"), shift, {
+                "long_name": "shift of the input's median inside the outcome's paths, in standard "
+                             "deviations of the input", "units": "1"}),
+            "median_shift_ci": (("input", "company", "horizon", "outcome", "bound"), shift_ci, {
+                "long_name": "95% order-statistic interval of the median shift", "units": "1"}),
+            "subset_median": (("input", "company", "horizon", "outcome"), sub_med, {
+                "long_name": "median of the input inside the outcome's paths"}),
+            "subset_share": (("company", "horizon", "outcome"), share, {
+                "long_name": "share of paths with the outcome", "units": "1"}),
+            "input_median": (("input",), med_all, {"long_name": "median of the input over all paths"}),
+            "input_sd": (("input",), sd_all, {"long_name": "standard deviation of the input over all paths"}),
+        },
+        coords={"input": np.asarray(list(inputs), dtype=object),
+                "company": np.asarray(list(companies), dtype=object),
+                "horizon": np.asarray(list(horizons), dtype=np.int64),
+                "outcome": np.asarray(L.OUTCOME_NAMES, dtype=object),
+                "bound": np.asarray(["low", "high"], dtype=object)},
+        attrs={"method": "median shift in standard deviations (@RISK scenario analysis)", "paths": int(n)},
+    )
+    return ds
