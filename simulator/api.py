@@ -12,6 +12,7 @@ from simulator.config import Scenario, ScenarioError, load_scenario
 from simulator.engine import DEFAULT_BLOCK_SIZE, normalise_seed, plan_run, simulate
 from simulator.params import build_layout
 from simulator.results import build_dataset, market_path
+from simulator.uncertainty import RECORDED_PATHS, annotate_dataset
 
 __all__ = ["run"]
 
@@ -94,14 +95,19 @@ def run(
         bar = tqdm(total=n_paths, unit="path", unit_scale=True, delay=1.0, desc=scenario.name,
                    leave=False)
         callback = bar.update
+    # Keys given as distributions are drawn per path (simulator.uncertainty); the
+    # first paths' outcomes are kept so `simulator attribute` can rank the inputs.
+    unc = scenario.uncertain
+    recorded = min(n_paths, RECORDED_PATHS) if unc else 0
     try:
         tally = simulate(layout, plan, paths=n_paths, seed=root, engine=engine, block_size=block_size,
                          keep_paths=keep_paths, threads=threads, progress=callback,
-                         market=market_path(scenario, plan.horizons))
+                         market=market_path(scenario, plan.horizons),
+                         uncertain=unc.callback(layout, root) if unc else None, outcome_paths=recorded)
     finally:
         if bar is not None:
             bar.close()
-    return build_dataset(scenario, layout, plan, tally, attrs={
+    ds = build_dataset(scenario, layout, plan, tally, attrs={
         "engine": engine,
         "seed_entropy": str(root.entropy),
         "seed_spawn_key": list(root.spawn_key),
@@ -110,4 +116,7 @@ def run(
                           "stream)); streams: " + ", ".join(L.STREAM_NAMES),
         "kept_paths": int(min(keep_paths, n_paths)),
     })
+    if unc:
+        ds = annotate_dataset(ds, unc, root, block_size=block_size, path_outcome=tally.path_outcome[0])
+    return ds
 

@@ -174,6 +174,9 @@ _COMMANDS = {"run": _cmd_run, "validate": _cmd_validate, "report": _cmd_report}
 #: where ``handler(args) -> int`` returns the exit code.
 _PLUGINS: tuple[str, ...] = (
     "simulator.analysis_cli",
+    "simulator.batch",
+    "simulator.sweep",
+    "simulator.sensitivity",
 )
 
 

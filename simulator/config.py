@@ -141,7 +141,9 @@ class Event(Effects):
     def _branches(self) -> Event:
         if not self.outcomes:
             return self
-        direct = [k for k in Effects.model_fields if k in self.model_fields_set]
+        # Direct effects at their defaults (as a full dump of a scenario writes them) are harmless.
+        direct = [k for k in Effects.model_fields
+                  if k in self.model_fields_set and getattr(self, k) != Effects.model_fields[k].default]
         if direct:
             raise ValueError(f"{direct[0]}: put effects inside the outcomes when an event has outcomes")
         names = [b.name for b in self.outcomes]
@@ -419,6 +421,9 @@ class Scenario(_Model):
     # Provenance, not part of the TOML format: the text the scenario was read from.
     source_text: str = Field("", exclude=True, json_schema_extra={"units": ""})
     source_path: str = Field("", exclude=True, json_schema_extra={"units": ""})
+    # Keys given as distributions (simulator.uncertainty.UncertainSet; None: none). The
+    # validated fields hold their medians; not part of the TOML keys, so excluded too.
+    uncertain: Any = Field(None, exclude=True, json_schema_extra={"units": ""})
 
     @model_validator(mode="after")
     def _names(self) -> Scenario:
@@ -669,8 +674,12 @@ def parse_scenario(text: str, *, source: str = "<string>", overrides: Any = None
         raise ScenarioError(f"{source}: companies: required key is missing (at least one [[companies]])")
     if isinstance(raw.get("companies"), list) and not raw["companies"]:
         raise ScenarioError(f"{source}: companies = []: at least one company is required")
+    from simulator.uncertainty import extract_uncertain  # lazy: it imports this module
+
+    raw, uncertain = extract_uncertain(raw, source=source)
     try:
-        return Scenario.model_validate({**raw, "source_text": text, "source_path": source})
+        return Scenario.model_validate({**raw, "source_text": text, "source_path": source,
+                                        "uncertain": uncertain or None})
     except ValidationError as exc:
         raise _first_error(exc, raw, source) from None
 
@@ -704,10 +713,16 @@ def with_overrides(scenario: Scenario, overrides: Any) -> Scenario:
     """A new scenario: ``scenario`` with dotted-path overrides applied."""
     # The keys as given (lists, not tuples; an event with outcomes keeps no direct effects).
     raw = scenario.model_dump(mode="json", exclude_unset=True)
+    from simulator.uncertainty import extract_uncertain, restore_tables
+
+    # Distribution tables go back in first, so an override replaces them.
+    raw = restore_tables(raw, scenario.uncertain)
     raw = apply_overrides(raw, overrides, source=f"{scenario.source_path or '<scenario>'}: --set")
+    raw, uncertain = extract_uncertain(raw, source=scenario.source_path or "<scenario>")
     try:
         return Scenario.model_validate({**raw, "source_text": scenario.source_text,
-                                        "source_path": scenario.source_path})
+                                        "source_path": scenario.source_path,
+                                        "uncertain": uncertain or None})
     except ValidationError as exc:
         raise _first_error(exc, raw, scenario.source_path or "<scenario>") from None
 

@@ -59,7 +59,9 @@ __all__ = ["DaskError", "Job", "dask_client", "prepare_job", "run_grouped", "run
 #: Blocks per task in this process: a few seconds of work, so checkpoints and
 #: progress are regular, and large enough that the per-call overhead is negligible.
 IN_PROCESS_BLOCKS = 64
-#: Upper bound on blocks per task on a cluster (smaller tasks balance better).
+#: Bounds on blocks per task on a cluster: small tasks balance better, but each task
+#: returns its histograms (7 MB per company), so a task must be worth sending.
+MIN_TASK_BLOCKS = 4
 MAX_TASK_BLOCKS = 64
 #: Kept paths returned by one task are at most about this many bytes.
 KEPT_TASK_BYTES = 64 * 2**20
@@ -417,6 +419,7 @@ def run_jobs(
     on_done: Callable[[Job], None] | None = None,
     on_error: Callable[[Job, BaseException], None] | None = None,
     progress: Callable[[int], None] | None = None,
+    on_start: Callable[[Job], None] | None = None,
 ) -> None:
     """Run the pending groups of every job, in this process or on a dask cluster.
 
@@ -429,7 +432,8 @@ def run_jobs(
         side); default: in this process, one job after the other.
     blocks_per_task : int, optional
         Blocks per group; default :data:`IN_PROCESS_BLOCKS` in process, and on a
-        cluster enough groups for four per worker thread, at most :data:`MAX_TASK_BLOCKS`.
+        cluster enough groups for four per worker thread, within
+        [:data:`MIN_TASK_BLOCKS`, :data:`MAX_TASK_BLOCKS`].
     on_group : callable, optional
         ``on_group(job)`` after each group is merged (checkpoints).
     on_done : callable, optional
@@ -439,15 +443,19 @@ def run_jobs(
         the other jobs go on.  Default: raise.
     progress : callable, optional
         Called with the number of paths finished, as they finish.
+    on_start : callable, optional
+        ``on_start(job)`` when the first task of a job is started (or submitted).
     """
+    on_start = on_start or (lambda job: None)
     if client is None:
-        _run_in_process(jobs, blocks_per_task, on_group, on_done, on_error, progress)
+        _run_in_process(jobs, blocks_per_task, on_group, on_done, on_error, progress, on_start)
     else:
-        _run_on_cluster(jobs, client, blocks_per_task, on_group, on_done, on_error, progress)
+        _run_on_cluster(jobs, client, blocks_per_task, on_group, on_done, on_error, progress, on_start)
 
 
-def _run_in_process(jobs, blocks_per_task, on_group, on_done, on_error, progress) -> None:
+def _run_in_process(jobs, blocks_per_task, on_group, on_done, on_error, progress, on_start) -> None:
     for job in jobs:
+        on_start(job)
         try:
             for group in job.pending_groups(blocks_per_task or IN_PROCESS_BLOCKS):
                 part = simulate_group(job.layout, job.plan, progress=progress, **job.task_kwargs(group))
@@ -462,20 +470,23 @@ def _run_in_process(jobs, blocks_per_task, on_group, on_done, on_error, progress
             on_error(job, exc)
 
 
-def _run_on_cluster(jobs, client, blocks_per_task, on_group, on_done, on_error, progress) -> None:
+def _run_on_cluster(jobs, client, blocks_per_task, on_group, on_done, on_error, progress, on_start) -> None:
     from distributed import as_completed
 
     slots = max(1, sum(client.nthreads().values()))
     tasks: list[tuple[Job, tuple[int, ...]]] = []
     for job in jobs:
-        per_task = blocks_per_task or max(1, min(MAX_TASK_BLOCKS, math.ceil(job.n_blocks / (4 * slots))))
+        per_task = blocks_per_task or min(MAX_TASK_BLOCKS, max(MIN_TASK_BLOCKS,
+                                                               math.ceil(job.n_blocks / (4 * slots))))
         tasks.extend((job, g) for g in job.pending_groups(per_task))
     remaining = {id(job): 0 for job in jobs}
     for job, _ in tasks:
         remaining[id(job)] += 1
     failed: set[int] = set()
+    started: set[int] = set()
     for job in jobs:  # nothing to run (all groups were checkpointed)
         if remaining[id(job)] == 0:
+            on_start(job)
             _finish(job, on_done, on_error)
     # A bounded window of tasks in flight bounds the client's memory (each returns a tally).
     window = 2 * slots
@@ -486,6 +497,9 @@ def _run_on_cluster(jobs, client, blocks_per_task, on_group, on_done, on_error, 
         for job, group in pending:
             if id(job) in failed:
                 continue
+            if id(job) not in started:
+                started.add(id(job))
+                on_start(job)
             fut = client.submit(simulate_group, job.layout, job.plan, pure=False,
                                 key=f"simulate-{_key_name(job.name)}-{group[0]}-{os.urandom(4).hex()}",
                                 **job.task_kwargs(group))

@@ -21,6 +21,7 @@ def save_results(ds: xr.Dataset, path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, file_mode())  # mkstemp makes it private (0600); results are ordinary files
     try:
         encoding = {name: {"zlib": True, "complevel": 4} for name in ds.data_vars
                     if ds[name].dtype.kind in "fiu" and ds[name].size > 1024}
@@ -33,6 +34,13 @@ def save_results(ds: xr.Dataset, path: str | Path) -> Path:
             os.unlink(tmp)
         raise
     return path
+
+
+def file_mode() -> int:
+    """Permissions of a new ordinary file under the current umask (``0o666 & ~umask``)."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def open_results(path: str | Path) -> xr.Dataset:

@@ -178,7 +178,7 @@ class UncertainInput:
     @property
     def support(self) -> tuple[float, float]:
         """Smallest and largest value a draw can take."""
-        base, f_lo, f_hi = self._frozen
+        base = self._frozen[0]
         p = dict(self.params)
         lo = p.get("low", float(base.support()[0]))
         hi = p.get("high", float(base.support()[1]))

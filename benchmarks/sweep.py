@@ -1,0 +1,143 @@
+"""Cost of a many-set sweep against one big run (issue 4's speed target).
+
+Usage::
+
+    python benchmarks/sweep.py [--scenario scenarios/zhipu_base.toml] [--sets 1000] [--paths 10000]
+        [--big-paths 10000000] [--threads 2] [--json FILE]
+
+Times, warm (kernels compiled and cached first):
+
+1. ``simulator.sweep.sweep`` over a grid of ``--sets`` parameter sets (three
+   chip and funding keys) with ``--paths`` paths each, to the finished Dataset,
+   with and without the quantiles at the horizons;
+2. one run of ``--big-paths`` paths (the same number of path-months) through the
+   same engine with only the horizons recorded (``fans=False``), and
+   ``simulator.run`` (which also records month-by-month quantile fans);
+3. the random-number bound of the big run: drawing exactly the variates its
+   paths consume, and nothing else (``benchmarks/throughput.py``).
+
+Prints the wall times and the cost per path of each against the big run.
+The issue's target is a 1,000 x 10,000-path sweep in <= 10 s on 2 cores, and
+a cost per path within 20% of the big run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+
+def _grid(sets: int) -> list[str]:
+    """Sweep specs whose grid has ``sets`` points (a cube when possible)."""
+    side = round(sets ** (1 / 3))
+    if side ** 3 == sets:
+        counts = (side, side, side)
+    else:
+        counts = (sets, 1, 1)
+    specs = [f"companies.zhipu.chips.imports_per_month=0:500:{counts[0]}"]
+    if counts[1] > 1:
+        specs.append(f"companies.zhipu.chips.domestic_per_month=100:1000:{counts[1]}")
+    if counts[2] > 1:
+        specs.append(f"companies.zhipu.funding.backstop_probability=0:1:{counts[2]}")
+    return specs
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenario", default=str(ROOT / "scenarios" / "zhipu_base.toml"))
+    parser.add_argument("--sets", type=int, default=1000)
+    parser.add_argument("--paths", type=int, default=10_000)
+    parser.add_argument("--big-paths", type=int, default=None, help="default: sets x paths")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    args = parser.parse_args(argv)
+    big = args.big_paths or args.sets * args.paths
+
+    from throughput import rng_bound_seconds
+
+    import simulator
+    from simulator import _kernels as K
+    from simulator.engine import DEFAULT_BLOCK_SIZE, normalise_seed, plan_run, simulate
+    from simulator.params import build_layout
+    from simulator.sweep import sweep
+
+    K.set_threads(args.threads)
+    sc = simulator.load_scenario(args.scenario)
+    layout = build_layout(sc)
+    meta = sc.scenario
+    horizons_only = plan_run(meta.horizon_months, meta.horizon_list, fans=False)
+    seed = normalise_seed(1)
+    specs = _grid(args.sets)
+
+    def best(fn) -> float:
+        times = []
+        for _ in range(args.repeats):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    # Warm up: compile or load every kernel variant used below.
+    sweep(sc, specs[:1] if len(specs) > 1 else [specs[0].rsplit(":", 1)[0] + ":2"], paths=2000, seed=1)
+    simulate(layout, horizons_only, paths=2000, seed=seed, fans=False)
+    simulator.run(sc, paths=2000, seed=1)
+
+    ds_holder = {}
+    t_sweep = best(lambda: ds_holder.update(ds=sweep(sc, specs, paths=args.paths, seed=1, threads=args.threads)))
+    ds = ds_holder["ds"]
+    t_sweep_noq = best(lambda: sweep(sc, specs, paths=args.paths, seed=1, threads=args.threads,
+                                     quantiles=False))
+    t_big = best(lambda: simulate(layout, horizons_only, paths=big, seed=seed, fans=False, threads=args.threads))
+    t_run = best(lambda: simulator.run(sc, paths=big, seed=1, threads=args.threads))
+    t_bound = rng_bound_seconds(layout, horizons_only, big, seed, DEFAULT_BLOCK_SIZE)
+
+    set_paths = args.sets * args.paths
+    per_path = {
+        "sweep": t_sweep / set_paths,
+        "sweep_no_quantiles": t_sweep_noq / set_paths,
+        "big_run_horizons_only": t_big / big,
+        "big_run_simulator_run": t_run / big,
+        "rng_bound": t_bound / big,
+    }
+    figures = {
+        "scenario": sc.name, "threads": args.threads, "sets": args.sets, "paths_per_set": args.paths,
+        "months": meta.horizon_months, "grid": specs, "big_paths": big,
+        "sweep_seconds": t_sweep, "sweep_no_quantiles_seconds": t_sweep_noq,
+        "sweep_kernel_calls": int(ds.attrs["kernel_calls"]),
+        "sets_per_kernel_batch": int(ds.attrs["sets_per_kernel_batch"]),
+        "big_run_horizons_only_seconds": t_big, "big_run_simulator_run_seconds": t_run,
+        "rng_bound_seconds": t_bound, "seconds_per_path": per_path,
+        "sweep_over_big_run": per_path["sweep"] / per_path["big_run_horizons_only"],
+        "sweep_no_quantiles_over_big_run": per_path["sweep_no_quantiles"] / per_path["big_run_horizons_only"],
+        "rng_bound_over_target_10s": t_bound / 10.0,
+    }
+    print(f"scenario {sc.name}: {meta.horizon_months} months, {args.threads} threads")
+    print(f"sweep {args.sets:,} sets x {args.paths:,} paths ({' x '.join(s.split('=')[0].split('.')[-1] for s in specs)}):")
+    print(f"  with quantiles at the horizons: {t_sweep:8.2f} s  ({figures['sweep_kernel_calls']} kernel calls, "
+          f"{figures['sets_per_kernel_batch']} sets per batch)")
+    print(f"  without quantiles:              {t_sweep_noq:8.2f} s")
+    print(f"one run of {big:,} paths, horizons only:  {t_big:8.2f} s")
+    print(f"simulator.run of {big:,} paths (fans):     {t_run:8.2f} s")
+    print(f"random-number bound of {big:,} paths:    {t_bound:8.2f} s")
+    print(f"{'':<34}{'ns per path':>12}{'vs big run':>12}")
+    for key, value in per_path.items():
+        print(f"  {key:<32}{value * 1e9:>12,.0f}{value / per_path['big_run_horizons_only']:>11.2f}x")
+    print(f"target: sweep <= 10 s -> {'met' if t_sweep <= 10 else 'NOT met'}; cost per path within 20% of "
+          f"the big run -> {'met' if figures['sweep_over_big_run'] <= 1.2 else 'NOT met'} "
+          f"({figures['sweep_over_big_run']:.2f}x)")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
+    return 0 if np.isfinite(t_sweep) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

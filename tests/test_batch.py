@@ -1,0 +1,240 @@
+"""Batches: resume after SIGKILL, stale results, bad input, dask, merged quantiles, Zarr."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import simulator
+from simulator import _layout as L
+from simulator.cli import main
+from simulator.engine import merge_tallies, normalise_seed, plan_run, simulate
+from simulator.params import build_layout
+from simulator.results import QUANTILE_ERROR, QUANTILES, hist_quantiles, scenario_hash
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIOS = ROOT / "scenarios"
+
+
+def _scenario(folder: Path, source: str, *, paths: int, cash: str | None = None) -> Path:
+    """A copy of a shipped scenario with its own number of paths (and optionally cash)."""
+    text = (SCENARIOS / f"{source}.toml").read_text(encoding="utf-8")
+    text = re.sub(r"^paths = .*$", f"paths = {paths}", text, count=1, flags=re.M)
+    if cash is not None:
+        text = re.sub(r"^cash = .*$", f"cash = {cash}", text, count=1, flags=re.M)
+    path = folder / f"{source}.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _without_created(ds: xr.Dataset) -> xr.Dataset:
+    ds = ds.copy()
+    ds.attrs.pop("created", None)
+    return ds
+
+
+def _assert_same_results(a: Path, b: Path) -> None:
+    xr.testing.assert_identical(_without_created(simulator.open_results(a)),
+                                _without_created(simulator.open_results(b)))
+
+
+def _log_of_last_run(out: Path) -> list[str]:
+    lines = (out / "batch.log").read_text().splitlines()
+    start = max(i for i, line in enumerate(lines) if " batch - " in line)
+    return lines[start:]
+
+
+def _events(lines: list[str], event: str) -> list[str]:
+    return [line.split()[3] for line in lines if line.split()[2] == event]
+
+
+def test_resume_after_sigkill_matches_an_uninterrupted_batch(tmp_path):
+    src = tmp_path / "scenarios"
+    src.mkdir()
+    files = [str(_scenario(src, "zhipu_base", paths=12_000)),
+             str(_scenario(src, "narrative_flip", paths=150_000)),
+             str(_scenario(src, "sovereign_backstop", paths=12_000))]
+    opts = ["--checkpoint-every", "0", "--blocks-per-task", "2", "--quiet"]
+    out = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "simulator.cli", "batch", *files, "--out", str(out), *opts],
+                            cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    checkpoint = out / ".partial" / "narrative_flip" / "tally.npz"
+    deadline = time.monotonic() + 90
+    # Kill it once the first scenario is done and the second has checkpointed part of its blocks.
+    while not ((out / "zhipu_base.nc").exists() and checkpoint.exists()):
+        assert proc.poll() is None, proc.stderr.read().decode()
+        assert time.monotonic() < deadline, "the batch made no progress"
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    proc.stderr.close()
+    assert not (out / "narrative_flip.nc").exists(), "killed too late: the second scenario had finished"
+    first = (out / "zhipu_base.nc").stat()
+
+    assert main(["batch", *files, "--out", str(out), *opts]) == 0
+    log = _log_of_last_run(out)
+    assert _events(log, "skipped") == ["zhipu_base"]  # finished before the kill: not recomputed
+    assert (out / "zhipu_base.nc").stat().st_mtime_ns == first.st_mtime_ns
+    assert (out / "zhipu_base.nc").stat().st_ino == first.st_ino
+    resumed = [line for line in log if " started narrative_flip " in line]
+    assert resumed and int(re.search(r"resumed_paths=(\d+)", resumed[0]).group(1)) > 0, log
+    assert _events(log, "done") == ["narrative_flip", "sovereign_backstop"]
+
+    # Every file is complete, valid and identical to an uninterrupted batch.
+    clean = tmp_path / "clean"
+    assert main(["batch", *files, "--out", str(clean), *opts]) == 0
+    names = sorted(p.name for p in out.iterdir())
+    assert names == [".batch.lock", "batch.log", "narrative_flip.nc", "sovereign_backstop.nc", "summary.csv",
+                     "summary.nc", "zhipu_base.nc"], names
+    for name in ("zhipu_base.nc", "narrative_flip.nc", "sovereign_backstop.nc", "summary.nc"):
+        _assert_same_results(out / name, clean / name)
+    assert (out / "summary.csv").read_bytes() == (clean / "summary.csv").read_bytes()
+
+
+def test_stale_scenario_is_recomputed_alone(tmp_path, capsys):
+    a = _scenario(tmp_path, "zhipu_base", paths=6_000)
+    b = _scenario(tmp_path, "narrative_flip", paths=6_000)
+    out = tmp_path / "out"
+    argv = ["batch", str(a), str(b), "--out", str(out)]
+    assert main(argv) == 0
+    before = {p.name: p.stat().st_mtime_ns for p in out.glob("*.nc")}
+    assert main(argv) == 0
+    assert _events(_log_of_last_run(out), "skipped") == ["zhipu_base", "narrative_flip"]
+    assert {p.name: p.stat().st_mtime_ns for p in out.glob("*.nc")}.items() >= before.items()
+
+    _scenario(tmp_path, "narrative_flip", paths=6_000, cash="12e9")
+    assert main(argv) == 0
+    log = _log_of_last_run(out)
+    assert _events(log, "skipped") == ["zhipu_base"]
+    assert _events(log, "done") == ["narrative_flip"]
+    assert (out / "zhipu_base.nc").stat().st_mtime_ns == before["zhipu_base.nc"]
+    ds = simulator.open_results(out / "narrative_flip.nc")
+    assert ds.attrs["scenario_hash"] == scenario_hash(simulator.load_scenario(b))
+    # Other paths or another seed make every result stale.
+    assert main([*argv, "--paths", "5000"]) == 0
+    assert _events(_log_of_last_run(out), "done") == ["zhipu_base", "narrative_flip"]
+    assert "up to date: zhipu_base" in capsys.readouterr().out
+
+
+def test_bad_scenario_is_reported_and_the_rest_runs(tmp_path, capsys):
+    good = _scenario(tmp_path, "zhipu_base", paths=5_000)
+    bad = _scenario(tmp_path, "narrative_flip", paths=5_000, cash="-5")
+    other = _scenario(tmp_path, "sovereign_backstop", paths=5_000)
+    out = tmp_path / "out"
+    code = main(["batch", str(good), str(bad), str(other), "--out", str(out)])
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "narrative_flip.toml" in err[0] and "cash" in err[0], err
+    assert "Traceback" not in err[0]
+    assert (out / "zhipu_base.nc").exists() and (out / "sovereign_backstop.nc").exists()
+    assert not (out / "narrative_flip.nc").exists()
+    summary = xr.open_dataset(out / "summary.nc", engine="h5netcdf").load()
+    assert list(summary["scenario"].values) == ["zhipu_base", "sovereign_backstop"]
+    rows = (out / "summary.csv").read_text().splitlines()
+    assert len(rows) == 3 and rows[0].startswith("scenario,company,")
+
+
+@pytest.fixture(scope="module")
+def dask_cluster():
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       dashboard_address=None, silence_logs=40)
+    client = distributed.Client(cluster)
+    yield client
+    client.close()
+    cluster.close()
+
+
+def test_distributed_batch_is_bit_identical_to_in_process(tmp_path, dask_cluster):
+    files = [str(_scenario(tmp_path, "zhipu_base", paths=20_000)),
+             str(_scenario(tmp_path, "sector_portfolio", paths=9_000))]
+    opts = ["--seed", "11", "--blocks-per-task", "1", "--quiet"]
+    assert main(["batch", *files, "--out", str(tmp_path / "local"), *opts]) == 0
+    address = dask_cluster.scheduler.address
+    assert main(["batch", *files, "--out", str(tmp_path / "dask"), "--scheduler", address, *opts]) == 0
+    assert "client=yes" in (tmp_path / "dask" / "batch.log").read_text()
+    for name in ("zhipu_base.nc", "sector_portfolio.nc", "summary.nc"):
+        _assert_same_results(tmp_path / "local" / name, tmp_path / "dask" / name)
+    assert (tmp_path / "local" / "summary.csv").read_bytes() == (tmp_path / "dask" / "summary.csv").read_bytes()
+
+    # The Python API: simulator.run(..., client=...), with kept paths.
+    kw = {"paths": 10_000, "seed": 5, "keep_paths": 300}
+    local = simulator.run(SCENARIOS / "zhipu_base.toml", **kw)
+    remote = simulator.run(SCENARIOS / "zhipu_base.toml", client=dask_cluster, **kw)
+    xr.testing.assert_identical(_without_created(local), _without_created(remote))
+
+
+def test_merged_quantiles_within_one_bin_of_exact_on_a_million_paths():
+    """Tallies of 16 groups of blocks merged; quantiles against exact ones of the same paths."""
+    sc = simulator.load_scenario(SCENARIOS / "zhipu_base.toml")
+    layout = build_layout(sc)
+    plan = plan_run(sc.scenario.horizon_months, sc.scenario.horizon_list)
+    root = normalise_seed(2024)
+    paths, block, per_group = 1_000_000, 4096, 16
+    n_blocks = -(-paths // block)
+    rows = plan.rec_row[plan.horizons]
+    exact = np.empty((L.N_VARS, paths, plan.horizons.size), dtype=np.float32)
+    merged = None
+    for g0 in range(0, n_blocks, per_group):
+        group = range(g0, min(n_blocks, g0 + per_group))
+        first = g0 * block
+        part = simulate(layout, plan, paths=paths, seed=root, block_size=block, blocks=group,
+                        keep_paths=len(group) * block, keep_start=first)
+        exact[:, first:first + part.kept.shape[1]] = part.kept[:, :, 0][:, :, plan.horizons]
+        part.kept = part.fail_month = None
+        merged = part if merged is None else merge_tallies(merged, part)
+    assert int(merged.n_paths[0]) == paths
+    for v, var in enumerate(L.VAR_NAMES):
+        got = hist_quantiles(merged.hist[0, 0, v][rows], merged.minmax[0, 0, v][rows], QUANTILES, v)
+        want = np.quantile(exact[v].astype(np.float64), QUANTILES, axis=0).T  # (horizon, level)
+        err = QUANTILE_ERROR[var]
+        if L.HIST_LOG10[var]:
+            zero = want == 0
+            assert np.all(got[zero] == 0), var
+            # float32 kept values: a relative rounding of 1e-7 on top of the one-bin bound.
+            assert np.all(np.abs(got[~zero] / want[~zero] - 1.0) <= err + 1e-6), (var, got, want)
+        else:
+            assert np.all(np.abs(got - want) <= err + 1e-6 * np.abs(want)), (var, got, want)
+
+
+def test_kept_paths_to_zarr_in_chunks_equal_the_in_memory_ones(tmp_path):
+    kw = {"paths": 20_000, "seed": 8, "keep_paths": 9_000}
+    store = tmp_path / "kept.zarr"
+    ds = simulator.run(SCENARIOS / "sector_portfolio.toml", zarr=store, **kw)
+    ref = simulator.run(SCENARIOS / "sector_portfolio.toml", **kw)
+    assert ds.attrs["kept_paths_zarr"] == str(store.resolve())
+    kept = xr.open_zarr(store, consolidated=False)
+    assert kept.attrs["complete"] is True
+    assert kept["path_valuation"].encoding["chunks"][0] == 4096  # one block of paths per chunk
+    path_vars = [v for v in ref.data_vars if v.startswith("path_") or v == "failure_month"]
+    for var in path_vars:
+        np.testing.assert_array_equal(kept[var].values, ref[var].values)
+        assert kept[var].attrs["units"] == ref[var].attrs["units"]
+    summary = ref.drop_vars([*path_vars, "path"])
+    summary.attrs["kept_paths_zarr"] = ds.attrs["kept_paths_zarr"]
+    xr.testing.assert_identical(_without_created(ds), _without_created(summary))
+
+
+def test_tally_memory_does_not_grow_with_paths():
+    """Only the per-block moments (32 bytes per block, company and horizon) grow with paths."""
+    sc = simulator.load_scenario(SCENARIOS / "zhipu_base.toml")
+    layout = build_layout(sc)
+    plan = plan_run(sc.scenario.horizon_months, sc.scenario.horizon_list)
+    small = simulate(layout, plan, paths=200, seed=normalise_seed(1), block_size=100)
+    large = simulate(layout, plan, paths=2000, seed=normalise_seed(1), block_size=100)
+    for name, value in small.__dict__.items():
+        if isinstance(value, np.ndarray):
+            other = large.__dict__[name]
+            if name in ("block_ids", "fv_blocks", "vh_blocks"):
+                assert other.shape[0] == 10 * value.shape[0] and other.shape[1:] == value.shape[1:]
+            else:
+                assert other.shape == value.shape, name
