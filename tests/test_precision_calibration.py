@@ -128,7 +128,7 @@ def test_precision_target_coverage_and_width(frozen):
     for r in range(reps):
         ds = run_to_precision(sc, precision=0.03, targets=[target], seed=20_000 + r, pilot_paths=512,
                               block_size=32)
-        p, lo, hi, n = target.estimate(ds)
+        _, lo, hi, n = target.estimate(ds)
         covered += lo <= exact <= hi
         met += bool(ds.attrs["precision_met"])
         sizes.add(n)
@@ -175,7 +175,7 @@ def test_calibration_two_targets_least_squares(frozen):
 
 def test_unreachable_target_is_a_clear_error(frozen):
     target = Target("solo", "champion", 12, 0.99)
-    with pytest.raises(UnreachableError, match="no value of companies.solo.growth.initial in"):
+    with pytest.raises(UnreachableError, match=r"no value of companies\.solo\.growth\.initial in"):
         calibrate(frozen, [target], [ParamRange("companies.solo.growth.initial", 0.0, 0.5)], paths=2000,
                   replicates=0)
 
