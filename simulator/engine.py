@@ -362,9 +362,10 @@ def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, 
         hist_high = np.asarray(L.HIST_HIGH, dtype=np.float64)
         hist_log = np.asarray(L.HIST_LOG10, dtype=np.bool_)
         rec_row = plan.rec_row
-        per_chunk = chunk_blocks or max(8, 4 * K.get_threads())
-        # Keep chunks near a million path-sets so progress is regular.
-        per_chunk = max(1, min(per_chunk * max(1, 64 // max(1, n_sets)), len(all_blocks)))
+        # About 32 block-sets per kernel call (at least two tasks per thread): the progress
+        # bar moves every ~130k paths, and the per-call overhead stays under 1%.
+        per_chunk = chunk_blocks or max(2 * K.get_threads(), -(-32 // max(1, n_sets)))
+        per_chunk = max(1, min(per_chunk, len(all_blocks)))
         start_all = time.perf_counter()
         for i0 in range(0, len(all_blocks), per_chunk):
             chunk = all_blocks[i0:i0 + per_chunk]
