@@ -400,8 +400,12 @@ def _plan_jobs(scenarios, out, report, log, say, fail, bar_sc, *, paths, seed, o
             say(f"up to date: {name}: {result}")
             bar_sc.update(1)
             continue
-        load_checkpoint(partial / "tally.npz", job)
-        job.start()  # drops the checkpoint if its Zarr store is gone
+        if load_checkpoint(partial / "tally.npz", job):
+            job.start()
+            if job.tally is None:  # its Zarr store is gone or another run's: the checkpoint is useless
+                (partial / "tally.npz").unlink(missing_ok=True)
+        else:
+            job.start()
         log("started", name, paths=job.paths, resumed_paths=job.paths_done)
         jobs.append(job)
     return jobs, order

@@ -718,7 +718,8 @@ def with_overrides(scenario: Scenario, overrides: Any) -> Scenario:
     # Distribution tables go back in first, so an override replaces them.
     raw = restore_tables(raw, scenario.uncertain)
     raw = apply_overrides(raw, overrides, source=f"{scenario.source_path or '<scenario>'}: --set")
-    raw, uncertain = extract_uncertain(raw, source=scenario.source_path or "<scenario>")
+    raw, uncertain = extract_uncertain(raw, source=scenario.source_path or "<scenario>",
+                                       previous=scenario.uncertain)
     try:
         return Scenario.model_validate({**raw, "source_text": scenario.source_text,
                                         "source_path": scenario.source_path,

@@ -191,11 +191,15 @@ class KeptZarr:
             "title": f"Kept paths of scenario {job.scenario.name}",
             "scenario_name": job.scenario.name,
             "scenario_hash": scenario_hash(job.scenario),
-            "run_identity": json.dumps(job.identity(), sort_keys=True),
             "complete": False,
         })
         self.path.parent.mkdir(parents=True, exist_ok=True)
         template.to_zarr(str(self.path), compute=False, mode="w", consolidated=False)
+        import zarr
+
+        # The identity goes in last: a store whose creation was interrupted never matches.
+        zarr.open_group(str(self.path), mode="r+").attrs["run_identity"] = json.dumps(
+            job.identity(), sort_keys=True)
 
     def write(self, first: int, kept: np.ndarray, fail_month: np.ndarray) -> None:
         """Write the kept paths ``first, first + 1, ...`` of one group."""

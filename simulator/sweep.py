@@ -227,6 +227,9 @@ def _number(text: str, where: str) -> float:
 
 def check_value(scenario: Scenario, path: str, value: float, *, where: str) -> None:
     """Raise a one-line ScenarioError when ``value`` is not allowed for the key ``path``."""
+    if path.endswith((".chips.enabled", ".funding.enabled")):
+        raise ScenarioError(f"{where}: {path} is a switch (true/false), not a number to vary; compare "
+                            "both settings with --set instead")
     if path.endswith((".import_cut.low", ".import_cut.high", ".import_cut")):
         if not 0.0 <= value <= 1.0:
             raise ScenarioError(f"{where}: {path} = {value:g}: out of range (allowed: >= 0 and <= 1)")

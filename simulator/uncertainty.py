@@ -91,10 +91,11 @@ DISTRIBUTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "pert": (("low", "mode", "high"), ("shape",)),
 }
 
-# The largest double below 1: uniforms are kept inside (0, 1) so that inverse
-# CDFs of unbounded distributions stay finite.
-_U_MAX = float(np.nextafter(1.0, 0.0))
-_U_MIN = 1e-300
+# Uniforms are kept inside [2^-53, 1 - 2^-53] (the normal CDF of a draw cannot
+# resolve more), so inverse CDFs of unbounded distributions stay finite: a
+# normal draw lies within about 8.2 standard deviations of its mean.
+_U_MIN = 2.0**-53
+_U_MAX = 1.0 - 2.0**-53
 
 
 def _fmt_table(table: dict[str, Any]) -> str:
@@ -166,9 +167,7 @@ class UncertainInput:
         """Inverse CDF of the (truncated) distribution at uniforms ``u``."""
         base, f_lo, f_hi = self._frozen
         u = np.clip(np.asarray(u, dtype=np.float64), _U_MIN, _U_MAX)
-        x = base.ppf(f_lo + u * (f_hi - f_lo)) if (f_lo, f_hi) != (0.0, 1.0) else base.ppf(u)
-        lo, hi = self.support
-        return np.clip(x, lo, hi)
+        return base.ppf(f_lo + u * (f_hi - f_lo)) if (f_lo, f_hi) != (0.0, 1.0) else base.ppf(u)
 
     def cdf(self, x: np.ndarray) -> np.ndarray:
         """CDF of the (truncated) distribution."""
@@ -177,13 +176,8 @@ class UncertainInput:
 
     @property
     def support(self) -> tuple[float, float]:
-        """Smallest and largest value a draw can take."""
-        base = self._frozen[0]
-        p = dict(self.params)
-        lo = p.get("low", float(base.support()[0]))
-        hi = p.get("high", float(base.support()[1]))
-        if self.dist == "beta":
-            lo, hi = p.get("low", 0.0), p.get("high", 1.0)
+        """Smallest and largest value a draw can take (the inverse CDF at the extreme uniforms)."""
+        lo, hi = self.ppf(np.asarray([_U_MIN, _U_MAX]))
         return float(lo), float(hi)
 
     @property
@@ -316,11 +310,11 @@ def _path_of(loc: tuple, raw: dict[str, Any]) -> str:
     for i, part in enumerate(loc):
         if isinstance(part, int):
             item = node[part] if isinstance(node, list) and part < len(node) else None
-            if isinstance(item, dict):
+            if i > 0 and loc[i - 1] == "import_cut":
+                parts.append(("low", "high")[part] if part < 2 else str(part))
+            elif isinstance(item, dict):
                 name = item.get("name")
                 parts.append(str(name) if isinstance(name, str) and name else str(part))
-            elif i > 0 and loc[i - 1] == "import_cut":
-                parts.append(("low", "high")[part] if part < 2 else str(part))
             else:
                 parts.append(str(part))
             node = item
@@ -483,7 +477,8 @@ def _set_loc(raw: Any, loc: tuple, value: Any) -> None:
     node[loc[-1]] = value
 
 
-def extract_uncertain(raw: dict[str, Any], *, source: str) -> tuple[dict[str, Any], UncertainSet]:
+def extract_uncertain(raw: dict[str, Any], *, source: str,
+                      previous: UncertainSet | None = None) -> tuple[dict[str, Any], UncertainSet]:
     """Replace distribution tables in raw scenario data by their medians; collect the specs.
 
     Parameters
@@ -492,6 +487,8 @@ def extract_uncertain(raw: dict[str, Any], *, source: str) -> tuple[dict[str, An
         Parsed TOML (after ``--set`` overrides); modified in place.
     source : str
         File name for error messages.
+    previous : UncertainSet, optional
+        The inputs before overrides: their order is kept (new ones come last).
 
     Returns
     -------
@@ -522,9 +519,12 @@ def extract_uncertain(raw: dict[str, Any], *, source: str) -> tuple[dict[str, An
         a_lo, a_hi, text = _allowed_range(loc)
         if s_lo < a_lo or s_hi > a_hi:
             hint = "; give low and high to truncate it" if dist in ("normal", "lognormal") else ""
-            raise ScenarioError(f"{where}: draws range over [{s_lo:g}, {s_hi:g}], outside the allowed "
+            raise ScenarioError(f"{where}: draws can reach [{s_lo:.4g}, {s_hi:.4g}], outside the allowed "
                                 f"range ({text}){hint}")
         inputs.append(spec)
+    if previous:
+        rank = {name: i for i, name in enumerate(previous.names)}
+        inputs.sort(key=lambda spec: rank.get(spec.path, len(rank)))
     names = [s.path for s in inputs]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:

@@ -1,0 +1,371 @@
+"""Sweeps and sensitivity studies: many parameter sets, common random numbers, SALib."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import simulator
+from simulator.cli import main
+from simulator.config import parse_scenario, with_overrides
+from simulator.engine import normalise_seed, plan_run, simulate
+from simulator.params import build_layout
+from simulator.results import build_dataset, build_sets_dataset
+from simulator.sensitivity import sensitivity
+from simulator.sweep import evaluate_sets, grid_thetas, parse_sweep_param, sweep
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+
+# One company whose valuation is revenue times a fixed multiple, so
+# log V_T - log V_0 = (mu - sigma^2 / 2) T + narrative (mean-reverting to long_run) + noise.
+# Only growth.initial and narrative.long_run can move the champion probability or the
+# valuation; exit_multiple and opex only enter the fundamental value.
+TOY = """
+[scenario]
+name = "toy"
+horizon_months = 24
+horizons = [12, 24]
+paths = 20000
+seed = 7
+
+[sector.narrative]
+kappa = 0.5
+sigma = 0.15
+
+[[sector.events]]
+name = "shock"
+hazard_per_year = 0.5
+narrative = { mean = -0.2, sd = 0.2 }
+
+[[companies]]
+name = "solo"
+revenue = 1e9
+valuation = 10e9
+cash = 1e13
+
+[companies.growth]
+initial = GROWTH
+long_run = 0.1
+kappa = 0.0
+sigma_growth = 0.0
+sigma_revenue = 0.25
+
+[companies.pricing]
+price_drift = 0.0
+price_sigma = 0.0
+pass_through = 1.0
+elasticity = 0.0
+compute_cost_drift = 0.0
+scarcity_premium = 0.0
+
+[companies.chips]
+enabled = false
+
+[companies.funding]
+enabled = false
+
+[companies.narrative]
+long_run = LONG_RUN
+kappa = 1.0
+sigma = 0.15
+
+[companies.valuation_model]
+base_multiple = 10.0
+growth_sensitivity = 0.0
+margin_sensitivity = 0.0
+exit_multiple = EXIT
+
+[[companies.events]]
+name = "release"
+hazard_per_year = 1.0
+outcomes = [
+  { name = "hit", probability = 0.5, narrative = { mean = 0.15, sd = 0.1 } },
+  { name = "flop", probability = 0.5, narrative = { mean = -0.15, sd = 0.1 } },
+]
+"""
+# The same model with every source of randomness switched off.
+DETERMINISTIC = ["companies.solo.growth.sigma_revenue=0", "companies.solo.narrative.sigma=0",
+                 "sector.narrative.sigma=0", "sector.events.shock.hazard_per_year=0",
+                 "companies.solo.events.release.hazard_per_year=0"]
+G, LR, EX = ("companies.solo.growth.initial", "companies.solo.narrative.long_run",
+             "companies.solo.valuation_model.exit_multiple")
+RANGES = {G: (-0.1, 0.3), LR: (-0.15, 0.15), EX: (5.0, 30.0)}
+
+
+def _toy(*, uncertain: bool = False, deterministic: bool = False):
+    values = ({"GROWTH": '{ dist = "uniform", low = -0.1, high = 0.3 }',
+               "LONG_RUN": '{ dist = "uniform", low = -0.15, high = 0.15 }',
+               "EXIT": '{ dist = "pert", low = 5, mode = 10, high = 30 }'} if uncertain
+              else {"GROWTH": "0.1", "LONG_RUN": "0.0", "EXIT": "15.0"})
+    text = TOY
+    for key, value in values.items():
+        text = text.replace(key, value)
+    return parse_scenario(text, source="toy.toml", overrides=DETERMINISTIC if deterministic else None)
+
+
+def _params(*names):
+    return [f"{n}={RANGES[n][0]}:{RANGES[n][1]}" for n in names]
+
+
+def _order(ds, key, output):
+    score = ds[key].sel(output=output).values
+    return [str(p) for p in ds["parameter"].values[np.argsort(-score, kind="stable")]]
+
+
+# --------------------------------------------------------------------------- Sobol
+
+
+def test_sobol_only_one_parameter_matters():
+    sc = _toy()
+    ds = sensitivity(sc, method="sobol", samples=64, paths=2048,
+                     params=[*_params(G, EX), "companies.solo.costs.opex=1e8:1e9"],
+                     outputs=["solo.champion@24"])
+    s = ds.sel(output="solo.champion@24")
+    first = s.sel(parameter=G)
+    assert abs(float(first["S1"]) - 1.0) <= float(first["S1_conf"])
+    assert abs(float(first["ST"]) - 1.0) <= float(first["ST_conf"])
+    for other in (EX, "companies.solo.costs.opex"):
+        o = s.sel(parameter=other)
+        assert abs(float(o["S1"])) <= float(o["S1_conf"]) + 1e-12
+        assert abs(float(o["ST"])) <= float(o["ST_conf"]) + 1e-12
+    assert str(ds["parameter"].values[0]) == G  # ranked by total index
+    assert ds.sizes["parameter"] == 3 and ds.attrs["method"] == "sobol"
+    assert ds.attrs["sets"] == 64 * 5
+
+
+# --------------------------------------------------------------------------- signs
+
+
+def _paired_sweep(sc, spec, output):
+    """P(output) along a sweep and the paired (common random numbers) SE of each step."""
+    layout = build_layout(sc)
+    parsed = [parse_sweep_param(spec, sc, layout)]
+    thetas = grid_thetas(layout, layout.theta, parsed)
+    paths = 4096
+    res = evaluate_sets(sc, thetas, paths=paths, quantiles=False, outcome_paths=paths, layout=layout)
+    code = {"champion": 0, "collapse": 2}[output]
+    ind = (res.path_outcome[:, :, 0, -1] == code).astype(float)  # (set, path) at the last horizon
+    p = ind.mean(axis=1)
+    np.testing.assert_array_equal(p, res.ds["probability"].isel(company=0, horizon=-1).sel(outcome=output))
+    d = ind[1:] - ind[:-1]
+    se = np.sqrt(d.var(axis=1, ddof=1) / paths)
+    return p, se
+
+
+@pytest.fixture(scope="module")
+def zhipu():
+    # Champions need V >= V0 and a price-to-sales ratio within reach at 36 months.
+    return simulator.load_scenario(ROOT / "scenarios" / "zhipu_base.toml",
+                                   overrides=["outcomes.champion_max_price_to_sales=2000"])
+
+
+def test_more_export_hazard_never_raises_champion(zhipu):
+    p, se = _paired_sweep(zhipu, "sector.events.export_control_escalation.hazard_per_year=0:4:5", "champion")
+    assert np.all(np.diff(p) <= 3 * se + 1e-12), (p, se)
+    assert p[0] - p[-1] > 3 * math.sqrt(p[0] * (1 - p[0]) / 4096)  # the test has power
+
+
+def test_fewer_imported_cards_never_raise_champion(zhipu):
+    p, se = _paired_sweep(zhipu, "companies.zhipu.chips.imports_per_month=0:800:5", "champion")
+    # Along rising imports: the champion probability never falls beyond noise.
+    assert np.all(np.diff(p) >= -3 * se - 1e-12), (p, se)
+    assert p[-1] - p[0] > 3 * math.sqrt(p[-1] * (1 - p[-1]) / 4096)
+
+
+def test_higher_backstop_never_raises_collapse(zhipu):
+    p, se = _paired_sweep(zhipu, "companies.zhipu.funding.backstop_probability=0:1:5", "collapse")
+    assert np.all(np.diff(p) <= 3 * se + 1e-12), (p, se)
+
+
+# --------------------------------------------------------------------------- many sets
+
+
+def test_identical_sets_give_identical_results(zhipu):
+    layout = build_layout(zhipu)
+    thetas = np.repeat(layout.theta[None, :], 5, axis=0)
+    # A tiny memory budget forces batches of one set: five kernel calls.
+    res = evaluate_sets(zhipu, thetas, paths=5000, seed=3, max_memory=1.0, layout=layout)
+    assert res.kernel_calls == 5
+    ds = res.ds
+    for name, var in ds.data_vars.items():
+        if "set" in var.dims:
+            first = var.isel(set=0).values
+            for k in range(1, 5):
+                np.testing.assert_array_equal(var.isel(set=k).values, first, err_msg=name)
+    # And the same as an ordinary run with the same seed and paths.
+    run = simulator.run(zhipu, paths=5000, seed=3)
+    np.testing.assert_array_equal(ds["outcome_count"].isel(set=0).values, run["outcome_count"].values)
+    np.testing.assert_array_equal(
+        ds["valuation_quantile"].isel(set=0).values,
+        run["valuation_quantile"].sel(month=ds["month"].values).values)
+
+
+def test_vectorised_builder_matches_build_dataset(zhipu):
+    layout = build_layout(zhipu)
+    thetas = grid_thetas(layout, layout.theta, [parse_sweep_param(
+        "companies.zhipu.chips.imports_per_month=0,150,600", zhipu, layout)])
+    plan = plan_run(zhipu.scenario.horizon_months, zhipu.scenario.horizon_list, fans=False)
+    tally = simulate(layout, plan, paths=3000, seed=normalise_seed(5), theta_sets=thetas, fans=True)
+    many = build_sets_dataset(zhipu, layout, plan, tally, thetas)
+    for k in range(3):
+        one = build_dataset(zhipu, layout, plan, tally, set_index=k, theta=thetas[k])
+        for name in one.data_vars:
+            got = many[name].isel(set=k) if "set" in many[name].dims else many[name]
+            np.testing.assert_allclose(got.values, one[name].values, rtol=1e-13, atol=0, equal_nan=True,
+                                       err_msg=name)
+
+
+def test_sweep_dataset_shape_and_crn(zhipu):
+    ds = sweep(zhipu, ["companies.zhipu.chips.imports_per_month=0:400:3",
+                       "companies.zhipu.funding.backstop_probability=0.2,0.8"], paths=3000, seed=9)
+    assert ds["probability"].dims == ("companies.zhipu.chips.imports_per_month",
+                                      "companies.zhipu.funding.backstop_probability",
+                                      "company", "horizon", "outcome")
+    np.testing.assert_array_equal(ds["companies.zhipu.chips.imports_per_month"].values, [0.0, 200.0, 400.0])
+    assert ds["companies.zhipu.chips.imports_per_month"].attrs["path"] == "companies.zhipu.chips.imports_per_month"
+    for name in ("probability_ci", "champion_share_ci", "survival_ci", "valuation_quantile",
+                 "mean_valuation_ci", "fundamental_value_ci"):
+        assert name in ds
+    # A grid point equals the run with that override (same streams).
+    run = simulator.run(with_overrides(zhipu, ["companies.zhipu.chips.imports_per_month=200",
+                                               "companies.zhipu.funding.backstop_probability=0.8"]),
+                        paths=3000, seed=9)
+    point = ds.sel({"companies.zhipu.chips.imports_per_month": 200.0,
+                    "companies.zhipu.funding.backstop_probability": 0.8})
+    np.testing.assert_array_equal(point["outcome_count"].values, run["outcome_count"].values)
+    from simulator.report import result_kind
+
+    assert result_kind(ds) == "sweep"
+
+
+# --------------------------------------------------------------------------- noise vs deterministic
+
+
+@pytest.mark.parametrize(("method", "key", "samples"), [("oat", "swing", None), ("morris", "mu_star", 10),
+                                                         ("sobol", "ST", 64)])
+def test_methods_rank_like_the_deterministic_model(method, key, samples):
+    out = "solo.valuation_q50@24"
+    noisy = sensitivity(_toy(), method=method, samples=samples, paths=2048, params=_params(G, LR, EX),
+                        outputs=[out])
+    exact = sensitivity(_toy(deterministic=True), method=method, samples=samples, paths=64,
+                        params=_params(G, LR, EX), outputs=[out])
+    assert _order(noisy, key, out) == _order(exact, key, out) == [G, LR, EX]
+    for ds in (noisy, exact):
+        assert float(ds[key].sel(output=out, parameter=EX)) == 0.0  # no effect, exactly (common numbers)
+        if method == "sobol":
+            for index in ("S1", "ST"):
+                value, conf = ds[index].sel(output=out).values, ds[f"{index}_conf"].sel(output=out).values
+                assert np.all(value + conf >= 0.0) and np.all(value - conf <= 1.0)
+    if method == "oat":
+        from simulator.report import result_kind
+
+        assert result_kind(noisy) == "tornado"
+        assert {"low", "high", "base", "low_value", "high_value"} <= set(noisy.variables)
+    if method == "sobol":
+        from simulator.report import result_kind
+
+        assert result_kind(noisy) == "sobol"
+
+
+def test_given_data_methods_rank_like_the_deterministic_model():
+    out = "solo.champion@24"
+    noisy = sensitivity(_toy(uncertain=True), method="given-data", paths=20_000, outputs=[out])
+    exact = sensitivity(_toy(uncertain=True, deterministic=True), method="given-data", paths=20_000,
+                        outputs=[out])
+    for key in ("rbd_fast_S1", "delta", "delta_S1", "pawn_median"):
+        assert _order(noisy, key, out) == _order(exact, key, out) == [G, LR, EX], key
+    for ds in (noisy, exact):
+        for key in ("rbd_fast_S1", "delta", "delta_S1"):
+            value, conf = ds[key].sel(output=out).values, ds[f"{key}_conf"].sel(output=out).values
+            assert np.all(value + conf >= 0.0) and np.all(value - conf <= 1.0), key
+        assert np.all((ds["pawn_median"].values >= 0) & (ds["pawn_median"].values <= 1))
+    # Event and diffusion randomness dilute every index of the noisy model.
+    assert float(noisy["explained_share"].sel(output=out)) < float(exact["explained_share"].sel(output=out))
+
+
+def test_given_data_from_a_saved_run_needs_no_run(tmp_path, capsys):
+    ds = simulator.run(_toy(uncertain=True), paths=5000)
+    path = tmp_path / "run.nc"
+    simulator.save_results(ds, path)
+    out = tmp_path / "pawn.nc"
+    assert main(["sensitivity", str(path), "--method", "pawn", "--output", "solo.champion@24",
+                 "--out", str(out), "--quiet"]) == 0
+    res = simulator.open_results(out)
+    assert res.attrs["samples"] == 5000 and str(res["parameter"].values[0]) == G
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def _write_toy(tmp_path):
+    path = tmp_path / "toy.toml"
+    path.write_text(TOY.replace("GROWTH", "0.1").replace("LONG_RUN", "0.0").replace("EXIT", "15.0"))
+    return path
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--method", "oat", "--param", "companies.solo.cash=5e9:1e9"], "LO (5e+09) is above HI (1e+09)"),
+    (["--method", "oat", "--param", "companies.solo.nope=1:2"], "not a numeric scenario key"),
+    (["--method", "oat", "--param", "scenario.paths=1:2"], "not a numeric scenario key"),
+    (["--method", "oat", "--param", "companies.solo.chips.enabled=0:1"], "a switch"),
+    (["--method", "oat", "--param", "companies.solo.funding.backstop_probability=0:2"], "out of range"),
+    (["--method", "oat", "--param", "companies.solo.cash=1:1"], "the range is empty"),
+    (["--method", "oat", "--param", "companies.solo.cash"], "expected PATH=LO:HI"),
+    (["--method", "sobol", "--samples", "32", *[f"--param={p}" for p in _params(G, EX)]], "too few for sobol"),
+    (["--method", "sobol", "--samples", "100", *[f"--param={p}" for p in _params(G, EX)]], "power of two"),
+    (["--method", "morris", "--samples", "2", *[f"--param={p}" for p in _params(G, EX)]], "too few for morris"),
+    (["--method", "oat", "--param", _params(G)[0], "--output", "solo.champion@7"], "not a horizon"),
+    (["--method", "pawn"], "no uncertain inputs"),
+])
+def test_bad_sensitivity_arguments_exit_2(tmp_path, capsys, args, message):
+    path = _write_toy(tmp_path)
+    assert main(["sensitivity", str(path), *args, "--quiet", "--paths", "100"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("simulator: error:") and message in err, err
+
+
+@pytest.mark.parametrize(("param", "message"), [
+    ("companies.solo.cash=5e9:1e9:3", "above HI"),
+    ("companies.solo.cash=1e9:5e9:1", "N = 1 points"),
+    ("companies.solo.cash=1e9:5e9:x", "whole number"),
+    ("companies.solo.revenue=-1:5e9:3", "out of range"),
+    ("companies.solo.growth=0:1:3", "not a numeric scenario key"),
+])
+def test_bad_sweep_arguments_exit_2(tmp_path, capsys, param, message):
+    path = _write_toy(tmp_path)
+    assert main(["sweep", str(path), "--param", param, "--quiet", "--paths", "100"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("simulator: error:") and message in err, err
+
+
+def test_cli_sweep_and_oat(tmp_path, capsys):
+    path = _write_toy(tmp_path)
+    out = tmp_path / "sweep.nc"
+    assert main(["sweep", str(path), "--param", f"{G}=-0.1:0.3:3", "--paths", "2000", "--out", str(out),
+                 "--quiet"]) == 0
+    ds = simulator.open_results(out)
+    assert ds["probability"].dims[0] == G and ds.sizes[G] == 3
+    p = ds["probability"].sel(company="solo", horizon=24, outcome="champion").values
+    assert np.all(np.diff(p) > 0)
+    out = tmp_path / "oat.nc"
+    assert main(["sensitivity", str(path), "--method", "oat", *[f"--param={p}" for p in _params(G, LR, EX)],
+                 "--output", "solo.champion@24", "--paths", "2000", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    rows = [line.split()[0] for line in printed.splitlines() if line.startswith("companies.")]
+    assert rows == [G, LR, EX]
+    assert simulator.open_results(out)["swing"].dims == ("output", "parameter")
+
+
+def test_noise_note_says_how_many_paths():
+    ds = sensitivity(_toy(), method="sobol", samples=64, paths=16, params=_params(G, LR, EX),
+                     outputs=["solo.champion@24"])
+    notes = __import__("json").loads(ds.attrs["notes"])
+    assert any("Monte Carlo noise" in n and "paths would bring it under 1%" in n for n in notes), notes
+    share = float(ds["noise_share"].sel(output="solo.champion@24", parameter=G))
+    assert share > 0.01
+    quiet = sensitivity(_toy(), method="sobol", samples=64, paths=2048, params=_params(G, LR, EX),
+                        outputs=["solo.champion@24"])
+    # Noise variance shrinks like 1 / paths (common random numbers keep it small).
+    assert float(quiet["noise_share"].sel(output="solo.champion@24", parameter=G)) < share / 20

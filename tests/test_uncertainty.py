@@ -1,0 +1,297 @@
+"""Uncertain assumptions: distribution tables, copula, per-path draws, attribution."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+import simulator
+from simulator.cli import main
+from simulator.config import ScenarioError, parse_scenario, with_overrides
+from simulator.engine import normalise_seed
+from simulator.params import build_layout
+from simulator.uncertainty import UNCERTAIN_STREAM, attribute, recorded_draws
+
+BASE = """
+[scenario]
+name = "unc"
+horizon_months = 12
+horizons = [6, 12]
+seed = 11
+
+[[companies]]
+name = "a"
+revenue = 1e9
+valuation = 1e10
+cash = 1e9
+"""
+
+N_DRAWS = 200_000
+
+
+def _one(key: str, table: str, *, extra: str = ""):
+    """A scenario whose company key ``key`` (e.g. growth.long_run) is the distribution ``table``."""
+    section, _, leaf = key.rpartition(".")
+    if section:
+        text = BASE + f"[companies.{section}]\n{leaf} = {table}\n"
+    else:
+        text = "\n".join(f"{leaf} = {table}" if line.startswith(f"{leaf} =") else line
+                         for line in BASE.splitlines()) + f"\n{leaf} = {table}\n" * (f"\n{leaf} =" not in BASE)
+    text += extra
+    return parse_scenario(text, source="unc.toml")
+
+
+def _draws(sc, n=N_DRAWS, seed=3):
+    return recorded_draws(sc.uncertain, normalise_seed(seed), n, block_size=4096)
+
+
+CASES = [
+    ("growth.long_run", '{dist = "uniform", low = 0.1, high = 0.6}', stats.uniform(0.1, 0.5)),
+    ("cash", '{dist = "loguniform", low = 1e8, high = 1e10}', stats.loguniform(1e8, 1e10)),
+    ("growth.long_run", '{dist = "normal", mean = 0.3, sd = 0.05}', stats.norm(0.3, 0.05)),
+    ("growth.kappa", '{dist = "normal", mean = 0.3, sd = 0.2, low = 0.0}',
+     stats.truncnorm(-1.5, np.inf, loc=0.3, scale=0.2)),
+    ("growth.kappa", '{dist = "truncnormal", mean = 0.5, sd = 0.4, low = 0.2, high = 1.0}',
+     stats.truncnorm(-0.75, 1.25, loc=0.5, scale=0.4)),
+    ("cash", '{dist = "lognormal", median = 1e9, sigma = 0.5}', stats.lognorm(0.5, scale=1e9)),
+    ("cash", '{dist = "lognormal", mean = 2e9, sd = 1e9}',
+     stats.lognorm(math.sqrt(math.log1p(0.25)), scale=2e9 * math.exp(-0.5 * math.log1p(0.25)))),
+    ("growth.long_run", '{dist = "triangular", low = 0.0, mode = 0.1, high = 0.5}',
+     stats.triang(0.2, loc=0.0, scale=0.5)),
+    ("funding.backstop_probability", '{dist = "beta", alpha = 2, beta = 5}', stats.beta(2, 5)),
+    ("growth.initial", '{dist = "beta", alpha = 0.5, beta = 0.5, low = 1.0, high = 3.0}',
+     stats.beta(0.5, 0.5, loc=1.0, scale=2.0)),
+    ("growth.initial", '{dist = "pert", low = 0.5, mode = 1.0, high = 3.0}',
+     stats.beta(1 + 4 * 0.5 / 2.5, 1 + 4 * 2.0 / 2.5, loc=0.5, scale=2.5)),
+    ("growth.initial", '{dist = "pert", low = 0.5, mode = 1.0, high = 3.0, shape = 8}',
+     stats.beta(1 + 8 * 0.5 / 2.5, 1 + 8 * 2.0 / 2.5, loc=0.5, scale=2.5)),
+]
+
+
+@pytest.mark.parametrize(("key", "table", "ref"), CASES, ids=[f"{c[0]}:{c[1][8:20]}" for c in CASES])
+def test_sample_moments_match_scipy(key, table, ref):
+    sc = _one(key, table)
+    x = _draws(sc)[:, 0]
+    n = x.size
+    mean, var = ref.stats(moments="mv")
+    kurt = float(ref.stats(moments="k"))
+    # Five standard errors: the mean's is sd / sqrt(n), the variance's sd^2 sqrt((kurtosis + 2) / n).
+    assert abs(x.mean() - mean) <= 5 * math.sqrt(var / n), (x.mean(), mean)
+    assert abs(x.var(ddof=1) - var) <= 5 * var * math.sqrt((kurt + 2.0) / n), (x.var(), var)
+    assert stats.kstest(x, ref.cdf).pvalue > 1e-4
+    # The validated scenario holds the median.
+    spec = sc.uncertain.inputs[0]
+    assert spec.median == pytest.approx(float(ref.median()), rel=1e-9, abs=1e-12)
+    assert build_layout(sc).theta[build_layout(sc).slots(spec.path)[0]] == pytest.approx(spec.median)
+
+
+def test_copula_rank_correlations():
+    text = BASE + """
+[companies.growth]
+initial = { dist = "pert", low = 0.5, mode = 1.0, high = 3.0 }
+long_run = { dist = "uniform", low = 0.1, high = 0.6 }
+kappa = { dist = "lognormal", median = 0.5, sigma = 0.5, high = 10 }
+
+[[correlations]]
+a = "companies.a.growth.initial"
+b = "companies.a.growth.long_run"
+rho = 0.6
+
+[[correlations]]
+a = "companies.a.growth.kappa"
+b = "companies.a.growth.long_run"
+rho = -0.3
+"""
+    sc = parse_scenario(text, source="c.toml")
+    x = _draws(sc, n=100_000)
+    rho = stats.spearmanr(x).statistic
+    want = np.array([[1.0, 0.6, 0.0], [0.6, 1.0, -0.3], [0.0, -0.3, 1.0]])
+    # The standard error of a Spearman coefficient is below 1 / sqrt(n) = 0.003.
+    np.testing.assert_allclose(rho, want, atol=0.015)
+    # Marginals are untouched by the copula.
+    assert stats.kstest(x[:, 1], stats.uniform(0.1, 0.5).cdf).pvalue > 1e-4
+
+
+def test_non_psd_correlations_rejected(tmp_path, capsys):
+    text = BASE + """
+[companies.growth]
+initial = { dist = "uniform", low = 0.5, high = 3.0 }
+long_run = { dist = "uniform", low = 0.1, high = 0.6 }
+kappa = { dist = "uniform", low = 0.1, high = 1.0 }
+
+[[correlations]]
+a = "companies.a.growth.initial"
+b = "companies.a.growth.long_run"
+rho = 0.9
+
+[[correlations]]
+a = "companies.a.growth.long_run"
+b = "companies.a.growth.kappa"
+rho = 0.9
+
+[[correlations]]
+a = "companies.a.growth.initial"
+b = "companies.a.growth.kappa"
+rho = -0.9
+"""
+    with pytest.raises(ScenarioError, match="not positive semi-definite"):
+        parse_scenario(text, source="c.toml")
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "positive semi-definite" in err and "c.toml" in err
+
+
+@pytest.mark.parametrize(("key", "table", "message"), [
+    ("growth.kappa", '{dist = "normal", mean = 0.3, sd = 0.2}', "outside the allowed range (>= 0"),
+    ("growth.kappa", '{dist = "gamma", shape = 2}', "dist must be one of"),
+    ("growth.kappa", '{dist = "uniform", low = 0.5}', "missing: high"),
+    ("growth.kappa", '{dist = "uniform", low = 0.5, high = 0.1}', "low (0.5) must be below high (0.1)"),
+    ("growth.kappa", '{dist = "uniform", low = 0.5, high = "x"}', "must be a finite number"),
+    ("growth.kappa", '{dist = "triangular", low = 0, mode = 2, high = 1}', "mode (2) must lie"),
+    ("growth.kappa", '{dist = "lognormal", median = 1, sd = 1}', "median and sigma"),
+    ("chips.enabled", '{dist = "uniform", low = 0, high = 1}', "a switch"),
+])
+def test_bad_distribution_tables_are_one_line_errors(key, table, message):
+    with pytest.raises(ScenarioError) as info:
+        _one(key, table)
+    text = str(info.value)
+    assert "\n" not in text and message in text and "unc.toml" in text
+    assert f"companies.a.{key}" in text
+
+
+def test_non_model_keys_cannot_be_uncertain():
+    text = BASE.replace("horizon_months = 12", 'horizon_months = { dist = "uniform", low = 6, high = 12 }')
+    with pytest.raises(ScenarioError, match=r"scenario\.horizon_months .*only numeric model keys"):
+        parse_scenario(text, source="unc.toml")
+    with pytest.raises(ScenarioError, match=r"sector\.market_size"):
+        parse_scenario(BASE + '[sector]\nmarket_size = { dist = "uniform", low = 1, high = 2 }\n',
+                       source="unc.toml")
+
+
+def test_correlation_errors():
+    head = BASE + '[companies.growth]\nlong_run = { dist = "uniform", low = 0.1, high = 0.6 }\n'
+    for corr, message in [
+        ('a = "companies.a.growth.long_run"\nb = "companies.a.growth.kappa"\nrho = 0.5', "not an uncertain input"),
+        ('a = "companies.a.growth.long_run"\nb = "companies.a.growth.long_run"\nrho = 0.5', "the same key"),
+        ('a = "companies.a.growth.long_run"\nb = "x"\nrho = 1.5', "rho = 1.5: out of range"),
+    ]:
+        with pytest.raises(ScenarioError, match=message):
+            parse_scenario(head + "[[correlations]]\n" + corr + "\n", source="c.toml")
+
+
+def test_event_keys_and_overrides():
+    text = BASE + """
+[[sector.events]]
+name = "ban"
+hazard_per_year = { dist = "uniform", low = 0.2, high = 1.0 }
+import_cut = [0.3, { dist = "uniform", low = 0.5, high = 0.9 }]
+
+[[companies.events]]
+name = "release"
+hazard_per_year = 2.0
+outcomes = [
+  { name = "hit", probability = 0.5, narrative = { mean = { dist = "normal", mean = 0.5, sd = 0.1 }, sd = 0.2 } },
+  { name = "flop", probability = 0.5 },
+]
+"""
+    sc = parse_scenario(text, source="e.toml")
+    names = sc.uncertain.names
+    # In the order of the file.
+    assert names == ("companies.a.events.release.outcomes.hit.narrative.mean",
+                     "sector.events.ban.hazard_per_year", "sector.events.ban.import_cut.high")
+    layout = build_layout(sc)
+    for name in names:
+        layout.slots(name)  # every uncertain key is a model parameter
+    assert sc.sector.events[0].import_cut == (0.3, pytest.approx(0.7))
+    # Overrides: a number pins a key, a table makes one uncertain, other keys keep theirs.
+    pinned = with_overrides(sc, ["sector.events.ban.hazard_per_year=0.5"])
+    assert "sector.events.ban.hazard_per_year" not in pinned.uncertain.names
+    assert pinned.sector.events[0].hazard_per_year == 0.5
+    more = with_overrides(sc, ['companies.a.cash={dist="uniform", low=1e8, high=1e9}'])
+    assert more.uncertain.names == (*names, "companies.a.cash")
+    assert more.companies[0].cash == pytest.approx(5.5e8)
+    assert with_overrides(sc, ["companies.a.revenue=2e9"]).uncertain == sc.uncertain
+
+
+def _toy_uncertain():
+    text = BASE.replace("cash = 1e9", "cash = 1e13") + """
+[companies.growth]
+initial = { dist = "uniform", low = -0.4, high = 0.6 }
+kappa = 0.0
+sigma_growth = 0.0
+sigma_revenue = 0.2
+
+[companies.chips]
+enabled = false
+
+[companies.valuation_model]
+base_multiple = 10.0
+growth_sensitivity = 0.0
+exit_multiple = { dist = "uniform", low = 5, high = 30 }
+"""
+    return parse_scenario(text, source="toy.toml")
+
+
+def test_run_draws_per_path_and_records_them():
+    sc = _toy_uncertain()
+    ds1 = simulator.run(sc, paths=10_000, threads=1)
+    ds2 = simulator.run(sc, paths=10_000, threads=2)
+    for name in ("probability", "input_draw", "path_outcome", "valuation_quantile"):
+        np.testing.assert_array_equal(ds1[name].values, ds2[name].values)
+    assert ds1["input_draw"].shape == (10_000, 2)
+    assert "companies.a.growth.initial" in ds1.attrs["uncertain_inputs"]
+    # The draws come from the block's own stream: regenerate block 1 by hand.
+    root = normalise_seed(sc.scenario.seed)
+    gen = np.random.Generator(np.random.SFC64(np.random.SeedSequence(
+        root.entropy, spawn_key=(*root.spawn_key, 1, UNCERTAIN_STREAM))))
+    u = stats.norm.cdf(gen.standard_normal((4096, 2)))
+    np.testing.assert_allclose(ds1["input_draw"].values[4096:8192, 0], -0.4 + u[:, 0], atol=1e-12)
+    # Per-path growth drives the outcome: P(champion) rises with the path's own draw.
+    g = ds1["input_draw"].values[:, 0]
+    champ = ds1["path_outcome"].values[:, 0, -1] == 0
+    assert champ[g > 0.3].mean() > champ[g < -0.1].mean() + 0.3
+    # The uncertain run differs from the median run (mu fixed at 0.1) in its spread.
+    fixed = simulator.run(with_overrides(sc, ["companies.a.growth.initial=0.1"]), paths=10_000)
+    q = ds1["revenue_quantile"].sel(month=12, company="a")
+    qf = fixed["revenue_quantile"].sel(month=12, company="a")
+    assert float(q.sel(quantile=0.95) / q.sel(quantile=0.05)) > float(qf.sel(quantile=0.95) / qf.sel(quantile=0.05))
+
+
+def test_numpy_engine_draws_the_same_inputs():
+    sc = _toy_uncertain()
+    a = simulator.run(sc, paths=1500, engine="numba")
+    b = simulator.run(sc, paths=1500, engine="numpy")
+    np.testing.assert_array_equal(a["input_draw"].values, b["input_draw"].values)
+    pa = a["probability"].sel(company="a", horizon=12, outcome="champion").item()
+    pb = b["probability"].sel(company="a", horizon=12, outcome="champion").item()
+    assert abs(pa - pb) < 5 * math.sqrt(pa * (1 - pa) / 1500 * 2) + 1e-9
+
+
+def test_attribute_ranks_the_driver(tmp_path, capsys):
+    sc = _toy_uncertain()
+    ds = simulator.run(sc, paths=20_000)
+    att = attribute(ds["input_draw"].values, ds["path_outcome"].values, inputs=list(ds["input"].values),
+                    companies=["a"], horizons=[6, 12])
+    champ = att["median_shift"].sel(company="a", horizon=12, outcome="champion")
+    growth = float(champ.sel(input="companies.a.growth.initial"))
+    exit_m = float(champ.sel(input="companies.a.valuation_model.exit_multiple"))
+    assert growth > 0.25 and abs(exit_m) < 0.05
+    lo, hi = att["median_shift_ci"].sel(company="a", horizon=12, outcome="champion",
+                                         input="companies.a.valuation_model.exit_multiple").values
+    assert lo <= 0.0 <= hi
+    collapse = att["median_shift"].sel(company="a", horizon=12, outcome="collapse",
+                                       input="companies.a.growth.initial")
+    assert float(collapse) < -0.25
+    # The command line: from a saved run, no re-run.
+    path = tmp_path / "r.nc"
+    simulator.save_results(ds, path)
+    assert main(["attribute", str(path), "--output", "a.champion@12", "--out", str(tmp_path / "att.nc")]) == 0
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if line.startswith("companies.")]
+    assert lines[0].startswith("companies.a.growth.initial")
+    assert (tmp_path / "att.nc").exists()
