@@ -369,3 +369,18 @@ def test_noise_note_says_how_many_paths():
                         outputs=["solo.champion@24"])
     # Noise variance shrinks like 1 / paths (common random numbers keep it small).
     assert float(quiet["noise_share"].sel(output="solo.champion@24", parameter=G)) < share / 20
+
+
+def test_many_set_quantiles_equal_hist_quantiles():
+    from simulator.results import QUANTILES, _hist_quantiles_many, hist_quantiles
+
+    rng = np.random.default_rng(1)
+    for v in range(6):
+        h = rng.integers(0, 3, size=(40, 3, 4096)) * (rng.random((40, 3, 4096)) < 0.01)
+        h[0, 0] = 0  # empty
+        h[1, 1, 0] = 5  # mass below the grid
+        h[2, 2, -1] = 7  # and above
+        h[3, 0, :] = 0
+        h[3, 0, 100] = 1  # a single path
+        mm = np.stack([np.full((40, 3), -1e3), np.full((40, 3), 1e20)], axis=-1)
+        np.testing.assert_array_equal(_hist_quantiles_many(h, mm, QUANTILES, v), hist_quantiles(h, mm, QUANTILES, v))
