@@ -57,6 +57,12 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario, overrides=args.overrides)
     targets = [parse_target(t, scenario, need_value=True) for t in args.target]
     params = [parse_param_range(p, scenario) for p in args.param]
+    out = args.out or args.scenario.with_name(f"{scenario.name}_calibrated.toml")
+    # The saved file must reproduce the calibration: --set values go into it too.
+    fixed = _override_values(args.overrides, str(args.scenario))
+    # Check before the search that every key can be written back into this file.
+    set_values(load_scenario(args.scenario).source_text,
+               {**fixed, **{p.path: _current(scenario, p.path) for p in params}}, source=str(out))
     result = calibrate(scenario, targets, params, paths=args.paths, seed=args.seed,
                        replicates=args.replicates, engine=args.engine)
     print(f"Calibrated {scenario.name} ({result.method}; {result.paths:,} paths per evaluation, "
@@ -68,21 +74,42 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         print(f"  {t.label} = {est:.4f} [{lo:.4f}, {hi:.4f}] (target {t.value:g})")
     for note in result.notes:
         print(f"  note: {note}")
-    out = args.out or args.scenario.with_name(f"{scenario.name}_calibrated.toml")
-    values = {p.path: float(v) for p, v in zip(params, result.value, strict=True)}
-    values["scenario.name"] = out.stem
+    values = {**fixed, **{p.path: float(v) for p, v in zip(params, result.value, strict=True)}}
+    if out.stem != scenario.name:
+        values["scenario.name"] = out.stem
     note = (f"Calibrated by `simulator calibrate` on {_dt.date.today().isoformat()} from {args.scenario.name}:\n"
             + "\n".join(f"  {t.label} = {t.value:g} (achieved {e:.4f})" for t, e in
                         zip(targets, result.achieved, strict=True))
             + "\n" + "\n".join(f"  {p.path} = {v:.6g} +- {se:.2g}" for p, v, se in
                                zip(params, result.value, result.standard_error, strict=True))
             + f"\n  ({result.paths:,} paths per evaluation, {len(result.per_seed)} independent seeds)")
-    text = set_values(scenario.source_text, values, source=str(out), note=note, tag="calibrated")
+    text = set_values(load_scenario(args.scenario).source_text, values, source=str(out), note=note,
+                      tag="calibrated")
     from simulator.io import write_text_atomic
 
     write_text_atomic(out, text)
     print(f"calibrated scenario: {out}")
     return 0
+
+
+def _override_values(overrides: list[str], source: str) -> dict:
+    """``--set`` strings as {dotted key: value}."""
+    from simulator.config import _parse_value
+
+    values = {}
+    for text in overrides:
+        key, sep, value = text.partition("=")
+        if not sep:
+            raise UserError(f"--set {text!r}: expected dotted.key=value")
+        values[key.strip()] = _parse_value(value.strip(), source, key.strip())
+    return values
+
+
+def _current(scenario, path: str) -> float:
+    from simulator.params import build_layout
+
+    layout = build_layout(scenario)
+    return float(layout.theta[layout.slots(path)[0]])
 
 
 def _cmd_implied(args: argparse.Namespace) -> int:

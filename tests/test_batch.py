@@ -61,9 +61,9 @@ def test_resume_after_sigkill_matches_an_uninterrupted_batch(tmp_path):
     src = tmp_path / "scenarios"
     src.mkdir()
     files = [str(_scenario(src, "zhipu_base", paths=12_000)),
-             str(_scenario(src, "narrative_flip", paths=150_000)),
+             str(_scenario(src, "narrative_flip", paths=100_000)),
              str(_scenario(src, "sovereign_backstop", paths=12_000))]
-    opts = ["--checkpoint-every", "0", "--blocks-per-task", "2", "--quiet"]
+    opts = ["--checkpoint-every", "0", "--blocks-per-task", "5", "--quiet"]
     out = tmp_path / "killed"
     proc = subprocess.Popen([sys.executable, "-m", "simulator.cli", "batch", *files, "--out", str(out), *opts],
                             cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -91,7 +91,7 @@ def test_resume_after_sigkill_matches_an_uninterrupted_batch(tmp_path):
 
     # Every file is complete, valid and identical to an uninterrupted batch.
     clean = tmp_path / "clean"
-    assert main(["batch", *files, "--out", str(clean), *opts]) == 0
+    assert main(["batch", *files, "--out", str(clean), "--quiet"]) == 0
     names = sorted(p.name for p in out.iterdir())
     assert names == [".batch.lock", "batch.log", "narrative_flip.nc", "sovereign_backstop.nc", "summary.csv",
                      "summary.nc", "zhipu_base.nc"], names
@@ -106,10 +106,13 @@ def test_stale_scenario_is_recomputed_alone(tmp_path, capsys):
     out = tmp_path / "out"
     argv = ["batch", str(a), str(b), "--out", str(out)]
     assert main(argv) == 0
-    before = {p.name: p.stat().st_mtime_ns for p in out.glob("*.nc")}
+    def mtimes():
+        return {name: (out / name).stat().st_mtime_ns for name in ("zhipu_base.nc", "narrative_flip.nc")}
+
+    before = mtimes()
     assert main(argv) == 0
     assert _events(_log_of_last_run(out), "skipped") == ["zhipu_base", "narrative_flip"]
-    assert {p.name: p.stat().st_mtime_ns for p in out.glob("*.nc")}.items() >= before.items()
+    assert mtimes() == before
 
     _scenario(tmp_path, "narrative_flip", paths=6_000, cash="12e9")
     assert main(argv) == 0
@@ -155,8 +158,8 @@ def dask_cluster():
 
 
 def test_distributed_batch_is_bit_identical_to_in_process(tmp_path, dask_cluster):
-    files = [str(_scenario(tmp_path, "zhipu_base", paths=20_000)),
-             str(_scenario(tmp_path, "sector_portfolio", paths=9_000))]
+    files = [str(_scenario(tmp_path, "zhipu_base", paths=12_000)),
+             str(_scenario(tmp_path, "sector_portfolio", paths=6_000))]
     opts = ["--seed", "11", "--blocks-per-task", "1", "--quiet"]
     assert main(["batch", *files, "--out", str(tmp_path / "local"), *opts]) == 0
     address = dask_cluster.scheduler.address
@@ -174,8 +177,12 @@ def test_distributed_batch_is_bit_identical_to_in_process(tmp_path, dask_cluster
 
 
 def test_merged_quantiles_within_one_bin_of_exact_on_a_million_paths():
-    """Tallies of 16 groups of blocks merged; quantiles against exact ones of the same paths."""
-    sc = simulator.load_scenario(SCENARIOS / "zhipu_base.toml")
+    """Tallies of 16 groups of blocks merged; quantiles against exact ones of the same paths.
+
+    Twelve months (horizons 6 and 12) keep the million paths within the time budget.
+    """
+    sc = simulator.load_scenario(SCENARIOS / "zhipu_base.toml",
+                                 overrides=["scenario.horizon_months=12", "scenario.horizons=[6, 12]"])
     layout = build_layout(sc)
     plan = plan_run(sc.scenario.horizon_months, sc.scenario.horizon_list)
     root = normalise_seed(2024)
@@ -197,7 +204,7 @@ def test_merged_quantiles_within_one_bin_of_exact_on_a_million_paths():
         got = hist_quantiles(merged.hist[0, 0, v][rows], merged.minmax[0, 0, v][rows], QUANTILES, v)
         want = np.quantile(exact[v].astype(np.float64), QUANTILES, axis=0).T  # (horizon, level)
         err = QUANTILE_ERROR[var]
-        if L.HIST_LOG10[var]:
+        if L.HIST_LOG10[v]:
             zero = want == 0
             assert np.all(got[zero] == 0), var
             # float32 kept values: a relative rounding of 1e-7 on top of the one-bin bound.
@@ -207,7 +214,7 @@ def test_merged_quantiles_within_one_bin_of_exact_on_a_million_paths():
 
 
 def test_kept_paths_to_zarr_in_chunks_equal_the_in_memory_ones(tmp_path):
-    kw = {"paths": 20_000, "seed": 8, "keep_paths": 9_000}
+    kw = {"paths": 10_000, "seed": 8, "keep_paths": 5_000}
     store = tmp_path / "kept.zarr"
     ds = simulator.run(SCENARIOS / "sector_portfolio.toml", zarr=store, **kw)
     ref = simulator.run(SCENARIOS / "sector_portfolio.toml", **kw)
