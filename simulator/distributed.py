@@ -31,6 +31,7 @@ import json
 import math
 import os
 import shutil
+import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -54,7 +55,8 @@ from simulator.errors import UserError
 from simulator.params import ParameterLayout, build_layout
 from simulator.results import build_dataset, scenario_hash
 
-__all__ = ["DaskError", "Job", "dask_client", "prepare_job", "run_grouped", "run_jobs", "simulate_group"]
+__all__ = ["DaskError", "Job", "KeptZarr", "check_workers", "dask_client", "prepare_job", "run_grouped", "run_jobs",
+           "simulate_group"]
 
 #: Blocks per task in this process: a few seconds of work, so checkpoints and
 #: progress are regular, and large enough that the per-call overhead is negligible.
@@ -120,11 +122,13 @@ def simulate_group(layout: ParameterLayout, plan: RunPlan, *, paths: int, seed: 
 
 def _worker_threads() -> int | None:
     """The dask worker's thread count (capped at numba's pool), or None outside a worker."""
-    try:
-        from distributed import get_worker
+    if "distributed" not in sys.modules:  # not imported: certainly not on a worker (and no import cost)
+        return None
+    from distributed import get_worker
 
+    try:
         worker = get_worker()
-    except (ImportError, ValueError):
+    except ValueError:
         return None
     nthreads = getattr(getattr(worker, "state", worker), "nthreads", None)
     if not nthreads:
@@ -183,7 +187,7 @@ class KeptZarr:
                         chunks=(chunk, n_comp, self.months.size)))
         variables["failure_month"] = xr.Variable(
             ("path", "company"), da.zeros((n, n_comp), dtype=np.int64, chunks=(chunk, n_comp)))
-        template = build_dataset_units(xr.Dataset(variables, coords={
+        template = _with_output_attrs(xr.Dataset(variables, coords={
             "path": np.arange(n, dtype=np.int64),
             "company": np.asarray(job.layout.company_names, dtype=object),
             "month": self.months.astype(np.int64)}), job.scenario.currency)
@@ -217,7 +221,7 @@ class KeptZarr:
         zarr.open_group(str(self.path), mode="r+").attrs["complete"] = True
 
 
-def build_dataset_units(ds: xr.Dataset, currency: str) -> xr.Dataset:
+def _with_output_attrs(ds: xr.Dataset, currency: str) -> xr.Dataset:
     """Give kept-path variables the units and long names of :data:`simulator.results.OUTPUTS`."""
     from simulator.results import OUTPUTS
 
@@ -666,7 +670,7 @@ def dask_client(scheduler: str | None = None, cluster: str | None = None, *,
         if cluster is not None:
             n = _parse_local(cluster)
             local = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                 dashboard_address=None, silence_logs=40)
+                                 dashboard_address=None, silence_logs=50)  # failures are reported by the caller
             client = Client(local)
         elif scheduler.endswith(".json"):
             if not Path(scheduler).is_file():
