@@ -885,7 +885,7 @@ def sensitivity_table(ds: xr.Dataset) -> str:
             order = np.argsort(-np.nan_to_num(sub["swing"].values, nan=-1), kind="stable")
             lines.append(f"{out}: base {_fmt(float(sub['base']), u)}; one at a time, largest swing first")
             lines.append(f"{'parameter':<58}{'low':>11}{'high':>11}{'at low':>10}{'at high':>10}"
-                         f"{'swing':>10}{'± 2 SE':>9}")
+                         f"{'high-low':>10}{'± 2 SE':>9}")
             for j in order:
                 p = sub.isel(parameter=j)
                 se = float(p["swing_se"])
