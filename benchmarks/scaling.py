@@ -9,7 +9,8 @@ Usage::
 Every measurement runs in a child process of its own, so its peak RSS is its own
 (``resource.getrusage``; on a cluster, the client's and each worker's).  A child
 first runs a few thousand paths (numba's cached kernels load, dask workers start),
-then times ``simulator.run(scenario, paths=N, seed=1)``: in process with numba's
+then times ``simulator.run(scenario, paths=N, seed=1)`` (wall time, and CPU time of
+every process involved, which other load on the machine does not inflate): in process with numba's
 threads, or with ``client=`` on a ``LocalCluster`` of ``--workers`` processes with
 one thread each, i.e. the same cores doing the same work.  The cluster results are
 checked to be bit-identical to the in-process ones of the same size.  In-process
@@ -39,6 +40,11 @@ def _peak_rss_mb() -> float:
     return peak / (2**20 if sys.platform == "darwin" else 2**10)
 
 
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _child(args: argparse.Namespace) -> None:
     """Run one measurement and print it as JSON (the last line of stdout)."""
     import simulator
@@ -47,18 +53,22 @@ def _child(args: argparse.Namespace) -> None:
     row = {"mode": args.child, "paths": paths}
     if args.child == "in-process":
         simulator.run(args.scenario, paths=4096, seed=1, threads=args.threads)
-        start = time.perf_counter()
+        cpu, start = _cpu_seconds(), time.perf_counter()
         ds = simulator.run(args.scenario, paths=paths, seed=1, threads=args.threads)
         row["seconds"] = time.perf_counter() - start
+        row["cpu_seconds"] = _cpu_seconds() - cpu
         row["threads"] = args.threads or _numba_threads()
     else:
         from simulator.distributed import dask_client
 
         with dask_client(cluster=f"local:{args.workers}") as client:
             simulator.run(args.scenario, paths=4096 * args.workers, seed=1, client=client)
-            start = time.perf_counter()
+            cpu, workers_cpu, start = _cpu_seconds(), client.run(_cpu_seconds), time.perf_counter()
             ds = simulator.run(args.scenario, paths=paths, seed=1, client=client)
             row["seconds"] = time.perf_counter() - start
+            after = client.run(_cpu_seconds)
+            # The client's process (scheduler included) plus every worker process.
+            row["cpu_seconds"] = (_cpu_seconds() - cpu) + sum(after[w] - workers_cpu[w] for w in after)
             row["worker_rss_mb"] = sorted(client.run(_peak_rss_mb).values())
         row["threads"] = f"{args.workers} x 1"
     row["rss_mb"] = _peak_rss_mb()
@@ -145,13 +155,14 @@ def main(argv=None) -> None:
     base = {r["paths"]: r["seconds"] for r in rows if r["mode"] == "in-process"}
     print(f"scenario: {Path(args.scenario).name}; {os.cpu_count()} cores; seed 1; warm (kernels loaded, workers up)")
     print(f"{'mode':<11} {'threads':>7} {'paths':>11} {'wall s':>8} {'paths/s':>10} {'vs in-proc':>10} "
-          f"{'peak RSS MB':>11} {'workers RSS MB':>15} {'identical':>9}")
+          f"{'CPU s':>8} {'CPU us/path':>11} {'peak RSS MB':>11} {'workers RSS MB':>15} {'identical':>9}")
     for r in rows:
         ratio = r["seconds"] / base[r["paths"]] if r["paths"] in base else float("nan")
         workers = "/".join(f"{x:.0f}" for x in r.get("worker_rss_mb", [])) or "-"
         ident = {True: "yes", False: "NO", None: "-"}[r.get("identical")]
         print(f"{r['mode']:<11} {r['threads']!s:>7} {r['paths']:>11,} {r['seconds']:>8.1f} "
-              f"{r['paths'] / r['seconds']:>10,.0f} {ratio:>10.2f} {r['rss_mb']:>11.0f} {workers:>15} {ident:>9}")
+              f"{r['paths'] / r['seconds']:>10,.0f} {ratio:>10.2f} {r['cpu_seconds']:>8.1f} "
+              f"{1e6 * r['cpu_seconds'] / r['paths']:>11.1f} {r['rss_mb']:>11.0f} {workers:>15} {ident:>9}")
     if args.json:
         print(json.dumps(rows))
 

@@ -460,28 +460,10 @@ def sweep_table(ds: xr.Dataset, *, max_rows: int = 60) -> str:
     return "\n".join(lines)
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text.replace("_", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be >= 1")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text.replace("_", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} must be >= 0")
-    return value
-
-
 def add_study_options(p: argparse.ArgumentParser, *, paths_help: str) -> None:
     """Options shared by ``sweep`` and ``sensitivity``."""
+    from simulator.cli import _non_negative_int, _positive_int
+
     p.add_argument("--paths", type=_positive_int, help=paths_help)
     p.add_argument("--seed", type=_non_negative_int, help="random seed (default: the scenario's)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
