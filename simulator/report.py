@@ -546,12 +546,23 @@ def _save_figure(fig, out_dir: Path, stem: str) -> bytes:
 # --------------------------------------------------------------------------- report kinds
 
 
+def _from_batch_summary(ds: xr.Dataset) -> xr.Dataset:
+    """A batch ``summary.nc`` (one ``row`` per scenario and company) as scenario x company arrays."""
+    if "row" not in ds.dims or "scenario" not in ds.coords or "company" not in ds.coords:
+        return ds
+    extra = [k for k in ds.coords if k not in ("row", "scenario", "company") and "row" in ds[k].dims]
+    grid = ds.drop_vars(extra).set_index(row=["scenario", "company"]).unstack("row")
+    grid.attrs = {**ds.attrs, "currency": str(ds["currency"].values[0]) if "currency" in ds.coords else ""}
+    return grid
+
+
 def result_kind(ds: xr.Dataset) -> str:
     """What a Dataset holds: ``run``, ``sweep``, ``tornado``, ``sobol`` or ``batch``.
 
     Decided by its variables and dimensions (see the shapes in :mod:`simulator.plots`);
     raises :class:`ReportError` for a Dataset that is none of these.
     """
+    ds = _from_batch_summary(ds)
     if {"S1", "ST"} <= set(ds.variables):
         return "sobol"
     if {"low", "high"} <= set(ds.variables):
@@ -591,6 +602,7 @@ def write_report(ds: xr.Dataset, out_dir: str | Path) -> Path:
     ReportError
         The Dataset lacks variables the report needs (one-line message naming them).
     """
+    ds = _from_batch_summary(ds)
     kind = result_kind(ds)
     if kind == "run":
         missing = [n for n in RUN_REQUIRED if n not in ds.variables]

@@ -421,3 +421,16 @@ def test_cli_report_on_a_dataset_missing_variables(zhipu_ds, tmp_path, capsys):
     assert main(["report", str(results), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "narrative_premium" in err and "Traceback" not in err
+
+
+def test_report_from_a_batch_summary(tmp_path):
+    """``simulator report results/summary.nc`` draws the scenarios side by side."""
+    from simulator.cli import main as cli_main
+
+    root = Path(__file__).resolve().parents[1] / "scenarios"
+    out = tmp_path / "batch"
+    assert cli_main(["batch", str(root / "zhipu_base.toml"), str(root / "narrative_flip.toml"),
+                     "--out", str(out), "--paths", "1000", "--quiet"]) == 0
+    assert cli_main(["report", str(out / "summary.nc"), "--out", str(tmp_path / "rep")]) == 0
+    png = tmp_path / "rep" / "batch_summary.png"
+    assert png.exists() and png.stat().st_size > 10_000
