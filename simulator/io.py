@@ -11,8 +11,8 @@ import xarray as xr
 __all__ = ["open_results", "save_results", "write_text_atomic"]
 
 
-def save_results(ds: xr.Dataset, path: str | Path) -> Path:
-    """Write ``ds`` to NetCDF atomically: a temporary file in the same folder, then a rename.
+def _write_atomic(path: str | Path, write) -> Path:
+    """Call ``write(tmp)`` on a temporary file in the target folder, fsync it, rename it over ``path``.
 
     A reader never sees a partial file, and an interrupted write leaves the old
     file (if any) untouched.
@@ -23,9 +23,7 @@ def save_results(ds: xr.Dataset, path: str | Path) -> Path:
     os.close(fd)
     os.chmod(tmp, file_mode())  # mkstemp makes it private (0600); results are ordinary files
     try:
-        encoding = {name: {"zlib": True, "complevel": 4} for name in ds.data_vars
-                    if ds[name].dtype.kind in "fiu" and ds[name].size > 1024}
-        ds.to_netcdf(tmp, engine="h5netcdf", encoding=encoding)
+        write(tmp)
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -34,6 +32,13 @@ def save_results(ds: xr.Dataset, path: str | Path) -> Path:
             os.unlink(tmp)
         raise
     return path
+
+
+def save_results(ds: xr.Dataset, path: str | Path) -> Path:
+    """Write ``ds`` to NetCDF atomically: a temporary file in the same folder, then a rename."""
+    encoding = {name: {"zlib": True, "complevel": 4} for name in ds.data_vars
+                if ds[name].dtype.kind in "fiu" and ds[name].size > 1024}
+    return _write_atomic(path, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf", encoding=encoding))
 
 
 def file_mode() -> int:
@@ -51,18 +56,4 @@ def open_results(path: str | Path) -> xr.Dataset:
 
 def write_text_atomic(path: str | Path, text: str) -> Path:
     """Write text atomically (temporary file in the same folder, then a rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return _write_atomic(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
