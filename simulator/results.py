@@ -206,6 +206,27 @@ def hist_quantiles(hist: np.ndarray, minmax: np.ndarray, levels, var: int) -> np
     return out
 
 
+def _outcome_variables(counts: np.ndarray, n) -> dict[str, np.ndarray]:
+    """Outcome probabilities, champion share and their Wilson intervals from outcome counts.
+
+    ``counts`` has the outcome as its last axis; ``n`` (paths) broadcasts against it.
+    """
+    n = np.asarray(n, dtype=np.float64)
+    n_decided = n[..., 0] if n.ndim else n
+    champ, collapse = counts[..., L.CHAMPION], counts[..., L.COLLAPSE]
+    decided = champ + collapse
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(decided > 0, champ / np.maximum(decided, 1), np.nan)
+    return {
+        "outcome_count": counts,
+        "probability": counts / n,
+        "probability_ci": wilson_interval(counts, n),
+        "champion_share": share,
+        "champion_share_ci": wilson_interval(champ, decided),
+        "decided_probability": decided / n_decided,
+    }
+
+
 def start_state(theta: np.ndarray, c: int) -> dict[str, float]:
     """Served revenue, capacity, gross margin and implied narrative E0 at start (company c)."""
     off = L.N_GLOBAL + c * L.N_COMPANY
@@ -297,16 +318,7 @@ def build_dataset(
     months = plan.recorded_months
     data: dict[str, np.ndarray] = {}
 
-    counts = tally.counts[s]
-    data["outcome_count"] = counts
-    data["probability"] = counts / n
-    data["probability_ci"] = wilson_interval(counts, n)
-    champ, collapse = counts[..., L.CHAMPION], counts[..., L.COLLAPSE]
-    decided = champ + collapse
-    with np.errstate(invalid="ignore", divide="ignore"):
-        data["champion_share"] = np.where(decided > 0, champ / np.maximum(decided, 1), np.nan)
-    data["champion_share_ci"] = wilson_interval(champ, decided)
-    data["decided_probability"] = decided / n
+    data.update(_outcome_variables(tally.counts[s], n))
     if n_comp > 1:
         data["any_champion"] = tally.any_champion[s] / n
         data["any_champion_ci"] = wilson_interval(tally.any_champion[s], n)
@@ -473,17 +485,7 @@ def build_sets_dataset(
     n = tally.n_paths.astype(np.float64)  # (set,)
     months = plan.recorded_months
     data: dict[str, np.ndarray] = {}
-    n4 = n[:, None, None, None]
-    counts = tally.counts
-    data["outcome_count"] = counts
-    data["probability"] = counts / n4
-    data["probability_ci"] = wilson_interval(counts, n4)
-    champ, collapse = counts[..., L.CHAMPION], counts[..., L.COLLAPSE]
-    decided = champ + collapse
-    with np.errstate(invalid="ignore", divide="ignore"):
-        data["champion_share"] = np.where(decided > 0, champ / np.maximum(decided, 1), np.nan)
-    data["champion_share_ci"] = wilson_interval(champ, decided)
-    data["decided_probability"] = decided / n[:, None, None]
+    data.update(_outcome_variables(tally.counts, n[:, None, None, None]))
     if n_comp > 1:
         data["any_champion"] = tally.any_champion / n[:, None]
         data["any_champion_ci"] = wilson_interval(tally.any_champion, n[:, None])
