@@ -7,12 +7,9 @@ from pathlib import Path
 
 import xarray as xr
 
-from simulator import _layout as L
-from simulator.config import Scenario, ScenarioError, load_scenario
-from simulator.engine import DEFAULT_BLOCK_SIZE, normalise_seed, plan_run, simulate
-from simulator.params import build_layout
-from simulator.results import build_dataset, market_path
-from simulator.uncertainty import RECORDED_PATHS, annotate_dataset
+from simulator.config import Scenario
+from simulator.distributed import prepare_job, progress_bar, run_job
+from simulator.engine import DEFAULT_BLOCK_SIZE
 
 __all__ = ["run"]
 
@@ -66,57 +63,13 @@ def run(
     xarray.Dataset
         See ``simulator.results.OUTPUTS`` for the variables.
     """
+    job = prepare_job(scenario, paths=paths, seed=seed, engine=engine, keep_paths=keep_paths, threads=threads,
+                      block_size=block_size, overrides=overrides, zarr=zarr)
     if client is not None or zarr is not None:
-        from simulator.distributed import run_grouped
-
-        return run_grouped(scenario, paths=paths, seed=seed, engine=engine, keep_paths=keep_paths,
-                           threads=threads, block_size=block_size, overrides=overrides,
-                           progress=progress, client=client, zarr=zarr)
-    if not isinstance(scenario, Scenario):
-        scenario = load_scenario(scenario, overrides=overrides)
-    elif overrides:
-        from simulator.config import with_overrides
-
-        scenario = with_overrides(scenario, overrides)
-    meta = scenario.scenario
-    n_paths = int(meta.paths if paths is None else paths)
-    if n_paths < 1:
-        raise ScenarioError(f"paths: {n_paths} must be >= 1")
-    if keep_paths < 0:
-        raise ScenarioError(f"keep_paths: {keep_paths} must be >= 0")
-    root = normalise_seed(meta.seed if seed is None else seed)
-    layout = build_layout(scenario)
-    plan = plan_run(meta.horizon_months, meta.horizon_list)
-    bar = None
-    callback = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=n_paths, unit="path", unit_scale=True, delay=1.0, desc=scenario.name,
-                   leave=False)
-        callback = bar.update
-    # Keys given as distributions are drawn per path (simulator.uncertainty); the
-    # first paths' outcomes are kept so `simulator attribute` can rank the inputs.
-    unc = scenario.uncertain
-    recorded = min(n_paths, RECORDED_PATHS) if unc else 0
-    try:
-        tally = simulate(layout, plan, paths=n_paths, seed=root, engine=engine, block_size=block_size,
-                         keep_paths=keep_paths, threads=threads, progress=callback,
-                         market=market_path(scenario, plan.horizons),
-                         uncertain=unc.callback(layout, root) if unc else None, outcome_paths=recorded)
-    finally:
-        if bar is not None:
-            bar.close()
-    ds = build_dataset(scenario, layout, plan, tally, attrs={
-        "engine": engine,
-        "seed_entropy": str(root.entropy),
-        "seed_spawn_key": list(root.spawn_key),
-        "block_size": int(block_size),
-        "random_streams": "numpy SFC64 per block and stream; SeedSequence(entropy, spawn_key=(*key, block, "
-                          "stream)); streams: " + ", ".join(L.STREAM_NAMES),
-        "kept_paths": int(min(keep_paths, n_paths)),
-    })
-    if unc:
-        ds = annotate_dataset(ds, unc, root, block_size=block_size, path_outcome=tally.path_outcome[0])
-    return ds
-
+        return run_job(job, client=client, progress=progress)
+    # One engine call over every block.  Keys given as distributions are drawn per
+    # path (simulator.uncertainty); the first paths' outcomes are kept so that
+    # `simulator attribute` can rank the inputs.
+    with progress_bar(job, progress) as update:
+        tally = job.simulate(progress=update)
+    return job.dataset(tally)

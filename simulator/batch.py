@@ -7,8 +7,8 @@ scenario and company.
 Nothing is lost and nothing is done twice:
 
 - A result is *up to date* when its run identity (scenario hash, seed, paths,
-  block size, engine, kept paths) is that of the run asked for; such scenarios are
-  skipped, the others (stale) recomputed.
+  block size, engine, kept paths, the distributions of uncertain keys) is that of
+  the run asked for; such scenarios are skipped, the others (stale) recomputed.
 - While a scenario runs, its merged tally is checkpointed at most every
   ``checkpoint_every`` seconds to ``<out>/.partial/<name>/tally.npz`` (written to a
   temporary file, then renamed).  A re-run resumes from the checkpoint: the blocks
@@ -160,7 +160,7 @@ def _folder_lock(out: Path) -> Iterator[None]:
 
 
 def save_checkpoint(path: Path, job: Job) -> None:
-    """Write the job's merged tally (and in-memory kept paths) atomically to ``path`` (npz)."""
+    """Write the job's merged tally (with in-memory kept paths and recorded outcomes) atomically to ``path``."""
     t = job.tally
     arrays = {name: getattr(t, name) for name in _TALLY_FIELDS if getattr(t, name) is not None}
     arrays["blocks_done"] = np.int64(t.blocks_done)
@@ -168,6 +168,8 @@ def save_checkpoint(path: Path, job: Job) -> None:
     if job.kept is not None:
         arrays["job_kept"] = job.kept
         arrays["job_fail_month"] = job.fail_month
+    if job.path_outcome is not None:
+        arrays["job_path_outcome"] = job.path_outcome
     arrays["identity"] = np.asarray(_identity_text(job))
     with _atomic(path) as fh:
         # np.savez_compressed's zlib level 6 takes three times as long as level 1 for a few
@@ -188,11 +190,14 @@ def load_checkpoint(path: Path, job: Job) -> bool:
             tally = Tally(**fields, blocks_done=int(data["blocks_done"]), elapsed=float(data["elapsed"]))
             kept = data["job_kept"] if "job_kept" in data else None
             fail_month = data["job_fail_month"] if "job_fail_month" in data else None
+            path_outcome = data["job_path_outcome"] if "job_path_outcome" in data else None
     except (OSError, ValueError, KeyError):
         return False  # missing or unreadable: start afresh
     if (kept is None) != (job.kept_count == 0 or job.zarr is not None):
         return False
-    job.tally, job.kept, job.fail_month = tally, kept, fail_month
+    if (path_outcome.shape[0] if path_outcome is not None else 0) != job.recorded:
+        return False
+    job.tally, job.kept, job.fail_month, job.path_outcome = tally, kept, fail_month, path_outcome
     return True
 
 
@@ -217,6 +222,7 @@ def _result_identity(path: Path) -> dict | None:
             "engine": str(a["engine"]),
             "kept_paths": int(a["kept_paths"]),
             "kept_paths_zarr": str(a.get("kept_paths_zarr", "")),
+            **({"uncertain_inputs": str(a["uncertain_inputs"])} if "uncertain_inputs" in a else {}),
         }
     except Exception:  # any unreadable or foreign file is simply stale
         return None
@@ -457,7 +463,7 @@ def _execute(jobs, out, report, log, say, fail, bar_sc, bar_paths, *, client, bl
         note = f" (resumed {resumed:,} from a checkpoint)" if resumed else ""
         say(f"done: {job.name}: {job.paths:,} paths in {seconds:.1f} s{note} -> {result}")
         bar_sc.update(1)
-        job.tally = job.kept = job.fail_month = None  # free the memory of finished scenarios
+        job.tally = job.kept = job.fail_month = job.path_outcome = None  # free the finished scenario's memory
 
     def error(job: Job, exc: BaseException) -> None:
         user = isinstance(exc, UserError)

@@ -7,6 +7,10 @@ typical case, which a bracketing root finder (``scipy.optimize.brentq``) or
 bounded least squares (``scipy.optimize.least_squares``) handles.  Many trial
 values are evaluated in one kernel call as parameter sets.  The uncertainty of a
 calibrated value comes from repeating the calibration with independent seeds.
+
+Keys the scenario gives as distributions (:mod:`simulator.uncertainty`) are drawn
+per path in every evaluation, as :func:`simulator.run` draws them (the same draws
+for every trial value); a key that is itself a distribution cannot be searched.
 """
 
 from __future__ import annotations
@@ -60,9 +64,28 @@ def parse_param_range(text: str, scenario: Scenario) -> ParamRange:
     if path.strip().endswith(".enabled"):
         raise UserError(f"--param {text!r}: {path.strip()} is a switch, not a numeric parameter")
     del slots
+    _refuse_uncertain(scenario, layout, path.strip())
     for value in (low, high):
         with_overrides(scenario, {path.strip(): value})  # range check with the key's own error
     return ParamRange(path.strip(), low, high)
+
+
+def _refuse_uncertain(scenario: Scenario, layout, path: str) -> None:
+    """Raise a one-line UserError when the scenario gives the key ``path`` as a distribution."""
+    spec = scenario.uncertain.input_at(layout, path) if scenario.uncertain else None
+    if spec is not None:
+        from simulator.uncertainty import _fmt_table
+
+        named = "" if spec.path == path else f"{spec.path} = "
+        raise UserError(f"--param {path}: the scenario gives this key as a distribution "
+                        f"({named}{_fmt_table(spec.table)}), so it cannot be searched; fix it with "
+                        f"--set {spec.path}=VALUE or search another key")
+
+
+def _uncertain_callback(scenario: Scenario, layout, seed: np.random.SeedSequence):
+    """The per-path draws of the scenario's uncertain keys (as in :func:`simulator.run`), or None."""
+    unc = scenario.uncertain
+    return unc.callback(layout, seed) if unc else None
 
 
 @dataclass
@@ -78,11 +101,16 @@ class Evaluator:
     evaluations: int = 0
     layout: object = field(init=False)
     plan: object = field(init=False)
+    uncertain: object = field(init=False)
 
     def __post_init__(self) -> None:
         self.layout = build_layout(self.scenario)
+        for p in self.params:
+            _refuse_uncertain(self.scenario, self.layout, p.path)
         meta = self.scenario.scenario
         self.plan = plan_run(meta.horizon_months, meta.horizon_list, fans=False)
+        # Every trial value sees the same per-path draws (common random numbers).
+        self.uncertain = _uncertain_callback(self.scenario, self.layout, self.seed)
 
     def theta(self, x) -> np.ndarray:
         """Parameter vector with the params set to ``x`` (validated, derived keys consistent)."""
@@ -95,7 +123,7 @@ class Evaluator:
         thetas = np.stack([self.theta(x) for x in xs])
         self.evaluations += xs.shape[0]
         return simulate(self.layout, self.plan, paths=self.paths, seed=self.seed, theta_sets=thetas,
-                        engine=self.engine, block_size=self.block_size, fans=False)
+                        engine=self.engine, block_size=self.block_size, fans=False, uncertain=self.uncertain)
 
     def estimates(self, xs, targets: list[Target]) -> tuple[np.ndarray, np.ndarray]:
         """(estimates, trials), each shape (n_sets, n_targets)."""
@@ -337,7 +365,7 @@ def fundamental_value(scenario: Scenario, company: str, *, paths: int, seed=None
     layout = build_layout(scenario)
     meta = scenario.scenario
     t = simulate(layout, plan_run(meta.horizon_months, meta.horizon_list, fans=False), paths=paths, seed=root,
-                 engine=engine, fans=False)
+                 engine=engine, fans=False, uncertain=_uncertain_callback(scenario, layout, root))
     n, mean, m2 = t.fv[0, c]
     half = stats.norm.ppf(0.975) * math.sqrt(m2 / max(n - 1, 1) / n) * v0
     return float(mean * v0), (float(mean * v0 - half), float(mean * v0 + half))

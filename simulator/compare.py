@@ -9,6 +9,9 @@ has variance ``(p01 + p10 - (p01 - p10)^2) / n``, which common random numbers ma
 far smaller than the unpaired one.  Otherwise the comparison is *unpaired*:
 Newcombe's hybrid score interval from the two Wilson intervals.  Quantile and mean
 differences are always unpaired (normal theory from each run's own interval).
+Runs with keys given as distributions pair only when both give the same
+distributions (``uncertain_inputs``); the re-simulation draws them per path from
+the same streams as :func:`simulator.run`.
 """
 
 from __future__ import annotations
@@ -49,6 +52,10 @@ def _pairing_problem(a: xr.Dataset, b: xr.Dataset) -> str | None:
         return "different companies"
     if list(a["horizon"].values) != list(b["horizon"].values):
         return "different horizons"
+    # One set of per-path draws serves both parameter sets of the re-simulation.
+    for key in ("uncertain_inputs", "uncertain_held_fixed"):
+        if str(a.attrs.get(key, "")) != str(b.attrs.get(key, "")):
+            return "different uncertain inputs (keys given as distributions)"
     la, lb = build_layout(_scenario_of(a)), build_layout(_scenario_of(b))
     if (la.n_theta != lb.n_theta or not np.array_equal(la.events, lb.events)
             or not np.array_equal(la.branches, lb.branches)
@@ -67,9 +74,17 @@ def _paired_codes(a: xr.Dataset, b: xr.Dataset) -> np.ndarray | None:
     root = np.random.SeedSequence(int(a.attrs["seed_entropy"]),
                                   spawn_key=tuple(json.loads(a.attrs.get("seed_spawn_key", "[]"))))
     n = int(a.attrs["paths"])
-    tally = simulate(la, plan, paths=n, seed=normalise_seed(root), theta_sets=np.stack([la.theta, lb.theta]),
+    root = normalise_seed(root)
+    uncertain = None
+    if a.attrs.get("uncertain_inputs"):
+        from simulator.uncertainty import UncertainSet
+
+        unc = UncertainSet.from_json(str(a.attrs["uncertain_inputs"]))
+        held = json.loads(str(a.attrs.get("uncertain_held_fixed", "[]")))
+        uncertain = unc.callback(la, root, exclude=held) if unc else None
+    tally = simulate(la, plan, paths=n, seed=root, theta_sets=np.stack([la.theta, lb.theta]),
                      engine=str(a.attrs.get("engine", "numba")), block_size=int(a.attrs["block_size"]),
-                     fans=False, outcome_paths=n)
+                     fans=False, outcome_paths=n, uncertain=uncertain)
     for s, ds in enumerate((a, b)):
         if not np.array_equal(tally.counts[s], ds["outcome_count"].values):
             return None

@@ -12,6 +12,11 @@ Kept paths (``keep_paths``) are produced group by group (``simulate(...,
 keep_start=...)``) and written either to one in-memory array or, with ``zarr``, to
 a Zarr store in chunks of one block, so their memory is bounded too.
 
+Keys given as distributions (:mod:`simulator.uncertainty`) are drawn per path in
+each task from the block's own stream, exactly as :func:`simulator.run` draws them,
+and the outcome codes of the first ``RECORDED_PATHS`` paths are gathered group by
+group, so the Dataset (with ``input_draw`` and ``path_outcome``) is bit-identical too.
+
 Usage::
 
     import simulator
@@ -53,10 +58,11 @@ from simulator.engine import (
 )
 from simulator.errors import UserError
 from simulator.params import ParameterLayout, build_layout
-from simulator.results import build_dataset, scenario_hash
+from simulator.results import build_dataset, market_path, scenario_hash
+from simulator.uncertainty import RECORDED_PATHS, UncertainSet, annotate_dataset
 
-__all__ = ["DaskError", "Job", "KeptZarr", "check_workers", "dask_client", "prepare_job", "run_grouped", "run_jobs",
-           "simulate_group"]
+__all__ = ["DaskError", "Job", "KeptZarr", "check_workers", "dask_client", "prepare_job", "progress_bar",
+           "run_grouped", "run_job", "run_jobs", "simulate_group"]
 
 #: Blocks per task in this process: a few seconds of work, so checkpoints and
 #: progress are regular, and large enough that the per-call overhead is negligible.
@@ -80,7 +86,8 @@ class DaskError(UserError):
 def simulate_group(layout: ParameterLayout, plan: RunPlan, *, paths: int, seed: np.random.SeedSequence,
                    blocks: Sequence[int], engine: str = "numba", block_size: int = DEFAULT_BLOCK_SIZE,
                    threads: int | None = None, keep_paths: int = 0,
-                   progress: Callable[[int], None] | None = None) -> Tally:
+                   progress: Callable[[int], None] | None = None, market: np.ndarray | None = None,
+                   uncertain: UncertainSet | None = None, outcome_paths: int = 0) -> Tally:
     """Simulate one group of consecutive blocks; the task a worker runs.
 
     Parameters
@@ -103,6 +110,15 @@ def simulate_group(layout: ParameterLayout, plan: RunPlan, *, paths: int, seed: 
         ``kept[:, 0]`` its first path.
     progress : callable, optional
         Called with the paths finished after every kernel call.
+    market : ndarray, optional
+        Market size at each horizon (:func:`simulator.results.market_path`).
+    uncertain : UncertainSet, optional
+        The scenario's uncertain inputs, drawn per path from the block's own stream
+        (seeded by ``seed``), as :func:`simulator.run` draws them.
+    outcome_paths : int
+        Paths of the whole run whose outcome codes are recorded; the group returns
+        those of its own blocks as ``path_outcome`` (set, path, company, horizon),
+        with ``path_outcome[:, 0]`` its first path.
 
     Returns
     -------
@@ -112,12 +128,29 @@ def simulate_group(layout: ParameterLayout, plan: RunPlan, *, paths: int, seed: 
     first = blocks[0] * block_size
     end = min(paths, (blocks[-1] + 1) * block_size)
     keep_here = max(0, min(int(keep_paths), end) - first)
+    record_end = min(int(outcome_paths), end)
+    record_here = max(0, record_end - first)
     if threads is None:
         threads = _worker_threads()
+    callback = uncertain.callback(layout, seed) if uncertain else None
+    common = dict(paths=paths, seed=seed, engine=engine, block_size=block_size, threads=threads,
+                  market=market, uncertain=callback)
+    # The engine indexes outcome codes by path from the run's first path, which cannot
+    # be combined with keeping paths from a later start: such a group (kept and
+    # recorded paths, not at the start of the run) records its outcomes in a second
+    # pass over its recorded blocks (the same streams, so the same paths).
+    separate = bool(record_here and keep_here and first)
     with _KERNEL_LOCK:
-        return simulate(layout, plan, paths=paths, seed=seed, engine=engine, block_size=block_size,
-                        blocks=blocks, keep_paths=keep_here, keep_start=first if keep_here else 0,
-                        threads=threads, progress=progress)
+        part = simulate(layout, plan, blocks=blocks, keep_paths=keep_here, keep_start=first if keep_here else 0,
+                        progress=progress, outcome_paths=record_end if record_here and not separate else 0,
+                        **common)
+        if separate:
+            recorded_blocks = [b for b in blocks if b * block_size < record_end]
+            part.path_outcome = simulate(layout, plan, blocks=recorded_blocks, fans=False,
+                                         outcome_paths=record_end, **common).path_outcome
+    if record_here:
+        part.path_outcome = np.ascontiguousarray(part.path_outcome[:, first:record_end])
+    return part
 
 
 def _worker_threads() -> int | None:
@@ -254,7 +287,24 @@ class Job:
     #: In-memory kept paths (without ``zarr``): (var, path, company, month) and (path, company).
     kept: np.ndarray | None = None
     fail_month: np.ndarray | None = None
+    #: Outcome codes of the first :attr:`recorded` paths (path, company, horizon); -1 until simulated.
+    path_outcome: np.ndarray | None = None
     sink: KeptZarr | None = None
+
+    @property
+    def uncertain(self) -> UncertainSet | None:
+        """The scenario's uncertain inputs (None when it has none)."""
+        return self.scenario.uncertain or None
+
+    @property
+    def recorded(self) -> int:
+        """Paths whose draws and outcome codes go in the Dataset (uncertain inputs only)."""
+        return min(self.paths, RECORDED_PATHS) if self.uncertain else 0
+
+    @property
+    def market(self) -> np.ndarray | None:
+        """Market size at each horizon, or None."""
+        return market_path(self.scenario, self.plan.horizons)
 
     @property
     def n_blocks(self) -> int:
@@ -282,10 +332,15 @@ class Job:
             "engine": self.engine,
             "kept_paths": int(self.kept_count),
             "kept_paths_zarr": str(self.zarr) if self.zarr is not None and self.kept_count else "",
+            # The distributions are not in the scenario hash (it holds their medians).
+            **({"uncertain_inputs": self.uncertain.to_json()} if self.uncertain else {}),
         }
 
     def start(self) -> None:
-        """Allocate the kept-path output: the in-memory arrays or the Zarr store."""
+        """Allocate the outputs: recorded outcome codes, kept paths (in memory or the Zarr store)."""
+        n_comp = len(self.layout.company_names)
+        if self.recorded and self.path_outcome is None:
+            self.path_outcome = np.full((self.recorded, n_comp, self.plan.horizons.size), -1, dtype=np.int8)
         n = self.kept_count
         if not n:
             return
@@ -295,7 +350,6 @@ class Job:
                 self.tally = None  # a resumed tally is only valid with its own store
                 self.sink.create()
         elif self.kept is None:
-            n_comp = len(self.layout.company_names)
             self.kept = np.full((L.N_VARS, n, n_comp, self.plan.n_months + 1), np.nan, dtype=np.float32)
             self.fail_month = np.zeros((n, n_comp), dtype=np.int64)
 
@@ -332,12 +386,16 @@ class Job:
     def task_kwargs(self, group: Sequence[int]) -> dict:
         """Keyword arguments of :func:`simulate_group` for one group."""
         return {"paths": self.paths, "seed": self.seed, "blocks": tuple(group), "engine": self.engine,
-                "block_size": self.block_size, "threads": self.threads, "keep_paths": self.kept_count}
+                "block_size": self.block_size, "threads": self.threads, "keep_paths": self.kept_count,
+                "market": self.market, "uncertain": self.uncertain, "outcome_paths": self.recorded}
 
     def absorb(self, group: Sequence[int], part: Tally) -> None:
         """Merge one finished group (its kept paths go to the array or the Zarr store)."""
+        first = int(group[0]) * self.block_size
+        if part.path_outcome is not None:
+            self.path_outcome[first:first + part.path_outcome.shape[1]] = part.path_outcome[0]
+        part.path_outcome = None
         if part.kept is not None and part.kept.shape[1] > 0:
-            first = int(group[0]) * self.block_size
             n = part.kept.shape[1]
             if self.sink is not None:
                 self.sink.write(first, part.kept, part.fail_month)
@@ -369,16 +427,43 @@ class Job:
         attrs.update(self.attrs)
         return attrs
 
-    def dataset(self) -> xr.Dataset:
-        """The results Dataset (every group must be merged); marks the Zarr store complete."""
-        if not self.finished:
-            raise RuntimeError(f"{self.name}: {self.n_blocks - self.tally.block_ids.size} blocks missing")
-        tally = self.tally
-        if self.kept is not None:
-            tally = Tally(**{**tally.__dict__, "kept": self.kept, "fail_month": self.fail_month})
-        if self.sink is not None:
-            self.sink.finish()
-        return build_dataset(self.scenario, self.layout, self.plan, tally, attrs=self.run_attrs())
+    def simulate(self, progress: Callable[[int], None] | None = None) -> Tally:
+        """Simulate the whole run in one engine call, in this process (what :func:`simulator.run` does)."""
+        unc = self.uncertain
+        return simulate(self.layout, self.plan, paths=self.paths, seed=self.seed, engine=self.engine,
+                        block_size=self.block_size, keep_paths=self.keep_paths, threads=self.threads,
+                        progress=progress, market=self.market,
+                        uncertain=unc.callback(self.layout, self.seed) if unc else None,
+                        outcome_paths=self.recorded)
+
+    def dataset(self, tally: Tally | None = None) -> xr.Dataset:
+        """The results Dataset.
+
+        Parameters
+        ----------
+        tally : Tally, optional
+            The whole run's tally (from :meth:`simulate`); default: the merged groups
+            (every group must be merged; marks the Zarr store complete).
+        """
+        if tally is not None:
+            path_outcome = None if tally.path_outcome is None else tally.path_outcome[0]
+        else:
+            if not self.finished:
+                missing = self.n_blocks - (0 if self.tally is None else self.tally.block_ids.size)
+                raise RuntimeError(f"{self.name}: {missing} blocks missing")
+            tally = self.tally
+            if self.kept is not None:
+                tally = Tally(**{**tally.__dict__, "kept": self.kept, "fail_month": self.fail_month})
+            if self.sink is not None:
+                self.sink.finish()
+            path_outcome = self.path_outcome
+        ds = build_dataset(self.scenario, self.layout, self.plan, tally, attrs=self.run_attrs())
+        if self.uncertain:
+            # Keys given as distributions: which, with the first paths' draws and outcomes
+            # (for `simulator attribute` and the given-data sensitivity methods).
+            ds = annotate_dataset(ds, self.uncertain, self.seed, block_size=self.block_size,
+                                  path_outcome=path_outcome)
+        return ds
 
 
 def prepare_job(scenario: Scenario | str | Path, *, paths: int | None = None, seed=None,
@@ -563,56 +648,57 @@ def _key_name(name: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "_." else "_" for ch in name)[:40]
 
 
-def run_grouped(
-    scenario: Scenario | str | Path,
-    *,
-    paths: int | None = None,
-    seed=None,
-    engine: str = "numba",
-    keep_paths: int = 0,
-    threads: int | None = None,
-    block_size: int = DEFAULT_BLOCK_SIZE,
-    overrides: Sequence[str] | dict | None = None,
-    progress: bool = False,
-    client=None,
-    zarr: str | Path | None = None,
-    blocks_per_task: int | None = None,
-) -> xr.Dataset:
-    """Simulate a scenario group by group; what :func:`simulator.run` does with ``client`` or ``zarr``.
+@contextlib.contextmanager
+def progress_bar(job: Job, enabled: bool) -> Iterator[Callable[[int], None] | None]:
+    """A tqdm bar over the job's paths (shown for runs longer than a second); yields its update."""
+    if not enabled:
+        yield None
+        return
+    from tqdm.auto import tqdm
 
-    Parameters are those of :func:`simulator.run`, plus:
+    bar = tqdm(total=job.paths, unit="path", unit_scale=True, delay=1.0, desc=job.name, leave=False)
+    try:
+        yield bar.update
+    finally:
+        bar.close()
+
+
+def run_job(job: Job, *, client=None, progress: bool = False, blocks_per_task: int | None = None) -> xr.Dataset:
+    """Simulate a prepared job group by group (in this process or on ``client``); its Dataset."""
+    job.start()
+    with progress_bar(job, progress) as update:
+        run_jobs([job], client=client, blocks_per_task=blocks_per_task, progress=update)
+    return job.dataset()
+
+
+def run_grouped(scenario: Scenario | str | Path, *, client=None, progress: bool = False,
+                blocks_per_task: int | None = None, **options) -> xr.Dataset:
+    """Simulate a scenario group by group; what :func:`simulator.run` does with ``client`` or ``zarr``.
 
     Parameters
     ----------
+    scenario : Scenario or path
+        As for :func:`simulator.run`.
     client : distributed.Client, optional
         Run the groups on this dask cluster (see :func:`dask_client`).  For the same
         seed the results are bit-identical to the in-process run.
-    zarr : path, optional
-        Write the ``keep_paths`` kept paths to this Zarr store in chunks (one block
-        of paths per chunk) instead of the Dataset; ``ds.attrs["kept_paths_zarr"]``
-        names it.  Open it with ``xarray.open_zarr(path, consolidated=False)``.
+    progress : bool
+        Show a progress bar.
     blocks_per_task : int, optional
         Blocks per task (see :func:`run_jobs`); no effect on results.
+    **options
+        ``paths``, ``seed``, ``engine``, ``keep_paths``, ``threads``, ``block_size``,
+        ``overrides`` and ``zarr``, as for :func:`simulator.run` (see :func:`prepare_job`).
+        With ``zarr`` the ``keep_paths`` kept paths go to that Zarr store in chunks (one
+        block of paths per chunk) instead of the Dataset; ``ds.attrs["kept_paths_zarr"]``
+        names it.  Open it with ``xarray.open_zarr(path, consolidated=False)``.
 
     Returns
     -------
     xarray.Dataset
     """
-    job = prepare_job(scenario, paths=paths, seed=seed, engine=engine, block_size=block_size,
-                      keep_paths=keep_paths, zarr=zarr, threads=threads, overrides=overrides)
-    job.start()
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=job.paths, unit="path", unit_scale=True, delay=1.0, desc=job.name, leave=False)
-    try:
-        run_jobs([job], client=client, blocks_per_task=blocks_per_task,
-                 progress=None if bar is None else bar.update)
-    finally:
-        if bar is not None:
-            bar.close()
-    return job.dataset()
+    return run_job(prepare_job(scenario, **options), client=client, progress=progress,
+                   blocks_per_task=blocks_per_task)
 
 
 def _versions() -> dict:

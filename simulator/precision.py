@@ -93,7 +93,10 @@ def plan_paths(scenario: Scenario, targets: list[Target], *, precision: float, m
     layout = build_layout(scenario)
     meta = scenario.scenario
     plan = plan_run(meta.horizon_months, meta.horizon_list, fans=False)
-    tally = simulate(layout, plan, paths=n0, seed=pilot_root, fans=False, block_size=block_size, engine=engine)
+    # Keys given as distributions are drawn per path in the pilot too (from its own streams).
+    unc = scenario.uncertain
+    tally = simulate(layout, plan, paths=n0, seed=pilot_root, fans=False, block_size=block_size, engine=engine,
+                     uncertain=unc.callback(layout, pilot_root) if unc else None)
     names = tuple(c.name for c in scenario.companies)
     horizons = tuple(int(h) for h in plan.horizons)
     per_target = {}

@@ -216,6 +216,18 @@ class UncertainSet:
         """Position of the input ``path``."""
         return self.names.index(path)
 
+    def input_at(self, layout, path: str) -> UncertainInput | None:
+        """The input that sets the model parameter ``path`` (by its theta slots), or None.
+
+        Compares slots, not spellings, so a key named another way (an alias, a
+        list index instead of a name) is still found.
+        """
+        wanted = set(int(s) for s in layout.slots(path))
+        for spec in self.inputs:
+            if wanted & set(int(s) for s in layout.slots(spec.path)):
+                return spec
+        return None
+
     @cached_property
     def rank_matrix(self) -> np.ndarray:
         """Rank correlation matrix of the inputs (identity where none is given)."""
@@ -298,6 +310,22 @@ class UncertainSet:
         """The inputs and correlations as JSON."""
         return json.dumps({"inputs": self.describe(),
                            "correlations": [{"a": a, "b": b, "rho": r} for a, b, r in self.correlations]})
+
+    @classmethod
+    def from_json(cls, text: str) -> UncertainSet:
+        """The set written by :meth:`to_json` (e.g. a results file's ``uncertain_inputs``).
+
+        The draws are those of the original set (the parameters round-trip exactly);
+        only the raw-TOML locations are lost.
+        """
+        data = json.loads(text)
+        inputs = tuple(
+            UncertainInput(path=item["path"], loc=(), dist=item["dist"],
+                           params=tuple((k, float(v)) for k, v in item.items()
+                                        if k not in ("path", "dist", "median", "support")))
+            for item in data.get("inputs", ()))
+        corr = tuple((c["a"], c["b"], float(c["rho"])) for c in data.get("correlations", ()))
+        return cls(inputs=inputs, correlations=corr)
 
 
 # --------------------------------------------------------------------------- extraction

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+import xarray as xr
 from scipy import stats
 
 import simulator
@@ -218,8 +219,8 @@ outcomes = [
     assert with_overrides(sc, ["companies.a.revenue=2e9"]).uncertain == sc.uncertain
 
 
-def _toy_uncertain():
-    text = BASE.replace("cash = 1e9", "cash = 1e13") + """
+def _toy_text() -> str:
+    return BASE.replace("cash = 1e9", "cash = 1e13") + """
 [companies.growth]
 initial = { dist = "uniform", low = -0.4, high = 0.6 }
 kappa = 0.0
@@ -234,7 +235,10 @@ base_multiple = 10.0
 growth_sensitivity = 0.0
 exit_multiple = { dist = "uniform", low = 5, high = 30 }
 """
-    return parse_scenario(text, source="toy.toml")
+
+
+def _toy_uncertain():
+    return parse_scenario(_toy_text(), source="toy.toml")
 
 
 def test_run_draws_per_path_and_records_them():
@@ -295,3 +299,206 @@ def test_attribute_ranks_the_driver(tmp_path, capsys):
     lines = [line for line in out.splitlines() if line.startswith("companies.")]
     assert lines[0].startswith("companies.a.growth.initial")
     assert (tmp_path / "att.nc").exists()
+
+
+# --------------------------------------------------------------------------- every engine caller
+
+
+def _same(a, b) -> None:
+    a, b = a.copy(), b.copy()
+    for ds in (a, b):
+        ds.attrs.pop("created", None)
+    xr.testing.assert_identical(a, b)
+
+
+@pytest.fixture(scope="module")
+def dask_client_1():
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                       dashboard_address=None, silence_logs=40)
+    client = distributed.Client(cluster)
+    yield client
+    client.close()
+    cluster.close()
+
+
+def test_distributed_run_with_distributions_is_bit_identical(dask_client_1, monkeypatch):
+    from simulator import distributed as D
+
+    sc = _toy_uncertain()
+    kw = {"paths": 5000, "block_size": 512, "keep_paths": 1200}
+    local = simulator.run(sc, **kw)
+    assert "input_draw" in local and int((local["path_outcome"] < 0).sum()) == 0
+    _same(local, simulator.run(sc, client=dask_client_1, **kw))
+    # Groups of one block each, kept paths past the first group: their outcomes are
+    # recorded in a second pass, and the result is still the same.
+    monkeypatch.setattr(D, "KEPT_TASK_BYTES", 1)
+    _same(local, D.run_grouped(sc, blocks_per_task=1, **kw))
+
+
+def test_batch_with_distributions_equals_run_and_tracks_them(tmp_path):
+    from simulator.batch import load_checkpoint, save_checkpoint
+    from simulator.distributed import prepare_job, run_jobs, simulate_group
+
+    path = tmp_path / "toy.toml"
+    path.write_text(_toy_text(), encoding="utf-8")
+    out = tmp_path / "out"
+    argv = ["batch", str(path), "--out", str(out), "--paths", "3000", "--block-size", "1024", "--quiet"]
+    assert main(argv) == 0
+    ref = tmp_path / "ref.nc"
+    simulator.save_results(simulator.run(path, paths=3000, block_size=1024), ref)
+    _same(simulator.open_results(out / "unc.nc"), simulator.open_results(ref))
+    assert main(argv) == 0
+    assert " skipped unc " in (out / "batch.log").read_text()
+    # Another distribution with the same median (so the same scenario hash) is not up to date.
+    path.write_text(_toy_text().replace("low = -0.4, high = 0.6", "low = -0.9, high = 1.1"), encoding="utf-8")
+    assert main(argv) == 0
+    assert (out / "batch.log").read_text().count(" done unc ") == 2
+    assert simulator.open_results(out / "unc.nc").attrs["uncertain_inputs"] != \
+        simulator.open_results(ref).attrs["uncertain_inputs"]
+    # A checkpoint keeps the recorded outcomes of the groups already done.
+    sc = _toy_uncertain()
+    job = prepare_job(sc, paths=3000, block_size=1024)
+    job.start()
+    group = job.pending_groups(1)[0]
+    job.absorb(group, simulate_group(job.layout, job.plan, **job.task_kwargs(group)))
+    save_checkpoint(tmp_path / "tally.npz", job)
+    resumed = prepare_job(sc, paths=3000, block_size=1024)
+    assert load_checkpoint(tmp_path / "tally.npz", resumed)
+    resumed.start()
+    run_jobs([resumed], blocks_per_task=1)
+    _same(resumed.dataset(), simulator.run(sc, paths=3000, block_size=1024))
+
+
+def test_precision_run_draws_the_distributions(monkeypatch):
+    from simulator import precision
+    from simulator.precision import run_to_precision
+    from simulator.targets import parse_target
+
+    sc = _toy_uncertain()
+    pilots = []
+    real = precision.simulate
+    monkeypatch.setattr(precision, "simulate", lambda *a, **k: pilots.append(k) or real(*a, **k))
+    ds = run_to_precision(sc, precision=0.03, targets=[parse_target("a.champion@12", sc)], seed=4,
+                          pilot_paths=1024, max_paths=20_000)
+    assert len(pilots) == 1 and pilots[0]["uncertain"] is not None
+    assert ds.attrs["precision_met"] == 1 and "input_draw" in ds
+    plain = simulator.run(sc, paths=ds.attrs["paths"], seed=4)
+    np.testing.assert_array_equal(ds["outcome_count"].values, plain["outcome_count"].values)
+    np.testing.assert_array_equal(ds["path_outcome"].values, plain["path_outcome"].values)
+
+
+# The frozen one-company model of tests/test_precision_calibration.py: P(champion at 12)
+# is P(V_12 >= V0) = P_up(mu, sigma) in closed form; here sigma_revenue is uncertain.
+_FROZEN_UNC = """
+[scenario]
+name = "frozen"
+horizon_months = 12
+horizons = [12]
+seed = 3
+
+[sector.narrative]
+kappa = 0.0
+sigma = 0.0
+
+[[companies]]
+name = "solo"
+revenue = 1e9
+valuation = 20e9
+cash = 1e15
+
+[companies.growth]
+initial = 0.10
+long_run = 0.0
+kappa = 0.0
+sigma_growth = 0.0
+sigma_revenue = { dist = "uniform", low = 0.1, high = 1.5 }
+
+[companies.pricing]
+price_drift = 0.0
+price_sigma = 0.0
+pass_through = 1.0
+elasticity = 0.0
+compute_cost_share = 0.5
+compute_cost_drift = 0.0
+scarcity_premium = 0.0
+
+[companies.chips]
+enabled = false
+
+[companies.costs]
+opex = 0.0
+opex_growth = 0.0
+
+[companies.funding]
+enabled = false
+
+[companies.narrative]
+kappa = 0.0
+sigma = 0.0
+
+[companies.valuation_model]
+growth_sensitivity = 0.0
+
+[outcomes]
+champion_max_price_to_sales = 1e6
+"""
+
+
+def _p_up(mu: float, sigma: float) -> float:
+    return float(stats.norm.sf(0.0, loc=mu - sigma**2 / 2, scale=sigma))
+
+
+def test_calibration_draws_the_other_uncertain_keys():
+    from scipy import integrate
+
+    from simulator.calibrate import Evaluator, ParamRange, calibrate
+    from simulator.targets import Target
+
+    sc = parse_scenario(_FROZEN_UNC, source="frozen.toml")
+    growth = ParamRange("companies.solo.growth.initial", -0.5, 1.0)
+    # An evaluation at the scenario's own value is exactly simulator.run.
+    target = Target("solo", "champion", 12, None)
+    ev = Evaluator(sc, [growth], 3000, normalise_seed(5))
+    est, _ = ev.estimates([[0.10]], [target])
+    ds = simulator.run(sc, paths=3000, seed=5)
+    assert est[0, 0] == float(ds["probability"].sel(company="solo", horizon=12, outcome="champion"))
+    # The target is P_up at mu = 0.3 averaged over sigma ~ U(0.1, 1.5); at the median
+    # sigma (0.8) the same target would need mu = 0.405.
+    goal = integrate.quad(lambda s: _p_up(0.3, s) / 1.4, 0.1, 1.5)[0]
+    result = calibrate(sc, [Target("solo", "champion", 12, goal)], [growth], paths=8000, seed=2, replicates=1)
+    assert abs(result.value[0] - 0.3) < 0.04, result.per_seed
+
+
+def test_calibrating_an_uncertain_key_is_a_one_line_error(tmp_path, capsys):
+    from simulator.calibrate import ParamRange, calibrate, implied_value, parse_param_range
+    from simulator.errors import UserError
+    from simulator.targets import Target
+
+    sc = parse_scenario(_FROZEN_UNC, source="frozen.toml")
+    key = "companies.solo.growth.sigma_revenue"
+    with pytest.raises(UserError, match=f"--param {key}: the scenario gives this key as a distribution"):
+        parse_param_range(f"{key}=0.1:1.5", sc)
+    with pytest.raises(UserError, match=key):
+        calibrate(sc, [Target("solo", "champion", 12, 0.5)], [ParamRange(key, 0.1, 1.5)], paths=100)
+    with pytest.raises(UserError, match=key):
+        implied_value(sc, "solo", ParamRange(key, 0.1, 1.5), paths=100)
+    path = tmp_path / "frozen.toml"
+    path.write_text(_FROZEN_UNC, encoding="utf-8")
+    for argv in (["calibrate", str(path), "--target", "solo.champion@12=0.5", "--param", f"{key}=0.1:1.5"],
+                 ["implied", str(path), "--param", key, "--range", "0.1:1.5"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and key in err and "distribution" in err, err
+
+
+def test_compare_pairs_runs_with_the_same_distributions():
+    from simulator.compare import compare
+
+    sc = _toy_uncertain()
+    a = simulator.run(sc, paths=2000, seed=4)
+    diff = compare(a, a)
+    assert diff.attrs["paired"] == 1 and float(np.abs(diff["probability_difference"]).max()) == 0.0
+    wider = with_overrides(sc, ['companies.a.growth.initial={dist="uniform", low=-0.9, high=1.1}'])
+    b = simulator.run(wider, paths=2000, seed=4)
+    assert compare(a, b).attrs["pairing"] == "unpaired: different uncertain inputs (keys given as distributions)"
