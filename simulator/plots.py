@@ -21,8 +21,10 @@ Conventions shared by all figures:
 Run results (``simulator.run``): :func:`valuation_fan`, :func:`outcome_probabilities`,
 :func:`valuation_distribution`, :func:`survival_curve`, :func:`revenue_capacity`,
 :func:`valuation_decomposition`, :func:`any_champion`.  Study results, in the
-shapes documented in each docstring: :func:`sensitivity_tornado`,
-:func:`sensitivity_sobol`, :func:`sweep_heatmap`, :func:`batch_summary`.
+shapes documented in each docstring: :func:`sweep_lines` (one swept key),
+:func:`sweep_heatmap` (two or more), :func:`sensitivity_tornado`,
+:func:`sensitivity_morris`, :func:`sensitivity_sobol`,
+:func:`sensitivity_given_data`, :func:`attribution_shifts`, :func:`batch_summary`.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import json
 import math
 import re
 import textwrap
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import xarray as xr
@@ -39,7 +41,14 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
-from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter, PercentFormatter
+from matplotlib.ticker import (
+    Formatter,
+    FuncFormatter,
+    LogLocator,
+    MaxNLocator,
+    NullFormatter,
+    PercentFormatter,
+)
 
 from simulator.accessor import format_amount
 from simulator.report import ReportError
@@ -48,15 +57,26 @@ __all__ = [
     "DPI",
     "WIDTH",
     "ReportError",
+    "ScaledTicks",
     "any_champion",
+    "attribution_shifts",
     "batch_summary",
     "distribution_mode",
+    "key_units",
+    "label_decimals",
     "outcome_probabilities",
+    "output_units",
     "revenue_capacity",
+    "sensitivity_given_data",
+    "sensitivity_morris",
     "sensitivity_sobol",
     "sensitivity_tornado",
     "survival_curve",
     "sweep_heatmap",
+    "sweep_lines",
+    "sweep_slice",
+    "swept_dims",
+    "tick_decimals",
     "valuation_decomposition",
     "valuation_distribution",
     "valuation_fan",
@@ -196,6 +216,106 @@ def _month_locator() -> MaxNLocator:
 
 def _percent_axis(axis, decimals: int | None = None) -> None:
     axis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=decimals))
+
+
+def tick_decimals(values: Iterable[float], *, scale: float = 100.0, most: int = 4) -> int:
+    """Fewest decimals that write every value of ``values * scale`` exactly (at most ``most``).
+
+    Tick locators put ticks on round steps (0.25%, 0.5%, ...), so "exactly"
+    also means "no two ticks get the same label": whole percents would write
+    0.25% and 0.5% as 0% and 0%.
+    """
+    vals = np.asarray([v for v in np.ravel(np.asarray(list(values), dtype=float)) if np.isfinite(v)]) * scale
+    for d in range(most + 1):
+        if np.all(np.abs(vals - np.round(vals, d)) < 10.0 ** -(d + 3)):
+            return d
+    return most
+
+
+class ScaledTicks(Formatter):
+    """Tick labels ``value * scale`` + ``suffix`` with the decimals the ticks need (see :func:`tick_decimals`).
+
+    The decimals are chosen from all tick locations at once (``set_locs``), so
+    the labels of one axis share one precision and none repeats.
+    """
+
+    def __init__(self, *, scale: float = 100.0, suffix: str = "%") -> None:
+        self.scale = scale
+        self.suffix = suffix
+        self.decimals = 0
+
+    def set_locs(self, locs) -> None:
+        super().set_locs(locs)
+        self.decimals = tick_decimals(locs, scale=self.scale)
+
+    def __call__(self, x, pos=None) -> str:
+        value = float(x) * self.scale
+        if abs(value) < 0.5 * 10.0 ** -self.decimals:
+            value = 0.0  # no "-0%"
+        return f"{value:.{self.decimals}f}{self.suffix}"
+
+
+def _percent_ticks(axis) -> None:
+    """Percent tick labels with as many decimals as the ticks need (rare outcomes sit below 1%)."""
+    axis.set_major_formatter(ScaledTicks())
+
+
+def label_decimals(top: float) -> int:
+    """Decimals of a percentage label for data reaching ``top`` (a probability): 0 from 10%, 1 from 1%, else 2.
+
+    All zeros (``top`` 0) need no decimals either.
+    """
+    if not np.isfinite(top) or top >= 0.1 or top <= 0:
+        return 0
+    return 1 if top >= 0.01 else 2
+
+
+def _wrap_path(path: str, width: int = 34) -> str:
+    """A dotted path broken at its dots into lines of at most ``width`` characters (tick labels)."""
+    lines: list[str] = []
+    for piece in str(path).split("."):
+        if lines and len(lines[-1]) + 1 + len(piece) <= width:
+            lines[-1] += "." + piece
+        else:
+            lines.append(("." if lines else "") + piece)
+    return "\n".join(lines)
+
+
+def key_units(path: str, currency: str = "") -> str:
+    """Units of a scenario key given by its dotted path (``cards/month``), or ``""`` if unknown.
+
+    Walks the scenario schema (:mod:`simulator.config`) as the scenario
+    reference does: array elements are named, a ``{mean, sd}`` jump and a
+    ``[low, high]`` range take the units of their key.  ``{currency}`` is
+    replaced by ``currency``.
+    """
+    from simulator import config
+    from simulator.docs import _is_model, _item_model, _strip
+
+    model = config.Scenario
+    parts = str(path).split(".")
+    i = 0
+    units = ""
+    while i < len(parts):
+        field = model.model_fields.get(parts[i]) if model is not None else None
+        if field is None:
+            # Past a key with its own units: a jump's mean/sd or a range's low/high.
+            return units.replace("{currency}", currency) if units and i == len(parts) - 1 else ""
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        units = str(extra.get("units", ""))
+        annotation, _ = _strip(field.annotation)
+        item = _item_model(annotation)
+        if item is not None:
+            model, i = item, i + 2  # skip the element's name
+            continue
+        model = annotation if _is_model(annotation) and annotation is not config.Jump else None
+        i += 1
+    return units.replace("{currency}", currency) if model is None else ""
+
+
+def _key_label(ds: xr.Dataset, path: str) -> str:
+    units = key_units(path, str(ds.attrs.get("currency", "")))
+    return f"{path} ({units})" if units and units != "1" else path
 
 
 def _q(da: xr.DataArray, level: float) -> np.ndarray:
@@ -870,7 +990,7 @@ def sensitivity_tornado(ds: xr.Dataset, output: str | None = None, *, top: int =
             text += f"\n[{lv:g} .. {hv:g}]"
         names.append(text)
     ax.set_yticks(y, names, fontsize="small")
-    units = str(ds["low"].attrs.get("units", ""))
+    units = str(ds["low"].attrs.get("units", "")) or output_units(ds, label)
     if units == "1":
         _percent_axis(ax.xaxis)
     elif units and units == _currency(ds):
@@ -954,16 +1074,67 @@ def sensitivity_sobol(ds: xr.Dataset, output: str | None = None, *, top: int = 1
     return fig
 
 
-def sweep_heatmap(ds: xr.Dataset, *, company: str | None = None, horizon: int | None = None,
-                  outcome: str = "champion") -> Figure:
-    """Heatmap of an outcome probability over a two-parameter sweep.
+def swept_dims(ds: xr.Dataset) -> list[str]:
+    """The swept keys of a sweep result: dimensions of ``probability`` other than company, horizon, outcome."""
+    _require(ds, ["probability"], "a sweep result")
+    return [str(d) for d in ds["probability"].dims if d not in ("company", "horizon", "outcome")]
 
-    Dataset shape (issue 4's ``simulator sweep`` with two ``--param``):
-    ``probability`` over ``company``, ``horizon``, ``outcome`` and exactly two
-    more dimensions, one per swept parameter, each named by the parameter's
-    dotted path with the swept values as its coordinate.  The first swept
-    dimension is the y axis, the second the x axis.  Each cell is annotated
-    with its probability in percent when the grid has at most 12 x 12 cells.
+
+def sweep_slice(ds: xr.Dataset, fixed: Mapping[str, float] | None = None) -> dict[str, float]:
+    """Where a heatmap holds the swept keys after the first two: ``{path: value}``.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A sweep result (see :func:`sweep_heatmap`).
+    fixed : mapping, optional
+        Values for some of those keys; each must be one of the swept values.
+        Keys not given are held at their middle swept value (the lower middle
+        for an even count).
+
+    Returns
+    -------
+    dict
+        One entry per swept key after the first two (empty for two keys).
+    """
+    swept = swept_dims(ds)
+    fixed = dict(fixed or {})
+    unknown = [k for k in fixed if k not in swept[2:]]
+    if unknown:
+        raise ReportError(f"cannot hold {', '.join(unknown)} fixed: the keys after the first two swept ones "
+                          f"are {', '.join(swept[2:]) or 'none'}")
+    where = {}
+    for d in swept[2:]:
+        values = np.asarray(ds[d].values, dtype=float)
+        if d in fixed:
+            hit = np.flatnonzero(np.isclose(values, float(fixed[d]), rtol=1e-9, atol=0.0))
+            if not hit.size:
+                raise ReportError(f"{d} = {float(fixed[d]):g} is not a swept value "
+                                  f"({', '.join(f'{v:g}' for v in values)})")
+            where[d] = float(values[hit[0]])
+        else:
+            where[d] = float(values[(len(values) - 1) // 2])
+    return where
+
+
+def _thin_ticks(n: int, most: int = 12) -> np.ndarray:
+    """Indices of at most about ``most`` evenly spread tick positions out of ``n`` (labels must not collide)."""
+    return np.arange(0, n, max(1, math.ceil(n / most)))
+
+
+def sweep_heatmap(ds: xr.Dataset, *, company: str | None = None, horizon: int | None = None,
+                  outcome: str = "champion", fixed: Mapping[str, float] | None = None) -> Figure:
+    """Heatmap of an outcome probability over the first two keys of a sweep.
+
+    Dataset shape (``simulator sweep`` with two or more ``--param``):
+    ``probability`` over ``company``, ``horizon``, ``outcome`` and one more
+    dimension per swept key, named by the key's dotted path with the swept
+    values as its coordinate.  The first swept key is the y axis, the second
+    the x axis; further keys are held at one value each (``fixed``, by default
+    the middle swept value), which the figure states.  Each cell is labelled
+    with its probability in percent (one or two decimals when the largest
+    value is under 10% or 1%) when the grid has at most 12 x 12 cells; the
+    colour bar's ticks carry as many decimals as they need, so no label repeats.
 
     Parameters
     ----------
@@ -975,30 +1146,35 @@ def sweep_heatmap(ds: xr.Dataset, *, company: str | None = None, horizon: int | 
         Months; default: the last horizon.
     outcome : str
         ``champion`` (default), ``contested`` or ``collapse``.
+    fixed : mapping, optional
+        ``{path: value}`` for swept keys after the first two (see :func:`sweep_slice`).
 
     Returns
     -------
     matplotlib.figure.Figure
     """
-    _require(ds, ["probability"], "the sweep heatmap")
-    swept = [d for d in ds["probability"].dims if d not in ("company", "horizon", "outcome")]
-    if len(swept) != 2:
-        raise ReportError(f"the sweep heatmap needs exactly 2 swept dimensions on 'probability', found "
-                          f"{len(swept)} ({', '.join(swept) or 'none'})")
-    company = company or str(ds["company"].values[0])
+    swept = swept_dims(ds)
+    if len(swept) < 2:
+        raise ReportError(f"the sweep heatmap needs 2 or more swept dimensions on 'probability', found "
+                          f"{len(swept)} ({', '.join(swept) or 'none'}); sweep_lines draws a one-key sweep")
+    company = _companies(ds, [company])[0] if company else str(ds["company"].values[0])
     horizon = int(ds["horizon"].values[-1]) if horizon is None else int(horizon)
-    p = ds["probability"].sel(company=company, horizon=horizon, outcome=outcome).transpose(*swept)
-    yv, xv = (ds[d].values for d in swept)
-    fig = _new_figure(5.6)
+    where = sweep_slice(ds, fixed)
+    p = ds["probability"].sel(company=company, horizon=horizon, outcome=outcome).sel(where).transpose(*swept[:2])
+    yv, xv = (np.asarray(ds[d].values, dtype=float) for d in swept[:2])
+    top = float(np.nanmax(p.values)) if np.any(np.isfinite(p.values)) else 0.0
+    fig = _new_figure(5.8 if where else 5.6)
     ax = fig.subplots()
-    # viridis: lightness rises monotonically, so the scale survives greyscale print.
+    # viridis: lightness rises monotonically, so the scale survives greyscale print. The scale
+    # ends at the largest value, so rare outcomes (all below 1%) still show their pattern.
     mesh = ax.imshow(p.values, origin="lower", aspect="auto", cmap="viridis", vmin=0.0,
-                     vmax=max(0.01, float(np.nanmax(p.values))), interpolation="nearest")
-    ax.set_xticks(np.arange(len(xv)), [f"{v:g}" for v in xv], rotation=45 if len(xv) > 6 else 0,
-                  fontsize="small")
-    ax.set_yticks(np.arange(len(yv)), [f"{v:g}" for v in yv], fontsize="small")
-    ax.set_xlabel(swept[1])
-    ax.set_ylabel(swept[0])
+                     vmax=max(top, 1e-3), interpolation="nearest")
+    xt, yt = _thin_ticks(len(xv)), _thin_ticks(len(yv), most=16)
+    ax.set_xticks(xt, [f"{xv[i]:g}" for i in xt], rotation=45 if len(xt) > 6 else 0, fontsize="small")
+    ax.set_yticks(yt, [f"{yv[i]:g}" for i in yt], fontsize="small")
+    ax.set_xlabel(_key_label(ds, swept[1]))
+    ax.set_ylabel(_key_label(ds, swept[0]))
+    decimals = label_decimals(top)
     if len(xv) <= 12 and len(yv) <= 12:
         norm = mesh.norm
         for i in range(len(yv)):
@@ -1008,13 +1184,118 @@ def sweep_heatmap(ds: xr.Dataset, *, company: str | None = None, horizon: int | 
                     continue
                 shade = mesh.cmap(norm(val))
                 lum = 0.299 * shade[0] + 0.587 * shade[1] + 0.114 * shade[2]
-                ax.text(j, i, f"{100 * val:.0f}", ha="center", va="center", fontsize="x-small",
+                ax.text(j, i, f"{100 * val:.{decimals}f}", ha="center", va="center", fontsize="x-small",
                         color="black" if lum > 0.5 else "white")
+    if where:
+        held = "; ".join(f"{k} = {v:g}" for k, v in where.items())
+        ax.set_title(textwrap.fill(f"other swept keys held at: {held}", width=95),
+                     fontsize="small")
     bar = fig.colorbar(mesh, ax=ax)
     bar.set_label(f"P({outcome}) at {horizon} months (cell labels in %)")
-    bar.formatter = PercentFormatter(xmax=1.0, decimals=0)
+    bar.formatter = ScaledTicks()
     bar.update_ticks()
-    _suptitle(fig, ds, f"P({outcome}) of {company} over a two-parameter sweep")
+    what = "two-parameter" if len(swept) == 2 else f"{len(swept)}-parameter"
+    _suptitle(fig, ds, f"P({outcome}) of {company} over a {what} sweep")
+    return fig
+
+
+def _is_log_grid(x: np.ndarray) -> bool:
+    """True for three or more positive values evenly spaced in log but not linearly (a ``:log`` sweep)."""
+    if x.size < 3 or np.any(x <= 0):
+        return False
+    ratios = x[1:] / x[:-1]
+    diffs = np.diff(x)
+    return bool(np.allclose(ratios, ratios[0], rtol=1e-6) and not np.allclose(diffs, diffs[0], rtol=1e-6))
+
+
+def _scenario_value(ds: xr.Dataset, path: str) -> float | None:
+    """The scenario's own value of a key (from ``scenario_json``), or None."""
+    from simulator.report import _flatten_json
+
+    value = _flatten_json(_scenario(ds)).get(path)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+def sweep_lines(ds: xr.Dataset, *, horizon: int | None = None, companies: Sequence[str] | None = None) -> Figure:
+    """Outcome probabilities against the swept value of a one-key sweep, with 95% bands.
+
+    Dataset shape (``simulator sweep`` with one ``--param``): ``probability``
+    and ``probability_ci`` over the swept key's dimension (named by its dotted
+    path, coordinate the swept values), ``company``, ``horizon``, ``outcome``
+    (and ``bound``); optional ``champion_share`` and ``champion_share_ci``.
+    One panel per outcome (plus the champion share when present), one line per
+    company (line style and marker differ) with its 95% Wilson band.  The x
+    axis is logarithmic for a ``LO:HI:N:log`` sweep; a dashed vertical line
+    marks the scenario's own value of the key when it is known.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A one-key sweep result of the shape above.
+    horizon : int, optional
+        Months; default: the last horizon.
+    companies : sequence of str, optional
+        Which companies (default: all).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    _require(ds, ["probability", "probability_ci"], "the one-key sweep chart")
+    swept = swept_dims(ds)
+    if len(swept) != 1:
+        raise ReportError(f"the one-key sweep chart needs exactly 1 swept dimension on 'probability', found "
+                          f"{len(swept)} ({', '.join(swept) or 'none'}); sweep_heatmap draws 2 or more")
+    key = swept[0]
+    names = _companies(ds, companies)
+    horizon = int(ds["horizon"].values[-1]) if horizon is None else int(horizon)
+    x = np.asarray(ds[key].values, dtype=float)
+    panels = [(f"P({o})", "probability", {"outcome": o}, "probability") for o in map(str, ds["outcome"].values)]
+    if "champion_share" in ds.variables and "champion_share_ci" in ds.variables:
+        panels.append(("champion share = P(champion) / P(decided)", "champion_share", {}, "share of decided paths"))
+    fig = _new_figure(_panel_height(len(panels), per_row=3.0, extra=2.0))
+    axes = _grid(fig, len(panels))
+    base = _scenario_value(ds, key)
+    step = max(1, math.ceil(x.size / 12))  # markers stay apart on long sweeps
+    ncols = max(1, min(2, len(panels)))  # as _grid lays them out
+    units = key_units(key, str(ds.attrs.get("currency", "")))
+    xlabel = _wrap_path(key, width=40) + (f" ({units})" if units not in ("", "1") else "")
+    for k, (ax, (title, var, sel, ylabel)) in enumerate(zip(axes, panels, strict=True)):
+        top = 0.0
+        for i, company in enumerate(names):
+            style = SERIES_STYLE[i % len(SERIES_STYLE)]
+            p = ds[var].sel(company=company, horizon=horizon, **sel).transpose(key).values.astype(float)
+            ci = ds[f"{var}_ci"].sel(company=company, horizon=horizon, **sel).transpose(key, "bound").values
+            ax.fill_between(x, ci[:, 0], ci[:, 1], color=style["color"], alpha=0.15, linewidth=0)
+            # Earlier companies get larger markers: where lines coincide (all at 0%), the markers
+            # nest instead of hiding each other.
+            ax.plot(x, p, color=style["color"], linestyle=style["linestyle"], linewidth=1.8, label=company,
+                    marker=style["marker"], markersize=4.0 + 1.5 * min(4, len(names) - 1 - i),
+                    markevery=(i * step // max(1, len(names)), step))
+            if np.any(np.isfinite(ci)):
+                top = max(top, float(np.nanmax(ci)))
+        if base is not None and x.min() <= base <= x.max():
+            ax.axvline(base, color="0.4", linestyle="--", linewidth=1.0)
+        # Zoom to the data (a champion can be rare) but keep 0 in view: these are probabilities.
+        ax.set_ylim(0.0, min(1.02, max(0.005, top * 1.12)))
+        _percent_ticks(ax.yaxis)
+        if _is_log_grid(x):
+            ax.set_xscale("log")
+        ax.set_title(title, fontsize="medium")
+        ax.set_ylabel(ylabel)
+        if k + ncols >= len(panels):  # the lowest panel of its column carries the swept key's name
+            ax.set_xlabel(xlabel, fontsize="small")
+        ax.grid(True, color="0.9", linewidth=0.6)
+    handles = [Line2D([], [], color=s["color"], linestyle=s["linestyle"], marker=s["marker"], label=c)
+               for c, s in zip(names, (SERIES_STYLE[i % len(SERIES_STYLE)] for i in range(len(names))),
+                               strict=True)]
+    handles.append(Patch(facecolor="0.5", alpha=0.3, label="95% Wilson interval"))
+    if base is not None and x.min() <= base <= x.max():
+        handles.append(Line2D([], [], color="0.4", linestyle="--", label=f"scenario's value {base:g}"))
+    _figure_legend(fig, handles, ncols=min(len(handles), 4))
+    _suptitle(fig, ds, f"outcomes at {horizon} months against {key.split('.')[-1]}")
     return fig
 
 
@@ -1070,4 +1351,314 @@ def batch_summary(ds: xr.Dataset, *, horizon: int | None = None) -> Figure:
     ax.grid(True, axis="x", color="0.9", linewidth=0.6)
     fig.legend(loc="outside lower center", ncols=len(outcomes), fontsize="small", frameon=False)
     fig.suptitle(f"scenarios side by side at {horizon} months", fontsize="large")
+    return fig
+
+
+# --------------------------------------------------------------------------- sensitivity (more methods)
+
+
+def _select_output(ds: xr.Dataset, var: str, output: str | None) -> tuple[xr.Dataset, str]:
+    """``ds`` at one output of its ``output`` dimension (default: the first) and that output's name."""
+    label = str(ds.attrs.get("output", "output"))
+    if "output" not in ds[var].dims:
+        return ds, label
+    names = [str(o) for o in ds["output"].values]
+    label = output or names[0]
+    if label not in names:
+        raise ReportError(f"no output {label!r} (have {', '.join(names)})")
+    return ds.sel(output=label), label
+
+
+def output_units(ds: xr.Dataset, output: str) -> str:
+    """Units of one output of a sensitivity result (``"1"``: a probability), ``""`` when not recorded."""
+    try:
+        units = json.loads(ds.attrs.get("output_units", "{}"))
+    except (TypeError, ValueError):
+        units = {}
+    return str(units.get(output, ds.attrs.get("units", "")))
+
+
+def _effect_axis(axis, units: str, currency: str) -> str:
+    """Tick labels for changes of an output in ``units``; returns the unit text for the axis label."""
+    if units == "1":
+        axis.set_major_formatter(ScaledTicks(suffix=""))
+        return "percentage points"
+    if units and units == currency:
+        _amount_axis(axis, log=False)
+        return units
+    return units or "output units"
+
+
+def _rank_labels(params: Sequence[str], order: Sequence[int]) -> list[str]:
+    return [f"{rank}. {_wrap_path(params[j])}" for rank, j in enumerate(order, start=1)]
+
+
+def sensitivity_morris(ds: xr.Dataset, output: str | None = None, *, top: int = 15) -> Figure:
+    """Morris screening: mu* with its 95% interval per key, and mu* against sigma.
+
+    Dataset shape (SALib's names, ``simulator sensitivity --method morris``):
+    dimension ``parameter`` (dotted paths); ``mu_star``, ``mu_star_conf``
+    (half-width of its 95% bootstrap interval) and ``sigma`` over
+    ``parameter`` [and ``output``]; optional ``attrs["output_units"]`` (JSON,
+    ``"1"`` for probabilities, drawn in percentage points).  Effects are the
+    change of the output per whole range of the key.
+
+    Top: bars of mu*, largest on top, numbered by rank.  Bottom: each key at
+    (mu*, sigma), labelled with its rank; keys above the dashed line
+    sigma = mu* act non-linearly or through interactions, keys near the origin
+    do not matter.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A Morris result of the shape above.
+    output : str, optional
+        Which output when there is an ``output`` dimension (default: the first).
+    top : int
+        Show at most this many keys.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    _require(ds, ["mu_star", "mu_star_conf", "sigma"], "the Morris chart")
+    if "parameter" not in ds["mu_star"].dims:
+        raise ReportError("the Morris chart needs 'mu_star' over a 'parameter' dimension")
+    sub, label = _select_output(ds, "mu_star", output)
+    units = output_units(ds, label)
+    cur = _currency(ds)
+    mu_star = sub["mu_star"].values.astype(float)
+    conf = np.abs(sub["mu_star_conf"].values.astype(float))
+    sigma = sub["sigma"].values.astype(float)
+    params = [str(p) for p in sub["parameter"].values]
+    order = list(np.argsort(-np.nan_to_num(mu_star, nan=-1.0), kind="stable")[:top])
+    n = len(order)
+    bar_height = 0.6 + 0.42 * n
+    fig = _new_figure(1.6 + bar_height + 3.4)
+    ax, axs = fig.subplots(2, 1, gridspec_kw={"height_ratios": [bar_height, 3.4]})
+    y = np.arange(n)[::-1]  # rank 1 on top
+    ax.barh(y, mu_star[order], 0.6, xerr=conf[order], color="#17375e", edgecolor="0.2",
+            error_kw={"ecolor": "black", "capsize": 3})
+    ax.set_yticks(y, _rank_labels(params, order), fontsize="small")
+    ax.set_ylim(-0.6, n - 0.4)
+    # An output that never moves (e.g. a champion probability of 0 everywhere) gives all-zero
+    # effects: keep a visible scale (1 pp for probabilities) and say so instead of a blank chart.
+    floor = 0.01 if units == "1" else 1.0
+    widest = float(np.nanmax(mu_star[order] + conf[order], initial=0.0)) if n else 0.0
+    all_zero = not widest > 0
+    ax.set_xlim(0.0, widest * 1.08 if not all_zero else floor)
+    unit_text = _effect_axis(ax.xaxis, units, cur)
+    ax.set_xlabel(textwrap.fill(f"mu*: mean absolute change of {label} per whole range of the key "
+                                f"({unit_text})", width=70))
+    ax.grid(True, axis="x", color="0.9", linewidth=0.6)
+    ax.set_axisbelow(True)
+
+    finite = np.isfinite(mu_star) & np.isfinite(sigma)
+    chosen = np.zeros(len(params), dtype=bool)
+    chosen[order] = True
+    xs, ss = mu_star[chosen & finite], sigma[chosen & finite]
+    reach = max(float(np.max(xs, initial=0.0)), float(np.max(ss, initial=0.0))) or floor
+    axs.plot([0.0, reach * 1.1], [0.0, reach * 1.1], color="0.5", linestyle="--", linewidth=1.0)
+    axs.scatter(xs, ss, marker="o", s=36, color="#17375e", edgecolor="white", linewidth=0.6, zorder=3,
+                clip_on=False)
+    # Rank numbers beside the points; points within 4% of the axes of each other share one
+    # label ("1, 3") instead of printing numbers on top of each other.
+    x_span = (float(np.max(xs, initial=0.0)) or floor) * 1.15
+    y_span = (float(np.max(ss, initial=0.0)) or floor) * 1.15
+    groups: list[tuple[float, float, list[int]]] = []
+    for rank, j in enumerate(order, start=1):
+        if not finite[j]:
+            continue
+        for gx, gy, ranks in groups:
+            if abs(mu_star[j] - gx) / x_span < 0.04 and abs(sigma[j] - gy) / y_span < 0.06:
+                ranks.append(rank)
+                break
+        else:
+            groups.append((float(mu_star[j]), float(sigma[j]), [rank]))
+    for gx, gy, ranks in groups:
+        axs.annotate(", ".join(map(str, ranks)), (gx, gy), xytext=(5, 4), textcoords="offset points",
+                     fontsize="small")
+    axs.set_xlim(0.0, x_span)
+    axs.set_ylim(0.0, y_span)
+    if all_zero:
+        for a in (ax, axs):  # top left: clear of the sigma = mu* line
+            a.text(0.03, 0.95, f"every elementary effect is 0: {label} does not move over these ranges",
+                   transform=a.transAxes, ha="left", va="top", fontsize="small", color="0.3")
+    _effect_axis(axs.xaxis, units, cur)
+    _effect_axis(axs.yaxis, units, cur)
+    axs.set_xlabel(f"mu* ({unit_text}); points labelled by rank")
+    axs.set_ylabel(f"sigma ({unit_text})")
+    axs.grid(True, color="0.9", linewidth=0.6)
+    handles = [Patch(facecolor="#17375e", edgecolor="0.2", label="mu* (mean |elementary effect|)"),
+               Line2D([], [], color="black", marker="|", markersize=10, linestyle="none",
+                      label="95% bootstrap interval"),
+               Line2D([], [], color="0.5", linestyle="--", label="sigma = mu* (above: non-linear or interacting)")]
+    _figure_legend(fig, handles)
+    _suptitle(fig, ds, f"Morris screening of {label}")
+    return fig
+
+
+#: Given-data indices drawn by :func:`sensitivity_given_data`: (variable, interval variable(s), title, style).
+GIVEN_DATA_INDICES = (
+    ("rbd_fast_S1", ("rbd_fast_S1_conf",), "RBD-FAST first-order index S1", {"color": "#17375e", "hatch": ""}),
+    ("delta", ("delta_conf",), "Borgonovo's delta", {"color": "#f4c27a", "hatch": "//"}),
+    ("pawn_median", ("pawn_minimum", "pawn_maximum"), "PAWN index (median KS distance)",
+     {"color": "#9ecae1", "hatch": ".."}),
+)
+
+
+def sensitivity_given_data(ds: xr.Dataset, output: str | None = None, *, top: int = 15) -> Figure:
+    """Given-data sensitivity indices per uncertain input, one panel per method, with intervals.
+
+    Dataset shape (``simulator sensitivity --method rbd-fast|delta|pawn|given-data``):
+    dimension ``parameter`` (dotted paths of the uncertain inputs) [and
+    ``output``]; any of ``rbd_fast_S1`` with ``rbd_fast_S1_conf``, ``delta``
+    with ``delta_conf`` (half-widths of 95% bootstrap intervals) and
+    ``pawn_median`` with ``pawn_minimum`` and ``pawn_maximum`` (drawn as the
+    range over the slides, dashed: PAWN gives no interval); optional
+    ``explained_share`` (``output``).  Inputs are ranked by the first index
+    present, best on top; panels share that order.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A given-data result of the shape above.
+    output : str, optional
+        Which output when there is an ``output`` dimension (default: the first).
+    top : int
+        Show at most this many inputs.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    present = [spec for spec in GIVEN_DATA_INDICES if spec[0] in ds.variables]
+    if not present:
+        raise ReportError("the given-data chart needs variable(s) rbd_fast_S1, delta or pawn_median, missing "
+                          f"from {ds.attrs.get('scenario_name', 'the Dataset')}")
+    _require(ds, [v for spec in present for v in spec[1]], "the given-data chart")
+    first = present[0][0]
+    if "parameter" not in ds[first].dims:
+        raise ReportError(f"the given-data chart needs '{first}' over a 'parameter' dimension")
+    sub, label = _select_output(ds, first, output)
+    params = [str(p) for p in sub["parameter"].values]
+    order = list(np.argsort(-np.nan_to_num(sub[first].values.astype(float), nan=-np.inf), kind="stable")[:top])
+    n = len(order)
+    fig = _new_figure(2.2 + 0.45 * n)
+    axes = fig.subplots(1, len(present), sharey=True, squeeze=False)[0]
+    y = np.arange(n)[::-1]
+    for ax, (var, interval, title, style) in zip(axes, present, strict=True):
+        v = sub[var].values.astype(float)[order]
+        ax.barh(y, v, 0.6, color=style["color"], hatch=style["hatch"], edgecolor="0.25", linewidth=0.6)
+        if len(interval) == 1:
+            err = np.abs(sub[interval[0]].values.astype(float)[order])
+            ax.errorbar(v, y, xerr=err, fmt="none", ecolor="black", capsize=3)
+            lows, highs = v - err, v + err
+        else:
+            lows = sub[interval[0]].values.astype(float)[order]
+            highs = sub[interval[1]].values.astype(float)[order]
+            bars = ax.errorbar(v, y, xerr=np.clip(np.stack([v - lows, highs - v]), 0.0, None), fmt="none",
+                               ecolor="black", capsize=3)
+            for line in bars.lines[2]:
+                line.set_linestyle("--")
+        ax.axvline(0.0, color="0.4", linewidth=0.8)
+        low = min(0.0, float(np.nanmin(lows, initial=0.0)))
+        high = max(float(np.nanmax(highs, initial=0.0)), float(np.nanmax(v, initial=0.0)), 1e-3)
+        ax.set_xlim(low - 0.05 * (high - low), high + 0.08 * (high - low))
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=4))
+        ax.set_title(textwrap.fill(title, width=max(18, int(60 / len(present)))), fontsize="medium")
+        ax.set_xlabel("index (0: no influence)")
+        ax.grid(True, axis="x", color="0.9", linewidth=0.6)
+        ax.set_axisbelow(True)
+    axes[0].set_yticks(y, _rank_labels(params, order), fontsize="small")
+    axes[0].set_ylim(-0.6, n - 0.4)
+    handles = [Line2D([], [], color="black", marker="|", markersize=10, linestyle="-", linewidth=0.8,
+                      label="95% bootstrap interval")]
+    if any(len(spec[1]) == 2 for spec in present):
+        handles.append(Line2D([], [], color="black", marker="|", markersize=10, linestyle="--", linewidth=0.8,
+                              label="PAWN: smallest to largest KS distance over the slides"))
+    _figure_legend(fig, handles, ncols=2)
+    what = f"given-data sensitivity of {label}"
+    if "explained_share" in sub.variables and np.isfinite(float(sub["explained_share"])):
+        what += f"; the inputs explain {100 * float(sub['explained_share']):.1f}% of the per-path variance"
+    if "samples" in ds.attrs:
+        what += f" ({int(ds.attrs['samples']):,} paths of one run)"
+    _suptitle(fig, ds, what)
+    return fig
+
+
+def attribution_shifts(ds: xr.Dataset, *, company: str | None = None, horizon: int | None = None,
+                       top: int = 15) -> Figure:
+    """Which uncertain inputs drive each outcome: median shifts with 95% intervals, one panel per outcome.
+
+    Dataset shape (``simulator attribute --out``): ``median_shift`` and
+    ``median_shift_ci`` (``input``, ``company``, ``horizon``, ``outcome`` [,
+    ``bound``]): the shift of each input's median inside the paths with the
+    outcome, in standard deviations of the input; ``subset_share``
+    (``company``, ``horizon``, ``outcome``).  Dotted lines at +-0.5 mark what
+    @RISK calls a notable shift.  Inputs are sorted by their largest |shift|
+    over the outcomes, largest on top.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        An attribution result of the shape above.
+    company : str, optional
+        Default: the first company.
+    horizon : int, optional
+        Months; default: the last horizon.
+    top : int
+        Show at most this many inputs.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    _require(ds, ["median_shift", "median_shift_ci", "subset_share"], "the attribution chart")
+    company = _companies(ds, [company])[0] if company else str(ds["company"].values[0])
+    horizon = int(ds["horizon"].values[-1]) if horizon is None else int(horizon)
+    sub = ds.sel(company=company, horizon=horizon)
+    outcomes = [str(o) for o in sub["outcome"].values]
+    shift = sub["median_shift"].transpose("input", "outcome").values.astype(float)
+    ci = sub["median_shift_ci"].transpose("input", "outcome", "bound").values.astype(float)
+    inputs = [str(i) for i in sub["input"].values]
+    score = np.nan_to_num(np.nanmax(np.abs(np.where(np.isfinite(shift), shift, 0.0)), axis=1), nan=-1.0)
+    order = list(np.argsort(-score, kind="stable")[:top])
+    n = len(order)
+    fig = _new_figure(2.3 + 0.45 * n)
+    axes = fig.subplots(1, len(outcomes), sharey=True, squeeze=False)[0]
+    y = np.arange(n)[::-1]
+    reach = max(0.6, float(np.nanmax(np.abs(ci[order]), initial=0.0)) if np.any(np.isfinite(ci[order])) else 0.6)
+    for k, (ax, outcome) in enumerate(zip(axes, outcomes, strict=True)):
+        style = OUTCOME_STYLE.get(outcome, {"color": "0.5", "hatch": ""})
+        s = shift[order, k]
+        c = ci[order, k]
+        ax.barh(y, np.nan_to_num(s), 0.6, color=style["color"], hatch=style["hatch"], edgecolor="0.25",
+                linewidth=0.6)
+        ok = np.isfinite(s)
+        ax.errorbar(s[ok], y[ok], xerr=np.clip(np.stack([s[ok] - c[ok, 0], c[ok, 1] - s[ok]]), 0.0, None),
+                    fmt="none", ecolor="black", capsize=3)
+        ax.axvline(0.0, color="0.3", linewidth=0.8)
+        for edge in (-0.5, 0.5):
+            ax.axvline(edge, color="0.45", linestyle=":", linewidth=1.0)
+        share = float(sub["subset_share"].sel(outcome=outcome))
+        if not np.any(ok):
+            ax.text(0.5, 0.5, "no paths with\nthis outcome", transform=ax.transAxes, ha="center", va="center",
+                    fontsize="small", color="0.3")
+        ax.set_title(f"{outcome}\n({100 * share:.1f}% of paths)", fontsize="medium")
+        ax.set_xlim(-reach * 1.1, reach * 1.1)
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=5, symmetric=True))
+        ax.set_xlabel("median shift (sd)")
+        ax.grid(True, axis="x", color="0.9", linewidth=0.6)
+        ax.set_axisbelow(True)
+    axes[0].set_yticks(y, _rank_labels(inputs, order), fontsize="small")
+    axes[0].set_ylim(-0.6, n - 0.4)
+    handles = [Patch(facecolor=OUTCOME_STYLE.get(o, {}).get("color", "0.5"),
+                     hatch=OUTCOME_STYLE.get(o, {}).get("hatch", ""), edgecolor="0.25", label=o) for o in outcomes]
+    handles += [Line2D([], [], color="black", marker="|", markersize=10, linestyle="none",
+                       label="95% interval (order statistics)"),
+                Line2D([], [], color="0.45", linestyle=":", label="|shift| = 0.5 sd (notable)")]
+    _figure_legend(fig, handles, ncols=5)
+    _suptitle(fig, ds, f"inputs that drive the outcomes of {company} at {horizon} months: shift of each "
+                       "input's median inside the outcome's paths")
     return fig

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import html
+import itertools
 import json
 import math
 import re
@@ -556,18 +557,66 @@ def _from_batch_summary(ds: xr.Dataset) -> xr.Dataset:
     return grid
 
 
-def result_kind(ds: xr.Dataset) -> str:
-    """What a Dataset holds: ``run``, ``sweep``, ``tornado``, ``sobol`` or ``batch``.
+#: What each result kind is called in a report's title and messages.
+KIND_LABELS = {
+    "run": "run",
+    "sweep": "sweep",
+    "tornado": "one-at-a-time sensitivity",
+    "morris": "Morris screening",
+    "sobol": "Sobol sensitivity",
+    "given-data": "given-data sensitivity",
+    "attribution": "attribution of outcomes to uncertain inputs",
+    "batch": "batch of scenarios",
+}
 
-    Decided by its variables and dimensions (see the shapes in :mod:`simulator.plots`);
-    raises :class:`ReportError` for a Dataset that is none of these.
+#: Variables the report of each study kind needs (sweeps and given-data results: see _required).
+STUDY_REQUIRED = {
+    "tornado": ("low", "high", "base"),
+    "sobol": ("S1", "ST", "S1_conf", "ST_conf"),
+    "morris": ("mu_star", "mu_star_conf", "sigma"),
+    "attribution": ("median_shift", "median_shift_ci", "subset_share"),
+    "batch": ("probability", "probability_ci"),
+}
+
+#: Given-data indices and the variables drawn with them (``simulator.sensitivity`` names).
+_GIVEN_DATA = {"rbd_fast_S1": ("rbd_fast_S1_conf",), "delta": ("delta_conf",),
+               "pawn_median": ("pawn_minimum", "pawn_maximum")}
+_GIVEN_METHODS = {"rbd-fast", "delta", "pawn"}
+
+
+def result_kind(ds: xr.Dataset) -> str:
+    """What a Dataset holds: one of the keys of :data:`KIND_LABELS` (``run``, ``sweep``, ``morris``, ...).
+
+    A saved study says what it is in its attributes (``method`` of a
+    sensitivity or attribution result, ``study = "sweep"``); otherwise its
+    variables and dimensions decide (see the shapes in :mod:`simulator.plots`).
+    Raises :class:`ReportError` for a Dataset that is none of these.
     """
     ds = _from_batch_summary(ds)
-    if {"S1", "ST"} <= set(ds.variables):
+    names = set(ds.variables)
+    method = str(ds.attrs.get("method", ""))
+    # Attributes first: a result missing a variable is still recognised, so that the
+    # message names the variable instead of saying "not a results Dataset".
+    by_method = {"oat": "tornado", "morris": "morris", "sobol": "sobol"}
+    if method in by_method:
+        return by_method[method]
+    if ds.attrs.get("given_data") or (method and set(method.split(",")) <= _GIVEN_METHODS):
+        return "given-data"
+    if method.startswith("median shift"):
+        return "attribution"
+    if ds.attrs.get("study") == "sweep":
+        return "sweep"
+    if {"S1", "ST"} <= names:
         return "sobol"
-    if {"low", "high"} <= set(ds.variables):
+    if {"low", "high"} <= names:
         return "tornado"
-    if "probability" in ds.variables:
+    if "mu_star" in names:
+        return "morris"
+    if names & set(_GIVEN_DATA):
+        return "given-data"
+    if "median_shift" in names:
+        return "attribution"
+    if "probability" in names:
         dims = ds["probability"].dims
         if "scenario" in dims:
             return "batch"
@@ -575,8 +624,27 @@ def result_kind(ds: xr.Dataset) -> str:
             return "run"
         if {"company", "horizon", "outcome"} <= set(dims):
             return "sweep"
-    raise ReportError("not a results Dataset: needs variable probability (a run, sweep or batch) "
-                      "or low/high (tornado) or S1/ST (Sobol)")
+    raise ReportError("not a results Dataset: needs variable probability (a run, sweep or batch), "
+                      "low/high (tornado), mu_star (Morris), S1/ST (Sobol), rbd_fast_S1/delta/pawn_median "
+                      "(given data) or median_shift (attribution)")
+
+
+def _required(ds: xr.Dataset, kind: str) -> tuple[str, ...]:
+    """The variables the report of ``kind`` needs (some depend on what the Dataset has)."""
+    if kind == "run":
+        return RUN_REQUIRED
+    if kind == "sweep":
+        if "probability" not in ds.variables:
+            return ("probability",)
+        swept = [d for d in ds["probability"].dims if d not in ("company", "horizon", "outcome")]
+        # One swept key is drawn with its interval bands; a heatmap needs the probabilities only.
+        return ("probability", "probability_ci") if len(swept) == 1 else ("probability",)
+    if kind == "given-data":
+        present = [v for v in _GIVEN_DATA if v in ds.variables]
+        if not present:
+            return ("rbd_fast_S1 (or delta or pawn_median)",)
+        return tuple(v for name in present for v in (name, *_GIVEN_DATA[name]))
+    return STUDY_REQUIRED[kind]
 
 
 def write_report(ds: xr.Dataset, out_dir: str | Path) -> Path:
@@ -586,8 +654,12 @@ def write_report(ds: xr.Dataset, out_dir: str | Path) -> Path:
     ----------
     ds : xarray.Dataset
         A run result (``simulator.run`` / ``open_results``), or a study result
-        of a shape documented in :mod:`simulator.plots` (sweep, tornado,
-        Sobol, batch summary).
+        of a shape documented in :mod:`simulator.plots`: a sweep of one key
+        (line charts) or of two or more (heatmaps of the first two, further
+        keys held at their middle value; the table lists every grid point),
+        a one-at-a-time, Morris, Sobol or given-data sensitivity result (one
+        figure and ranked table per output), an attribution result
+        (``simulator attribute --out``) or a batch summary.
     out_dir : str or Path
         Folder to write into (created if needed; files of the same names are
         replaced).
@@ -600,18 +672,20 @@ def write_report(ds: xr.Dataset, out_dir: str | Path) -> Path:
     Raises
     ------
     ReportError
-        The Dataset lacks variables the report needs (one-line message naming them).
+        The Dataset is no result, or lacks variables its report needs (one-line
+        message naming them).
     """
     ds = _from_batch_summary(ds)
     kind = result_kind(ds)
-    if kind == "run":
-        missing = [n for n in RUN_REQUIRED if n not in ds.variables]
-        if missing:
-            raise ReportError(f"the report needs variable(s) {', '.join(missing)}, missing from "
-                              f"{ds.attrs.get('scenario_name', 'the Dataset')}")
+    missing = [n for n in _required(ds, kind) if n.split(" ")[0] not in ds.variables]
+    if missing:
+        what = "the report" if kind == "run" else f"the report of a {KIND_LABELS[kind]} result"
+        raise ReportError(f"{what} needs variable(s) {', '.join(missing)}, missing from "
+                          f"{ds.attrs.get('scenario_name', 'the Dataset')}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    doc = _Doc(f"Report: {ds.attrs.get('scenario_name', kind)}")
+    name = ds.attrs.get("scenario_name", kind)
+    doc = _Doc(f"Report: {name}" if kind == "run" else f"Report: {name}, {KIND_LABELS[kind]}")
     if kind == "run":
         _run_report(ds, doc, out)
     else:
@@ -795,66 +869,432 @@ def _provenance(ds: xr.Dataset, doc: _Doc) -> None:
           "covers every key, defaults and overrides included.")
 
 
-def _study_report(ds: xr.Dataset, kind: str, doc: _Doc, out: Path) -> None:
-    """Figures and the plotted numbers of a sweep, tornado, Sobol or batch result."""
-    from simulator import plots
+# --------------------------------------------------------------------------- study reports
 
-    if ds.attrs.get("scenario_description"):
-        doc.p(" ".join(str(ds.attrs["scenario_description"]).split()))
-    figures: list[_Figure] = []
-    if kind == "tornado":
-        fig = plots.sensitivity_tornado(ds)
-        figures.append(_Figure("tornado", "One-at-a-time sensitivity",
-                               "Output with each parameter at the low (dark) and high (light, hatched) end of "
-                               "its range; the vertical line is the base scenario. Largest swing on top.",
-                               _save_figure(fig, out, "tornado")))
-        sub = ds.isel(output=0) if "output" in ds["low"].dims else ds
-        doc.h(2, "Key numbers")
-        rows = [[str(p), f"{float(lo):.4g}", f"{float(hi):.4g}", f"{abs(float(hi) - float(lo)):.4g}"]
-                for p, lo, hi in zip(sub["parameter"].values, sub["low"].values, sub["high"].values, strict=True)]
-        rows.sort(key=lambda r: -float(r[3]))
-        doc.p(f"Base: {float(sub['base']):.4g}.")
-        doc.table(["parameter", "low", "high", "swing"], rows)
-    elif kind == "sobol":
-        fig = plots.sensitivity_sobol(ds)
-        figures.append(_Figure("sobol", "Sobol indices",
-                               "First-order (S1, dark) and total (ST, light, hatched) Sobol indices with their "
-                               "95% bootstrap intervals, sorted by total index.", _save_figure(fig, out, "sobol")))
-        sub = ds.isel(output=0) if "output" in ds["S1"].dims else ds
-        doc.h(2, "Key numbers")
-        rows = [[str(p), f"{float(a):.3f} ± {float(b):.3f}", f"{float(c):.3f} ± {float(d):.3f}"]
-                for p, a, b, c, d in zip(sub["parameter"].values, sub["S1"].values, sub["S1_conf"].values,
-                                         sub["ST"].values, sub["ST_conf"].values, strict=True)]
-        rows.sort(key=lambda r: -float(r[2].split(" ")[0]))
-        doc.table(["parameter", "S1 ± 95%", "ST ± 95%"], rows)
-    elif kind == "sweep":
-        for company in [str(c) for c in ds["company"].values]:
-            fig = plots.sweep_heatmap(ds, company=company)
-            stem = f"sweep_{re.sub(r'[^A-Za-z0-9_-]', '_', company)}"
-            figures.append(_Figure(stem, f"P(champion) of {company} over the sweep",
-                                   "Probability of the champion outcome at the last horizon for each pair of "
-                                   "swept values (cell labels in percent).", _save_figure(fig, out, stem)))
-    elif kind == "batch":
-        fig = plots.batch_summary(ds)
-        figures.append(_Figure("batch_summary", "Scenarios side by side",
-                               "Outcome probabilities at the last horizon for each scenario and company, with "
-                               "95% Wilson intervals.", _save_figure(fig, out, "batch_summary")))
-        h = int(ds["horizon"].values[-1])
-        doc.h(2, "Key numbers")
-        rows = []
-        for scen in ds["scenario"].values:
-            for company in ds["company"].values:
-                p = ds["probability"].sel(scenario=scen, company=company, horizon=h)
-                if np.all(np.isnan(p.values)):
-                    continue
-                ci = ds["probability_ci"].sel(scenario=scen, company=company, horizon=h)
-                rows.append([str(scen), str(company)] + [
-                    _pct_ci(float(p.sel(outcome=o)), *(float(x) for x in ci.sel(outcome=o).values))
-                    for o in ("champion", "contested", "collapse")])
-        doc.p(f"At {h} months.")
-        doc.table(["scenario", "company", "champion", "contested", "collapse"], rows, align="llrrr")
+#: Rows of the grid table of a sweep report at most (the results file holds every number).
+SWEEP_TABLE_ROWS = 400
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "_", str(text))
+
+
+def _outputs(ds: xr.Dataset, var: str) -> list[str | None]:
+    """The outputs of a sensitivity result; ``[None]`` for a Dataset without an ``output`` dimension."""
+    if "output" in ds[var].dims:
+        return [str(o) for o in ds["output"].values]
+    return [None]
+
+
+def _at_output(ds: xr.Dataset, output: str | None) -> xr.Dataset:
+    return ds if output is None else ds.sel(output=output)
+
+
+def _stem(base: str, output: str | None, outputs: list) -> str:
+    """File stem of a per-output figure (no suffix when there is one output)."""
+    return base if len(outputs) == 1 or output is None else f"{base}_{_slug(output)}"
+
+
+def _value(x: float, units: str, currency: str = "") -> str:
+    """An output value in its units: percent for probabilities, an amount in the currency, else 4 digits."""
+    x = float(x)
+    if not math.isfinite(x):
+        return "n/a"
+    if units == "1":
+        return _pct(x)
+    if units and units == currency:
+        return _amount(x, currency)
+    return f"{x:.4g}"
+
+
+def _change(x: float, units: str, currency: str = "") -> str:
+    """A change of an output: percentage points for probabilities (two decimals below 1 pp)."""
+    x = float(x)
+    if not math.isfinite(x):
+        return "n/a"
+    if units == "1":
+        return f"{100 * x:.2f} pp" if 0 < abs(x) < 0.01 else f"{100 * x:.1f} pp"
+    return _value(x, units, currency)
+
+
+def _index(x: float, conf: float | None = None) -> str:
+    """A sensitivity index with three decimals (and the half-width of its interval)."""
+    if not math.isfinite(float(x)):
+        return "n/a"
+    text = f"{float(x):.3f}"
+    if conf is not None and math.isfinite(float(conf)):
+        text += f" ± {abs(float(conf)):.3f}"
+    return text
+
+
+def _json_attr(ds: xr.Dataset, key: str, default):
+    try:
+        return json.loads(ds.attrs.get(key, ""))
+    except (TypeError, ValueError):
+        return default
+
+
+def _figures_section(doc: _Doc, figures: list[_Figure]) -> None:
     doc.h(2, "Figures")
     for f in figures:
         doc.figure(f)
+
+
+def _notes(ds: xr.Dataset, doc: _Doc) -> None:
+    notes = _json_attr(ds, "notes", [])
+    for note in notes if isinstance(notes, list) else []:
+        doc.p(f"Note: {str(note).rstrip('.')}.")
+
+
+def _study_report(ds: xr.Dataset, kind: str, doc: _Doc, out: Path) -> None:
+    """Figures and the numbers behind them of a study result (every kind but ``run``)."""
+    if ds.attrs.get("scenario_description"):
+        doc.p(" ".join(str(ds.attrs["scenario_description"]).split()))
+    sections = {"sweep": _sweep_report, "tornado": _tornado_report, "sobol": _sobol_report,
+                "morris": _morris_report, "given-data": _given_data_report, "attribution": _attribution_report,
+                "batch": _batch_report}
+    sections[kind](ds, doc, out)
     if kind != "batch" and ds.attrs.get("scenario_text"):
         _assumptions(ds, doc)
+
+
+# --------------------------------------------------------------------------- sweeps
+
+
+def _sweep_report(ds: xr.Dataset, doc: _Doc, out: Path) -> None:
+    from simulator import plots
+
+    swept = plots.swept_dims(ds)
+    companies = [str(c) for c in ds["company"].values]
+    h = int(ds["horizon"].values[-1])
+    points = int(np.prod([ds.sizes[d] for d in swept]))
+    paths = ds.attrs.get("paths")
+    doc.p(f"A sweep of {len(swept)} key{'s' if len(swept) > 1 else ''}: {points:,} grid points"
+          + (f" x {int(paths):,} paths" if paths else "") + f". Probabilities at {h} months, 95% Wilson "
+          "intervals in brackets.")
+    if ds.attrs.get("note"):
+        doc.p(f"Intervals: {ds.attrs['note']}.")
+    cur = str(ds.attrs.get("currency", ""))
+    doc.table(["swept key", "units", "values"],
+              [[d, plots.key_units(d, cur) or "n/a", ", ".join(f"{float(v):g}" for v in ds[d].values)]
+               for d in swept], align="lll")
+    figures = []
+    if len(swept) == 1:
+        fig = plots.sweep_lines(ds)
+        figures.append(_Figure(
+            "sweep", f"Outcomes against {swept[0]}",
+            f"P(champion), P(contested), P(collapse) and the champion share at {h} months against the swept value, "
+            "one line per company (line style and marker differ) with its 95% Wilson interval shaded; dashed "
+            "vertical line: the scenario's own value. All grid points share their random numbers, so the "
+            "differences between neighbouring points are more precise than the bands suggest.",
+            _save_figure(fig, out, "sweep")))
+    else:
+        where = plots.sweep_slice(ds)
+        held = "; ".join(f"{k} = {v:g}" for k, v in where.items())
+        if where:
+            doc.p(f"A sweep of {len(swept)} keys: the heatmaps show the first two, with the other swept keys held "
+                  f"at the middle of their values ({held}); the table lists every grid point. Other slices: "
+                  "`simulator.plots.sweep_heatmap(ds, fixed={key: value})`.")
+        for company in companies:
+            for outcome in ("champion", "collapse"):
+                fig = plots.sweep_heatmap(ds, company=company, outcome=outcome)
+                stem = f"sweep_{_slug(company)}_{outcome}"
+                figures.append(_Figure(
+                    stem, f"P({outcome}) of {company} over the sweep",
+                    f"Probability of the {outcome} outcome at {h} months for each pair of values of the first two "
+                    "swept keys (cell labels in percent; the colour scale ends at the largest value)"
+                    + (f", with {held}" if where else "") + ".", _save_figure(fig, out, stem)))
+    _figures_section(doc, figures)
+    doc.h(2, "Grid points")
+    _sweep_table(ds, doc, swept, h)
+
+
+def _sweep_table(ds: xr.Dataset, doc: _Doc, swept: list[str], h: int) -> None:
+    """Every grid point and company: outcome probabilities [95% CI] and the champion share at month ``h``."""
+    sub = ds.sel(horizon=h)
+    companies = [str(c) for c in ds["company"].values]
+    outcomes = ["champion", "contested", "collapse"]
+    n_c = len(companies)
+    # Arrays in grid order (first key slowest), as itertools.product walks the grid.
+    p = sub["probability"].sel(outcome=outcomes).transpose(*swept, "company", "outcome").values.reshape(-1, n_c, 3)
+    ci = (sub["probability_ci"].sel(outcome=outcomes).transpose(*swept, "company", "outcome", "bound")
+          .values.reshape(-1, n_c, 3, 2) if "probability_ci" in ds.variables else None)
+    share = (sub["champion_share"].transpose(*swept, "company").values.reshape(-1, n_c)
+             if "champion_share" in ds.variables else None)
+    share_ci = (sub["champion_share_ci"].transpose(*swept, "company", "bound").values.reshape(-1, n_c, 2)
+                if "champion_share_ci" in ds.variables else None)
+
+    def cell(value, interval) -> str:
+        return _pct(value) if interval is None else _pct_ci(value, *interval)
+
+    rows = []
+    for i, point in enumerate(itertools.product(*(ds[d].values for d in swept))):
+        for c, company in enumerate(companies):
+            if np.all(np.isnan(p[i, c])):
+                continue  # a company absent from this grid point
+            row = [f"{float(v):g}" for v in point] + [company]
+            row += [cell(p[i, c, k], None if ci is None else ci[i, c, k]) for k in range(3)]
+            if share is not None:
+                row.append(cell(share[i, c], None if share_ci is None else share_ci[i, c]))
+            rows.append(row)
+    if len(rows) > SWEEP_TABLE_ROWS:
+        doc.p(f"The first {SWEEP_TABLE_ROWS} of {len(rows):,} rows; the results file holds every grid point.")
+        rows = rows[:SWEEP_TABLE_ROWS]
+    headers = [*swept, "company", "champion", "contested", "collapse"] + (["champion share"] if share is not None
+                                                                          else [])
+    doc.table(headers, rows, align="r" * len(swept) + "l" + "r" * (len(headers) - len(swept) - 1))
+
+
+# --------------------------------------------------------------------------- sensitivity
+
+
+def _sensitivity_intro(ds: xr.Dataset, doc: _Doc, kind: str) -> None:
+    """What was run: evaluations, paths, samples, and the studied ranges."""
+    paths, sets = ds.attrs.get("paths"), ds.attrs.get("sets")
+    text = f"{KIND_LABELS[kind].capitalize()}"
+    if sets is not None and paths is not None:
+        text += f": {int(sets):,} evaluations of {int(paths):,} paths each"
+        if ds.attrs.get("common_random_numbers"):
+            text += " (common random numbers: every evaluation restarts the same random streams)"
+    if kind == "morris" and ds.attrs.get("samples") is not None:
+        text += f"; {int(ds.attrs['samples'])} trajectories over {int(ds.attrs.get('num_levels', 4))} levels"
+    if kind == "sobol" and ds.attrs.get("samples") is not None:
+        text += f"; base sample N = {int(ds.attrs['samples'])}"
+    doc.p(text + ".")
+    ranges = _json_attr(ds, "ranges", [])
+    if isinstance(ranges, list) and ranges:
+        doc.table(["studied key", "low", "high", "distribution"],
+                  [[str(r.get("path", "")), f"{float(r.get('low', math.nan)):.6g}",
+                    f"{float(r.get('high', math.nan)):.6g}",
+                    _shorten(r["distribution"], 60) if r.get("distribution") else "uniform over the range"]
+                   for r in ranges], align="lrrl")
+
+
+def _tornado_report(ds: xr.Dataset, doc: _Doc, out: Path) -> None:
+    from simulator import plots
+
+    cur = str(ds.attrs.get("currency", ""))
+    outputs = _outputs(ds, "low")
+    _sensitivity_intro(ds, doc, "tornado")
+    doc.h(2, "Key numbers")
+    doc.p("Each key at the low and at the high end of its range, the others at the scenario's values; "
+          "largest swing first.")
+    figures = []
+    for output in outputs:
+        sub = _at_output(ds, output)
+        label = output or str(ds.attrs.get("output", "output"))
+        units = str(ds["low"].attrs.get("units", "")) or plots.output_units(ds, label)
+        low, high = sub["low"].values.astype(float), sub["high"].values.astype(float)
+        swing = np.abs(high - low)
+        se = sub["swing_se"].values.astype(float) if "swing_se" in sub.variables else np.full(swing.shape, np.nan)
+        values = "low_value" in sub.variables and "high_value" in sub.variables
+        rows = []
+        for j in np.argsort(-np.nan_to_num(swing, nan=-1.0), kind="stable"):
+            row = [str(sub["parameter"].values[j])]
+            if values:
+                row += [f"{float(sub['low_value'].values[j]):.6g}", f"{float(sub['high_value'].values[j]):.6g}"]
+            row += [_value(low[j], units, cur), _value(high[j], units, cur), _change(swing[j], units, cur)]
+            row.append(_change(2 * se[j], units, cur) if np.isfinite(se[j]) else "n/a")
+            rows.append(row)
+        base = f"base {_value(float(sub['base']), units, cur)}"
+        if "base_ci" in sub.variables:
+            lo, hi = (float(x) for x in sub["base_ci"].values)
+            base += f" [{_value(lo, units, cur)}, {_value(hi, units, cur)}]"
+        doc.p(f"**{label}**: {base}.")
+        doc.table(["parameter", *(["low value", "high value"] if values else []), "at low", "at high",
+                   "swing", "± 2 SE"], rows, align="l" + "r" * (len(rows[0]) - 1) if rows else "")
+        fig = plots.sensitivity_tornado(ds, output=output)
+        stem = _stem("tornado", output, outputs)
+        figures.append(_Figure(stem, "One-at-a-time sensitivity" + (f" of {output}" if output else ""),
+                               "Output with each parameter at the low (dark) and high (light, hatched) end of its "
+                               "range; the vertical line is the base scenario. Largest swing on top.",
+                               _save_figure(fig, out, stem)))
+    _notes(ds, doc)
+    _figures_section(doc, figures)
+
+
+def _sobol_report(ds: xr.Dataset, doc: _Doc, out: Path) -> None:
+    from simulator import plots
+
+    outputs = _outputs(ds, "S1")
+    _sensitivity_intro(ds, doc, "sobol")
+    doc.h(2, "Key numbers")
+    doc.p("First-order (S1) and total (ST) Sobol indices with the half-widths of their 95% bootstrap intervals, "
+          "largest total index first" + ("; noise: the Monte Carlo noise as a share of the output variance "
+                                         "(indices below it are noise)" if "noise_share" in ds.variables else "")
+          + ".")
+    figures = []
+    for output in outputs:
+        sub = _at_output(ds, output)
+        label = output or str(ds.attrs.get("output", "output"))
+        st = sub["ST"].values.astype(float)
+        rows = []
+        for j in np.argsort(-np.nan_to_num(st, nan=-1.0), kind="stable"):
+            row = [str(sub["parameter"].values[j]), _index(sub["S1"].values[j], sub["S1_conf"].values[j]),
+                   _index(st[j], sub["ST_conf"].values[j])]
+            if "noise_share" in sub.variables:
+                row.append(_index(sub["noise_share"].values[j]))
+            rows.append(row)
+        doc.p(f"**{label}**")
+        doc.table(["parameter", "S1 ± 95%", "ST ± 95%"] + (["noise"] if "noise_share" in sub.variables else []),
+                  rows)
+        fig = plots.sensitivity_sobol(ds, output=output)
+        stem = _stem("sobol", output, outputs)
+        figures.append(_Figure(stem, "Sobol indices" + (f" of {output}" if output else ""),
+                               "First-order (S1, dark) and total (ST, light, hatched) Sobol indices with their "
+                               "95% bootstrap intervals, sorted by total index.", _save_figure(fig, out, stem)))
+    _notes(ds, doc)
+    _figures_section(doc, figures)
+
+
+def _morris_report(ds: xr.Dataset, doc: _Doc, out: Path) -> None:
+    from simulator import plots
+
+    cur = str(ds.attrs.get("currency", ""))
+    outputs = _outputs(ds, "mu_star")
+    _sensitivity_intro(ds, doc, "morris")
+    doc.h(2, "Key numbers")
+    doc.p("Elementary effects per whole range of each key (SALib's convention): mu* is the mean absolute effect "
+          "(the ranking), with the half-width of its 95% bootstrap interval; mu the mean signed effect; sigma "
+          "their standard deviation (large against mu*: non-linear or interacting)"
+          + ("; noise sd: the standard deviation of one effect due to Monte Carlo noise"
+             if "noise_sd" in ds.variables else "") + ". Probabilities change in percentage points (pp).")
+    figures = []
+    for output in outputs:
+        sub = _at_output(ds, output)
+        label = output or str(ds.attrs.get("output", "output"))
+        units = plots.output_units(ds, label)
+        mu_star = sub["mu_star"].values.astype(float)
+        rows = []
+        for rank, j in enumerate(np.argsort(-np.nan_to_num(mu_star, nan=-1.0), kind="stable"), start=1):
+            conf = abs(float(sub["mu_star_conf"].values[j]))
+            row = [str(rank), str(sub["parameter"].values[j]),
+                   f"{_change(mu_star[j], units, cur)} ± {_change(conf, units, cur)}"]
+            row.append(_change(sub["mu"].values[j], units, cur) if "mu" in sub.variables else "n/a")
+            row.append(_change(sub["sigma"].values[j], units, cur))
+            if "noise_sd" in sub.variables:
+                row.append(_change(sub["noise_sd"].values[j], units, cur))
+            rows.append(row)
+        doc.p(f"**{label}**")
+        doc.table(["rank", "parameter", "mu* ± 95%", "mu", "sigma"]
+                  + (["noise sd"] if "noise_sd" in sub.variables else []), rows, align="rl" + "r" * (len(rows[0]) - 2))
+        fig = plots.sensitivity_morris(ds, output=output)
+        stem = _stem("morris", output, outputs)
+        figures.append(_Figure(stem, "Morris screening" + (f" of {output}" if output else ""),
+                               "Top: mu* (mean absolute elementary effect per whole range of the key) with its 95% "
+                               "bootstrap interval, largest on top. Bottom: each key at (mu*, sigma), labelled "
+                               "with its rank; keys above the dashed line sigma = mu* act non-linearly or through "
+                               "interactions, keys near the origin hardly matter.", _save_figure(fig, out, stem)))
+    _notes(ds, doc)
+    _figures_section(doc, figures)
+
+
+def _given_data_report(ds: xr.Dataset, doc: _Doc, out: Path) -> None:
+    from simulator import plots
+
+    present = [v for v in _GIVEN_DATA if v in ds.variables]
+    outputs = _outputs(ds, present[0])
+    samples = ds.attrs.get("samples")
+    doc.p(f"Given-data indices ({ds.attrs.get('method', ', '.join(present))}) from the per-path draws of the "
+          "scenario's uncertain inputs" + (f" in {int(samples):,} paths of one run" if samples else "")
+          + ": no extra runs. They are shares of the per-path variance of a 0/1 outcome, most of which is the "
+          "randomness of events and shocks, so they are small: rank by them, do not add them.")
+    doc.h(2, "Key numbers")
+    columns = [("rbd_fast_S1", "rbd_fast_S1_conf", "RBD-FAST S1 ± 95%"), ("delta", "delta_conf", "delta ± 95%"),
+               ("delta_S1", "delta_S1_conf", "S1 by binning ± 95%")]
+    columns = [c for c in columns if c[0] in ds.variables]
+    pawn = "pawn_median" in ds.variables
+    figures = []
+    for output in outputs:
+        sub = _at_output(ds, output)
+        label = output or str(ds.attrs.get("output", "output"))
+        key = sub[present[0]].values.astype(float)
+        rows = []
+        for rank, j in enumerate(np.argsort(-np.nan_to_num(key, nan=-np.inf), kind="stable"), start=1):
+            row = [str(rank), str(sub["parameter"].values[j])]
+            row += [_index(sub[v].values[j], sub[c].values[j] if c in sub.variables else None) for v, c, _ in columns]
+            if pawn:
+                row.append(f"{_index(sub['pawn_median'].values[j])} [{_index(sub['pawn_minimum'].values[j])}, "
+                           f"{_index(sub['pawn_maximum'].values[j])}]")
+            rows.append(row)
+        text = f"**{label}**, ranked by {present[0]}"
+        if "explained_share" in sub.variables and math.isfinite(float(sub["explained_share"])):
+            text += (f"; the uncertain inputs explain {_pct(float(sub['explained_share']))} of the per-path "
+                     "variance (sum of the RBD-FAST indices), the rest is luck")
+        doc.p(text + ".")
+        doc.table(["rank", "input", *(c[2] for c in columns)] + (["PAWN median [min, max]"] if pawn else []),
+                  rows, align="rl" + "r" * (len(rows[0]) - 2))
+        fig = plots.sensitivity_given_data(ds, output=output)
+        stem = _stem("given_data", output, outputs)
+        figures.append(_Figure(stem, "Given-data sensitivity" + (f" of {output}" if output else ""),
+                               "One panel per index, inputs in the order of the first; bars with 95% bootstrap "
+                               "intervals (PAWN: dashed, the smallest to largest KS distance over the slides, "
+                               "not an interval). 0: no influence; small negative values are estimation noise.",
+                               _save_figure(fig, out, stem)))
+    _notes(ds, doc)
+    _figures_section(doc, figures)
+
+
+def _attribution_report(ds: xr.Dataset, doc: _Doc, out: Path) -> None:
+    from simulator import plots
+
+    h = int(ds["horizon"].values[-1])
+    paths = ds.attrs.get("paths")
+    doc.p("For each outcome, the shift of each uncertain input's median inside the paths with that outcome from "
+          "its median over all paths, in standard deviations of the input (@RISK's scenario analysis); |shift| "
+          "above 0.5 is notable. 95% intervals from order statistics of the subset median"
+          + (f"; {int(paths):,} paths" if paths else "") + f". At {h} months; the results file holds every "
+          "horizon.")
+    doc.h(2, "Key numbers")
+    outcomes = [str(o) for o in ds["outcome"].values]
+    figures = []
+    for company in [str(c) for c in ds["company"].values]:
+        sub = ds.sel(company=company, horizon=h)
+        shift = sub["median_shift"].transpose("input", "outcome").values.astype(float)
+        ci = sub["median_shift_ci"].transpose("input", "outcome", "bound").values.astype(float)
+        score = np.max(np.abs(np.nan_to_num(shift, nan=0.0)), axis=1)
+        rows = []
+        for j in np.argsort(-score, kind="stable"):
+            row = [str(sub["input"].values[j])]
+            if "input_median" in sub.variables:
+                row.append(f"{float(sub['input_median'].values[j]):.4g}")
+            for k in range(len(outcomes)):
+                s, (lo, hi) = shift[j, k], ci[j, k]
+                row.append(f"{s:+.2f} [{lo:+.2f}, {hi:+.2f}]" if math.isfinite(s) else "n/a (no paths)")
+            rows.append(row)
+        shares = ", ".join(f"{o} {_pct(float(sub['subset_share'].sel(outcome=o)))}" for o in outcomes)
+        doc.p(f"**{company}** at {h} months: {shares} of paths.")
+        doc.table(["input", *(["median (all paths)"] if "input_median" in sub.variables else []),
+                   *(f"{o} shift [95%]" for o in outcomes)], rows)
+        fig = plots.attribution_shifts(ds, company=company, horizon=h)
+        stem = f"attribution_{_slug(company)}"
+        figures.append(_Figure(stem, f"Inputs that drive the outcomes of {company}",
+                               f"Shift of each uncertain input's median inside the paths with each outcome at {h} "
+                               "months, in standard deviations of the input, with its 95% interval; dotted lines "
+                               "at +-0.5 (notable). Inputs sorted by their largest shift.",
+                               _save_figure(fig, out, stem)))
+    _figures_section(doc, figures)
+
+
+def _batch_report(ds: xr.Dataset, doc: _Doc, out: Path) -> None:
+    from simulator import plots
+
+    fig = plots.batch_summary(ds)
+    figure = _Figure("batch_summary", "Scenarios side by side",
+                     "Outcome probabilities at the last horizon for each scenario and company, with "
+                     "95% Wilson intervals.", _save_figure(fig, out, "batch_summary"))
+    h = int(ds["horizon"].values[-1])
+    doc.h(2, "Key numbers")
+    rows = []
+    for scen in ds["scenario"].values:
+        for company in ds["company"].values:
+            p = ds["probability"].sel(scenario=scen, company=company, horizon=h)
+            if np.all(np.isnan(p.values)):
+                continue
+            ci = ds["probability_ci"].sel(scenario=scen, company=company, horizon=h)
+            rows.append([str(scen), str(company)] + [
+                _pct_ci(float(p.sel(outcome=o)), *(float(x) for x in ci.sel(outcome=o).values))
+                for o in ("champion", "contested", "collapse")])
+    doc.p(f"At {h} months.")
+    doc.table(["scenario", "company", "champion", "contested", "collapse"], rows, align="llrrr")
+    _figures_section(doc, [figure])

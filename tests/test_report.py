@@ -18,6 +18,8 @@ import simulator
 from simulator import plots
 from simulator.cli import main
 from simulator.report import ReportError, result_kind, scenario_assumptions, write_report
+from simulator.sensitivity import sensitivity
+from simulator.sweep import sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"
@@ -126,20 +128,20 @@ def test_every_run_figure_is_drawn(which, stem, request):
     assert svg.lstrip().startswith("<?xml") and "<svg" in svg
 
 
-@pytest.mark.parametrize("name, make, draw", [
-    ("tornado", tornado_ds, plots.sensitivity_tornado),
-    ("sobol", sobol_ds, plots.sensitivity_sobol),
-    ("sweep", sweep_ds, plots.sweep_heatmap),
-    ("batch", batch_ds, plots.batch_summary),
+@pytest.mark.parametrize("name, make, draw, count", [
+    ("tornado", tornado_ds, plots.sensitivity_tornado, 1),
+    ("sobol", sobol_ds, plots.sensitivity_sobol, 1),
+    ("sweep", sweep_ds, plots.sweep_heatmap, 2),  # P(champion) and P(collapse) of the one company
+    ("batch", batch_ds, plots.batch_summary, 1),
 ])
-def test_study_figures_and_reports(name, make, draw, tmp_path):
+def test_study_figures_and_reports(name, make, draw, count, tmp_path):
     ds = make()
     assert result_kind(ds) == name
     html_path = write_report(ds, tmp_path)
     pngs = sorted(tmp_path.glob("*.png"))
-    assert len(pngs) == 1
+    assert len(pngs) == count
     _check_png(pngs[0], draw(ds))
-    assert html_path.read_text(encoding="utf-8").count("data:image/png;base64,") == 1
+    assert html_path.read_text(encoding="utf-8").count("data:image/png;base64,") == count
 
 
 def test_distribution_caption_says_how_it_was_drawn(zhipu_ds, sector_ds, zhipu_report, sector_report):
@@ -191,6 +193,10 @@ def test_amount_ticks_use_currency_suffixes():
     (plots.any_champion, "any_champion"),
     (plots.sensitivity_tornado, "low"),
     (plots.sensitivity_sobol, "ST_conf"),
+    (plots.sweep_lines, "probability_ci"),
+    (plots.sensitivity_morris, "mu_star_conf"),
+    (plots.sensitivity_given_data, "rbd_fast_S1"),
+    (plots.attribution_shifts, "median_shift_ci"),
 ])
 def test_missing_variable_gives_one_line_report_error(zhipu_ds, draw, variable):
     ds = zhipu_ds.drop_vars([v for v in (variable,) if v in zhipu_ds.variables])
@@ -434,3 +440,289 @@ def test_report_from_a_batch_summary(tmp_path):
     assert cli_main(["report", str(out / "summary.nc"), "--out", str(tmp_path / "rep")]) == 0
     png = tmp_path / "rep" / "batch_summary.png"
     assert png.exists() and png.stat().st_size > 10_000
+
+
+# --------------------------------------------------------------------------- every result kind the tool makes
+
+ONE_KEY = PARAMS[1]  # sector.events.export_control_escalation.hazard_per_year
+THIRD_KEY = "companies.zhipu.narrative.long_run"
+STUDIED = [f"{PARAMS[0]}=0:500", f"{ONE_KEY}=0.5:2", "companies.zhipu.growth.initial=0.4:0.9"]
+OUTPUTS = ["zhipu.champion@36", "zhipu.collapse@36"]
+
+
+@pytest.fixture(scope="module")
+def sweep1_ds():
+    # Four companies on one axis: their lines must differ in line style and marker.
+    return sweep(SCENARIOS / "sector_portfolio.toml", [f"{ONE_KEY}=0.5:2:4"], paths=400, seed=1, quantiles=False)
+
+
+@pytest.fixture(scope="module")
+def sweep3_ds():
+    return sweep(SCENARIOS / "zhipu_base.toml", [f"{PARAMS[0]}=0:500:3", f"{ONE_KEY}=0.5:2:2", f"{THIRD_KEY}=0:1:3"],
+                 paths=300, seed=1, quantiles=False)
+
+
+@pytest.fixture(scope="module")
+def oat_ds():
+    return sensitivity(SCENARIOS / "zhipu_base.toml", method="oat", params=STUDIED[:2], paths=400, seed=1)
+
+
+@pytest.fixture(scope="module")
+def morris_ds():
+    return sensitivity(SCENARIOS / "zhipu_base.toml", method="morris", params=STUDIED, samples=4, paths=400, seed=1)
+
+
+@pytest.fixture(scope="module")
+def uncertain_toml(tmp_path_factory):
+    """zhipu_base with two growth keys given as distributions (given-data methods and attribution need them)."""
+    text = (SCENARIOS / "zhipu_base.toml").read_text(encoding="utf-8")
+    for key, dist in (("initial = 0.66 ", '{ dist = "uniform", low = 0.4, high = 0.9 }'),
+                      ("long_run = 0.35 ", '{ dist = "uniform", low = 0.2, high = 0.5 }')):
+        assert text.count(key) == 1, key
+        text = text.replace(key, f"{key.split('=')[0]}= {dist} ")
+    path = tmp_path_factory.mktemp("uncertain") / "zhipu_uncertain.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def given_ds(uncertain_toml):
+    return sensitivity(uncertain_toml, method="given-data", paths=3000, seed=1, outputs=OUTPUTS)
+
+
+@pytest.fixture(scope="module")
+def attribution_ds(uncertain_toml, tmp_path_factory):
+    out = tmp_path_factory.mktemp("attribution") / "attribution.nc"
+    assert main(["attribute", str(uncertain_toml), "--paths", "3000", "--seed", "1", "--out", str(out), "--quiet"]) == 0
+    return simulator.open_results(out)
+
+
+def _per_output(draw):
+    return {f"{draw.__name__}_{o}": (draw, {"output": o}) for o in OUTPUTS}
+
+
+@pytest.mark.parametrize("fixture, kind, figures", [
+    ("sweep1_ds", "sweep", {"sweep": (plots.sweep_lines, {})}),
+    ("sweep3_ds", "sweep", {f"sweep_zhipu_{o}": (plots.sweep_heatmap, {"outcome": o}) for o in ("champion", "collapse")}),
+    ("oat_ds", "tornado", {f"tornado_{o.replace('.', '_').replace('@', '_')}": (plots.sensitivity_tornado, {"output": o})
+                           for o in OUTPUTS}),
+    ("morris_ds", "morris", {f"morris_{o.replace('.', '_').replace('@', '_')}": (plots.sensitivity_morris, {"output": o})
+                             for o in OUTPUTS}),
+    ("given_ds", "given-data", {f"given_data_{o.replace('.', '_').replace('@', '_')}":
+                                (plots.sensitivity_given_data, {"output": o}) for o in OUTPUTS}),
+    ("attribution_ds", "attribution", {"attribution_zhipu": (plots.attribution_shifts, {"company": "zhipu"})}),
+])
+def test_cli_report_draws_every_result_kind(fixture, kind, figures, request, tmp_path):
+    ds = request.getfixturevalue(fixture)
+    assert result_kind(ds) == kind
+    results = simulator.save_results(ds, tmp_path / "result.nc")
+    out = tmp_path / "report"
+    assert main(["report", str(results), "--out", str(out)]) == 0
+    assert sorted(p.stem for p in out.glob("*.png")) == sorted(figures)
+    md = (out / "report.md").read_text(encoding="utf-8")
+    for stem, (draw, kwargs) in figures.items():
+        _check_png(out / f"{stem}.png", draw(ds, **kwargs))
+        assert f"({stem}.png)" in md and (out / f"{stem}.svg").stat().st_size > 0
+    assert (out / "report.html").read_text(encoding="utf-8").count("data:image/png;base64,") == len(figures)
+
+
+@pytest.mark.parametrize("fixture, variable", [
+    ("sweep1_ds", "probability_ci"),
+    ("sweep3_ds", "probability"),
+    ("oat_ds", "base"),
+    ("morris_ds", "mu_star_conf"),
+    ("given_ds", "delta_conf"),
+    ("attribution_ds", "median_shift_ci"),
+])
+def test_cli_report_names_the_missing_variable_of_each_kind(fixture, variable, request, tmp_path, capsys):
+    results = simulator.save_results(request.getfixturevalue(fixture).drop_vars(variable), tmp_path / "bad.nc")
+    capsys.readouterr()
+    assert main(["report", str(results), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and variable in err and "Traceback" not in err, err
+
+
+def _probability_cells(cells, point, outcomes=("champion", "contested", "collapse")) -> int:
+    """Check "p% [lo%, hi%]" cells against a grid point's probability and interval; return how many."""
+    for cell, outcome in zip(cells, outcomes, strict=True):
+        got = _CI_CELL.fullmatch(cell)
+        assert got, cell
+        p = float(point["probability"].sel(outcome=outcome))
+        lo, hi = (float(x) for x in point["probability_ci"].sel(outcome=outcome).values)
+        assert _close_pct(got.group(1), p) and _close_pct(got.group(2), lo) and _close_pct(got.group(3), hi), cell
+    return len(cells)
+
+
+def test_one_key_sweep_lines_and_table_match_the_dataset(sweep1_ds, tmp_path):
+    ds = sweep1_ds
+    companies = [str(c) for c in ds["company"].values]
+    values = ds[ONE_KEY].values
+    h = int(ds["horizon"].values[-1])
+    fig = plots.sweep_lines(ds)
+    champion_panel = fig.axes[0]
+    lines = {ln.get_label(): ln for ln in champion_panel.lines if ln.get_label() in companies}
+    assert sorted(lines) == sorted(companies)
+    for company, line in lines.items():
+        np.testing.assert_allclose(line.get_xdata(), values)
+        np.testing.assert_allclose(line.get_ydata(), ds["probability"].sel(company=company, horizon=h,
+                                                                           outcome="champion").values)
+    # Greyscale: no two companies share a line style or a marker.
+    assert len({str(ln.get_linestyle()) for ln in lines.values()}) == len(companies)
+    assert len({ln.get_marker() for ln in lines.values()}) == len(companies)
+    assert any(ONE_KEY in ax.get_xlabel().replace("\n", "") and "1/year" in ax.get_xlabel() for ax in fig.axes)
+
+    write_report(ds, tmp_path)
+    (rows,) = _md_tables((tmp_path / "report.md").read_text(encoding="utf-8"), f"{ONE_KEY} | company")
+    assert len(rows) == values.size * len(companies)
+    checked = 0
+    for row in rows:
+        (j,) = np.flatnonzero(np.isclose(values, float(row[0])))
+        point = ds.isel({ONE_KEY: j}).sel(company=row[1], horizon=h)
+        checked += _probability_cells(row[2:5], point)
+        share = float(point["champion_share"])
+        got = _CI_CELL.fullmatch(row[5])
+        assert _close_pct(got.group(1), share) if got else (row[5] == "n/a" and math.isnan(share))
+    assert checked == 3 * len(rows)
+
+
+def test_three_key_sweep_holds_the_other_keys_at_a_stated_slice(sweep3_ds, tmp_path):
+    ds = sweep3_ds
+    assert plots.sweep_slice(ds) == {THIRD_KEY: 0.5}  # the middle of 0, 0.5, 1
+
+    def cells(value: float) -> np.ndarray:
+        return ds["probability"].sel(company="zhipu", horizon=36, outcome="collapse").sel(
+            {THIRD_KEY: value}).transpose(PARAMS[0], ONE_KEY).values
+
+    assert not np.allclose(cells(0.5), cells(1.0))  # else the slice test below could not fail
+    fig = plots.sweep_heatmap(ds, outcome="collapse")
+    assert f"{THIRD_KEY} = 0.5" in fig.axes[0].get_title().replace("\n", " ")
+    np.testing.assert_allclose(fig.axes[0].images[0].get_array(), cells(0.5))
+    other = plots.sweep_heatmap(ds, outcome="collapse", fixed={THIRD_KEY: 1.0})
+    np.testing.assert_allclose(other.axes[0].images[0].get_array(), cells(1.0))
+    with pytest.raises(ReportError, match=r"0\.25 is not a swept value") as info:
+        plots.sweep_heatmap(ds, fixed={THIRD_KEY: 0.25})
+    assert "\n" not in str(info.value)
+
+    write_report(ds, tmp_path)
+    md = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert f"({THIRD_KEY} = 0.5)" in md
+    (rows,) = _md_tables(md, f"{PARAMS[0]} | {ONE_KEY} | {THIRD_KEY} | company")
+    assert len(rows) == 3 * 2 * 3  # every grid point, not only the drawn slice
+    for row in rows:
+        point = ds.sel({PARAMS[0]: float(row[0]), ONE_KEY: float(row[1]), THIRD_KEY: float(row[2])},
+                       method="nearest").sel(company=row[3], horizon=36)
+        _probability_cells(row[4:7], point)
+
+
+@pytest.mark.parametrize("top", [0.004, 0.015, 0.3])
+def test_heatmap_colour_bar_and_cell_labels_carry_the_decimals_they_need(top):
+    ds = sweep_ds()
+    champion = np.random.default_rng(2).uniform(0.0, top, size=ds["probability"].shape[3:])
+    champion.flat[0] = top  # the scale ends at the largest value
+    ds["probability"].loc[{"outcome": "champion"}] = champion
+    fig = plots.sweep_heatmap(ds)
+    fig.canvas.draw()
+    bar = fig.axes[1]
+    low, high = bar.get_ylim()
+    shown = [(t, label.get_text()) for t, label in zip(bar.yaxis.get_majorticklocs(), bar.get_yticklabels(),
+                                                        strict=True) if low - 1e-12 <= t <= high + 1e-12]
+    ticks, labels = zip(*shown, strict=True)
+    assert len(labels) >= 3
+    assert len(set(labels)) == len(labels), labels  # whole percents gave 0%, 0%, 1%, 1% below 2%
+    for tick, label in zip(ticks, labels, strict=True):
+        assert float(label.rstrip("%")) == pytest.approx(100 * tick, abs=1e-9), (tick, label)
+    decimals = 0 if top >= 0.1 else 1 if top >= 0.01 else 2
+    values = ds["probability"].sel(company="zhipu", horizon=36, outcome="champion").values.ravel()
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert len(texts) == values.size
+    for text in texts:
+        assert len(text.split(".")[1]) == decimals if decimals else "." not in text
+    assert sorted(float(t) for t in texts) == pytest.approx(sorted(100 * values), abs=0.5 * 10.0 ** -decimals)
+
+
+def test_morris_report_ranks_and_numbers_match_the_dataset(morris_ds, tmp_path):
+    write_report(morris_ds, tmp_path)
+    md = (tmp_path / "report.md").read_text(encoding="utf-8")
+    tables = _md_tables(md, "rank | parameter | mu* ± 95%")
+    assert len(tables) == len(OUTPUTS)
+    moved = 0
+    for output, rows in zip(OUTPUTS, tables, strict=True):
+        sub = morris_ds.sel(output=output)
+        mu_star = sub["mu_star"].values
+        assert [r[1] for r in rows] == [str(p) for p in sub["parameter"].values[np.argsort(-mu_star, kind="stable")]]
+        for row in rows:
+            p = sub.sel(parameter=row[1])
+            got = re.fullmatch(r"(\d+(?:\.\d+)?) pp ± (\d+(?:\.\d+)?) pp", row[2])
+            assert got, row[2]
+            assert _close_pct(got.group(1), float(p["mu_star"])) and _close_pct(got.group(2), float(p["mu_star_conf"]))
+            assert _close_pct(row[4].removesuffix(" pp"), float(p["sigma"]))
+        moved += bool(np.any(mu_star > 0))
+    assert moved  # at least one output moves, so the numbers checked are not all zeros
+    for note in json.loads(morris_ds.attrs["notes"]):
+        assert note in md
+
+
+def test_given_data_report_ranks_and_numbers_match_the_dataset(given_ds, tmp_path):
+    write_report(given_ds, tmp_path)
+    md = (tmp_path / "report.md").read_text(encoding="utf-8")
+    tables = _md_tables(md, "rank | input | RBD-FAST S1 ± 95%")
+    assert len(tables) == len(OUTPUTS)
+
+    def close(text: str, value: float) -> bool:  # three decimals
+        return abs(float(text) - value) <= 0.0005 + 1e-12
+
+    for output, rows in zip(OUTPUTS, tables, strict=True):
+        sub = given_ds.sel(output=output)
+        order = np.argsort(-sub["rbd_fast_S1"].values, kind="stable")
+        assert [r[1] for r in rows] == [str(p) for p in sub["parameter"].values[order]]
+        for row in rows:
+            p = sub.sel(parameter=row[1])
+            for cell, var in zip(row[2:5], ("rbd_fast_S1", "delta", "delta_S1"), strict=True):
+                value, conf = cell.split(" ± ")
+                assert close(value, float(p[var])) and close(conf, float(p[f"{var}_conf"])), (var, cell)
+            pawn = re.fullmatch(r"(\S+) \[(\S+), (\S+)\]", row[5])
+            assert all(close(pawn.group(k), float(p[v])) for k, v in
+                       ((1, "pawn_median"), (2, "pawn_minimum"), (3, "pawn_maximum")))
+    explained = re.search(r"\*\*zhipu\.collapse@36\*\*, .*? explain (\d+(?:\.\d+)?)% of the per-path", md)
+    assert explained and _close_pct(explained.group(1), float(given_ds["explained_share"].sel(output=OUTPUTS[1])))
+
+
+def test_attribution_report_numbers_match_the_dataset(attribution_ds, tmp_path):
+    ds = attribution_ds
+    write_report(ds, tmp_path)
+    md = (tmp_path / "report.md").read_text(encoding="utf-8")
+    (rows,) = _md_tables(md, "input | median (all paths) | champion shift [95%]")
+    h = int(ds["horizon"].values[-1])
+    assert sorted(r[0] for r in rows) == sorted(str(i) for i in ds["input"].values)
+    numbers = 0
+    for row in rows:
+        sub = ds.sel(input=row[0], company="zhipu", horizon=h)
+        for cell, outcome in zip(row[2:5], ("champion", "contested", "collapse"), strict=True):
+            shift = float(sub["median_shift"].sel(outcome=outcome))
+            if math.isnan(shift):
+                assert cell == "n/a (no paths)"
+                continue
+            got = re.fullmatch(r"([+-]\d+\.\d\d) \[([+-]\d+\.\d\d), ([+-]\d+\.\d\d)\]", cell)
+            assert got, cell
+            lo, hi = (float(x) for x in sub["median_shift_ci"].sel(outcome=outcome).values)
+            assert all(abs(float(got.group(k)) - v) <= 0.005 + 1e-12 for k, v in ((1, shift), (2, lo), (3, hi)))
+            numbers += 1
+    assert numbers >= len(rows)  # contested and collapse happen in these runs
+
+
+def test_key_units_follow_the_scenario_schema():
+    assert plots.key_units(PARAMS[0]) == "cards/month"
+    assert plots.key_units(ONE_KEY) == "1/year"
+    assert plots.key_units("companies.zhipu.cash", "CNY") == "CNY"
+    assert plots.key_units("companies.zhipu.events.model_release.outcomes.top3.demand.mean") == "log"
+    assert plots.key_units("companies.zhipu.chips") == ""  # a table, not a key
+    assert plots.key_units("no.such.key") == ""
+
+
+def test_tick_decimals_write_every_tick_exactly():
+    assert plots.tick_decimals([0.0, 0.2, 0.4, 0.6]) == 0
+    assert plots.tick_decimals([0.0, 0.002, 0.004]) == 1
+    assert plots.tick_decimals([0.0, 0.0025, 0.005, 0.0075]) == 2
+    fmt = plots.ScaledTicks()
+    fmt.set_locs([0.0, 0.0025, 0.005])
+    assert [fmt(x) for x in (0.0, 0.0025, 0.005)] == ["0.00%", "0.25%", "0.50%"]
