@@ -39,10 +39,9 @@ def _measure(fn, repeats: int = 3) -> float:
 def rng_bound_seconds(layout, plan, paths: int, seed, block_size: int) -> float:
     """Seconds to draw the variates of ``paths`` paths with the engine's own streams."""
     from simulator import _kernels as K
-    from simulator.engine import _blocks, block_generators
+    from simulator.engine import _blocks, block_states
 
     blocks = _blocks(paths, block_size)
-    gens = [block_generators(seed, b) for b, _, _ in blocks]
     task_n = np.asarray([n for _, _, n in blocks], dtype=np.int64)
     out = np.zeros(len(blocks))
     n_events = int(layout.events.shape[0])
@@ -50,13 +49,10 @@ def rng_bound_seconds(layout, plan, paths: int, seed, block_size: int) -> float:
 
     def go():
         # Fresh generators each repeat, like the engine (creation is timed too).
-        fresh = [block_generators(seed, b) for b, _, _ in blocks]
-        K.draw_only_tasks(n_events, n_comp, plan.n_months, task_n,
-                          K.typed_generator_list([g[0] for g in fresh]),
-                          K.typed_generator_list([g[2] for g in fresh]), out)
+        fresh = np.stack([block_states(seed, b) for b, _, _ in blocks])
+        K.draw_only_tasks(n_events, n_comp, plan.n_months, task_n, fresh, out)
 
-    K.draw_only_tasks(n_events, n_comp, plan.n_months, task_n[:1],
-                      K.typed_generator_list([gens[0][0]]), K.typed_generator_list([gens[0][2]]), out[:1])
+    K.draw_only_tasks(n_events, n_comp, plan.n_months, task_n[:1], block_states(seed, 0)[None], out[:1])
     return _measure(go)
 
 

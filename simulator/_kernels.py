@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 from numba import get_thread_id, njit, prange
+from numba.np.random import _constants as _zig
 
 from simulator._layout import (
     B_CASH, B_CUT_HIGH, B_CUT_LOW, B_DEMAND_MEAN, B_DEMAND_SD, B_GROWTH_MEAN, B_GROWTH_SD,
@@ -28,6 +29,181 @@ from simulator._layout import (
     S_SIGMA, V_BASE_MULTIPLE, V_DISCOUNT, V_EXIT_MULTIPLE, V_GROWTH_SENS, V_MARGIN_SENS,
     VAR_CAPACITY, VAR_CASH, VAR_MARGIN, VAR_NARRATIVE, VAR_REVENUE, VAR_VALUATION,
 )
+
+# ---------------------------------------------------------------------------
+# Random streams.  Each stream is numpy's SFC64 bit generator, its state taken
+# from the block's ``numpy.random.Generator`` (``engine.block_states``) and
+# advanced here inline: a call through numba's Generator goes through a
+# function pointer per variate, which cost more than the model itself.  The
+# draws are numpy's own algorithms (``next_double``, the ziggurat normal, the
+# PTRS / multiplication Poisson), so every variate equals the one the
+# Generator would give (tests/test_rng.py checks this bit for bit).
+# ---------------------------------------------------------------------------
+_U1 = np.uint64(1)
+_U3 = np.uint64(3)
+_U8 = np.uint64(8)
+_U11 = np.uint64(11)
+_U24 = np.uint64(24)
+_U40 = np.uint64(40)
+_U_BYTE = np.uint64(0xFF)
+_U_MANTISSA = np.uint64(0x000FFFFFFFFFFFFF)
+_TWO_M53 = 1.0 / 9007199254740992.0
+_ZIG_W = _zig.wi_double
+_ZIG_K = _zig.ki_double
+_ZIG_F = _zig.fi_double
+_ZIG_R = float(_zig.ziggurat_nor_r)
+_ZIG_INV_R = float(_zig.ziggurat_nor_inv_r)
+_LOGGAM_A = np.array([8.333333333333333e-02, -2.777777777777778e-03, 7.936507936507937e-04,
+                      -5.952380952380952e-04, 8.417508417508418e-04, -1.917526917526918e-03,
+                      6.410256410256410e-03, -2.955065359477124e-02, 1.796443723688307e-01,
+                      -1.39243221690590e+00])
+
+
+@njit(cache=True, inline="always")
+def next_uint64(s):
+    """Advance SFC64 state ``s`` (uint64[4]: a, b, c, counter) and return its output."""
+    a = s[0]
+    b = s[1]
+    c = s[2]
+    tmp = a + b + s[3]
+    s[3] += _U1
+    s[0] = b ^ (b >> _U11)
+    s[1] = c + (c << _U3)
+    s[2] = ((c << _U24) | (c >> _U40)) + tmp
+    return tmp
+
+
+@njit(cache=True, inline="always")
+def next_double(s):
+    """Uniform on [0, 1) with 53 random bits (numpy's ``Generator.random``)."""
+    return float(next_uint64(s) >> _U11) * _TWO_M53
+
+
+@njit(cache=True, inline="always")
+def standard_normal(s):
+    """numpy's ziggurat standard normal (``Generator.standard_normal``)."""
+    while True:
+        r = next_uint64(s)
+        idx = np.intp(r & _U_BYTE)
+        r >>= _U8
+        rabs = (r >> _U1) & _U_MANTISSA
+        x = float(rabs) * _ZIG_W[idx]
+        if r & _U1:
+            x = -x
+        if rabs < _ZIG_K[idx]:
+            return x
+        if idx == 0:
+            while True:
+                xx = -_ZIG_INV_R * math.log1p(-next_double(s))
+                yy = -math.log1p(-next_double(s))
+                if yy + yy > xx * xx:
+                    if (rabs >> _U8) & _U1:
+                        return -(_ZIG_R + xx)
+                    return _ZIG_R + xx
+        else:
+            if (_ZIG_F[idx - 1] - _ZIG_F[idx]) * next_double(s) + _ZIG_F[idx] < math.exp(-0.5 * x * x):
+                return x
+
+
+@njit(cache=True)
+def _loggam(x):
+    """numpy's ``random_loggam`` (log-gamma used inside its Poisson sampler)."""
+    if x == 1.0 or x == 2.0:
+        return 0.0
+    n = int(7 - x) if x < 7.0 else 0
+    x0 = x + n
+    x2 = (1.0 / x0) * (1.0 / x0)
+    gl0 = _LOGGAM_A[9]
+    for k in range(9):
+        gl0 *= x2
+        gl0 += _LOGGAM_A[8 - k]
+    gl = gl0 / x0 + 0.5 * 1.8378770664093453 + (x0 - 0.5) * math.log(x0) - x0
+    if x < 7.0:
+        for _ in range(n):
+            gl -= math.log(x0 - 1.0)
+            x0 -= 1.0
+    return gl
+
+
+@njit(cache=True, inline="always")
+def ptrs_constants(lam, out):
+    """Constants of numpy's PTRS Poisson sampler for ``lam`` (>= 10): loglam, a, b, invalpha, vr.
+
+    Kept per company and recomputed only when the supply rate changes, which
+    saves a square root, a logarithm and two divisions per draw.
+    """
+    slam = math.sqrt(lam)
+    b = 0.931 + 2.53 * slam
+    out[0] = math.log(lam)
+    out[1] = -0.059 + 0.02483 * b
+    out[2] = b
+    out[3] = 1.1239 + 1.1328 / (b - 3.4)
+    out[4] = 0.9277 - 3.6224 / (b - 2.0)
+
+
+@njit(cache=True, inline="always")
+def poisson_ptrs(s, lam, loglam, a, b, invalpha, vr):
+    """numpy's PTRS Poisson draw for lam >= 10, with its constants given."""
+    while True:
+        u = next_double(s) - 0.5
+        v = next_double(s)
+        us = 0.5 - abs(u)
+        k = math.floor((2.0 * a / us + b) * u + lam + 0.43)
+        if us >= 0.07 and v <= vr:
+            return k
+        if k < 0 or (us < 0.013 and v > us):
+            continue
+        if (math.log(v) + math.log(invalpha) - math.log(a / (us * us) + b)
+                <= -lam + k * loglam - _loggam(k + 1.0)):
+            return k
+
+
+@njit(cache=True, inline="always")
+def poisson(s, lam):
+    """numpy's Poisson sampler (``Generator.poisson``): PTRS for lam >= 10, else multiplication."""
+    if lam >= 10.0:
+        slam = math.sqrt(lam)
+        loglam = math.log(lam)
+        b = 0.931 + 2.53 * slam
+        a = -0.059 + 0.02483 * b
+        invalpha = 1.1239 + 1.1328 / (b - 3.4)
+        vr = 0.9277 - 3.6224 / (b - 2.0)
+        while True:
+            u = next_double(s) - 0.5
+            v = next_double(s)
+            us = 0.5 - abs(u)
+            k = math.floor((2.0 * a / us + b) * u + lam + 0.43)
+            if us >= 0.07 and v <= vr:
+                return k
+            if k < 0 or (us < 0.013 and v > us):
+                continue
+            if (math.log(v) + math.log(invalpha) - math.log(a / (us * us) + b)
+                    <= -lam + k * loglam - _loggam(k + 1.0)):
+                return k
+    if lam == 0.0:
+        return 0
+    enlam = math.exp(-lam)
+    x = 0
+    prod = 1.0
+    while True:
+        prod *= next_double(s)
+        if prod > enlam:
+            x += 1
+        else:
+            return x
+
+
+@njit(cache=True)
+def fill_draws(state, kind, lam, out):
+    """Fill ``out`` with draws of one kind (0 uniform, 1 normal, 2 Poisson(lam)); for tests."""
+    for i in range(out.shape[0]):
+        if kind == 0:
+            out[i] = next_double(state)
+        elif kind == 1:
+            out[i] = standard_normal(state)
+        else:
+            out[i] = poisson(state, lam)
+
 
 _INV_LN10 = 1.0 / math.log(10.0)
 _INF = np.inf
@@ -69,10 +245,11 @@ _AG = 2      # exp(-kappa dt) for growth
 _BG = 3      # OU noise scale of growth per unit sigma
 _DECAY = 4   # exp(-volatility_decay dt)
 _LOGBASE = 5
-_UNUSED = 6
+_PTRS_LAM = 6  # supply rate whose PTRS constants are cached in _PTRS .. _PTRS + 4
 _GROWO = 7   # exp(opex_growth dt)
 _LOGRPC = 8  # log revenue per card
-_NDER = 9
+_PTRS = 9
+_NDER = 14
 
 
 @njit(cache=True, inline="always")
@@ -129,17 +306,6 @@ def poisson_cdf_table(lam, out, guide):
 
 
 @njit(cache=True, inline="always")
-def _poisson_from_table(u, table, guide, n):
-    """Smallest k with P(X <= k) >= u; -1 beyond the table (then sample directly)."""
-    if u > table[n - 1]:
-        return -1
-    k = guide[int(u * n)]
-    while table[k] < u:
-        k += 1
-    return k
-
-
-@njit(cache=True)
 def _valuation(th, off, st, c, sector_s, log_base):
     """Log market valuation from the current state (before any failure)."""
     logr = st[c, _LOGR]
@@ -152,7 +318,7 @@ def _valuation(th, off, st, c, sector_s, log_base):
     return logv if logv < cap else cap
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _serve(th, off, st, c, log_rpc):
     """Served revenue, capacity and gross margin from demand, price, cost and cards (in logs)."""
     logd = st[c, _LOGD]
@@ -197,7 +363,7 @@ def _bin_of(x, low, high):
     return j if j < nb - 1 else nb - 2
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _record(st, c, sector_s, beta, row, ip, binbuf, mm, hist_low, hist_high):
     """Store the bins of the company's current state in the task's buffer, update min/max.
 
@@ -264,7 +430,7 @@ def _flush_bins(binbuf, n_paths, mm, hist, minmax, tid, s, hist_log):
                     minmax[tid, s, c, v, r, 1] = hi
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _keep(st, c, sector_s, th, off, kept, p, m):
     alive = st[c, _ALIVE] > 0.5
     kept[VAR_REVENUE, p, c, m] = st[c, _R] if alive else 0.0
@@ -275,7 +441,7 @@ def _keep(st, c, sector_s, th, off, kept, p, m):
     kept[VAR_NARRATIVE, p, c, m] = st[c, _N] + th[off + C_BETA] * sector_s
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _apply_effects(st, c, growth, demand, cut, cash, opex_mult):
     """Apply one drawn event effect to company c (narrative handled by the caller)."""
     if st[c, _ALIVE] < 0.5:
@@ -287,10 +453,10 @@ def _apply_effects(st, c, growth, demand, cut, cash, opex_mult):
     st[c, _OPEX] *= opex_mult
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _draw_jump(gen, mean, sd):
     if sd > 0.0:
-        return mean + sd * gen.standard_normal()
+        return mean + sd * standard_normal(gen)
     return mean
 
 
@@ -341,6 +507,7 @@ def _simulate_task(theta_row, unc_slots, unc_values, unc_row0, ev, br, n_comp, n
             der[c, _GROWO] = math.exp(th[off + O_GROWTH] * dt)
             rpc = th[off + K_REVENUE_PER_CARD]
             der[c, _LOGRPC] = math.log(rpc) if rpc > 0.0 else -_INF
+            der[c, _PTRS_LAM] = -1.0
             st[c, _MU] = th[off + G_INITIAL]
             st[c, _LOGD] = math.log(th[off + C_REVENUE])
             st[c, _LOGP] = 0.0
@@ -375,9 +542,9 @@ def _simulate_task(theta_row, unc_slots, unc_values, unc_row0, ev, br, n_comp, n
         h_idx = 0
         for m in range(1, n_months + 1):
             # 1. Events: arrivals by inversion of one uniform each (fixed draws).
-            z_s = gd.standard_normal()
+            z_s = standard_normal(gd)
             for e in range(n_events):
-                u = gd.random()
+                u = next_double(gd)
                 # Most months have no event: one comparison with P(0 events).
                 count = 0 if u <= p_none[e] else _poisson_inverse(u, th[ev[e, EV_SLOT] + E_HAZARD] * dt)
                 comp = ev[e, EV_COMPANY]
@@ -389,7 +556,7 @@ def _simulate_task(theta_row, unc_slots, unc_values, unc_row0, ev, br, n_comp, n
                         total = 0.0
                         for k in range(nbr):
                             total += th[br[first + k] + B_PROB]
-                        ub = ge.random() * total
+                        ub = next_double(ge) * total
                         acc = 0.0
                         for k in range(nbr):
                             acc += th[br[first + k] + B_PROB]
@@ -402,7 +569,7 @@ def _simulate_task(theta_row, unc_slots, unc_values, unc_row0, ev, br, n_comp, n
                     demand = _draw_jump(ge, th[slot + B_DEMAND_MEAN], th[slot + B_DEMAND_SD])
                     lo = th[slot + B_CUT_LOW]
                     hi = th[slot + B_CUT_HIGH]
-                    cut = lo + (hi - lo) * ge.random() if hi > lo else lo
+                    cut = lo + (hi - lo) * next_double(ge) if hi > lo else lo
                     cash = th[slot + B_CASH]
                     opex_mult = th[slot + B_OPEX]
                     if comp < 0:
@@ -418,13 +585,13 @@ def _simulate_task(theta_row, unc_slots, unc_values, unc_row0, ev, br, n_comp, n
                 off = N_GLOBAL + c * N_COMPANY
                 # Diffusion shocks are drawn for failed companies too, so every
                 # path consumes the same number of variates (common random numbers).
-                z_n = gd.standard_normal()
-                z_mu = gd.standard_normal()
-                z_d = gd.standard_normal()
-                z_p = gd.standard_normal()
+                z_n = standard_normal(gd)
+                z_mu = standard_normal(gd)
+                z_d = standard_normal(gd)
+                z_p = standard_normal(gd)
                 if st[c, _ALIVE] < 0.5:
                     if th[off + K_ENABLED] > 0.5:
-                        gs.random()
+                        next_double(gs)
                     continue
                 lr_n = th[off + N_LONG_RUN]
                 st[c, _N] = lr_n + (st[c, _N] - lr_n) * der[c, _AN] + der[c, _BN] * z_n
@@ -446,12 +613,24 @@ def _simulate_task(theta_row, unc_slots, unc_values, unc_row0, ev, br, n_comp, n
                 new_cards = 0.0
                 if th[off + K_ENABLED] > 0.5:
                     lam = th[off + K_DOMESTIC] + th[off + K_IMPORTS] * st[c, _I]
-                    u = gs.random()
+                    u = next_double(gs)
                     k = -1
-                    if lam == table_lam[c] and table_len[c] > 0:
-                        k = _poisson_from_table(u, tables[c], guides[c], table_len[c])
+                    n_tab = table_len[c]
+                    if lam == table_lam[c] and n_tab > 0:
+                        # Inversion from the table (monotone in u: common random numbers).
+                        if u <= tables[c, n_tab - 1]:
+                            k = guides[c, int(u * n_tab)]
+                            while tables[c, k] < u:
+                                k += 1
                     if k < 0:
-                        k = gs.poisson(lam) if lam > 0.0 else 0
+                        if lam >= 10.0:
+                            if lam != der[c, _PTRS_LAM]:
+                                der[c, _PTRS_LAM] = lam
+                                ptrs_constants(lam, der[c, _PTRS:_PTRS + 5])
+                            k = poisson_ptrs(gs, lam, der[c, _PTRS], der[c, _PTRS + 1], der[c, _PTRS + 2],
+                                             der[c, _PTRS + 3], der[c, _PTRS + 4])
+                        else:
+                            k = poisson(gs, lam) if lam > 0.0 else 0
                     new_cards = float(k)
                     st[c, _K] = st[c, _K] * (1.0 - th[off + K_DEPRECIATION] * dt) + new_cards
                 # 4. Revenue, margin, cash.
@@ -478,10 +657,10 @@ def _simulate_task(theta_row, unc_slots, unc_values, unc_row0, ev, br, n_comp, n
                         e_eff = st[c, _N] + th[off + C_BETA] * sector_s
                         x = th[off + F_BASE_LOGIT] + th[off + F_NARRATIVE_SENS] * e_eff
                         prob = 1.0 / (1.0 + math.exp(-x))
-                        if gf.random() < prob:
+                        if next_double(gf) < prob:
                             st[c, _CASH] += th[off + F_RAISE_FRACTION] * math.exp(logv)
                     if st[c, _CASH] < 0.0:
-                        if gf.random() < th[off + F_BACKSTOP_PROB]:
+                        if next_double(gf) < th[off + F_BACKSTOP_PROB]:
                             st[c, _CASH] += th[off + F_BACKSTOP]
                 if st[c, _CASH] < 0.0:
                     st[c, _ALIVE] = 0.0
@@ -560,8 +739,7 @@ def _simulate_task(theta_row, unc_slots, unc_values, unc_row0, ev, br, n_comp, n
 
 @njit(cache=True, parallel=True)
 def simulate_tasks(theta, unc_slots, unc_values, task_unc_row, ev, br, n_comp, n_months,
-                   hz_month, rec_row, dt, task_set, task_start, task_n, gens_d, gens_e,
-                   gens_s, gens_f, counts, any_champ, n_champ, alive_counts, hist, minmax,
+                   hz_month, rec_row, dt, task_set, task_start, task_n, rng, counts, any_champ, n_champ, alive_counts, hist, minmax,
                    hist_on, hist_low, hist_high, hist_log, fv_stats, vh_stats, kept, keep_n,
                    fail_month, market_h, market_exceed, path_outcome):
     """Simulate every task (one block of paths under one parameter set) in parallel.
@@ -596,15 +774,14 @@ def simulate_tasks(theta, unc_slots, unc_values, task_unc_row, ev, br, n_comp, n
         mm[..., 1] = -_INF
         _simulate_task(theta_row, unc_slots, unc_values, task_unc_row[t], ev, br, n_comp, n_months,
                        hz_month, n_hor, rec_row, dt, task_start[t], task_n[t],
-                       gens_d[np.int64(t)], gens_e[np.int64(t)], gens_s[np.int64(t)],
-                       gens_f[np.int64(t)], tid, s, t, counts, any_champ, n_champ,
+                       rng[t, 0], rng[t, 1], rng[t, 2], rng[t, 3], tid, s, t, counts, any_champ, n_champ,
                        alive_counts, hist, minmax, hist_on, hist_low, hist_high, hist_log,
                        fv_stats, vh_stats, kept, keep_n, st, der, th_buf, tables, guides, table_len, table_lam,
                        fail_month, binbuf, mm, market_h, market_exceed, path_outcome)
 
 
 @njit(cache=True, parallel=True)
-def draw_only_tasks(n_events, n_comp, n_months, task_n, gens_d, gens_s, out):
+def draw_only_tasks(n_events, n_comp, n_months, task_n, rng, out):
     """The random-number bound: draw the variates one path-month consumes, nothing else.
 
     Per path and month: one sector normal, one uniform per event type, and per
@@ -612,31 +789,21 @@ def draw_only_tasks(n_events, n_comp, n_months, task_n, gens_d, gens_s, out):
     """
     n_tasks = task_n.shape[0]
     for t in prange(n_tasks):
-        gd = gens_d[np.int64(t)]
-        gs = gens_s[np.int64(t)]
+        gd = rng[t, 0]
+        gs = rng[t, 2]
         acc = 0.0
         for _ in range(task_n[t]):
             for _m in range(n_months):
-                acc += gd.standard_normal()
+                acc += standard_normal(gd)
                 for _e in range(n_events):
-                    acc += gd.random()
+                    acc += next_double(gd)
                 for _c in range(n_comp):
-                    acc += gd.standard_normal()
-                    acc += gd.standard_normal()
-                    acc += gd.standard_normal()
-                    acc += gd.standard_normal()
-                    acc += gs.random()
+                    acc += standard_normal(gd)
+                    acc += standard_normal(gd)
+                    acc += standard_normal(gd)
+                    acc += standard_normal(gd)
+                    acc += next_double(gs)
         out[t] = acc
-
-
-def typed_generator_list(generators):
-    """A numba typed List of ``numpy.random.Generator`` objects (one per task)."""
-    from numba.typed import List
-
-    out = List()
-    for gen in generators:
-        out.append(gen)
-    return out
 
 
 def set_threads(n):

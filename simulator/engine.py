@@ -27,6 +27,7 @@ __all__ = [
     "RunPlan",
     "Tally",
     "block_generators",
+    "block_states",
     "normalise_seed",
     "plan_run",
     "simulate",
@@ -61,6 +62,15 @@ def block_generators(root: np.random.SeedSequence, block: int) -> list[np.random
             root.entropy, spawn_key=(*root.spawn_key, int(block), j))))
         for j in range(L.N_STREAMS)
     ]
+
+
+def block_states(root: np.random.SeedSequence, block: int) -> np.ndarray:
+    """SFC64 states (uint64, shape (4 streams, 4 words)) of the block's four generators.
+
+    The kernels advance these states inline with numpy's own algorithms, so a
+    stream gives exactly the variates its ``numpy.random.Generator`` would.
+    """
+    return np.stack([g.bit_generator.state["state"]["state"] for g in block_generators(root, block)])
 
 
 @dataclass(frozen=True)
@@ -374,10 +384,8 @@ def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, 
             # The kernel indexes kept paths from its task start: shift by keep_start.
             task_start = np.asarray([chunk[j][1] - keep_start for j in task_block], dtype=np.int64)
             task_n = np.asarray([chunk[j][2] for j in task_block], dtype=np.int64)
-            gens: list[list[np.random.Generator]] = [[], [], [], []]
-            for j in task_block:
-                for k, g in enumerate(block_generators(seed, chunk[j][0])):
-                    gens[k].append(g)
+            states = [block_states(seed, blk[0]) for blk in chunk]
+            rng = np.stack([states[j] for j in task_block])
             if uncertain is not None:
                 slots_list, values_list = [], []
                 for b, first, n in chunk:
@@ -398,8 +406,7 @@ def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, 
             K.simulate_tasks(
                 theta_sets, unc_slots, unc_values, task_unc_row, layout.events, layout.branches,
                 n_comp, plan.n_months, plan.horizons, rec_row, plan.dt, task_set, task_start,
-                task_n, K.typed_generator_list(gens[0]), K.typed_generator_list(gens[1]),
-                K.typed_generator_list(gens[2]), K.typed_generator_list(gens[3]), counts,
+                task_n, rng, counts,
                 any_champ, n_champ, alive, hist, minmax, fans, hist_low, hist_high, hist_log,
                 fv_stats, vh_stats, kept, keep, fail_month, market_h, market_exceed, path_outcome)
             # Keep the float moments per block; they are merged in block order when read.
