@@ -21,7 +21,7 @@ from simulator._layout import (
     COLLAPSE, CONTESTED, E_HAZARD, EV_COMPANY, EV_FIRST_BRANCH, EV_N_BRANCHES, EV_SLOT,
     F_BACKSTOP, F_BACKSTOP_PROB, F_BASE_LOGIT, F_ENABLED, F_NARRATIVE_SENS, F_RAISE_FRACTION,
     F_RECOVERY, F_TRIGGER, G_DECAY, G_INITIAL, G_KAPPA, G_LAMBDA, G_LONG_RUN, G_SIGMA_GROWTH,
-    G_SIGMA_REVENUE, G_SIGMA_REVENUE_LR, HIST_BINS, K_CARD_PRICE, K_CARDS, K_DEPRECIATION,
+    G_SIGMA_REVENUE, G_SIGMA_REVENUE_LR, HIST_BINS, HIST_HIGH, HIST_LOG10, HIST_LOW, K_CARD_PRICE, K_CARDS, K_DEPRECIATION,
     K_DOMESTIC, K_ENABLED, K_IMPORTS, K_REVENUE_PER_CARD, MAX_LOG_VALUATION_RATIO, N_COMPANY, N_GLOBAL, N_KAPPA,
     N_LONG_RUN, N_SIGMA, N_VARS, O_GROWTH, O_INTEREST, O_LOSS_CF, O_OPEX, O_TAX,
     OUT_CHAMPION_MAX_PS, OUT_CHAMPION_RATIO, OUT_COLLAPSE_RATIO, P_COST_DRIFT, P_COST_SHARE,
@@ -59,7 +59,7 @@ _LOGGAM_A = np.array([8.333333333333333e-02, -2.777777777777778e-03, 7.936507936
                       -1.39243221690590e+00])
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def next_uint64(s):
     """Advance SFC64 state ``s`` (uint64[4]: a, b, c, counter) and return its output."""
     a = s[0]
@@ -73,13 +73,13 @@ def next_uint64(s):
     return tmp
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def next_double(s):
     """Uniform on [0, 1) with 53 random bits (numpy's ``Generator.random``)."""
     return float(next_uint64(s) >> _U11) * _TWO_M53
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def standard_normal(s):
     """numpy's ziggurat standard normal (``Generator.standard_normal``)."""
     while True:
@@ -105,7 +105,7 @@ def standard_normal(s):
                 return x
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _loggam(x):
     """numpy's ``random_loggam`` (log-gamma used inside its Poisson sampler)."""
     if x == 1.0 or x == 2.0:
@@ -125,7 +125,7 @@ def _loggam(x):
     return gl
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def ptrs_constants(lam, out):
     """Constants of numpy's PTRS Poisson sampler for ``lam`` (>= 10): loglam, a, b, invalpha, vr.
 
@@ -141,7 +141,7 @@ def ptrs_constants(lam, out):
     out[4] = 0.9277 - 3.6224 / (b - 2.0)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def poisson_ptrs(s, lam, loglam, a, b, invalpha, vr):
     """numpy's PTRS Poisson draw for lam >= 10, with its constants given."""
     while True:
@@ -158,7 +158,7 @@ def poisson_ptrs(s, lam, loglam, a, b, invalpha, vr):
             return k
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def poisson(s, lam):
     """numpy's Poisson sampler (``Generator.poisson``): PTRS for lam >= 10, else multiplication."""
     if lam >= 10.0:
@@ -193,10 +193,20 @@ def poisson(s, lam):
             return x
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def fill_draws(state, kind, lam, out):
-    """Fill ``out`` with draws of one kind (0 uniform, 1 normal, 2 Poisson(lam)); for tests."""
+    """Fill ``out`` with draws of one kind, for tests.
+
+    Kinds: 0 uniform, 1 standard normal, 2 Poisson(lam), 3 Poisson(lam >= 10)
+    through the engine's path with cached PTRS constants.
+    """
+    consts = np.empty(5)
+    if kind == 3:
+        ptrs_constants(lam, consts)
     for i in range(out.shape[0]):
+        if kind == 3:
+            out[i] = poisson_ptrs(state, lam, consts[0], consts[1], consts[2], consts[3], consts[4])
+            continue
         if kind == 0:
             out[i] = next_double(state)
         elif kind == 1:
@@ -252,7 +262,7 @@ _PTRS = 9
 _NDER = 14
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _ou_coefficients(kappa, sigma, dt):
     """Exact OU step: x' = m + (x - m) a + b z; kappa = 0 is a random walk."""
     if kappa > 0.0:
@@ -264,7 +274,7 @@ def _ou_coefficients(kappa, sigma, dt):
     return a, b
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _poisson_inverse(u, lam):
     """Poisson(lam) by inversion of one uniform: monotone in lam (common random numbers)."""
     if lam <= 0.0:
@@ -279,7 +289,7 @@ def _poisson_inverse(u, lam):
     return k
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def poisson_cdf_table(lam, out, guide):
     """Fill ``out`` with P(X <= k), X ~ Poisson(lam), and ``guide`` with a guide table.
 
@@ -305,7 +315,7 @@ def poisson_cdf_table(lam, out, guide):
     return n
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _valuation(th, off, st, c, sector_s, log_base):
     """Log market valuation from the current state (before any failure)."""
     logr = st[c, _LOGR]
@@ -318,7 +328,7 @@ def _valuation(th, off, st, c, sector_s, log_base):
     return logv if logv < cap else cap
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _serve(th, off, st, c, log_rpc):
     """Served revenue, capacity and gross margin from demand, price, cost and cards (in logs)."""
     logd = st[c, _LOGD]
@@ -339,11 +349,16 @@ def _serve(th, off, st, c, log_rpc):
     st[c, _G] = 1.0 - unit
 
 
-@njit(cache=True, inline="always")
-def _bin_of_log(logx, low, high):
-    """Histogram bin of a natural-log amount on a log10 grid."""
+# Histogram grids as compile-time constants: the bin scale is folded into the code.
+_LOW_R, _LOW_V, _LOW_C, _LOW_K, _LOW_G, _LOW_E = HIST_LOW
+_HIGH_R, _HIGH_V, _HIGH_C, _HIGH_K, _HIGH_G, _HIGH_E = HIST_HIGH
+_HIST_LOG = np.asarray(HIST_LOG10, dtype=np.bool_)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _bin_of(x, low, high):
+    """Histogram bin of ``x`` on a grid of HIST_BINS - 2 bins over [low, high) plus two edge bins."""
     nb = HIST_BINS
-    x = logx * _INV_LN10
     if not x >= low:  # also -inf and NaN
         return 0
     if x >= high:
@@ -352,25 +367,14 @@ def _bin_of_log(logx, low, high):
     return j if j < nb - 1 else nb - 2
 
 
-@njit(cache=True, inline="always")
-def _bin_of(x, low, high):
-    nb = HIST_BINS
-    if not x >= low:
-        return 0
-    if x >= high:
-        return nb - 1
-    j = 1 + int((x - low) * ((nb - 2) / (high - low)))
-    return j if j < nb - 1 else nb - 2
-
-
-@njit(cache=True, inline="always")
-def _record(st, c, sector_s, beta, row, ip, binbuf, mm, hist_low, hist_high):
+@njit(cache=True, error_model="numpy", inline="always")
+def _record(st, c, sector_s, beta, row, ip, binbuf, mm):
     """Store the bins of the company's current state in the task's buffer, update min/max.
 
     Buffering the bins per task and adding them to the histograms row by row
     afterwards keeps the histogram updates inside a cache-sized working set.
-    Amounts are binned and their extremes tracked in natural logs (no exp here);
-    ``_flush_bins`` converts the extremes back.
+    Amounts are binned on log10 grids and their extremes tracked in natural
+    logs (no exp here); ``_flush_bins`` converts the extremes back.
     """
     e = st[c, _N] + beta * sector_s
     if st[c, _ALIVE] > 0.5:
@@ -386,12 +390,12 @@ def _record(st, c, sector_s, beta, row, ip, binbuf, mm, hist_low, hist_high):
         log_cash = -_INF
         log_cap = -_INF
     g = st[c, _G]
-    binbuf[c, row, VAR_REVENUE, ip] = _bin_of_log(log_r, hist_low[0], hist_high[0])
-    binbuf[c, row, VAR_VALUATION, ip] = _bin_of_log(log_v, hist_low[1], hist_high[1])
-    binbuf[c, row, VAR_CASH, ip] = _bin_of_log(log_cash, hist_low[2], hist_high[2])
-    binbuf[c, row, VAR_CAPACITY, ip] = _bin_of_log(log_cap, hist_low[3], hist_high[3])
-    binbuf[c, row, VAR_MARGIN, ip] = _bin_of(g, hist_low[4], hist_high[4])
-    binbuf[c, row, VAR_NARRATIVE, ip] = _bin_of(e, hist_low[5], hist_high[5])
+    binbuf[c, row, VAR_REVENUE, ip] = _bin_of(log_r * _INV_LN10, _LOW_R, _HIGH_R)
+    binbuf[c, row, VAR_VALUATION, ip] = _bin_of(log_v * _INV_LN10, _LOW_V, _HIGH_V)
+    binbuf[c, row, VAR_CASH, ip] = _bin_of(log_cash * _INV_LN10, _LOW_C, _HIGH_C)
+    binbuf[c, row, VAR_CAPACITY, ip] = _bin_of(log_cap * _INV_LN10, _LOW_K, _HIGH_K)
+    binbuf[c, row, VAR_MARGIN, ip] = _bin_of(g, _LOW_G, _HIGH_G)
+    binbuf[c, row, VAR_NARRATIVE, ip] = _bin_of(e, _LOW_E, _HIGH_E)
     _minmax(mm, c, row, VAR_REVENUE, log_r)
     _minmax(mm, c, row, VAR_VALUATION, log_v)
     _minmax(mm, c, row, VAR_CASH, log_cash)
@@ -400,7 +404,7 @@ def _record(st, c, sector_s, beta, row, ip, binbuf, mm, hist_low, hist_high):
     _minmax(mm, c, row, VAR_NARRATIVE, e)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _minmax(mm, c, row, v, x):
     if x < mm[c, row, v, 0]:
         mm[c, row, v, 0] = x
@@ -408,8 +412,8 @@ def _minmax(mm, c, row, v, x):
         mm[c, row, v, 1] = x
 
 
-@njit(cache=True)
-def _flush_bins(binbuf, n_paths, mm, hist, minmax, tid, s, hist_log):
+@njit(cache=True, error_model="numpy")
+def _flush_bins(binbuf, n_paths, mm, hist, minmax, tid, s):
     """Add a task's buffered bins to this thread's histograms, one row at a time."""
     n_comp, n_rec, n_vars = binbuf.shape[0], binbuf.shape[1], binbuf.shape[2]
     for c in range(n_comp):
@@ -421,7 +425,7 @@ def _flush_bins(binbuf, n_paths, mm, hist, minmax, tid, s, hist_log):
                     counts[bins[ip]] += 1
                 lo = mm[c, r, v, 0]
                 hi = mm[c, r, v, 1]
-                if hist_log[v]:
+                if _HIST_LOG[v]:
                     lo = math.exp(lo)
                     hi = math.exp(hi)
                 if lo < minmax[tid, s, c, v, r, 0]:
@@ -430,7 +434,7 @@ def _flush_bins(binbuf, n_paths, mm, hist, minmax, tid, s, hist_log):
                     minmax[tid, s, c, v, r, 1] = hi
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _keep(st, c, sector_s, th, off, kept, p, m):
     alive = st[c, _ALIVE] > 0.5
     kept[VAR_REVENUE, p, c, m] = st[c, _R] if alive else 0.0
@@ -441,7 +445,7 @@ def _keep(st, c, sector_s, th, off, kept, p, m):
     kept[VAR_NARRATIVE, p, c, m] = st[c, _N] + th[off + C_BETA] * sector_s
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _apply_effects(st, c, growth, demand, cut, cash, opex_mult):
     """Apply one drawn event effect to company c (narrative handled by the caller)."""
     if st[c, _ALIVE] < 0.5:
@@ -453,18 +457,18 @@ def _apply_effects(st, c, growth, demand, cut, cash, opex_mult):
     st[c, _OPEX] *= opex_mult
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _draw_jump(gen, mean, sd):
     if sd > 0.0:
         return mean + sd * standard_normal(gen)
     return mean
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _simulate_task(theta_row, unc_slots, unc_values, unc_row0, ev, br, n_comp, n_months,
                    hz_month, n_hor, rec_row, dt, path0, n_paths, gd, ge, gs, gf,
-                   tid, s, task, counts, any_champ, n_champ, alive_counts, hist, minmax,
-                   hist_on, hist_low, hist_high, hist_log, fv_stats, vh_stats, kept, keep_n,
+                   tid, s, task, counts, any_champ, n_champ, fail_counts, hist, minmax,
+                   hist_on, fv_stats, vh_stats, kept, keep_n,
                    st, der, th_buf, tables, guides, table_len, table_lam, fail_month, binbuf,
                    mm, market_h, market_exceed, path_outcome):
     n_events = ev.shape[0]
@@ -534,11 +538,9 @@ def _simulate_task(theta_row, unc_slots, unc_values, unc_row0, ev, br, n_comp, n
             st[c, _LOGV0] = math.log(th[off + C_VALUATION])
             st[c, _LOGV] = st[c, _LOGV0]
             if hist_on and rec_row[0] >= 0:
-                _record(st, c, sector_s, th[off + C_BETA], rec_row[0], ip, binbuf, mm,
-                        hist_low, hist_high)
+                _record(st, c, sector_s, th[off + C_BETA], rec_row[0], ip, binbuf, mm)
             if p < keep_n:
                 _keep(st, c, sector_s, th, off, kept, p, 0)
-            alive_counts[tid, s, c, 0] += 1
         h_idx = 0
         for m in range(1, n_months + 1):
             # 1. Events: arrivals by inversion of one uniform each (fixed draws).
@@ -674,11 +676,8 @@ def _simulate_task(theta_row, unc_slots, unc_values, unc_row0, ev, br, n_comp, n
             for c in range(n_comp):
                 off = N_GLOBAL + c * N_COMPANY
                 alive = st[c, _ALIVE] > 0.5
-                if alive:
-                    alive_counts[tid, s, c, m] += 1
                 if hist_on and row >= 0:
-                    _record(st, c, sector_s, th[off + C_BETA], row, ip, binbuf, mm,
-                            hist_low, hist_high)
+                    _record(st, c, sector_s, th[off + C_BETA], row, ip, binbuf, mm)
                 if p < keep_n:
                     _keep(st, c, sector_s, th, off, kept, p, m)
                 if is_h:
@@ -733,14 +732,16 @@ def _simulate_task(theta_row, unc_slots, unc_values, unc_row0, ev, br, n_comp, n
             fv_stats[task, c, 1] += delta * (x - fv_stats[task, c, 0])
             if p < keep_n:
                 fail_month[p, c] = st[c, _FAILM]
+            # Paths by month of failure (0: never failed); the caller turns these into survival.
+            fail_counts[tid, s, c, int(st[c, _FAILM])] += 1
     if hist_on:
-        _flush_bins(binbuf, n_paths, mm, hist, minmax, tid, s, hist_log)
+        _flush_bins(binbuf, n_paths, mm, hist, minmax, tid, s)
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, error_model="numpy", parallel=True)
 def simulate_tasks(theta, unc_slots, unc_values, task_unc_row, ev, br, n_comp, n_months,
-                   hz_month, rec_row, dt, task_set, task_start, task_n, rng, counts, any_champ, n_champ, alive_counts, hist, minmax,
-                   hist_on, hist_low, hist_high, hist_log, fv_stats, vh_stats, kept, keep_n,
+                   hz_month, rec_row, dt, task_set, task_start, task_n, rng, counts, any_champ, n_champ, fail_counts, hist, minmax,
+                   hist_on, fv_stats, vh_stats, kept, keep_n,
                    fail_month, market_h, market_exceed, path_outcome):
     """Simulate every task (one block of paths under one parameter set) in parallel.
 
@@ -775,12 +776,12 @@ def simulate_tasks(theta, unc_slots, unc_values, task_unc_row, ev, br, n_comp, n
         _simulate_task(theta_row, unc_slots, unc_values, task_unc_row[t], ev, br, n_comp, n_months,
                        hz_month, n_hor, rec_row, dt, task_start[t], task_n[t],
                        rng[t, 0], rng[t, 1], rng[t, 2], rng[t, 3], tid, s, t, counts, any_champ, n_champ,
-                       alive_counts, hist, minmax, hist_on, hist_low, hist_high, hist_log,
+                       fail_counts, hist, minmax, hist_on,
                        fv_stats, vh_stats, kept, keep_n, st, der, th_buf, tables, guides, table_len, table_lam,
                        fail_month, binbuf, mm, market_h, market_exceed, path_outcome)
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, error_model="numpy", parallel=True)
 def draw_only_tasks(n_events, n_comp, n_months, task_n, rng, out):
     """The random-number bound: draw the variates one path-month consumes, nothing else.
 

@@ -362,15 +362,13 @@ def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, 
         counts = np.zeros((n_threads_max, n_sets, n_comp, n_hor, 3), dtype=np.int64)
         any_champ = np.zeros((n_threads_max, n_sets, n_hor), dtype=np.int64)
         n_champ = np.zeros((n_threads_max, n_sets, n_hor, n_comp + 1), dtype=np.int64)
-        alive = np.zeros((n_threads_max, n_sets, n_comp, plan.n_months + 1), dtype=np.int64)
+        # Paths by month of failure (index 0: never failed), per thread.
+        fail_counts = np.zeros((n_threads_max, n_sets, n_comp, plan.n_months + 1), dtype=np.int64)
         market_exceed = np.zeros((n_threads_max, n_sets, n_hor), dtype=np.int64)
         path_outcome = (total.path_outcome if total.path_outcome is not None
                         else np.zeros((n_sets, 0, n_comp, n_hor), dtype=np.int8))
         kept = total.kept if total.kept is not None else np.zeros((L.N_VARS, 0, n_comp, plan.n_months + 1), dtype=np.float32)
         fail_month = total.fail_month if total.fail_month is not None else np.zeros((0, n_comp), dtype=np.int64)
-        hist_low = np.asarray(L.HIST_LOW, dtype=np.float64)
-        hist_high = np.asarray(L.HIST_HIGH, dtype=np.float64)
-        hist_log = np.asarray(L.HIST_LOG10, dtype=np.bool_)
         rec_row = plan.rec_row
         # About 32 block-sets per kernel call (at least two tasks per thread): the progress
         # bar moves every ~130k paths, and the per-call overhead stays under 1%.
@@ -407,7 +405,7 @@ def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, 
                 theta_sets, unc_slots, unc_values, task_unc_row, layout.events, layout.branches,
                 n_comp, plan.n_months, plan.horizons, rec_row, plan.dt, task_set, task_start,
                 task_n, rng, counts,
-                any_champ, n_champ, alive, hist, minmax, fans, hist_low, hist_high, hist_log,
+                any_champ, n_champ, fail_counts, hist, minmax, fans,
                 fv_stats, vh_stats, kept, keep, fail_month, market_h, market_exceed, path_outcome)
             # Keep the float moments per block; they are merged in block order when read.
             n_b = len(chunk)
@@ -430,7 +428,10 @@ def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, 
         total.counts += counts.sum(axis=0)
         total.any_champion += any_champ.sum(axis=0)
         total.n_champions += n_champ.sum(axis=0)
-        total.alive += alive.sum(axis=0)
+        failed = fail_counts.sum(axis=0)
+        n_run = failed.sum(axis=-1, keepdims=True)
+        failed[..., 0] = 0
+        total.alive += n_run - np.cumsum(failed, axis=-1)
         total.market_exceed += market_exceed.sum(axis=0)
         if fans:
             total.hist += hist.sum(axis=0)
