@@ -99,7 +99,7 @@ def main(argv=None) -> int:
     t_numba_nofans = _measure(lambda: simulate(layout, plan, paths=args.paths, seed=seed, fans=False))
     t_numpy = _measure(lambda: simulate(layout, plan, paths=args.numpy_paths, seed=seed, engine="numpy"), 1)
     t_bound = rng_bound_seconds(layout, plan, args.paths, seed, DEFAULT_BLOCK_SIZE)
-    t_run = _measure(lambda: simulator.run(sc, paths=args.paths, seed=1), 1)
+    t_run = _measure(lambda: simulator.run(sc, paths=args.paths, seed=1), 2)
 
     rate = {
         "numba": args.paths * steps / t_numba,

@@ -769,7 +769,7 @@ def simulate_tasks(theta, unc_slots, unc_values, task_unc_row, ev, br, n_comp, n
                 table_len[c] = poisson_cdf_table(lam, tables[c], guides[c])
                 table_lam[c] = lam
         n_rec = hist.shape[4] if hist_on else 1
-        binbuf = np.zeros((n_comp, n_rec if hist_on else 1, N_VARS, task_n[t] if hist_on else 1), dtype=np.int16)
+        binbuf = np.zeros((n_comp, n_rec if hist_on else 1, N_VARS, task_n[t] if hist_on else 1), dtype=np.uint16)
         mm = np.empty((n_comp, n_rec, N_VARS, 2))
         mm[..., 0] = _INF
         mm[..., 1] = -_INF
