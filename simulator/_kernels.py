@@ -126,19 +126,15 @@ def _loggam(x):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def ptrs_constants(lam, out):
-    """Constants of numpy's PTRS Poisson sampler for ``lam`` (>= 10): loglam, a, b, invalpha, vr.
+def ptrs_constants(lam):
+    """Constants of numpy's PTRS Poisson sampler for ``lam`` (>= 10): (loglam, a, b, invalpha, vr).
 
-    Kept per company and recomputed only when the supply rate changes, which
-    saves a square root, a logarithm and two divisions per draw.
+    The engine keeps them per company and recomputes them only when the supply
+    rate changes, which saves a square root, a logarithm and two divisions per draw.
     """
-    slam = math.sqrt(lam)
-    b = 0.931 + 2.53 * slam
-    out[0] = math.log(lam)
-    out[1] = -0.059 + 0.02483 * b
-    out[2] = b
-    out[3] = 1.1239 + 1.1328 / (b - 3.4)
-    out[4] = 0.9277 - 3.6224 / (b - 2.0)
+    b = 0.931 + 2.53 * math.sqrt(lam)
+    return (math.log(lam), -0.059 + 0.02483 * b, b, 1.1239 + 1.1328 / (b - 3.4),
+            0.9277 - 3.6224 / (b - 2.0))
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -162,24 +158,8 @@ def poisson_ptrs(s, lam, loglam, a, b, invalpha, vr):
 def poisson(s, lam):
     """numpy's Poisson sampler (``Generator.poisson``): PTRS for lam >= 10, else multiplication."""
     if lam >= 10.0:
-        slam = math.sqrt(lam)
-        loglam = math.log(lam)
-        b = 0.931 + 2.53 * slam
-        a = -0.059 + 0.02483 * b
-        invalpha = 1.1239 + 1.1328 / (b - 3.4)
-        vr = 0.9277 - 3.6224 / (b - 2.0)
-        while True:
-            u = next_double(s) - 0.5
-            v = next_double(s)
-            us = 0.5 - abs(u)
-            k = math.floor((2.0 * a / us + b) * u + lam + 0.43)
-            if us >= 0.07 and v <= vr:
-                return k
-            if k < 0 or (us < 0.013 and v > us):
-                continue
-            if (math.log(v) + math.log(invalpha) - math.log(a / (us * us) + b)
-                    <= -lam + k * loglam - _loggam(k + 1.0)):
-                return k
+        loglam, a, b, invalpha, vr = ptrs_constants(lam)
+        return poisson_ptrs(s, lam, loglam, a, b, invalpha, vr)
     if lam == 0.0:
         return 0
     enlam = math.exp(-lam)
@@ -200,12 +180,10 @@ def fill_draws(state, kind, lam, out):
     Kinds: 0 uniform, 1 standard normal, 2 Poisson(lam), 3 Poisson(lam >= 10)
     through the engine's path with cached PTRS constants.
     """
-    consts = np.empty(5)
-    if kind == 3:
-        ptrs_constants(lam, consts)
+    loglam, a, b, invalpha, vr = ptrs_constants(max(lam, 10.0))
     for i in range(out.shape[0]):
         if kind == 3:
-            out[i] = poisson_ptrs(state, lam, consts[0], consts[1], consts[2], consts[3], consts[4])
+            out[i] = poisson_ptrs(state, lam, loglam, a, b, invalpha, vr)
             continue
         if kind == 0:
             out[i] = next_double(state)
@@ -628,7 +606,8 @@ def _simulate_task(theta_row, unc_slots, unc_values, unc_row0, ev, br, n_comp, n
                         if lam >= 10.0:
                             if lam != der[c, _PTRS_LAM]:
                                 der[c, _PTRS_LAM] = lam
-                                ptrs_constants(lam, der[c, _PTRS:_PTRS + 5])
+                                (der[c, _PTRS], der[c, _PTRS + 1], der[c, _PTRS + 2], der[c, _PTRS + 3],
+                                 der[c, _PTRS + 4]) = ptrs_constants(lam)
                             k = poisson_ptrs(gs, lam, der[c, _PTRS], der[c, _PTRS + 1], der[c, _PTRS + 2],
                                              der[c, _PTRS + 3], der[c, _PTRS + 4])
                         else:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import xarray as xr
 from scipy import stats
+from test_precision_calibration import FROZEN  # the closed-form one-company scenario
 
 import simulator
 from simulator.cli import main
@@ -390,59 +391,10 @@ def test_precision_run_draws_the_distributions(monkeypatch):
 
 # The frozen one-company model of tests/test_precision_calibration.py: P(champion at 12)
 # is P(V_12 >= V0) = P_up(mu, sigma) in closed form; here sigma_revenue is uncertain.
-_FROZEN_UNC = """
-[scenario]
-name = "frozen"
-horizon_months = 12
-horizons = [12]
-seed = 3
-
-[sector.narrative]
-kappa = 0.0
-sigma = 0.0
-
-[[companies]]
-name = "solo"
-revenue = 1e9
-valuation = 20e9
-cash = 1e15
-
-[companies.growth]
-initial = 0.10
-long_run = 0.0
-kappa = 0.0
-sigma_growth = 0.0
-sigma_revenue = { dist = "uniform", low = 0.1, high = 1.5 }
-
-[companies.pricing]
-price_drift = 0.0
-price_sigma = 0.0
-pass_through = 1.0
-elasticity = 0.0
-compute_cost_share = 0.5
-compute_cost_drift = 0.0
-scarcity_premium = 0.0
-
-[companies.chips]
-enabled = false
-
-[companies.costs]
-opex = 0.0
-opex_growth = 0.0
-
-[companies.funding]
-enabled = false
-
-[companies.narrative]
-kappa = 0.0
-sigma = 0.0
-
-[companies.valuation_model]
-growth_sensitivity = 0.0
-
-[outcomes]
-champion_max_price_to_sales = 1e6
-"""
+_FROZEN_UNC = (FROZEN.replace("paths = 4000\n", "")
+               .replace("long_run = 0.10\n", "long_run = 0.0\n", 1)
+               .replace("sigma_revenue = 0.5\n", 'sigma_revenue = { dist = "uniform", low = 0.1, high = 1.5 }\n'))
+assert _FROZEN_UNC.count("dist =") == 1 and "long_run = 0.0\n" in _FROZEN_UNC
 
 
 def _p_up(mu: float, sigma: float) -> float:
