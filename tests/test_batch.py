@@ -64,6 +64,9 @@ def test_resume_after_sigkill_matches_an_uninterrupted_batch(tmp_path):
              str(_scenario(src, "narrative_flip", paths=100_000)),
              str(_scenario(src, "sovereign_backstop", paths=12_000))]
     opts = ["--checkpoint-every", "0", "--blocks-per-task", "5", "--quiet"]
+    # Compile (or load) the kernels here first: on a clean checkout the child would
+    # otherwise spend most of the deadline below compiling them (numba's cache is on disk).
+    simulator.run(files[0], paths=64)
     out = tmp_path / "killed"
     proc = subprocess.Popen([sys.executable, "-m", "simulator.cli", "batch", *files, "--out", str(out), *opts],
                             cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
