@@ -12,7 +12,10 @@ written per task and merged in task order by the caller.
 import math
 
 import numpy as np
+from llvmlite import ir
 from numba import get_thread_id, njit, prange
+from numba.core import types
+from numba.extending import intrinsic
 from numba.np.random import _constants as _zig
 
 from simulator._layout import (
@@ -228,13 +231,270 @@ def fill_draws(state, kind, lam, out):
             out[i] = poisson(state, lam)
 
 
+# ---------------------------------------------------------------------------
+# Branch-free exp and log.  glibc's exp/log are calls, which stop LLVM from
+# vectorising a loop over lanes; these are plain arithmetic on the IEEE bits
+# (Cody-Waite reduction with a degree-13 Taylor polynomial; fdlibm's log) and
+# agree with the library to within an ulp or two (tests/test_fastmath.py).
+# ---------------------------------------------------------------------------
+@intrinsic
+def _bits(typingctx, x):
+    """The IEEE-754 bits of a float64, as an int64."""
+    if not isinstance(x, types.Float):
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+
+    return types.int64(types.float64), codegen
+
+
+@intrinsic
+def _from_bits(typingctx, x):
+    """The float64 whose IEEE-754 bits are the int64 ``x``."""
+    if not isinstance(x, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+
+    return types.float64(types.int64), codegen
+
+
+_MAGIC = 6755399441055744.0  # 1.5 * 2**52: x + _MAGIC holds round(x) in its low bits
+_MAGIC_BITS = np.int64(0x4338000000000000)
+_TWO52 = 4503599627370496.0
+_TWO52_BITS = np.int64(0x4330000000000000)
+_ONE_BITS = np.int64(0x3FF0000000000000)
+_MANT_BITS = np.int64(0x000FFFFFFFFFFFFF)
+_LOG2E = 1.4426950408889634
+_LN2_HI = 6.93147180369123816490e-01
+_LN2_LO = 1.90821492927058770002e-10
+_SQRT2 = 1.4142135623730951
+_LG1 = 6.666666666666735130e-01
+_LG2 = 3.999999999940941908e-01
+_LG3 = 2.857142874366239149e-01
+_LG4 = 2.222219843214978396e-01
+_LG5 = 1.818357216161805012e-01
+_LG6 = 1.531383769920937332e-01
+_LG7 = 1.479819860511658591e-01
+_TINY = 2.2250738585072014e-308
+_E52 = np.int64(52)
+_I1023 = np.int64(1023)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def fast_exp(x):
+    """exp(x) without calls or branches (so a loop over lanes vectorises).
+
+    Results below exp(-708) (subnormal numbers, about 3e-308) are returned as
+    0: arithmetic on subnormals takes a slow microcode path, four times slower
+    for the whole loop.
+    """
+    xc = x if x > -708.0 else -708.0  # NaN too; restored at the end
+    xc = xc if xc < 710.0 else 710.0
+    t = xc * _LOG2E + _MAGIC
+    k = t - _MAGIC
+    ki = _bits(t) - _MAGIC_BITS
+    r = (xc - k * _LN2_HI) - k * _LN2_LO
+    p = 1.0 / 6227020800.0
+    p = p * r + 1.0 / 479001600.0
+    p = p * r + 1.0 / 39916800.0
+    p = p * r + 1.0 / 3628800.0
+    p = p * r + 1.0 / 362880.0
+    p = p * r + 1.0 / 40320.0
+    p = p * r + 1.0 / 5040.0
+    p = p * r + 1.0 / 720.0
+    p = p * r + 1.0 / 120.0
+    p = p * r + 1.0 / 24.0
+    p = p * r + 1.0 / 6.0
+    p = p * r + 0.5
+    p = p * r + 1.0
+    p = p * r + 1.0
+    # 2**k in two factors, so subnormal results and k = 1024 stay exact.
+    k1 = ki >> np.int64(1)
+    k2 = ki - k1
+    res = p * _from_bits((k1 + _I1023) << _E52) * _from_bits((k2 + _I1023) << _E52)
+    res = res if x > -708.0 else 0.0
+    return res if x == x else x
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def fast_log(x):
+    """log(x) without calls or branches (fdlibm's algorithm); log(0) = -inf, log(<0) = nan."""
+    sub = x < _TINY
+    xs = x * 18014398509481984.0 if sub else x  # 2**54: subnormals become normal
+    bits = _bits(xs)
+    e_bits = (bits >> _E52) - (np.int64(1077) if sub else _I1023)
+    m = _from_bits((bits & _MANT_BITS) | _ONE_BITS)
+    big = m > _SQRT2
+    m = m * 0.5 if big else m
+    e_bits = e_bits + np.int64(1) if big else e_bits
+    dk = _from_bits(e_bits + _MAGIC_BITS) - _MAGIC
+    f = m - 1.0
+    hfsq = 0.5 * f * f
+    s = f / (2.0 + f)
+    z = s * s
+    w = z * z
+    t1 = w * (_LG2 + w * (_LG4 + w * _LG6))
+    t2 = z * (_LG1 + w * (_LG3 + w * (_LG5 + w * _LG7)))
+    res = dk * _LN2_HI - ((hfsq - (s * (hfsq + t2 + t1) + dk * _LN2_LO)) - f)
+    res = res if x < _INF else x
+    res = res if x > 0.0 else (-_INF if x == 0.0 else np.nan)
+    return res
+
+
+@njit(cache=True, error_model="numpy")
+def fill_fast_math(kind, x, out):
+    """``out = fast_exp(x)`` (kind 0) or ``fast_log(x)`` (kind 1), for tests."""
+    for i in range(x.shape[0]):
+        out[i] = fast_exp(x[i]) if kind == 0 else fast_log(x[i])
+
+
+# ---------------------------------------------------------------------------
+# Lanes.  The engine advances LANES paths together, month by month, each path
+# with its own four SFC64 streams (diffusion, events, supply, funding), so the
+# loops over lanes vectorise and a path's draws never depend on its
+# neighbours.  A path's streams are seeded from its block's four streams
+# (``engine.block_states``): three consecutive outputs of block stream j seed
+# stream j of the next path, as numpy seeds SFC64 from three words (counter
+# 1, then twelve rounds).  Every draw from a lane stream is numpy's algorithm
+# on that SFC64 state, so it equals what a ``numpy.random.Generator`` holding
+# that state would give (tests/test_rng.py).
+# ---------------------------------------------------------------------------
+LANES = 64
+N_STREAMS_K = 4  # diffusion, events, supply, funding (engine.py)
+_SFC64_WARMUP = 12
+
+
+@njit(cache=True, error_model="numpy")
+def seed_lanes(block_state, rs, n):
+    """Seed the next ``n`` paths' streams ``rs`` (stream, word, lane) from the block's states."""
+    for i in range(n):
+        for j in range(rs.shape[0]):
+            blk = block_state[j]
+            a = next_uint64(blk)
+            b = next_uint64(blk)
+            c = next_uint64(blk)
+            rs[j, 0, i] = a
+            rs[j, 1, i] = b
+            rs[j, 2, i] = c
+            rs[j, 3, i] = _U1
+            for _ in range(_SFC64_WARMUP):
+                a = rs[j, 0, i]
+                b = rs[j, 1, i]
+                c = rs[j, 2, i]
+                tmp = a + b + rs[j, 3, i]
+                rs[j, 3, i] += _U1
+                rs[j, 0, i] = b ^ (b >> _U11)
+                rs[j, 1, i] = c + (c << _U3)
+                rs[j, 2, i] = ((c << _U24) | (c >> _U40)) + tmp
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _lane_next(a, b, c, w, i):
+    ai = a[i]
+    bi = b[i]
+    ci = c[i]
+    tmp = ai + bi + w[i]
+    w[i] = w[i] + _U1
+    a[i] = bi ^ (bi >> _U11)
+    b[i] = ci + (ci << _U3)
+    c[i] = ((ci << _U24) | (ci >> _U40)) + tmp
+    return tmp
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _u52_to_float(v):
+    """A uint64 below 2**52 as a float64, through its bits (AVX2 has no 64-bit integer conversion)."""
+    return _from_bits(np.int64(v) | _TWO52_BITS) - _TWO52
+
+
+@njit(cache=True, error_model="numpy")
+def lane_doubles(a, b, c, w, out, n):
+    """One uniform on [0, 1) per lane (numpy's ``next_double``)."""
+    for i in range(n):
+        v = _lane_next(a, b, c, w, i) >> _U11
+        hi = _u52_to_float(v >> _U1)
+        out[i] = (hi + hi + (1.0 if v & _U1 else 0.0)) * _TWO_M53
+
+
+@njit(cache=True, error_model="numpy")
+def _lane_normals_fast(a, b, c, w, out, raw, n):
+    """The ziggurat's rectangle test for every lane; NaN (and the raw word) where it failed."""
+    bad = 0
+    for i in range(n):
+        r = _lane_next(a, b, c, w, i)
+        idx = np.intp(r & _U_BYTE)
+        rr = r >> _U8
+        rabs = (rr >> _U1) & _U_MANTISSA
+        x = _u52_to_float(rabs) * _ZIG_W[idx]
+        x = -x if rr & _U1 else x
+        ok = rabs < _ZIG_K[idx]
+        out[i] = x if ok else np.nan
+        raw[i] = r
+        bad += 0 if ok else 1
+    return bad
+
+
+@njit(cache=True, error_model="numpy")
+def lane_normals(rs, out, raw, n, one):
+    """One standard normal per lane (numpy's ziggurat) from the lane streams ``rs`` (word, lane)."""
+    if _lane_normals_fast(rs[0], rs[1], rs[2], rs[3], out, raw, n) == 0:
+        return
+    for i in range(n):
+        if out[i] != out[i]:
+            r = raw[i]
+            idx = np.intp(r & _U_BYTE)
+            r >>= _U8
+            rabs = (r >> _U1) & _U_MANTISSA
+            x = float(rabs) * _ZIG_W[idx]
+            if r & _U1:
+                x = -x
+            _lane_load(rs, i, one)
+            out[i] = _normal_rest(one, idx, rabs, x)
+            _lane_store(rs, i, one)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _lane_load(rs, i, one):
+    for j in range(4):
+        one[j] = rs[j, i]
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _lane_store(rs, i, one):
+    for j in range(4):
+        rs[j, i] = one[j]
+
+
+@njit(cache=True, error_model="numpy")
+def fill_lane_draws(block_state, kind, n_lanes, n_draws, out):
+    """Seed ``n_lanes`` lanes from one block stream and draw ``n_draws`` per lane, for tests.
+
+    ``out`` (n_draws, n_lanes); kinds 0 uniform, 1 standard normal.  Returns the
+    lane states after the draws, shape (4 words, n_lanes).
+    """
+    rs = np.zeros((1, 4, n_lanes), dtype=np.uint64)
+    seed_lanes(block_state[None, :].copy(), rs, n_lanes)
+    raw = np.empty(n_lanes, dtype=np.uint64)
+    one = np.empty(4, dtype=np.uint64)
+    st = rs[0]
+    for d in range(n_draws):
+        if kind == 0:
+            lane_doubles(st[0], st[1], st[2], st[3], out[d], n_lanes)
+        else:
+            lane_normals(st, out[d], raw, n_lanes, one)
+    return st.copy()
+
+
 _INV_LN10 = 1.0 / math.log(10.0)
 _INF = np.inf
 # Largest table for Poisson inversion of card supply; larger means use the
 # generator's own sampler.
 _MAX_TABLE = 8192
 
-# Company state columns (per path, per company).
+# Company state rows (per company, per lane).
 _N = 0       # company narrative
 _MU = 1      # expected growth
 _LOGD = 2    # log demand revenue
@@ -254,25 +514,39 @@ _FAILM = 15  # month of failure (0: alive)
 _SIGR = 16   # current revenue volatility
 _SIGG = 17   # current growth volatility
 _R = 18      # last served revenue
-_CAP = 19    # last capacity
+_CAP = 19    # new cards this month
 _G = 20      # last gross margin
 _LOGV = 21   # last log valuation
 _LOGR = 22   # log served revenue
 _LOGCAP = 23  # log capacity (inf: unlimited)
-_NST = 24
+_FLOW = 24   # last month's cash flow
+# Per-company constants of a path, derived at its start.
+_AN = 25      # exp(-kappa_N dt)
+_BN = 26      # OU noise scale of N
+_AG = 27      # exp(-kappa dt) for growth
+_BG = 28      # OU noise scale of growth per unit sigma
+_DECAY = 29   # exp(-volatility_decay dt)
+_LOGBASE = 30
+_PTRS_LAM = 31  # supply rate whose PTRS constants are cached in _PTRS .. _PTRS + 4
+_GROWO = 32   # exp(opex_growth dt)
+_LOGRPC = 33  # log revenue per card
+_PTRS = 34
+_NST = 39
 
-# Per-company constants derived at path start.
-_AN = 0      # exp(-kappa_N dt)
-_BN = 1      # OU noise scale of N
-_AG = 2      # exp(-kappa dt) for growth
-_BG = 3      # OU noise scale of growth per unit sigma
-_DECAY = 4   # exp(-volatility_decay dt)
-_LOGBASE = 5
-_PTRS_LAM = 6  # supply rate whose PTRS constants are cached in _PTRS .. _PTRS + 4
-_GROWO = 7   # exp(opex_growth dt)
-_LOGRPC = 8  # log revenue per card
-_PTRS = 9
-_NDER = 14
+# Sector rows (per lane).
+_SS = 0      # sector narrative
+_SS_A = 1
+_SS_B = 2
+_LOG_CHAMP = 3
+_LOG_PS = 4
+_LOG_COLLAPSE = 5
+_NSEC = 6
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _at(row, i):
+    """Index of lane ``i`` in ``row`` of a flat lane array (unsigned: no negative-index wraparound)."""
+    return np.uint64(row) * np.uint64(LANES) + np.uint64(i)
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -288,11 +562,11 @@ def _ou_coefficients(kappa, sigma, dt):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _poisson_inverse(u, lam):
-    """Poisson(lam) by inversion of one uniform: monotone in lam (common random numbers)."""
+def _poisson_inverse(u, lam, p0):
+    """Poisson(lam) by inversion of one uniform (``p0`` = exp(-lam)): monotone in lam (common random numbers)."""
     if lam <= 0.0:
         return 0
-    p = math.exp(-lam)
+    p = p0
     cdf = p
     k = 0
     while u > cdf and k < 10_000:
@@ -329,37 +603,19 @@ def poisson_cdf_table(lam, out, guide):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _valuation(th, off, st, c, sector_s, log_base):
-    """Log market valuation from the current state (before any failure)."""
-    logr = st[c, _LOGR]
-    if logr == -_INF:
-        return -_INF
-    e = st[c, _N] + th[off + C_BETA] * sector_s
-    logv = (logr + log_base + th[off + V_GROWTH_SENS] * (st[c, _MU] - th[off + G_LONG_RUN])
-            + th[off + V_MARGIN_SENS] * (st[c, _G] - st[c, _G0]) + e)
-    cap = st[c, _LOGV0] + MAX_LOG_VALUATION_RATIO
-    return logv if logv < cap else cap
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _serve(th, off, st, c, log_rpc):
-    """Served revenue, capacity and gross margin from demand, price, cost and cards (in logs)."""
-    logd = st[c, _LOGD]
-    logp = st[c, _LOGP]
-    if th[off + K_ENABLED] > 0.5:
-        k = st[c, _K]
-        logcap = math.log(k) + log_rpc + logp if k > 0.0 else -_INF
+def _serve(logd, logp, logc, cards, chips_on, log_rpc, scarcity):
+    """(log served revenue, served revenue, log capacity, gross margin) from demand, price, cost, cards."""
+    if chips_on:
+        logcap = fast_log(cards) + log_rpc + logp
     else:
         logcap = _INF
     logr = logd if logd < logcap else logcap
-    unit = math.exp(st[c, _LOGC] - logp)  # compute cost per unit of price
-    scarcity = th[off + P_SCARCITY]
-    if scarcity > 0.0 and logd > logcap:
-        unit *= 1.0 + scarcity * (math.exp(logd - logcap) - 1.0) if logcap > -_INF else 1.0
-    st[c, _LOGR] = logr
-    st[c, _R] = math.exp(logr)
-    st[c, _LOGCAP] = logcap
-    st[c, _G] = 1.0 - unit
+    unit = fast_exp(logc - logp)  # compute cost per unit of price
+    short = logd > logcap
+    # fast_exp(inf) would not arise: short implies logcap < logd < inf.
+    premium = 1.0 + scarcity * (fast_exp(logd - logcap) - 1.0)
+    unit = unit * premium if (scarcity > 0.0 and short and logcap > -_INF) else unit
+    return logr, fast_exp(logr), logcap, 1.0 - unit
 
 
 # Histogram grids as compile-time constants: the bin scale is folded into the code.
@@ -372,57 +628,58 @@ _HIST_LOG = np.asarray(HIST_LOG10, dtype=np.bool_)
 def _bin_of(x, low, high):
     """Histogram bin of ``x`` on a grid of HIST_BINS - 2 bins over [low, high) plus two edge bins."""
     nb = HIST_BINS
-    if not x >= low:  # also -inf and NaN
-        return 0
-    if x >= high:
-        return nb - 1
-    j = 1 + int((x - low) * ((nb - 2) / (high - low)))
-    return j if j < nb - 1 else nb - 2
+    y = (x - low) * ((nb - 2) / (high - low))
+    y = y if y > -1.0 else -1.0  # also -inf and NaN
+    y = y if y < nb - 2.5 else nb - 2.5  # so j <= nb - 2 whenever x < high
+    j = np.int32(y + 1.0)  # truncation: floor for y + 1 >= 0
+    j = j if x >= low else np.int32(0)
+    j = j if x < high else np.int32(nb - 1)
+    return np.uint16(j)
 
 
-@njit(cache=True, error_model="numpy", inline="always")
-def _record(st, c, sector_s, beta, row, ip, binbuf, mm):
-    """Store the bins of the company's current state in the task's buffer, update min/max.
+@njit(cache=True, error_model="numpy")
+def _record_lanes(S, r0, sec, beta, n, base, binbuf, c, row, mm, vals, bins):
+    """Bins of every lane's company state in the task's buffer; min/max per variable.
 
-    Buffering the bins per task and adding them to the histograms row by row
-    afterwards keeps the histogram updates inside a cache-sized working set.
     Amounts are binned on log10 grids and their extremes tracked in natural
-    logs (no exp here); ``_flush_bins`` converts the extremes back.
+    logs (no exp here); ``_flush_bins`` converts the extremes back.  ``vals``
+    and ``bins`` are (N_VARS * LANES) scratch rows with a compile-time stride,
+    so the loop vectorises.
     """
-    e = st[c, _N] + beta * sector_s
-    if st[c, _ALIVE] > 0.5:
-        log_r = st[c, _LOGR]
-        log_v = st[c, _LOGV]
-        cash = st[c, _CASH]
-        log_cash = math.log(cash) if cash > 0.0 else -_INF
-        log_cap = st[c, _LOGCAP]
-    else:
-        vf = st[c, _VFAIL]
-        log_r = -_INF
-        log_v = math.log(vf) if vf > 0.0 else -_INF
-        log_cash = -_INF
-        log_cap = -_INF
-    g = st[c, _G]
-    binbuf[c, row, VAR_REVENUE, ip] = _bin_of(log_r * _INV_LN10, _LOW_R, _HIGH_R)
-    binbuf[c, row, VAR_VALUATION, ip] = _bin_of(log_v * _INV_LN10, _LOW_V, _HIGH_V)
-    binbuf[c, row, VAR_CASH, ip] = _bin_of(log_cash * _INV_LN10, _LOW_C, _HIGH_C)
-    binbuf[c, row, VAR_CAPACITY, ip] = _bin_of(log_cap * _INV_LN10, _LOW_K, _HIGH_K)
-    binbuf[c, row, VAR_MARGIN, ip] = _bin_of(g, _LOW_G, _HIGH_G)
-    binbuf[c, row, VAR_NARRATIVE, ip] = _bin_of(e, _LOW_E, _HIGH_E)
-    _minmax(mm, c, row, VAR_REVENUE, log_r)
-    _minmax(mm, c, row, VAR_VALUATION, log_v)
-    _minmax(mm, c, row, VAR_CASH, log_cash)
-    _minmax(mm, c, row, VAR_CAPACITY, log_cap)
-    _minmax(mm, c, row, VAR_MARGIN, g)
-    _minmax(mm, c, row, VAR_NARRATIVE, e)
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _minmax(mm, c, row, v, x):
-    if x < mm[c, row, v, 0]:
-        mm[c, row, v, 0] = x
-    if x > mm[c, row, v, 1]:
-        mm[c, row, v, 1] = x
+    for i in range(n):
+        alive = S[_at(r0 + _ALIVE, i)] > 0.5
+        cash = S[_at(r0 + _CASH, i)]
+        vf = S[_at(r0 + _VFAIL, i)]
+        log_r = S[_at(r0 + _LOGR, i)] if alive else -_INF
+        log_v = S[_at(r0 + _LOGV, i)] if alive else (fast_log(vf) if vf > 0.0 else -_INF)
+        log_cash = fast_log(cash) if (alive and cash > 0.0) else -_INF
+        log_cap = S[_at(r0 + _LOGCAP, i)] if alive else -_INF
+        g = S[_at(r0 + _G, i)]
+        e = S[_at(r0 + _N, i)] + beta[i] * sec[_at(_SS, i)]
+        bins[_at(VAR_REVENUE, i)] = _bin_of(log_r * _INV_LN10, _LOW_R, _HIGH_R)
+        bins[_at(VAR_VALUATION, i)] = _bin_of(log_v * _INV_LN10, _LOW_V, _HIGH_V)
+        bins[_at(VAR_CASH, i)] = _bin_of(log_cash * _INV_LN10, _LOW_C, _HIGH_C)
+        bins[_at(VAR_CAPACITY, i)] = _bin_of(log_cap * _INV_LN10, _LOW_K, _HIGH_K)
+        bins[_at(VAR_MARGIN, i)] = _bin_of(g, _LOW_G, _HIGH_G)
+        bins[_at(VAR_NARRATIVE, i)] = _bin_of(e, _LOW_E, _HIGH_E)
+        vals[_at(VAR_REVENUE, i)] = log_r
+        vals[_at(VAR_VALUATION, i)] = log_v
+        vals[_at(VAR_CASH, i)] = log_cash
+        vals[_at(VAR_CAPACITY, i)] = log_cap
+        vals[_at(VAR_MARGIN, i)] = g
+        vals[_at(VAR_NARRATIVE, i)] = e
+    for v in range(N_VARS):
+        out = binbuf[c, row, v]
+        for i in range(n):
+            out[base + i] = bins[_at(v, i)]
+        lo = mm[c, row, v, 0]
+        hi = mm[c, row, v, 1]
+        for i in range(n):
+            x = vals[_at(v, i)]
+            lo = x if x < lo else lo
+            hi = x if x > hi else hi
+        mm[c, row, v, 0] = lo
+        mm[c, row, v, 1] = hi
 
 
 @njit(cache=True, error_model="numpy")
@@ -448,26 +705,14 @@ def _flush_bins(binbuf, n_paths, mm, hist, minmax, tid, s):
 
 
 @njit(cache=True, error_model="numpy")
-def _keep(st, c, sector_s, th, off, kept, p, m):
-    alive = st[c, _ALIVE] > 0.5
-    kept[VAR_REVENUE, p, c, m] = st[c, _R] if alive else 0.0
-    kept[VAR_VALUATION, p, c, m] = math.exp(st[c, _LOGV]) if alive else st[c, _VFAIL]
-    kept[VAR_CASH, p, c, m] = st[c, _CASH] if alive else 0.0
-    kept[VAR_CAPACITY, p, c, m] = math.exp(st[c, _LOGCAP]) if alive else 0.0
-    kept[VAR_MARGIN, p, c, m] = st[c, _G]
-    kept[VAR_NARRATIVE, p, c, m] = st[c, _N] + th[off + C_BETA] * sector_s
-
-
-@njit(cache=True, error_model="numpy")
-def _apply_effects(st, c, growth, demand, cut, cash, opex_mult):
-    """Apply one drawn event effect to company c (narrative handled by the caller)."""
-    if st[c, _ALIVE] < 0.5:
-        return
-    st[c, _MU] += growth
-    st[c, _LOGD] += demand
-    st[c, _I] *= 1.0 - cut
-    st[c, _CASH] += cash
-    st[c, _OPEX] *= opex_mult
+def _keep(S, r0, sector_s, beta, kept, p, c, m, i):
+    alive = S[_at(r0 + _ALIVE, i)] > 0.5
+    kept[VAR_REVENUE, p, c, m] = S[_at(r0 + _R, i)] if alive else 0.0
+    kept[VAR_VALUATION, p, c, m] = math.exp(S[_at(r0 + _LOGV, i)]) if alive else S[_at(r0 + _VFAIL, i)]
+    kept[VAR_CASH, p, c, m] = S[_at(r0 + _CASH, i)] if alive else 0.0
+    kept[VAR_CAPACITY, p, c, m] = math.exp(S[_at(r0 + _LOGCAP, i)]) if alive else 0.0
+    kept[VAR_MARGIN, p, c, m] = S[_at(r0 + _G, i)]
+    kept[VAR_NARRATIVE, p, c, m] = S[_at(r0 + _N, i)] + beta * sector_s
 
 
 @njit(cache=True, error_model="numpy")
@@ -478,299 +723,511 @@ def _draw_jump(gen, mean, sd):
 
 
 @njit(cache=True, error_model="numpy")
+def _event_lane(P, S, sec, ev, br, e, u, p0, i, n_comp, dt, ge):
+    """Arrivals of event ``e`` in lane ``i`` this month (u > P(none)) and their effects."""
+    slot_e = ev[e, EV_SLOT]
+    count = _poisson_inverse(u, P[_at(slot_e + E_HAZARD, i)] * dt, p0)
+    comp = ev[e, EV_COMPANY]
+    for _ in range(count):
+        first = ev[e, EV_FIRST_BRANCH]
+        nbr = ev[e, EV_N_BRANCHES]
+        b = first + nbr - 1
+        if nbr > 1:
+            total = 0.0
+            for k in range(nbr):
+                total += P[_at(br[first + k] + B_PROB, i)]
+            ub = next_double(ge) * total
+            acc = 0.0
+            for k in range(nbr):
+                acc += P[_at(br[first + k] + B_PROB, i)]
+                if ub < acc:
+                    b = first + k
+                    break
+        slot = br[b]
+        narr = _draw_jump(ge, P[_at(slot + B_NARR_MEAN, i)], P[_at(slot + B_NARR_SD, i)])
+        growth = _draw_jump(ge, P[_at(slot + B_GROWTH_MEAN, i)], P[_at(slot + B_GROWTH_SD, i)])
+        demand = _draw_jump(ge, P[_at(slot + B_DEMAND_MEAN, i)], P[_at(slot + B_DEMAND_SD, i)])
+        lo = P[_at(slot + B_CUT_LOW, i)]
+        hi = P[_at(slot + B_CUT_HIGH, i)]
+        cut = lo + (hi - lo) * next_double(ge) if hi > lo else lo
+        cash = P[_at(slot + B_CASH, i)]
+        opex_mult = P[_at(slot + B_OPEX, i)]
+        if comp < 0:
+            sec[_at(_SS, i)] += narr
+            c0, c1 = 0, n_comp
+        else:
+            S[_at(comp * _NST + _N, i)] += narr
+            c0, c1 = comp, comp + 1
+        for c in range(c0, c1):
+            r0 = c * _NST
+            if S[_at(r0 + _ALIVE, i)] < 0.5:
+                continue
+            S[_at(r0 + _MU, i)] += growth
+            S[_at(r0 + _LOGD, i)] += demand
+            S[_at(r0 + _I, i)] *= 1.0 - cut
+            S[_at(r0 + _CASH, i)] += cash
+            S[_at(r0 + _OPEX, i)] *= opex_mult
+
+
+@njit(cache=True, error_model="numpy")
+def _diffuse_lanes(S, r0, P, off, zn, zmu, zd, zp, n, dt, sqdt):
+    """Narrative, growth, demand, price and cost of every live lane for one month."""
+    for i in range(n):
+        alive = S[_at(r0 + _ALIVE, i)] > 0.5
+        lr_n = P[_at(off + N_LONG_RUN, i)]
+        nn = lr_n + (S[_at(r0 + _N, i)] - lr_n) * S[_at(r0 + _AN, i)] + S[_at(r0 + _BN, i)] * zn[i]
+        sig_r = S[_at(r0 + _SIGR, i)]
+        sig_g = S[_at(r0 + _SIGG, i)]
+        mu = S[_at(r0 + _MU, i)]
+        dlogp = P[_at(off + P_DRIFT, i)] * dt + P[_at(off + P_SIGMA, i)] * sqdt * zp[i]
+        logd = S[_at(r0 + _LOGD, i)] + ((mu - P[_at(off + G_LAMBDA, i)] * sig_r - 0.5 * sig_r * sig_r) * dt
+                                   + sig_r * sqdt * zd[i] - P[_at(off + P_ELASTICITY, i)] * dlogp)
+        lr_g = P[_at(off + G_LONG_RUN, i)]
+        mu_new = lr_g + (mu - lr_g) * S[_at(r0 + _AG, i)] + sig_g * S[_at(r0 + _BG, i)] * zmu[i]
+        logp = S[_at(r0 + _LOGP, i)] + dlogp
+        logc = S[_at(r0 + _LOGC, i)] + P[_at(off + P_PASS_THROUGH, i)] * dlogp + P[_at(off + P_COST_DRIFT, i)] * dt
+        # Schwartz-Moon volatility decay towards the long-run values.
+        decay = S[_at(r0 + _DECAY, i)]
+        sr_inf = P[_at(off + G_SIGMA_REVENUE_LR, i)]
+        S[_at(r0 + _N, i)] = nn if alive else S[_at(r0 + _N, i)]
+        S[_at(r0 + _MU, i)] = mu_new if alive else mu
+        S[_at(r0 + _LOGD, i)] = logd if alive else S[_at(r0 + _LOGD, i)]
+        S[_at(r0 + _LOGP, i)] = logp if alive else S[_at(r0 + _LOGP, i)]
+        S[_at(r0 + _LOGC, i)] = logc if alive else S[_at(r0 + _LOGC, i)]
+        S[_at(r0 + _SIGR, i)] = sr_inf + (sig_r - sr_inf) * decay if alive else sig_r
+        S[_at(r0 + _SIGG, i)] = sig_g * decay if alive else sig_g
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _lane_masked_double(a, b, c, w, i, on):
+    """Next uniform of lane ``i`` if ``on``, else the lane's stream is left as it was (vectorises as a blend)."""
+    ai = a[i]
+    bi = b[i]
+    ci = c[i]
+    wi = w[i]
+    tmp = ai + bi + wi
+    a[i] = bi ^ (bi >> _U11) if on else ai
+    b[i] = ci + (ci << _U3) if on else bi
+    c[i] = ((ci << _U24) | (ci >> _U40)) + tmp if on else ci
+    w[i] = wi + _U1 if on else wi
+    v = tmp >> _U11
+    hi = _u52_to_float(v >> _U1)
+    return (hi + hi + (1.0 if v & _U1 else 0.0)) * _TWO_M53
+
+
+@njit(cache=True, error_model="numpy")
+def _supply_lanes(S, r0, P, off, us, n, dt, tables, guides, table_len, table_lam, c, one, rs, sup):
+    """New cards of every live lane (MODEL.md chips): Poisson(domestic + imports x import factor).
+
+    At the block's starting rate, inversion of the lane's uniform from a table
+    (monotone: common random numbers); at any other rate numpy's PTRS sampler,
+    its quick acceptance for all lanes at once, the rest lane by lane.
+    ``sup`` is (5 * LANES) scratch: PTRS flag, u, v, us, k.
+    """
+    n_tab = table_len[c]
+    lam_tab = table_lam[c]
+    n_ptrs = 0
+    for i in range(n):
+        k = 0.0
+        ptrs = False
+        if S[_at(r0 + _ALIVE, i)] > 0.5:
+            lam = P[_at(off + K_DOMESTIC, i)] + P[_at(off + K_IMPORTS, i)] * S[_at(r0 + _I, i)]
+            u = us[i]
+            k = -1.0
+            if lam == lam_tab and n_tab > 0 and u <= tables[c, n_tab - 1]:
+                j = guides[c, int(u * n_tab)]
+                while tables[c, j] < u:
+                    j += 1
+                k = float(j)
+            elif lam >= 10.0:
+                ptrs = True
+                n_ptrs += 1
+                if lam != S[_at(r0 + _PTRS_LAM, i)]:
+                    S[_at(r0 + _PTRS_LAM, i)] = lam
+                    (S[_at(r0 + _PTRS, i)], S[_at(r0 + _PTRS + 1, i)], S[_at(r0 + _PTRS + 2, i)],
+                     S[_at(r0 + _PTRS + 3, i)], S[_at(r0 + _PTRS + 4, i)]) = ptrs_constants(lam)
+            else:
+                _lane_load(rs, i, one)
+                k = float(poisson(one, lam)) if lam > 0.0 else 0.0
+                _lane_store(rs, i, one)
+        sup[_at(0, i)] = 1.0 if ptrs else 0.0
+        S[_at(r0 + _CAP, i)] = k
+    if n_ptrs > 0:
+        _ptrs_quick_lanes(S, r0, P, off, n, rs[0], rs[1], rs[2], rs[3], sup)
+        for i in range(n):
+            if sup[_at(0, i)] > 0.5 and S[_at(r0 + _CAP, i)] < 0.0:
+                lam = S[_at(r0 + _PTRS_LAM, i)]
+                _lane_load(rs, i, one)
+                S[_at(r0 + _CAP, i)] = float(_poisson_ptrs_rest(
+                    one, lam, S[_at(r0 + _PTRS, i)], S[_at(r0 + _PTRS + 1, i)], S[_at(r0 + _PTRS + 2, i)],
+                    S[_at(r0 + _PTRS + 3, i)], S[_at(r0 + _PTRS + 4, i)], sup[_at(1, i)], sup[_at(2, i)],
+                    sup[_at(3, i)], sup[_at(4, i)]))
+                _lane_store(rs, i, one)
+    for i in range(n):
+        alive = S[_at(r0 + _ALIVE, i)] > 0.5
+        cards = S[_at(r0 + _K, i)] * (1.0 - P[_at(off + K_DEPRECIATION, i)] * dt) + S[_at(r0 + _CAP, i)]
+        S[_at(r0 + _K, i)] = cards if alive else S[_at(r0 + _K, i)]
+
+
+@njit(cache=True, error_model="numpy")
+def _ptrs_quick_lanes(S, r0, P, off, n, a, b, c, w, sup):
+    """numpy's PTRS first try for the flagged lanes: new cards where it accepts, -1 where it does not."""
+    for i in range(n):
+        on = sup[_at(0, i)] > 0.5
+        u = _lane_masked_double(a, b, c, w, i, on) - 0.5
+        v = _lane_masked_double(a, b, c, w, i, on)
+        lam = S[_at(r0 + _PTRS_LAM, i)]
+        pa = S[_at(r0 + _PTRS + 1, i)]
+        pb = S[_at(r0 + _PTRS + 2, i)]
+        vr = S[_at(r0 + _PTRS + 4, i)]
+        us = 0.5 - abs(u)
+        k = np.floor((2.0 * pa / us + pb) * u + lam + 0.43)
+        ok = us >= 0.07 and v <= vr
+        sup[_at(1, i)] = u
+        sup[_at(2, i)] = v
+        sup[_at(3, i)] = us
+        sup[_at(4, i)] = k
+        S[_at(r0 + _CAP, i)] = (k if ok else -1.0) if on else S[_at(r0 + _CAP, i)]
+
+
+@njit(cache=True, error_model="numpy")
+def _operate_lanes(S, r0, P, off, sec, n, dt, chips_on, funding_on):
+    """Served revenue, margin, taxes, cash and valuation of every live lane; counts lanes needing funding."""
+    need = 0
+    for i in range(n):
+        alive = S[_at(r0 + _ALIVE, i)] > 0.5
+        logr, rev, logcap, g = _serve(S[_at(r0 + _LOGD, i)], S[_at(r0 + _LOGP, i)], S[_at(r0 + _LOGC, i)], S[_at(r0 + _K, i)],
+                                      chips_on, S[_at(r0 + _LOGRPC, i)], P[_at(off + P_SCARCITY, i)])
+        opex = S[_at(r0 + _OPEX, i)]
+        op = (rev * g - opex) * dt
+        lcf = S[_at(r0 + _LCF, i)]
+        used = lcf if lcf < op else op
+        tax = 0.0 if op < 0.0 else P[_at(off + O_TAX, i)] * (op - used)
+        lcf_new = lcf - op if op < 0.0 else lcf - used
+        cash = S[_at(r0 + _CASH, i)]
+        flow = (op - S[_at(r0 + _CAP, i)] * P[_at(off + K_CARD_PRICE, i)] + P[_at(off + O_INTEREST, i)] * cash * dt - tax)
+        cash_new = cash + flow
+        # Valuation (before any failure).
+        e = S[_at(r0 + _N, i)] + P[_at(off + C_BETA, i)] * sec[_at(_SS, i)]
+        logv = (logr + S[_at(r0 + _LOGBASE, i)] + P[_at(off + V_GROWTH_SENS, i)] * (S[_at(r0 + _MU, i)] - P[_at(off + G_LONG_RUN, i)])
+                + P[_at(off + V_MARGIN_SENS, i)] * (g - S[_at(r0 + _G0, i)]) + e)
+        cap = S[_at(r0 + _LOGV0, i)] + MAX_LOG_VALUATION_RATIO
+        logv = logv if logv < cap else cap
+        logv = logv if logr > -_INF else -_INF
+        S[_at(r0 + _LOGR, i)] = logr if alive else S[_at(r0 + _LOGR, i)]
+        S[_at(r0 + _R, i)] = rev if alive else S[_at(r0 + _R, i)]
+        S[_at(r0 + _LOGCAP, i)] = logcap if alive else S[_at(r0 + _LOGCAP, i)]
+        S[_at(r0 + _G, i)] = g if alive else S[_at(r0 + _G, i)]
+        S[_at(r0 + _LCF, i)] = lcf_new if alive else lcf
+        S[_at(r0 + _CASH, i)] = cash_new if alive else cash
+        S[_at(r0 + _FLOW, i)] = flow
+        S[_at(r0 + _OPEX, i)] = opex * S[_at(r0 + _GROWO, i)] if alive else opex
+        S[_at(r0 + _LOGV, i)] = logv if alive else S[_at(r0 + _LOGV, i)]
+        low = (-flow > 0.0 and cash_new < P[_at(off + F_TRIGGER, i)] * -flow) or cash_new < 0.0
+        need += 1 if (alive and low and funding_on) else 0
+    return need
+
+
+@njit(cache=True, error_model="numpy")
+def _fund_lanes(S, r0, P, off, sec, n, a, b, c, w):
+    """Market raises and the state backstop of live lanes short of cash, from their funding streams.
+
+    A lane draws one uniform for a raise when its runway is short, then one
+    for the backstop if its cash is still negative; other lanes draw nothing.
+    """
+    for i in range(n):
+        alive = S[_at(r0 + _ALIVE, i)] > 0.5
+        burn = -S[_at(r0 + _FLOW, i)]
+        cash = S[_at(r0 + _CASH, i)]
+        want = alive and burn > 0.0 and cash < P[_at(off + F_TRIGGER, i)] * burn
+        e_eff = S[_at(r0 + _N, i)] + P[_at(off + C_BETA, i)] * sec[_at(_SS, i)]
+        x = P[_at(off + F_BASE_LOGIT, i)] + P[_at(off + F_NARRATIVE_SENS, i)] * e_eff
+        prob = 1.0 / (1.0 + fast_exp(-x))
+        u = _lane_masked_double(a, b, c, w, i, want)
+        raised = P[_at(off + F_RAISE_FRACTION, i)] * fast_exp(S[_at(r0 + _LOGV, i)])
+        cash = cash + raised if (want and u < prob) else cash
+        short = alive and cash < 0.0
+        u = _lane_masked_double(a, b, c, w, i, short)
+        cash = cash + P[_at(off + F_BACKSTOP, i)] if (short and u < P[_at(off + F_BACKSTOP_PROB, i)]) else cash
+        S[_at(r0 + _CASH, i)] = cash
+
+
+@njit(cache=True, error_model="numpy")
+def _fail_lanes(S, r0, P, off, n, m):
+    """Absorbing failure of live lanes with negative cash."""
+    for i in range(n):
+        if S[_at(r0 + _ALIVE, i)] > 0.5 and S[_at(r0 + _CASH, i)] < 0.0:
+            S[_at(r0 + _ALIVE, i)] = 0.0
+            S[_at(r0 + _FAILM, i)] = m
+            S[_at(r0 + _VFAIL, i)] = P[_at(off + F_RECOVERY, i)] * math.exp(S[_at(r0 + _LOGV, i)])
+
+
+@njit(cache=True, error_model="numpy")
+def _start_lanes(P, S, sec, ev, n_comp, n, dt, chips_on, p_none):
+    """Initial state and per-path constants of every lane (MODEL.md, start of a path)."""
+    for i in range(n):
+        ss_a, ss_b = _ou_coefficients(P[_at(S_KAPPA, i)], P[_at(S_SIGMA, i)], dt)
+        sec[_at(_SS, i)] = P[_at(S_INIT, i)]
+        sec[_at(_SS_A, i)] = ss_a
+        sec[_at(_SS_B, i)] = ss_b
+        sec[_at(_LOG_CHAMP, i)] = math.log(P[_at(OUT_CHAMPION_RATIO, i)])
+        sec[_at(_LOG_PS, i)] = math.log(P[_at(OUT_CHAMPION_MAX_PS, i)])
+        collapse_ratio = P[_at(OUT_COLLAPSE_RATIO, i)]
+        sec[_at(_LOG_COLLAPSE, i)] = math.log(collapse_ratio) if collapse_ratio > 0.0 else -_INF
+        for e in range(ev.shape[0]):
+            p_none[e, i] = math.exp(-P[_at(ev[e, EV_SLOT] + E_HAZARD, i)] * dt)
+        for c in range(n_comp):
+            off = N_GLOBAL + c * N_COMPANY
+            r0 = c * _NST
+            a, b = _ou_coefficients(P[_at(off + N_KAPPA, i)], P[_at(off + N_SIGMA, i)], dt)
+            S[_at(r0 + _AN, i)] = a
+            S[_at(r0 + _BN, i)] = b
+            a, b = _ou_coefficients(P[_at(off + G_KAPPA, i)], 1.0, dt)
+            S[_at(r0 + _AG, i)] = a
+            S[_at(r0 + _BG, i)] = b
+            S[_at(r0 + _DECAY, i)] = math.exp(-P[_at(off + G_DECAY, i)] * dt)
+            S[_at(r0 + _LOGBASE, i)] = math.log(P[_at(off + V_BASE_MULTIPLE, i)])
+            S[_at(r0 + _GROWO, i)] = math.exp(P[_at(off + O_GROWTH, i)] * dt)
+            rpc = P[_at(off + K_REVENUE_PER_CARD, i)]
+            S[_at(r0 + _LOGRPC, i)] = math.log(rpc) if rpc > 0.0 else -_INF
+            S[_at(r0 + _PTRS_LAM, i)] = -1.0
+            S[_at(r0 + _MU, i)] = P[_at(off + G_INITIAL, i)]
+            S[_at(r0 + _LOGD, i)] = math.log(P[_at(off + C_REVENUE, i)])
+            S[_at(r0 + _LOGP, i)] = 0.0
+            share = P[_at(off + P_COST_SHARE, i)]
+            S[_at(r0 + _LOGC, i)] = math.log(share) if share > 0.0 else -_INF
+            S[_at(r0 + _K, i)] = P[_at(off + K_CARDS, i)]
+            S[_at(r0 + _I, i)] = 1.0
+            S[_at(r0 + _CASH, i)] = P[_at(off + C_CASH, i)]
+            S[_at(r0 + _OPEX, i)] = P[_at(off + O_OPEX, i)]
+            S[_at(r0 + _LCF, i)] = P[_at(off + O_LOSS_CF, i)]
+            S[_at(r0 + _ALIVE, i)] = 1.0
+            S[_at(r0 + _VFAIL, i)] = 0.0
+            S[_at(r0 + _FAILM, i)] = 0.0
+            S[_at(r0 + _SIGR, i)] = P[_at(off + G_SIGMA_REVENUE, i)]
+            S[_at(r0 + _SIGG, i)] = P[_at(off + G_SIGMA_GROWTH, i)]
+            S[_at(r0 + _CAP, i)] = 0.0
+            S[_at(r0 + _FLOW, i)] = 0.0
+            logr, rev, logcap, g = _serve(S[_at(r0 + _LOGD, i)], 0.0, S[_at(r0 + _LOGC, i)], S[_at(r0 + _K, i)],
+                                          chips_on[c], S[_at(r0 + _LOGRPC, i)], P[_at(off + P_SCARCITY, i)])
+            S[_at(r0 + _LOGR, i)] = logr
+            S[_at(r0 + _R, i)] = rev
+            S[_at(r0 + _LOGCAP, i)] = logcap
+            S[_at(r0 + _G, i)] = g
+            S[_at(r0 + _G0, i)] = g
+            # The narrative at start is implied by the stated valuation.
+            e0 = (math.log(P[_at(off + C_VALUATION, i)] / rev) - S[_at(r0 + _LOGBASE, i)]
+                  - P[_at(off + V_GROWTH_SENS, i)] * (S[_at(r0 + _MU, i)] - P[_at(off + G_LONG_RUN, i)]))
+            S[_at(r0 + _E0, i)] = e0
+            S[_at(r0 + _N, i)] = e0 - P[_at(off + C_BETA, i)] * sec[_at(_SS, i)]
+            S[_at(r0 + _LOGV0, i)] = math.log(P[_at(off + C_VALUATION, i)])
+            S[_at(r0 + _LOGV, i)] = S[_at(r0 + _LOGV0, i)]
+
+
+@njit(cache=True, error_model="numpy")
 def _simulate_task(theta_row, unc_slots, unc_values, unc_row0, ev, br, n_comp, n_months,
-                   hz_month, n_hor, rec_row, dt, path0, n_paths, gd, ge, gs, gf,
+                   hz_month, n_hor, rec_row, dt, path0, n_paths, block_state,
                    tid, s, task, counts, any_champ, n_champ, fail_counts, hist, minmax,
                    hist_on, fv_stats, vh_stats, kept, keep_n,
-                   st, der, th_buf, tables, guides, table_len, table_lam, fail_month, binbuf,
+                   tables, guides, table_len, table_lam, fail_month, binbuf,
                    mm, market_h, market_exceed, path_outcome):
     n_events = ev.shape[0]
-    p_none = np.empty(n_events)
+    n_theta = theta_row.shape[0]
     n_unc = unc_slots.shape[0]
     if s != 0:
         keep_n = 0  # kept paths are those of the first parameter set
     sqdt = math.sqrt(dt)
     horizon_t = n_months * dt
-    for ip in range(n_paths):
-        p = path0 + ip
-        # Parameters of this path: the set's row, with per-path uncertain draws.
-        if n_unc > 0:
-            for j in range(theta_row.shape[0]):
-                th_buf[j] = theta_row[j]
-            for j in range(n_unc):
-                th_buf[unc_slots[j]] = unc_values[unc_row0 + ip, j]
-            th = th_buf
-        else:
-            th = theta_row
-        ss_a, ss_b = _ou_coefficients(th[S_KAPPA], th[S_SIGMA], dt)
-        for e in range(n_events):
-            p_none[e] = math.exp(-th[ev[e, EV_SLOT] + E_HAZARD] * dt)
-        sector_s = th[S_INIT]
-        s_lr = th[S_LONG_RUN]
-        log_champ = math.log(th[OUT_CHAMPION_RATIO])
-        log_ps = math.log(th[OUT_CHAMPION_MAX_PS])
-        collapse_ratio = th[OUT_COLLAPSE_RATIO]
-        log_collapse = math.log(collapse_ratio) if collapse_ratio > 0.0 else -_INF
+    chips_on = np.empty(n_comp, dtype=np.bool_)
+    funding_on = np.empty(n_comp, dtype=np.bool_)
+    for c in range(n_comp):
+        off = N_GLOBAL + c * N_COMPANY
+        chips_on[c] = theta_row[off + K_ENABLED] > 0.5
+        funding_on[c] = theta_row[off + F_ENABLED] > 0.5
+    # Lane workspaces: parameters, company state, sector state, draws.
+    # Rows of LANES values in flat arrays: the compile-time row stride lets
+    # LLVM prove that rows do not overlap, so the lane loops vectorise.
+    P = np.empty(n_theta * LANES)
+    for j in range(n_theta):
+        P[j * LANES:(j + 1) * LANES] = theta_row[j]
+    S = np.zeros(n_comp * _NST * LANES)
+    sec = np.zeros(_NSEC * LANES)
+    p_none = np.empty((n_events, LANES))
+    zs = np.empty(LANES)
+    z = np.empty((n_comp, 4, LANES))
+    ue = np.empty((n_events, LANES))
+    us = np.empty(LANES)
+    sup = np.empty(5 * LANES)
+    raw = np.empty(LANES, dtype=np.uint64)
+    rs = np.empty((N_STREAMS_K, 4, LANES), dtype=np.uint64)
+    one = np.empty(4, dtype=np.uint64)
+    beta = np.empty((n_comp, LANES))
+    rec_vals = np.empty(N_VARS * LANES)
+    rec_bins = np.empty(N_VARS * LANES, dtype=np.uint16)
+    for base in range(0, n_paths, LANES):
+        n = min(LANES, n_paths - base)
+        seed_lanes(block_state, rs, n)
+        for j in range(n_unc):
+            for i in range(n):
+                P[_at(unc_slots[j], i)] = unc_values[unc_row0 + base + i, j]
+        _start_lanes(P, S, sec, ev, n_comp, n, dt, chips_on, p_none)
         for c in range(n_comp):
-            off = N_GLOBAL + c * N_COMPANY
-            a, b = _ou_coefficients(th[off + N_KAPPA], th[off + N_SIGMA], dt)
-            der[c, _AN] = a
-            der[c, _BN] = b
-            a, b = _ou_coefficients(th[off + G_KAPPA], 1.0, dt)
-            der[c, _AG] = a
-            der[c, _BG] = b
-            der[c, _DECAY] = math.exp(-th[off + G_DECAY] * dt)
-            der[c, _LOGBASE] = math.log(th[off + V_BASE_MULTIPLE])
-            der[c, _GROWO] = math.exp(th[off + O_GROWTH] * dt)
-            rpc = th[off + K_REVENUE_PER_CARD]
-            der[c, _LOGRPC] = math.log(rpc) if rpc > 0.0 else -_INF
-            der[c, _PTRS_LAM] = -1.0
-            st[c, _MU] = th[off + G_INITIAL]
-            st[c, _LOGD] = math.log(th[off + C_REVENUE])
-            st[c, _LOGP] = 0.0
-            share = th[off + P_COST_SHARE]
-            st[c, _LOGC] = math.log(share) if share > 0.0 else -_INF
-            st[c, _K] = th[off + K_CARDS]
-            st[c, _I] = 1.0
-            st[c, _CASH] = th[off + C_CASH]
-            st[c, _OPEX] = th[off + O_OPEX]
-            st[c, _LCF] = th[off + O_LOSS_CF]
-            st[c, _ALIVE] = 1.0
-            st[c, _VFAIL] = 0.0
-            st[c, _FAILM] = 0.0
-            st[c, _SIGR] = th[off + G_SIGMA_REVENUE]
-            st[c, _SIGG] = th[off + G_SIGMA_GROWTH]
-            st[c, _G0] = 0.0
-            _serve(th, off, st, c, der[c, _LOGRPC])
-            st[c, _G0] = st[c, _G]
-            # The narrative at start is implied by the stated valuation.
-            e0 = (math.log(th[off + C_VALUATION] / st[c, _R]) - der[c, _LOGBASE]
-                  - th[off + V_GROWTH_SENS] * (st[c, _MU] - th[off + G_LONG_RUN]))
-            st[c, _E0] = e0
-            st[c, _N] = e0 - th[off + C_BETA] * sector_s
-            st[c, _LOGV0] = math.log(th[off + C_VALUATION])
-            st[c, _LOGV] = st[c, _LOGV0]
-            if hist_on and rec_row[0] >= 0:
-                _record(st, c, sector_s, th[off + C_BETA], rec_row[0], ip, binbuf, mm)
-            if p < keep_n:
-                _keep(st, c, sector_s, th, off, kept, p, 0)
+            for i in range(n):
+                beta[c, i] = P[_at(N_GLOBAL + c * N_COMPANY + C_BETA, i)]
+        if hist_on and rec_row[0] >= 0:
+            for c in range(n_comp):
+                _record_lanes(S, c * _NST, sec, beta[c], n, base, binbuf, c, rec_row[0], mm, rec_vals, rec_bins)
+        for i in range(n):
+            if path0 + base + i < keep_n:
+                for c in range(n_comp):
+                    _keep(S, c * _NST, sec[_at(_SS, i)], beta[c, i], kept, path0 + base + i, c, 0, i)
         h_idx = 0
+        rd = rs[0]
         for m in range(1, n_months + 1):
-            # 1. Events: arrivals by inversion of one uniform each (fixed draws).
-            z_s = standard_normal(gd)
+            # 1. Draws of the diffusion stream, in each path's order: the sector
+            # normal, one uniform per event type, four normals per company.
+            lane_normals(rd, zs, raw, n, one)
             for e in range(n_events):
-                u = next_double(gd)
-                # Most months have no event: one comparison with P(0 events).
-                count = 0 if u <= p_none[e] else _poisson_inverse(u, th[ev[e, EV_SLOT] + E_HAZARD] * dt)
-                comp = ev[e, EV_COMPANY]
-                for _ in range(count):
-                    first = ev[e, EV_FIRST_BRANCH]
-                    nbr = ev[e, EV_N_BRANCHES]
-                    b = first + nbr - 1
-                    if nbr > 1:
-                        total = 0.0
-                        for k in range(nbr):
-                            total += th[br[first + k] + B_PROB]
-                        ub = next_double(ge) * total
-                        acc = 0.0
-                        for k in range(nbr):
-                            acc += th[br[first + k] + B_PROB]
-                            if ub < acc:
-                                b = first + k
-                                break
-                    slot = br[b]
-                    narr = _draw_jump(ge, th[slot + B_NARR_MEAN], th[slot + B_NARR_SD])
-                    growth = _draw_jump(ge, th[slot + B_GROWTH_MEAN], th[slot + B_GROWTH_SD])
-                    demand = _draw_jump(ge, th[slot + B_DEMAND_MEAN], th[slot + B_DEMAND_SD])
-                    lo = th[slot + B_CUT_LOW]
-                    hi = th[slot + B_CUT_HIGH]
-                    cut = lo + (hi - lo) * next_double(ge) if hi > lo else lo
-                    cash = th[slot + B_CASH]
-                    opex_mult = th[slot + B_OPEX]
-                    if comp < 0:
-                        sector_s += narr
-                        for c in range(n_comp):
-                            _apply_effects(st, c, growth, demand, cut, cash, opex_mult)
-                    else:
-                        st[comp, _N] += narr
-                        _apply_effects(st, comp, growth, demand, cut, cash, opex_mult)
-            # 2. Sector mood.
-            sector_s = s_lr + (sector_s - s_lr) * ss_a + ss_b * z_s
+                lane_doubles(rd[0], rd[1], rd[2], rd[3], ue[e], n)
+            for c in range(n_comp):
+                for j in range(4):
+                    lane_normals(rd, z[c, j], raw, n, one)
+            # 2. Events: arrivals by inversion of one uniform each (fixed draws);
+            # most months have none (one comparison with P(0 events)).
+            for e in range(n_events):
+                for i in range(n):
+                    if ue[e, i] > p_none[e, i]:
+                        _lane_load(rs[1], i, one)
+                        _event_lane(P, S, sec, ev, br, e, ue[e, i], p_none[e, i], i, n_comp, dt, one)
+                        _lane_store(rs[1], i, one)
+            # 3. Sector mood.
+            for i in range(n):
+                lr = P[_at(S_LONG_RUN, i)]
+                sec[_at(_SS, i)] = lr + (sec[_at(_SS, i)] - lr) * sec[_at(_SS_A, i)] + sec[_at(_SS_B, i)] * zs[i]
             for c in range(n_comp):
                 off = N_GLOBAL + c * N_COMPANY
-                # Diffusion shocks are drawn for failed companies too, so every
-                # path consumes the same number of variates (common random numbers).
-                z_n = standard_normal(gd)
-                z_mu = standard_normal(gd)
-                z_d = standard_normal(gd)
-                z_p = standard_normal(gd)
-                if st[c, _ALIVE] < 0.5:
-                    if th[off + K_ENABLED] > 0.5:
-                        next_double(gs)
-                    continue
-                lr_n = th[off + N_LONG_RUN]
-                st[c, _N] = lr_n + (st[c, _N] - lr_n) * der[c, _AN] + der[c, _BN] * z_n
-                sig_r = st[c, _SIGR]
-                sig_g = st[c, _SIGG]
-                dlogp = th[off + P_DRIFT] * dt + th[off + P_SIGMA] * sqdt * z_p
-                st[c, _LOGD] += ((st[c, _MU] - th[off + G_LAMBDA] * sig_r - 0.5 * sig_r * sig_r) * dt
-                                 + sig_r * sqdt * z_d - th[off + P_ELASTICITY] * dlogp)
-                lr_g = th[off + G_LONG_RUN]
-                st[c, _MU] = lr_g + (st[c, _MU] - lr_g) * der[c, _AG] + sig_g * der[c, _BG] * z_mu
-                st[c, _LOGP] += dlogp
-                st[c, _LOGC] += th[off + P_PASS_THROUGH] * dlogp + th[off + P_COST_DRIFT] * dt
-                # Schwartz-Moon volatility decay towards the long-run values.
-                decay = der[c, _DECAY]
-                sr_inf = th[off + G_SIGMA_REVENUE_LR]
-                st[c, _SIGR] = sr_inf + (sig_r - sr_inf) * decay
-                st[c, _SIGG] = sig_g * decay
-                # 3. Chips.
-                new_cards = 0.0
-                if th[off + K_ENABLED] > 0.5:
-                    lam = th[off + K_DOMESTIC] + th[off + K_IMPORTS] * st[c, _I]
-                    u = next_double(gs)
-                    k = -1
-                    n_tab = table_len[c]
-                    if lam == table_lam[c] and n_tab > 0:
-                        # Inversion from the table (monotone in u: common random numbers).
-                        if u <= tables[c, n_tab - 1]:
-                            k = guides[c, int(u * n_tab)]
-                            while tables[c, k] < u:
-                                k += 1
-                    if k < 0:
-                        if lam >= 10.0:
-                            if lam != der[c, _PTRS_LAM]:
-                                der[c, _PTRS_LAM] = lam
-                                (der[c, _PTRS], der[c, _PTRS + 1], der[c, _PTRS + 2], der[c, _PTRS + 3],
-                                 der[c, _PTRS + 4]) = ptrs_constants(lam)
-                            k = poisson_ptrs(gs, lam, der[c, _PTRS], der[c, _PTRS + 1], der[c, _PTRS + 2],
-                                             der[c, _PTRS + 3], der[c, _PTRS + 4])
-                        else:
-                            k = poisson(gs, lam) if lam > 0.0 else 0
-                    new_cards = float(k)
-                    st[c, _K] = st[c, _K] * (1.0 - th[off + K_DEPRECIATION] * dt) + new_cards
-                # 4. Revenue, margin, cash.
-                _serve(th, off, st, c, der[c, _LOGRPC])
-                opex = st[c, _OPEX]
-                op = (st[c, _R] * st[c, _G] - opex) * dt
-                tax = 0.0
-                if op < 0.0:
-                    st[c, _LCF] -= op
-                else:
-                    used = st[c, _LCF] if st[c, _LCF] < op else op
-                    st[c, _LCF] -= used
-                    tax = th[off + O_TAX] * (op - used)
-                flow = (op - new_cards * th[off + K_CARD_PRICE]
-                        + th[off + O_INTEREST] * st[c, _CASH] * dt - tax)
-                st[c, _CASH] += flow
-                st[c, _OPEX] = opex * der[c, _GROWO]
-                logv = _valuation(th, off, st, c, sector_s, der[c, _LOGBASE])
-                st[c, _LOGV] = logv
-                # 5. Funding, backstop, failure.
-                if th[off + F_ENABLED] > 0.5:
-                    burn = -flow
-                    if burn > 0.0 and st[c, _CASH] < th[off + F_TRIGGER] * burn:
-                        e_eff = st[c, _N] + th[off + C_BETA] * sector_s
-                        x = th[off + F_BASE_LOGIT] + th[off + F_NARRATIVE_SENS] * e_eff
-                        prob = 1.0 / (1.0 + math.exp(-x))
-                        if next_double(gf) < prob:
-                            st[c, _CASH] += th[off + F_RAISE_FRACTION] * math.exp(logv)
-                    if st[c, _CASH] < 0.0:
-                        if next_double(gf) < th[off + F_BACKSTOP_PROB]:
-                            st[c, _CASH] += th[off + F_BACKSTOP]
-                if st[c, _CASH] < 0.0:
-                    st[c, _ALIVE] = 0.0
-                    st[c, _FAILM] = m
-                    st[c, _VFAIL] = th[off + F_RECOVERY] * math.exp(logv)
+                r0 = c * _NST
+                _diffuse_lanes(S, r0, P, off, z[c, 0], z[c, 1], z[c, 2], z[c, 3], n, dt, sqdt)
+                # 4. Chips: one supply uniform per path, live or not (common random numbers).
+                if chips_on[c]:
+                    rsup = rs[2]
+                    lane_doubles(rsup[0], rsup[1], rsup[2], rsup[3], us, n)
+                    _supply_lanes(S, r0, P, off, us, n, dt, tables, guides, table_len, table_lam, c, one, rsup, sup)
+                # 5. Revenue, margin, cash; funding, backstop, failure.
+                if _operate_lanes(S, r0, P, off, sec, n, dt, chips_on[c], funding_on[c]) > 0:
+                    rf = rs[3]
+                    _fund_lanes(S, r0, P, off, sec, n, rf[0], rf[1], rf[2], rf[3])
+                _fail_lanes(S, r0, P, off, n, m)
             # 6. Record the month.
             row = rec_row[m]
-            is_h = h_idx < n_hor and hz_month[h_idx] == m
-            n_ch = 0
-            combined = 0.0
-            for c in range(n_comp):
-                off = N_GLOBAL + c * N_COMPANY
-                alive = st[c, _ALIVE] > 0.5
-                if hist_on and row >= 0:
-                    _record(st, c, sector_s, th[off + C_BETA], row, ip, binbuf, mm)
-                if p < keep_n:
-                    _keep(st, c, sector_s, th, off, kept, p, m)
-                if is_h:
-                    logv = st[c, _LOGV]
-                    if alive:
-                        v = math.exp(logv)
-                        logr = math.log(st[c, _R]) if st[c, _R] > 0.0 else -_INF
-                        rel = logv - st[c, _LOGV0]
-                        if rel <= log_collapse:
-                            outcome = COLLAPSE
-                        elif rel >= log_champ and logv - logr <= log_ps:
-                            outcome = CHAMPION
-                        else:
-                            outcome = CONTESTED
-                    else:
-                        v = st[c, _VFAIL]
-                        outcome = COLLAPSE
-                    counts[tid, s, c, h_idx, outcome] += 1
-                    if p < path_outcome.shape[1]:
-                        path_outcome[s, p, c, h_idx] = outcome
-                    if alive:
-                        combined += st[c, _R]
-                    if outcome == CHAMPION:
-                        n_ch += 1
-                    # Welford update of the valuation relative to V0, in path order.
-                    x = v / th[off + C_VALUATION]
-                    nn = ip + 1.0
-                    delta = x - vh_stats[task, c, h_idx, 0]
-                    vh_stats[task, c, h_idx, 0] += delta / nn
-                    vh_stats[task, c, h_idx, 1] += delta * (x - vh_stats[task, c, h_idx, 0])
-            if is_h:
-                if market_h[h_idx] > 0.0 and combined > market_h[h_idx]:
-                    market_exceed[tid, s, h_idx] += 1
-                if n_ch > 0:
-                    any_champ[tid, s, h_idx] += 1
-                n_champ[tid, s, h_idx, n_ch] += 1
+            if hist_on and row >= 0:
+                for c in range(n_comp):
+                    _record_lanes(S, c * _NST, sec, beta[c], n, base, binbuf, c, row, mm, rec_vals, rec_bins)
+            for i in range(n):
+                if path0 + base + i < keep_n:
+                    for c in range(n_comp):
+                        _keep(S, c * _NST, sec[_at(_SS, i)], beta[c, i], kept, path0 + base + i, c, m, i)
+            if h_idx < n_hor and hz_month[h_idx] == m:
+                _horizon_lanes(P, S, sec, n, n_comp, base, path0, h_idx, tid, s, task, counts,
+                               any_champ, n_champ, vh_stats, market_h, market_exceed, path_outcome)
                 h_idx += 1
-        # Fundamental value: discounted cash plus exit multiple of operating profit.
+        _finish_lanes(P, S, n, n_comp, base, path0, horizon_t, tid, s, task, fv_stats,
+                      fail_counts, fail_month, keep_n)
+    if hist_on:
+        _flush_bins(binbuf, n_paths, mm, hist, minmax, tid, s)
+
+
+
+@njit(cache=True, error_model="numpy")
+def _horizon_lanes(P, S, sec, n, n_comp, base, path0, h_idx, tid, s, task, counts,
+                   any_champ, n_champ, vh_stats, market_h, market_exceed, path_outcome):
+    """Outcomes at a horizon, lane by lane in path order (the moments are order-dependent)."""
+    for i in range(n):
+        p = path0 + base + i
+        ip = base + i
+        n_ch = 0
+        combined = 0.0
         for c in range(n_comp):
             off = N_GLOBAL + c * N_COMPANY
+            r0 = c * _NST
+            logv = S[_at(r0 + _LOGV, i)]
+            if S[_at(r0 + _ALIVE, i)] > 0.5:
+                v = math.exp(logv)
+                rev = S[_at(r0 + _R, i)]
+                logr = math.log(rev) if rev > 0.0 else -_INF
+                rel = logv - S[_at(r0 + _LOGV0, i)]
+                if rel <= sec[_at(_LOG_COLLAPSE, i)]:
+                    outcome = COLLAPSE
+                elif rel >= sec[_at(_LOG_CHAMP, i)] and logv - logr <= sec[_at(_LOG_PS, i)]:
+                    outcome = CHAMPION
+                else:
+                    outcome = CONTESTED
+                combined += rev
+            else:
+                v = S[_at(r0 + _VFAIL, i)]
+                outcome = COLLAPSE
+            counts[tid, s, c, h_idx, outcome] += 1
+            if p < path_outcome.shape[1]:
+                path_outcome[s, p, c, h_idx] = outcome
+            if outcome == CHAMPION:
+                n_ch += 1
+            # Welford update of the valuation relative to V0, in path order.
+            x = v / P[_at(off + C_VALUATION, i)]
+            nn = ip + 1.0
+            delta = x - vh_stats[task, c, h_idx, 0]
+            vh_stats[task, c, h_idx, 0] += delta / nn
+            vh_stats[task, c, h_idx, 1] += delta * (x - vh_stats[task, c, h_idx, 0])
+        if market_h[h_idx] > 0.0 and combined > market_h[h_idx]:
+            market_exceed[tid, s, h_idx] += 1
+        if n_ch > 0:
+            any_champ[tid, s, h_idx] += 1
+        n_champ[tid, s, h_idx, n_ch] += 1
+
+
+@njit(cache=True, error_model="numpy")
+def _finish_lanes(P, S, n, n_comp, base, path0, horizon_t, tid, s, task, fv_stats,
+                  fail_counts, fail_month, keep_n):
+    """Fundamental value (discounted cash plus exit multiple of operating profit) and month of failure."""
+    for i in range(n):
+        p = path0 + base + i
+        ip = base + i
+        for c in range(n_comp):
+            off = N_GLOBAL + c * N_COMPANY
+            r0 = c * _NST
             value = 0.0
-            if st[c, _ALIVE] > 0.5:
-                profit = st[c, _R] * st[c, _G] - st[c, _OPEX] / der[c, _GROWO]
-                value = st[c, _CASH] + th[off + V_EXIT_MULTIPLE] * profit
+            if S[_at(r0 + _ALIVE, i)] > 0.5:
+                profit = S[_at(r0 + _R, i)] * S[_at(r0 + _G, i)] - S[_at(r0 + _OPEX, i)] / S[_at(r0 + _GROWO, i)]
+                value = S[_at(r0 + _CASH, i)] + P[_at(off + V_EXIT_MULTIPLE, i)] * profit
                 if value < 0.0:
                     value = 0.0  # limited liability
-                value *= math.exp(-th[off + V_DISCOUNT] * horizon_t)
-            x = value / th[off + C_VALUATION]
+                value *= math.exp(-P[_at(off + V_DISCOUNT, i)] * horizon_t)
+            x = value / P[_at(off + C_VALUATION, i)]
             nn = ip + 1.0
             delta = x - fv_stats[task, c, 0]
             fv_stats[task, c, 0] += delta / nn
             fv_stats[task, c, 1] += delta * (x - fv_stats[task, c, 0])
             if p < keep_n:
-                fail_month[p, c] = st[c, _FAILM]
+                fail_month[p, c] = S[_at(r0 + _FAILM, i)]
             # Paths by month of failure (0: never failed); the caller turns these into survival.
-            fail_counts[tid, s, c, int(st[c, _FAILM])] += 1
-    if hist_on:
-        _flush_bins(binbuf, n_paths, mm, hist, minmax, tid, s)
+            fail_counts[tid, s, c, int(S[_at(r0 + _FAILM, i)])] += 1
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
 def simulate_tasks(theta, unc_slots, unc_values, task_unc_row, ev, br, n_comp, n_months,
-                   hz_month, rec_row, dt, task_set, task_start, task_n, rng, counts, any_champ, n_champ, fail_counts, hist, minmax,
-                   hist_on, fv_stats, vh_stats, kept, keep_n,
+                   hz_month, rec_row, dt, task_set, task_start, task_n, rng, counts, any_champ, n_champ,
+                   fail_counts, hist, minmax, hist_on, fv_stats, vh_stats, kept, keep_n,
                    fail_month, market_h, market_exceed, path_outcome):
     """Simulate every task (one block of paths under one parameter set) in parallel.
 
     Parameters are described in ``engine.py`` (``_run_chunk``), which allocates
-    every output array; this function only fills them.
+    every output array; this function only fills them.  ``rng[t]`` holds the
+    four stream states of task t's block, from which its paths' streams are seeded.
     """
     n_tasks = task_set.shape[0]
-    n_theta = theta.shape[1]
     n_hor = hz_month.shape[0]
     for t in prange(n_tasks):
         tid = get_thread_id()
         s = task_set[t]
-        st = np.zeros((n_comp, _NST))
-        der = np.zeros((n_comp, _NDER))
-        th_buf = np.empty(n_theta)
         theta_row = theta[s]
         tables = np.zeros((n_comp, _MAX_TABLE))
         guides = np.zeros((n_comp, _MAX_TABLE), dtype=np.int64)
@@ -787,37 +1244,47 @@ def simulate_tasks(theta, unc_slots, unc_values, task_unc_row, ev, br, n_comp, n
         mm = np.empty((n_comp, n_rec, N_VARS, 2))
         mm[..., 0] = _INF
         mm[..., 1] = -_INF
+        block_state = rng[t].copy()
         _simulate_task(theta_row, unc_slots, unc_values, task_unc_row[t], ev, br, n_comp, n_months,
-                       hz_month, n_hor, rec_row, dt, task_start[t], task_n[t],
-                       rng[t, 0], rng[t, 1], rng[t, 2], rng[t, 3], tid, s, t, counts, any_champ, n_champ,
-                       fail_counts, hist, minmax, hist_on,
-                       fv_stats, vh_stats, kept, keep_n, st, der, th_buf, tables, guides, table_len, table_lam,
+                       hz_month, n_hor, rec_row, dt, task_start[t], task_n[t], block_state,
+                       tid, s, t, counts, any_champ, n_champ, fail_counts, hist, minmax, hist_on,
+                       fv_stats, vh_stats, kept, keep_n, tables, guides, table_len, table_lam,
                        fail_month, binbuf, mm, market_h, market_exceed, path_outcome)
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
 def draw_only_tasks(n_events, n_comp, n_months, task_n, rng, out):
-    """The random-number bound: draw the variates one path-month consumes, nothing else.
+    """The random-number bound: seed each path's streams and draw the variates one path-month consumes.
 
     Per path and month: one sector normal, one uniform per event type, and per
-    company four normals and one supply uniform (the table-inversion case).
+    company four normals and one supply uniform (the table-inversion case),
+    drawn lane by lane exactly as the engine draws them; nothing else.
     """
     n_tasks = task_n.shape[0]
     for t in prange(n_tasks):
-        gd = rng[t, 0]
-        gs = rng[t, 2]
+        block_state = rng[t].copy()
+        rs = np.empty((N_STREAMS_K, 4, LANES), dtype=np.uint64)
+        buf = np.zeros(LANES)
+        raw = np.empty(LANES, dtype=np.uint64)
+        one = np.empty(4, dtype=np.uint64)
         acc = 0.0
-        for _ in range(task_n[t]):
+        for base in range(0, task_n[t], LANES):
+            n = min(LANES, task_n[t] - base)
+            seed_lanes(block_state, rs, n)
+            rd = rs[0]
+            rsup = rs[2]
             for _m in range(n_months):
-                acc += standard_normal(gd)
+                lane_normals(rd, buf, raw, n, one)
+                acc += buf[0]
                 for _e in range(n_events):
-                    acc += next_double(gd)
+                    lane_doubles(rd[0], rd[1], rd[2], rd[3], buf, n)
+                    acc += buf[0]
                 for _c in range(n_comp):
-                    acc += standard_normal(gd)
-                    acc += standard_normal(gd)
-                    acc += standard_normal(gd)
-                    acc += standard_normal(gd)
-                    acc += next_double(gs)
+                    for _j in range(4):
+                        lane_normals(rd, buf, raw, n, one)
+                        acc += buf[0]
+                    lane_doubles(rsup[0], rsup[1], rsup[2], rsup[3], buf, n)
+                    acc += buf[0]
         out[t] = acc
 
 
