@@ -468,12 +468,31 @@ def _lane_store(rs, i, one):
         rs[j, i] = one[j]
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _lane_masked_double(a, b, c, w, i, on):
+    """Next uniform of lane ``i`` if ``on``, else the lane's stream is left as it was (vectorises as a blend)."""
+    ai = a[i]
+    bi = b[i]
+    ci = c[i]
+    wi = w[i]
+    tmp = ai + bi + wi
+    a[i] = bi ^ (bi >> _U11) if on else ai
+    b[i] = ci + (ci << _U3) if on else bi
+    c[i] = ((ci << _U24) | (ci >> _U40)) + tmp if on else ci
+    w[i] = wi + _U1 if on else wi
+    v = tmp >> _U11
+    hi = _u52_to_float(v >> _U1)
+    return (hi + hi + (1.0 if v & _U1 else 0.0)) * _TWO_M53
+
+
 @njit(cache=True, error_model="numpy")
 def fill_lane_draws(block_state, kind, n_lanes, n_draws, out):
     """Seed ``n_lanes`` lanes from one block stream and draw ``n_draws`` per lane, for tests.
 
-    ``out`` (n_draws, n_lanes); kinds 0 uniform, 1 standard normal.  Returns the
-    lane states after the draws, shape (4 words, n_lanes).
+    ``out`` (n_draws, n_lanes); kinds 0 uniform, 1 standard normal, 2 uniform
+    drawn only where ``(lane + draw) % 3 != 0`` (NaN elsewhere: the masked
+    draws of the funding and supply passes).  Returns the lane states after
+    the draws, shape (4 words, n_lanes).
     """
     rs = np.zeros((1, 4, n_lanes), dtype=np.uint64)
     seed_lanes(block_state[None, :].copy(), rs, n_lanes)
@@ -483,8 +502,13 @@ def fill_lane_draws(block_state, kind, n_lanes, n_draws, out):
     for d in range(n_draws):
         if kind == 0:
             lane_doubles(st[0], st[1], st[2], st[3], out[d], n_lanes)
-        else:
+        elif kind == 1:
             lane_normals(st, out[d], raw, n_lanes, one)
+        else:
+            for i in range(n_lanes):
+                on = (i + d) % 3 != 0
+                x = _lane_masked_double(st[0], st[1], st[2], st[3], i, on)
+                out[d, i] = x if on else np.nan
     return st.copy()
 
 
@@ -796,23 +820,6 @@ def _diffuse_lanes(S, r0, P, off, zn, zmu, zd, zp, n, dt, sqdt):
         S[_at(r0 + _LOGC, i)] = logc if alive else S[_at(r0 + _LOGC, i)]
         S[_at(r0 + _SIGR, i)] = sr_inf + (sig_r - sr_inf) * decay if alive else sig_r
         S[_at(r0 + _SIGG, i)] = sig_g * decay if alive else sig_g
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _lane_masked_double(a, b, c, w, i, on):
-    """Next uniform of lane ``i`` if ``on``, else the lane's stream is left as it was (vectorises as a blend)."""
-    ai = a[i]
-    bi = b[i]
-    ci = c[i]
-    wi = w[i]
-    tmp = ai + bi + wi
-    a[i] = bi ^ (bi >> _U11) if on else ai
-    b[i] = ci + (ci << _U3) if on else bi
-    c[i] = ((ci << _U24) | (ci >> _U40)) + tmp if on else ci
-    w[i] = wi + _U1 if on else wi
-    v = tmp >> _U11
-    hi = _u52_to_float(v >> _U1)
-    return (hi + hi + (1.0 if v & _U1 else 0.0)) * _TWO_M53
 
 
 @njit(cache=True, error_model="numpy")

@@ -53,3 +53,56 @@ def test_block_states_are_the_block_generators():
         np.testing.assert_array_equal(out, gen.standard_normal(1000))
     # Distinct blocks and streams never share a state.
     assert len({tuple(s) for s in np.concatenate([states, block_states(root, 8)])}) == 2 * len(gens)
+
+
+# Lane streams: the engine advances 64 paths together, each with its own SFC64
+# streams seeded from its block's streams (``_kernels.seed_lanes``).
+N_LANES = 70  # more than one lane width, and not a multiple of it
+
+
+def _lane_generators(block_state, n_lanes):
+    """numpy Generators holding the states ``seed_lanes`` gives, built independently."""
+    block = np.random.SFC64()
+    block.state = {"bit_generator": "SFC64", "state": {"state": block_state.copy()},
+                   "has_uint32": 0, "uinteger": 0}
+    gens = []
+    for _ in range(n_lanes):
+        a, b, c = block.random_raw(3)
+        lane = np.random.SFC64()
+        lane.state = {"bit_generator": "SFC64", "state": {"state": np.array([a, b, c, 1], dtype=np.uint64)},
+                      "has_uint32": 0, "uinteger": 0}
+        lane.random_raw(12)  # numpy's SFC64 seeding: counter 1, then twelve rounds
+        gens.append(np.random.Generator(lane))
+    return gens
+
+
+@pytest.mark.parametrize("kind", [0, 1])
+def test_lane_draws_equal_numpy_generators(kind):
+    state = block_states(normalise_seed(99), 3)[0]
+    n_draws = 2_000  # 140,000 normals: every ziggurat branch (tail, wedge) is taken
+    out = np.empty((n_draws, N_LANES))
+    final = K.fill_lane_draws(state.copy(), kind, N_LANES, n_draws, out)
+    for lane, gen in enumerate(_lane_generators(state, N_LANES)):
+        expected = gen.random(n_draws) if kind == 0 else gen.standard_normal(n_draws)
+        np.testing.assert_array_equal(out[:, lane], expected)
+        np.testing.assert_array_equal(final[:, lane], gen.bit_generator.state["state"]["state"])
+
+
+def test_masked_lane_draws_leave_other_lanes_alone():
+    state = block_states(normalise_seed(5), 0)[1]
+    n_draws = 300
+    out = np.empty((n_draws, N_LANES))
+    final = K.fill_lane_draws(state.copy(), 2, N_LANES, n_draws, out)
+    for lane, gen in enumerate(_lane_generators(state, N_LANES)):
+        on = (lane + np.arange(n_draws)) % 3 != 0
+        np.testing.assert_array_equal(out[on, lane], gen.random(int(on.sum())))
+        assert np.isnan(out[~on, lane]).all()
+        np.testing.assert_array_equal(final[:, lane], gen.bit_generator.state["state"]["state"])
+
+
+def test_lanes_of_a_block_have_distinct_streams():
+    state = block_states(normalise_seed(7), 0)[0]
+    out = np.empty((1, 4096))
+    final = K.fill_lane_draws(state.copy(), 0, 4096, 1, out)
+    assert len({tuple(col) for col in final.T}) == 4096
+    assert len(np.unique(out)) == 4096
