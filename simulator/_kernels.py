@@ -363,44 +363,63 @@ def fill_fast_math(kind, x, out):
 # that state would give (tests/test_rng.py).
 # ---------------------------------------------------------------------------
 LANES = 64
+_DIFFUSION, _EVENTS, _SUPPLY, _FUNDING = 0, 1, 2, 3  # stream order of engine.py
 N_STREAMS_K = 4  # diffusion, events, supply, funding (engine.py)
 _SFC64_WARMUP = 12
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _at(row, i):
+    """Index of lane ``i`` in ``row`` of a flat lane array (unsigned: no negative-index wraparound).
+
+    Lane arrays are flat, rows of LANES values: the compile-time row stride
+    lets LLVM prove that rows do not overlap, so the lane loops vectorise, and
+    no array views are made in the loops (a view costs two atomic reference
+    counts).
+    """
+    return np.uint64(row) * np.uint64(LANES) + np.uint64(i)
+
+
 @njit(cache=True, error_model="numpy")
 def seed_lanes(block_state, rs, n):
-    """Seed the next ``n`` paths' streams ``rs`` (stream, word, lane) from the block's states."""
+    """Seed the next ``n`` paths' streams from the block's states.
+
+    ``rs`` holds, for stream j and SFC64 word w, row ``4 j + w`` of LANES lanes.
+    """
     for i in range(n):
-        for j in range(rs.shape[0]):
-            blk = block_state[j]
-            a = next_uint64(blk)
-            b = next_uint64(blk)
-            c = next_uint64(blk)
-            rs[j, 0, i] = a
-            rs[j, 1, i] = b
-            rs[j, 2, i] = c
-            rs[j, 3, i] = _U1
+        for j in range(block_state.shape[0]):
+            a = next_uint64(block_state[j])
+            b = next_uint64(block_state[j])
+            c = next_uint64(block_state[j])
+            w = _U1
             for _ in range(_SFC64_WARMUP):
-                a = rs[j, 0, i]
-                b = rs[j, 1, i]
-                c = rs[j, 2, i]
-                tmp = a + b + rs[j, 3, i]
-                rs[j, 3, i] += _U1
-                rs[j, 0, i] = b ^ (b >> _U11)
-                rs[j, 1, i] = c + (c << _U3)
-                rs[j, 2, i] = ((c << _U24) | (c >> _U40)) + tmp
+                tmp = a + b + w
+                w += _U1
+                a = b ^ (b >> _U11)
+                b = c + (c << _U3)
+                c = ((c << _U24) | (c >> _U40)) + tmp
+            rs[_at(4 * j, i)] = a
+            rs[_at(4 * j + 1, i)] = b
+            rs[_at(4 * j + 2, i)] = c
+            rs[_at(4 * j + 3, i)] = w
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _lane_next(a, b, c, w, i):
-    ai = a[i]
-    bi = b[i]
-    ci = c[i]
-    tmp = ai + bi + w[i]
-    w[i] = w[i] + _U1
-    a[i] = bi ^ (bi >> _U11)
-    b[i] = ci + (ci << _U3)
-    c[i] = ((ci << _U24) | (ci >> _U40)) + tmp
+def _lane_next(rs, r, i, on):
+    """Next output of lane ``i`` of the stream at row ``r`` of ``rs``; the state moves only if ``on``."""
+    ia = _at(r, i)
+    ib = _at(r + 1, i)
+    ic = _at(r + 2, i)
+    iw = _at(r + 3, i)
+    ai = rs[ia]
+    bi = rs[ib]
+    ci = rs[ic]
+    wi = rs[iw]
+    tmp = ai + bi + wi
+    rs[ia] = bi ^ (bi >> _U11) if on else ai
+    rs[ib] = ci + (ci << _U3) if on else bi
+    rs[ic] = ((ci << _U24) | (ci >> _U40)) + tmp if on else ci
+    rs[iw] = wi + _U1 if on else wi
     return tmp
 
 
@@ -410,40 +429,53 @@ def _u52_to_float(v):
     return _from_bits(np.int64(v) | _TWO52_BITS) - _TWO52
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _to_double(r):
+    """numpy's ``next_double`` of a 64-bit output: its top 53 bits over 2**53."""
+    v = r >> _U11
+    hi = _u52_to_float(v >> _U1)
+    return (hi + hi + (1.0 if v & _U1 else 0.0)) * _TWO_M53
+
+
 @njit(cache=True, error_model="numpy")
-def lane_doubles(a, b, c, w, out, n):
-    """One uniform on [0, 1) per lane (numpy's ``next_double``)."""
+def lane_doubles(rs, stream, out, row, n):
+    """One uniform on [0, 1) per lane of ``stream`` into ``out[row]`` (numpy's ``next_double``)."""
+    r = 4 * stream
     for i in range(n):
-        v = _lane_next(a, b, c, w, i) >> _U11
-        hi = _u52_to_float(v >> _U1)
-        out[i] = (hi + hi + (1.0 if v & _U1 else 0.0)) * _TWO_M53
+        out[_at(row, i)] = _to_double(_lane_next(rs, r, i, True))
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _lane_masked_double(rs, stream, i, on):
+    """Next uniform of lane ``i`` if ``on``; otherwise the lane's stream is left as it was."""
+    return _to_double(_lane_next(rs, 4 * stream, i, on))
 
 
 @njit(cache=True, error_model="numpy")
-def _lane_normals_fast(a, b, c, w, out, raw, n):
+def _lane_normals_fast(rs, r, out, row, raw, n):
     """The ziggurat's rectangle test for every lane; NaN (and the raw word) where it failed."""
     bad = 0
     for i in range(n):
-        r = _lane_next(a, b, c, w, i)
-        idx = np.intp(r & _U_BYTE)
-        rr = r >> _U8
+        x_raw = _lane_next(rs, r, i, True)
+        idx = np.intp(x_raw & _U_BYTE)
+        rr = x_raw >> _U8
         rabs = (rr >> _U1) & _U_MANTISSA
         x = _u52_to_float(rabs) * _ZIG_W[idx]
         x = -x if rr & _U1 else x
         ok = rabs < _ZIG_K[idx]
-        out[i] = x if ok else np.nan
-        raw[i] = r
+        out[_at(row, i)] = x if ok else np.nan
+        raw[i] = x_raw
         bad += 0 if ok else 1
     return bad
 
 
 @njit(cache=True, error_model="numpy")
-def lane_normals(rs, out, raw, n, one):
-    """One standard normal per lane (numpy's ziggurat) from the lane streams ``rs`` (word, lane)."""
-    if _lane_normals_fast(rs[0], rs[1], rs[2], rs[3], out, raw, n) == 0:
+def lane_normals(rs, stream, out, row, raw, n, one):
+    """One standard normal per lane of ``stream`` into ``out[row]`` (numpy's ziggurat)."""
+    if _lane_normals_fast(rs, 4 * stream, out, row, raw, n) == 0:
         return
     for i in range(n):
-        if out[i] != out[i]:
+        if out[_at(row, i)] != out[_at(row, i)]:
             r = raw[i]
             idx = np.intp(r & _U_BYTE)
             r >>= _U8
@@ -451,38 +483,22 @@ def lane_normals(rs, out, raw, n, one):
             x = float(rabs) * _ZIG_W[idx]
             if r & _U1:
                 x = -x
-            _lane_load(rs, i, one)
-            out[i] = _normal_rest(one, idx, rabs, x)
-            _lane_store(rs, i, one)
+            _lane_load(rs, stream, i, one)
+            out[_at(row, i)] = _normal_rest(one, idx, rabs, x)
+            _lane_store(rs, stream, i, one)
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _lane_load(rs, i, one):
-    for j in range(4):
-        one[j] = rs[j, i]
+def _lane_load(rs, stream, i, one):
+    """Copy lane ``i``'s state of ``stream`` into ``one`` for the scalar samplers."""
+    for w in range(4):
+        one[w] = rs[_at(4 * stream + w, i)]
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _lane_store(rs, i, one):
-    for j in range(4):
-        rs[j, i] = one[j]
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _lane_masked_double(a, b, c, w, i, on):
-    """Next uniform of lane ``i`` if ``on``, else the lane's stream is left as it was (vectorises as a blend)."""
-    ai = a[i]
-    bi = b[i]
-    ci = c[i]
-    wi = w[i]
-    tmp = ai + bi + wi
-    a[i] = bi ^ (bi >> _U11) if on else ai
-    b[i] = ci + (ci << _U3) if on else bi
-    c[i] = ((ci << _U24) | (ci >> _U40)) + tmp if on else ci
-    w[i] = wi + _U1 if on else wi
-    v = tmp >> _U11
-    hi = _u52_to_float(v >> _U1)
-    return (hi + hi + (1.0 if v & _U1 else 0.0)) * _TWO_M53
+def _lane_store(rs, stream, i, one):
+    for w in range(4):
+        rs[_at(4 * stream + w, i)] = one[w]
 
 
 @njit(cache=True, error_model="numpy")
@@ -494,22 +510,31 @@ def fill_lane_draws(block_state, kind, n_lanes, n_draws, out):
     draws of the funding and supply passes).  Returns the lane states after
     the draws, shape (4 words, n_lanes).
     """
-    rs = np.zeros((1, 4, n_lanes), dtype=np.uint64)
-    seed_lanes(block_state[None, :].copy(), rs, n_lanes)
-    raw = np.empty(n_lanes, dtype=np.uint64)
+    final = np.empty((4, n_lanes), dtype=np.uint64)
+    state = block_state.reshape((1, 4)).copy()
+    rs = np.zeros(4 * LANES, dtype=np.uint64)
+    buf = np.empty(LANES)
+    raw = np.empty(LANES, dtype=np.uint64)
     one = np.empty(4, dtype=np.uint64)
-    st = rs[0]
-    for d in range(n_draws):
-        if kind == 0:
-            lane_doubles(st[0], st[1], st[2], st[3], out[d], n_lanes)
-        elif kind == 1:
-            lane_normals(st, out[d], raw, n_lanes, one)
-        else:
-            for i in range(n_lanes):
-                on = (i + d) % 3 != 0
-                x = _lane_masked_double(st[0], st[1], st[2], st[3], i, on)
-                out[d, i] = x if on else np.nan
-    return st.copy()
+    for base in range(0, n_lanes, LANES):
+        n = min(LANES, n_lanes - base)
+        seed_lanes(state, rs, n)
+        for d in range(n_draws):
+            if kind == 0:
+                lane_doubles(rs, 0, buf, 0, n)
+            elif kind == 1:
+                lane_normals(rs, 0, buf, 0, raw, n, one)
+            else:
+                for i in range(n):
+                    on = (base + i + d) % 3 != 0
+                    x = _lane_masked_double(rs, 0, i, on)
+                    buf[i] = x if on else np.nan
+            for i in range(n):
+                out[d, base + i] = buf[i]
+        for w in range(4):
+            for i in range(n):
+                final[w, base + i] = rs[_at(w, i)]
+    return final
 
 
 _INV_LN10 = 1.0 / math.log(10.0)
@@ -565,12 +590,6 @@ _LOG_CHAMP = 3
 _LOG_PS = 4
 _LOG_COLLAPSE = 5
 _NSEC = 6
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _at(row, i):
-    """Index of lane ``i`` in ``row`` of a flat lane array (unsigned: no negative-index wraparound)."""
-    return np.uint64(row) * np.uint64(LANES) + np.uint64(i)
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -679,7 +698,7 @@ def _record_lanes(S, r0, sec, beta, n, base, binbuf, c, row, mm, vals, bins):
         log_cash = fast_log(cash) if (alive and cash > 0.0) else -_INF
         log_cap = S[_at(r0 + _LOGCAP, i)] if alive else -_INF
         g = S[_at(r0 + _G, i)]
-        e = S[_at(r0 + _N, i)] + beta[i] * sec[_at(_SS, i)]
+        e = S[_at(r0 + _N, i)] + beta[_at(c, i)] * sec[_at(_SS, i)]
         bins[_at(VAR_REVENUE, i)] = _bin_of(log_r * _INV_LN10, _LOW_R, _HIGH_R)
         bins[_at(VAR_VALUATION, i)] = _bin_of(log_v * _INV_LN10, _LOW_V, _HIGH_V)
         bins[_at(VAR_CASH, i)] = _bin_of(log_cash * _INV_LN10, _LOW_C, _HIGH_C)
@@ -693,9 +712,8 @@ def _record_lanes(S, r0, sec, beta, n, base, binbuf, c, row, mm, vals, bins):
         vals[_at(VAR_MARGIN, i)] = g
         vals[_at(VAR_NARRATIVE, i)] = e
     for v in range(N_VARS):
-        out = binbuf[c, row, v]
         for i in range(n):
-            out[base + i] = bins[_at(v, i)]
+            binbuf[c, row, v, base + i] = bins[_at(v, i)]
         lo = mm[c, row, v, 0]
         hi = mm[c, row, v, 1]
         for i in range(n):
@@ -726,6 +744,15 @@ def _flush_bins(binbuf, n_paths, mm, hist, minmax, tid, s):
                     minmax[tid, s, c, v, r, 0] = lo
                 if hi > minmax[tid, s, c, v, r, 1]:
                     minmax[tid, s, c, v, r, 1] = hi
+
+
+@njit(cache=True, error_model="numpy")
+def _keep_lanes(S, sec, beta, n, n_comp, p0, keep_n, kept, m):
+    """Store month ``m`` of the lanes whose path index ``p0 + i`` is below ``keep_n``."""
+    for i in range(n):
+        if p0 + i < keep_n:
+            for c in range(n_comp):
+                _keep(S, c * _NST, sec[_at(_SS, i)], beta[_at(c, i)], kept, p0 + i, c, m, i)
 
 
 @njit(cache=True, error_model="numpy")
@@ -794,20 +821,20 @@ def _event_lane(P, S, sec, ev, br, e, u, p0, i, n_comp, dt, ge):
 
 
 @njit(cache=True, error_model="numpy")
-def _diffuse_lanes(S, r0, P, off, zn, zmu, zd, zp, n, dt, sqdt):
+def _diffuse_lanes(S, r0, P, off, Z, zr, n, dt, sqdt):
     """Narrative, growth, demand, price and cost of every live lane for one month."""
     for i in range(n):
         alive = S[_at(r0 + _ALIVE, i)] > 0.5
         lr_n = P[_at(off + N_LONG_RUN, i)]
-        nn = lr_n + (S[_at(r0 + _N, i)] - lr_n) * S[_at(r0 + _AN, i)] + S[_at(r0 + _BN, i)] * zn[i]
+        nn = lr_n + (S[_at(r0 + _N, i)] - lr_n) * S[_at(r0 + _AN, i)] + S[_at(r0 + _BN, i)] * Z[_at(zr + 0, i)]
         sig_r = S[_at(r0 + _SIGR, i)]
         sig_g = S[_at(r0 + _SIGG, i)]
         mu = S[_at(r0 + _MU, i)]
-        dlogp = P[_at(off + P_DRIFT, i)] * dt + P[_at(off + P_SIGMA, i)] * sqdt * zp[i]
+        dlogp = P[_at(off + P_DRIFT, i)] * dt + P[_at(off + P_SIGMA, i)] * sqdt * Z[_at(zr + 3, i)]
         logd = S[_at(r0 + _LOGD, i)] + ((mu - P[_at(off + G_LAMBDA, i)] * sig_r - 0.5 * sig_r * sig_r) * dt
-                                   + sig_r * sqdt * zd[i] - P[_at(off + P_ELASTICITY, i)] * dlogp)
+                                   + sig_r * sqdt * Z[_at(zr + 2, i)] - P[_at(off + P_ELASTICITY, i)] * dlogp)
         lr_g = P[_at(off + G_LONG_RUN, i)]
-        mu_new = lr_g + (mu - lr_g) * S[_at(r0 + _AG, i)] + sig_g * S[_at(r0 + _BG, i)] * zmu[i]
+        mu_new = lr_g + (mu - lr_g) * S[_at(r0 + _AG, i)] + sig_g * S[_at(r0 + _BG, i)] * Z[_at(zr + 1, i)]
         logp = S[_at(r0 + _LOGP, i)] + dlogp
         logc = S[_at(r0 + _LOGC, i)] + P[_at(off + P_PASS_THROUGH, i)] * dlogp + P[_at(off + P_COST_DRIFT, i)] * dt
         # Schwartz-Moon volatility decay towards the long-run values.
@@ -854,22 +881,22 @@ def _supply_lanes(S, r0, P, off, us, n, dt, tables, guides, table_len, table_lam
                     (S[_at(r0 + _PTRS, i)], S[_at(r0 + _PTRS + 1, i)], S[_at(r0 + _PTRS + 2, i)],
                      S[_at(r0 + _PTRS + 3, i)], S[_at(r0 + _PTRS + 4, i)]) = ptrs_constants(lam)
             else:
-                _lane_load(rs, i, one)
+                _lane_load(rs, _SUPPLY, i, one)
                 k = float(poisson(one, lam)) if lam > 0.0 else 0.0
-                _lane_store(rs, i, one)
+                _lane_store(rs, _SUPPLY, i, one)
         sup[_at(0, i)] = 1.0 if ptrs else 0.0
         S[_at(r0 + _CAP, i)] = k
     if n_ptrs > 0:
-        _ptrs_quick_lanes(S, r0, P, off, n, rs[0], rs[1], rs[2], rs[3], sup)
+        _ptrs_quick_lanes(S, r0, P, off, n, rs, sup)
         for i in range(n):
             if sup[_at(0, i)] > 0.5 and S[_at(r0 + _CAP, i)] < 0.0:
                 lam = S[_at(r0 + _PTRS_LAM, i)]
-                _lane_load(rs, i, one)
+                _lane_load(rs, _SUPPLY, i, one)
                 S[_at(r0 + _CAP, i)] = float(_poisson_ptrs_rest(
                     one, lam, S[_at(r0 + _PTRS, i)], S[_at(r0 + _PTRS + 1, i)], S[_at(r0 + _PTRS + 2, i)],
                     S[_at(r0 + _PTRS + 3, i)], S[_at(r0 + _PTRS + 4, i)], sup[_at(1, i)], sup[_at(2, i)],
                     sup[_at(3, i)], sup[_at(4, i)]))
-                _lane_store(rs, i, one)
+                _lane_store(rs, _SUPPLY, i, one)
     for i in range(n):
         alive = S[_at(r0 + _ALIVE, i)] > 0.5
         cards = S[_at(r0 + _K, i)] * (1.0 - P[_at(off + K_DEPRECIATION, i)] * dt) + S[_at(r0 + _CAP, i)]
@@ -877,12 +904,12 @@ def _supply_lanes(S, r0, P, off, us, n, dt, tables, guides, table_len, table_lam
 
 
 @njit(cache=True, error_model="numpy")
-def _ptrs_quick_lanes(S, r0, P, off, n, a, b, c, w, sup):
+def _ptrs_quick_lanes(S, r0, P, off, n, rs, sup):
     """numpy's PTRS first try for the flagged lanes: new cards where it accepts, -1 where it does not."""
     for i in range(n):
         on = sup[_at(0, i)] > 0.5
-        u = _lane_masked_double(a, b, c, w, i, on) - 0.5
-        v = _lane_masked_double(a, b, c, w, i, on)
+        u = _lane_masked_double(rs, _SUPPLY, i, on) - 0.5
+        v = _lane_masked_double(rs, _SUPPLY, i, on)
         lam = S[_at(r0 + _PTRS_LAM, i)]
         pa = S[_at(r0 + _PTRS + 1, i)]
         pb = S[_at(r0 + _PTRS + 2, i)]
@@ -936,7 +963,7 @@ def _operate_lanes(S, r0, P, off, sec, n, dt, chips_on, funding_on):
 
 
 @njit(cache=True, error_model="numpy")
-def _fund_lanes(S, r0, P, off, sec, n, a, b, c, w):
+def _fund_lanes(S, r0, P, off, sec, n, rs):
     """Market raises and the state backstop of live lanes short of cash, from their funding streams.
 
     A lane draws one uniform for a raise when its runway is short, then one
@@ -950,11 +977,11 @@ def _fund_lanes(S, r0, P, off, sec, n, a, b, c, w):
         e_eff = S[_at(r0 + _N, i)] + P[_at(off + C_BETA, i)] * sec[_at(_SS, i)]
         x = P[_at(off + F_BASE_LOGIT, i)] + P[_at(off + F_NARRATIVE_SENS, i)] * e_eff
         prob = 1.0 / (1.0 + fast_exp(-x))
-        u = _lane_masked_double(a, b, c, w, i, want)
+        u = _lane_masked_double(rs, _FUNDING, i, want)
         raised = P[_at(off + F_RAISE_FRACTION, i)] * fast_exp(S[_at(r0 + _LOGV, i)])
         cash = cash + raised if (want and u < prob) else cash
         short = alive and cash < 0.0
-        u = _lane_masked_double(a, b, c, w, i, short)
+        u = _lane_masked_double(rs, _FUNDING, i, short)
         cash = cash + P[_at(off + F_BACKSTOP, i)] if (short and u < P[_at(off + F_BACKSTOP_PROB, i)]) else cash
         S[_at(r0 + _CASH, i)] = cash
 
@@ -982,7 +1009,7 @@ def _start_lanes(P, S, sec, ev, n_comp, n, dt, chips_on, p_none):
         collapse_ratio = P[_at(OUT_COLLAPSE_RATIO, i)]
         sec[_at(_LOG_COLLAPSE, i)] = math.log(collapse_ratio) if collapse_ratio > 0.0 else -_INF
         for e in range(ev.shape[0]):
-            p_none[e, i] = math.exp(-P[_at(ev[e, EV_SLOT] + E_HAZARD, i)] * dt)
+            p_none[_at(e, i)] = math.exp(-P[_at(ev[e, EV_SLOT] + E_HAZARD, i)] * dt)
         for c in range(n_comp):
             off = N_GLOBAL + c * N_COMPANY
             r0 = c * _NST
@@ -1059,16 +1086,17 @@ def _simulate_task(theta_row, unc_slots, unc_values, unc_row0, ev, br, n_comp, n
         P[j * LANES:(j + 1) * LANES] = theta_row[j]
     S = np.zeros(n_comp * _NST * LANES)
     sec = np.zeros(_NSEC * LANES)
-    p_none = np.empty((n_events, LANES))
-    zs = np.empty(LANES)
-    z = np.empty((n_comp, 4, LANES))
-    ue = np.empty((n_events, LANES))
+    p_none = np.empty(n_events * LANES)
+    # Draws of a month: row 0 the sector normal, rows 1 .. n_events the event
+    # uniforms, then four normals per company.
+    z0 = 1 + n_events
+    draws = np.empty((z0 + 4 * n_comp) * LANES)
     us = np.empty(LANES)
     sup = np.empty(5 * LANES)
     raw = np.empty(LANES, dtype=np.uint64)
-    rs = np.empty((N_STREAMS_K, 4, LANES), dtype=np.uint64)
+    rs = np.empty(N_STREAMS_K * 4 * LANES, dtype=np.uint64)
     one = np.empty(4, dtype=np.uint64)
-    beta = np.empty((n_comp, LANES))
+    beta = np.empty(n_comp * LANES)
     rec_vals = np.empty(N_VARS * LANES)
     rec_bins = np.empty(N_VARS * LANES, dtype=np.uint16)
     for base in range(0, n_paths, LANES):
@@ -1080,60 +1108,54 @@ def _simulate_task(theta_row, unc_slots, unc_values, unc_row0, ev, br, n_comp, n
         _start_lanes(P, S, sec, ev, n_comp, n, dt, chips_on, p_none)
         for c in range(n_comp):
             for i in range(n):
-                beta[c, i] = P[_at(N_GLOBAL + c * N_COMPANY + C_BETA, i)]
+                beta[_at(c, i)] = P[_at(N_GLOBAL + c * N_COMPANY + C_BETA, i)]
         if hist_on and rec_row[0] >= 0:
             for c in range(n_comp):
-                _record_lanes(S, c * _NST, sec, beta[c], n, base, binbuf, c, rec_row[0], mm, rec_vals, rec_bins)
-        for i in range(n):
-            if path0 + base + i < keep_n:
-                for c in range(n_comp):
-                    _keep(S, c * _NST, sec[_at(_SS, i)], beta[c, i], kept, path0 + base + i, c, 0, i)
+                _record_lanes(S, c * _NST, sec, beta, n, base, binbuf, c, rec_row[0], mm, rec_vals, rec_bins)
+        keeping = path0 + base < keep_n
+        if keeping:
+            _keep_lanes(S, sec, beta, n, n_comp, path0 + base, keep_n, kept, 0)
         h_idx = 0
-        rd = rs[0]
         for m in range(1, n_months + 1):
             # 1. Draws of the diffusion stream, in each path's order: the sector
             # normal, one uniform per event type, four normals per company.
-            lane_normals(rd, zs, raw, n, one)
+            lane_normals(rs, _DIFFUSION, draws, 0, raw, n, one)
             for e in range(n_events):
-                lane_doubles(rd[0], rd[1], rd[2], rd[3], ue[e], n)
-            for c in range(n_comp):
-                for j in range(4):
-                    lane_normals(rd, z[c, j], raw, n, one)
+                lane_doubles(rs, _DIFFUSION, draws, 1 + e, n)
+            for j in range(4 * n_comp):
+                lane_normals(rs, _DIFFUSION, draws, z0 + j, raw, n, one)
             # 2. Events: arrivals by inversion of one uniform each (fixed draws);
             # most months have none (one comparison with P(0 events)).
             for e in range(n_events):
                 for i in range(n):
-                    if ue[e, i] > p_none[e, i]:
-                        _lane_load(rs[1], i, one)
-                        _event_lane(P, S, sec, ev, br, e, ue[e, i], p_none[e, i], i, n_comp, dt, one)
-                        _lane_store(rs[1], i, one)
+                    u = draws[_at(1 + e, i)]
+                    if u > p_none[_at(e, i)]:
+                        _lane_load(rs, _EVENTS, i, one)
+                        _event_lane(P, S, sec, ev, br, e, u, p_none[_at(e, i)], i, n_comp, dt, one)
+                        _lane_store(rs, _EVENTS, i, one)
             # 3. Sector mood.
             for i in range(n):
                 lr = P[_at(S_LONG_RUN, i)]
-                sec[_at(_SS, i)] = lr + (sec[_at(_SS, i)] - lr) * sec[_at(_SS_A, i)] + sec[_at(_SS_B, i)] * zs[i]
+                sec[_at(_SS, i)] = lr + (sec[_at(_SS, i)] - lr) * sec[_at(_SS_A, i)] + sec[_at(_SS_B, i)] * draws[i]
             for c in range(n_comp):
                 off = N_GLOBAL + c * N_COMPANY
                 r0 = c * _NST
-                _diffuse_lanes(S, r0, P, off, z[c, 0], z[c, 1], z[c, 2], z[c, 3], n, dt, sqdt)
+                _diffuse_lanes(S, r0, P, off, draws, z0 + 4 * c, n, dt, sqdt)
                 # 4. Chips: one supply uniform per path, live or not (common random numbers).
                 if chips_on[c]:
-                    rsup = rs[2]
-                    lane_doubles(rsup[0], rsup[1], rsup[2], rsup[3], us, n)
-                    _supply_lanes(S, r0, P, off, us, n, dt, tables, guides, table_len, table_lam, c, one, rsup, sup)
+                    lane_doubles(rs, _SUPPLY, us, 0, n)
+                    _supply_lanes(S, r0, P, off, us, n, dt, tables, guides, table_len, table_lam, c, one, rs, sup)
                 # 5. Revenue, margin, cash; funding, backstop, failure.
                 if _operate_lanes(S, r0, P, off, sec, n, dt, chips_on[c], funding_on[c]) > 0:
-                    rf = rs[3]
-                    _fund_lanes(S, r0, P, off, sec, n, rf[0], rf[1], rf[2], rf[3])
+                    _fund_lanes(S, r0, P, off, sec, n, rs)
                 _fail_lanes(S, r0, P, off, n, m)
             # 6. Record the month.
             row = rec_row[m]
             if hist_on and row >= 0:
                 for c in range(n_comp):
-                    _record_lanes(S, c * _NST, sec, beta[c], n, base, binbuf, c, row, mm, rec_vals, rec_bins)
-            for i in range(n):
-                if path0 + base + i < keep_n:
-                    for c in range(n_comp):
-                        _keep(S, c * _NST, sec[_at(_SS, i)], beta[c, i], kept, path0 + base + i, c, m, i)
+                    _record_lanes(S, c * _NST, sec, beta, n, base, binbuf, c, row, mm, rec_vals, rec_bins)
+            if keeping:
+                _keep_lanes(S, sec, beta, n, n_comp, path0 + base, keep_n, kept, m)
             if h_idx < n_hor and hz_month[h_idx] == m:
                 _horizon_lanes(P, S, sec, n, n_comp, base, path0, h_idx, tid, s, task, counts,
                                any_champ, n_champ, vh_stats, market_h, market_exceed, path_outcome)
@@ -1270,7 +1292,7 @@ def draw_only_tasks(n_events, n_comp, n_months, task_n, rng, out):
     n_tasks = task_n.shape[0]
     for t in prange(n_tasks):
         block_state = rng[t].copy()
-        rs = np.empty((N_STREAMS_K, 4, LANES), dtype=np.uint64)
+        rs = np.empty(N_STREAMS_K * 4 * LANES, dtype=np.uint64)
         buf = np.zeros(LANES)
         raw = np.empty(LANES, dtype=np.uint64)
         one = np.empty(4, dtype=np.uint64)
@@ -1278,19 +1300,17 @@ def draw_only_tasks(n_events, n_comp, n_months, task_n, rng, out):
         for base in range(0, task_n[t], LANES):
             n = min(LANES, task_n[t] - base)
             seed_lanes(block_state, rs, n)
-            rd = rs[0]
-            rsup = rs[2]
             for _m in range(n_months):
-                lane_normals(rd, buf, raw, n, one)
+                lane_normals(rs, _DIFFUSION, buf, 0, raw, n, one)
                 acc += buf[0]
                 for _e in range(n_events):
-                    lane_doubles(rd[0], rd[1], rd[2], rd[3], buf, n)
+                    lane_doubles(rs, _DIFFUSION, buf, 0, n)
                     acc += buf[0]
                 for _c in range(n_comp):
                     for _j in range(4):
-                        lane_normals(rd, buf, raw, n, one)
+                        lane_normals(rs, _DIFFUSION, buf, 0, raw, n, one)
                         acc += buf[0]
-                    lane_doubles(rsup[0], rsup[1], rsup[2], rsup[3], buf, n)
+                    lane_doubles(rs, _SUPPLY, buf, 0, n)
                     acc += buf[0]
         out[t] = acc
 
