@@ -472,6 +472,27 @@ def _lane_normals_fast(rs, r, out, row, raw, n):
 @njit(cache=True, error_model="numpy")
 def lane_normals(rs, stream, out, row, raw, n, one):
     """One standard normal per lane of ``stream`` into ``out[row]`` (numpy's ziggurat)."""
+    lane_normal_rows(rs, stream, out, row, 1, raw, n, one)
+
+
+@njit(cache=True, error_model="numpy")
+def lane_double_rows(rs, stream, out, row, n_rows, n):
+    """Uniforms into rows ``row .. row + n_rows - 1`` of ``out``, a row at a time (one call: no refcounts)."""
+    r = 4 * stream
+    for k in range(n_rows):
+        for i in range(n):
+            out[_at(row + k, i)] = _to_double(_lane_next(rs, r, i, True))
+
+
+@njit(cache=True, error_model="numpy")
+def lane_normal_rows(rs, stream, out, row, n_rows, raw, n, one):
+    """Standard normals into rows ``row .. row + n_rows - 1`` of ``out``, a row at a time."""
+    for k in range(n_rows):
+        _lane_normal_row(rs, stream, out, row + k, raw, n, one)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _lane_normal_row(rs, stream, out, row, raw, n, one):
     if _lane_normals_fast(rs, 4 * stream, out, row, raw, n) == 0:
         return
     for i in range(n):
@@ -766,7 +787,7 @@ def _keep(S, r0, sector_s, beta, kept, p, c, m, i):
     kept[VAR_NARRATIVE, p, c, m] = S[_at(r0 + _N, i)] + beta * sector_s
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _draw_jump(gen, mean, sd):
     if sd > 0.0:
         return mean + sd * standard_normal(gen)
@@ -774,6 +795,22 @@ def _draw_jump(gen, mean, sd):
 
 
 @njit(cache=True, error_model="numpy")
+def _events_lanes(P, S, sec, ev, br, p_none, draws, n, n_comp, dt, rs, ge):
+    """Event arrivals of every lane this month, by inversion of its uniform, and their effects.
+
+    One call a month: the rare arrivals are handled inline here, because every
+    call of a compiled function costs two atomic reference counts per array.
+    """
+    for e in range(ev.shape[0]):
+        for i in range(n):
+            u = draws[_at(1 + e, i)]
+            if u > p_none[_at(e, i)]:
+                _lane_load(rs, _EVENTS, i, ge)
+                _event_lane(P, S, sec, ev, br, e, u, p_none[_at(e, i)], i, n_comp, dt, ge)
+                _lane_store(rs, _EVENTS, i, ge)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
 def _event_lane(P, S, sec, ev, br, e, u, p0, i, n_comp, dt, ge):
     """Arrivals of event ``e`` in lane ``i`` this month (u > P(none)) and their effects."""
     slot_e = ev[e, EV_SLOT]
@@ -1120,19 +1157,11 @@ def _simulate_task(theta_row, unc_slots, unc_values, unc_row0, ev, br, n_comp, n
             # 1. Draws of the diffusion stream, in each path's order: the sector
             # normal, one uniform per event type, four normals per company.
             lane_normals(rs, _DIFFUSION, draws, 0, raw, n, one)
-            for e in range(n_events):
-                lane_doubles(rs, _DIFFUSION, draws, 1 + e, n)
-            for j in range(4 * n_comp):
-                lane_normals(rs, _DIFFUSION, draws, z0 + j, raw, n, one)
+            lane_double_rows(rs, _DIFFUSION, draws, 1, n_events, n)
+            lane_normal_rows(rs, _DIFFUSION, draws, z0, 4 * n_comp, raw, n, one)
             # 2. Events: arrivals by inversion of one uniform each (fixed draws);
             # most months have none (one comparison with P(0 events)).
-            for e in range(n_events):
-                for i in range(n):
-                    u = draws[_at(1 + e, i)]
-                    if u > p_none[_at(e, i)]:
-                        _lane_load(rs, _EVENTS, i, one)
-                        _event_lane(P, S, sec, ev, br, e, u, p_none[_at(e, i)], i, n_comp, dt, one)
-                        _lane_store(rs, _EVENTS, i, one)
+            _events_lanes(P, S, sec, ev, br, p_none, draws, n, n_comp, dt, rs, one)
             # 3. Sector mood.
             for i in range(n):
                 lr = P[_at(S_LONG_RUN, i)]
