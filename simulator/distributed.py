@@ -49,6 +49,7 @@ from simulator import _layout as L
 from simulator.config import Scenario, ScenarioError, load_scenario
 from simulator.engine import (
     DEFAULT_BLOCK_SIZE,
+    RANDOM_STREAMS,
     RunPlan,
     Tally,
     merge_tallies,
@@ -418,8 +419,7 @@ class Job:
             "seed_entropy": str(self.seed.entropy),
             "seed_spawn_key": list(self.seed.spawn_key),
             "block_size": int(self.block_size),
-            "random_streams": "numpy SFC64 per block and stream; SeedSequence(entropy, spawn_key=(*key, "
-                              "block, stream)); streams: " + ", ".join(L.STREAM_NAMES),
+            "random_streams": RANDOM_STREAMS,
             "kept_paths": int(self.kept_count),
         }
         if self.sink is not None:

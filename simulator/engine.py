@@ -3,9 +3,10 @@
 Paths are split into fixed-size blocks.  Block ``b`` of a run seeded with
 ``SeedSequence(entropy, spawn_key=k)`` owns four streams (diffusion, events,
 supply, funding), the children ``SeedSequence(entropy, spawn_key=(*k, b, j))``
-driving ``SFC64`` bit generators.  A block's draws therefore depend only on the
-seed and the block index, never on threads, processes or how many blocks run
-together, and the same seed gives bit-identical results however the work is
+driving ``SFC64`` bit generators; each path of the block gets four SFC64
+streams of its own, seeded from the block's in path order (``_kernels.seed_lanes``).
+A block's draws therefore depend only on the seed and the block index, never on
+threads, processes or how many blocks run together, and the same seed gives bit-identical results however the work is
 split.  Summaries stream: integer tallies are summed, floating-point moments are
 merged block by block in block order, so memory does not grow with paths.
 """
@@ -24,6 +25,7 @@ from simulator.params import ParameterLayout
 
 __all__ = [
     "DEFAULT_BLOCK_SIZE",
+    "RANDOM_STREAMS",
     "RunPlan",
     "Tally",
     "block_generators",
@@ -34,6 +36,11 @@ __all__ = [
 ]
 
 DEFAULT_BLOCK_SIZE = 4096
+#: How the random streams are laid out, for the provenance of every result.
+RANDOM_STREAMS = (
+    "numpy SFC64 per block and stream: SeedSequence(entropy, spawn_key=(*key, block, stream)); each path's "
+    "streams are SFC64s seeded with the next three outputs of its block's streams (counter 1, twelve rounds); "
+    "streams: " + ", ".join(L.STREAM_NAMES))
 #: Months recorded for quantile fans: every month up to this many, else thinned.
 MAX_RECORDED_MONTHS = 121
 ENGINES = ("numba", "numpy")
@@ -377,8 +384,11 @@ def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, 
         start_all = time.perf_counter()
         for i0 in range(0, len(all_blocks), per_chunk):
             chunk = all_blocks[i0:i0 + per_chunk]
-            task_set = np.repeat(np.arange(n_sets, dtype=np.int64)[None, :], len(chunk), axis=0).ravel()
-            task_block = np.repeat(np.arange(len(chunk)), n_sets)
+            # Tasks set by set, each set's blocks together: numba splits the task list
+            # into equal runs per thread, and the blocks differ in size (the last one
+            # of a run is short), so every run must hold the same mix of them.
+            task_set = np.repeat(np.arange(n_sets, dtype=np.int64), len(chunk))
+            task_block = np.tile(np.arange(len(chunk)), n_sets)
             # The kernel indexes kept paths from its task start: shift by keep_start.
             task_start = np.asarray([chunk[j][1] - keep_start for j in task_block], dtype=np.int64)
             task_n = np.asarray([chunk[j][2] for j in task_block], dtype=np.int64)
@@ -409,9 +419,9 @@ def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, 
                 fv_stats, vh_stats, kept, keep, fail_month, market_h, market_exceed, path_outcome)
             # Keep the float moments per block; they are merged in block order when read.
             n_b = len(chunk)
-            counts_col = task_n.astype(np.float64).reshape(n_b, n_sets)
-            fv_b = fv_stats.reshape(n_b, n_sets, n_comp, 2)
-            vh_b = vh_stats.reshape(n_b, n_sets, n_comp, n_hor, 2)
+            counts_col = task_n.astype(np.float64).reshape(n_sets, n_b).T
+            fv_b = fv_stats.reshape(n_sets, n_b, n_comp, 2).swapaxes(0, 1)
+            vh_b = vh_stats.reshape(n_sets, n_b, n_comp, n_hor, 2).swapaxes(0, 1)
             total.fv_blocks = np.concatenate([total.fv_blocks, np.concatenate(
                 [np.broadcast_to(counts_col[:, :, None, None], (n_b, n_sets, n_comp, 1)), fv_b], axis=-1)])
             total.vh_blocks = np.concatenate([total.vh_blocks, np.concatenate(

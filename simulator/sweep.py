@@ -32,7 +32,7 @@ import xarray as xr
 
 from simulator import _layout as L
 from simulator.config import Scenario, ScenarioError, load_scenario, with_overrides
-from simulator.engine import DEFAULT_BLOCK_SIZE, RunPlan, normalise_seed, plan_run, simulate
+from simulator.engine import DEFAULT_BLOCK_SIZE, RANDOM_STREAMS, RunPlan, normalise_seed, plan_run, simulate
 from simulator.errors import UserError
 from simulator.params import ParameterLayout, build_layout
 from simulator.results import build_sets_dataset, market_path
@@ -196,9 +196,7 @@ def evaluate_sets(
         "seed_entropy": str(root.entropy),
         "seed_spawn_key": json.dumps(list(root.spawn_key)),
         "block_size": int(block_size),
-        "random_streams": "numpy SFC64 per block and stream; SeedSequence(entropy, spawn_key=(*key, block, "
-                          "stream)); streams: " + ", ".join(L.STREAM_NAMES) + "; every parameter set "
-                          "restarts the same streams (common random numbers)",
+        "random_streams": RANDOM_STREAMS + "; every parameter set restarts the same streams (common random numbers)",
         "parameter_sets": int(n_sets),
         "sets_per_kernel_batch": int(batch),
     })
