@@ -33,6 +33,12 @@ from simulator._layout import (
     VAR_CAPACITY, VAR_CASH, VAR_MARGIN, VAR_NARRATIVE, VAR_REVENUE, VAR_VALUATION,
 )
 
+#: Helpers that take arrays and allocate none are compiled without numba's
+#: reference counting: with it, every call of a compiled function increments
+#: and decrements each array argument's count atomically (two locked
+#: instructions per array per call), which was a tenth of the month loop.
+_no_refcounts = njit(cache=True, error_model="numpy", _nrt=False)
+
 # ---------------------------------------------------------------------------
 # Random streams.  Each stream is numpy's SFC64 bit generator, its state taken
 # from the block's ``numpy.random.Generator`` (``engine.block_states``) and
@@ -102,7 +108,7 @@ def standard_normal(s):
     return _normal_rest(s, idx, rabs, x)
 
 
-@njit(cache=True, error_model="numpy")
+@_no_refcounts
 def _normal_rest(s, idx, rabs, x):
     """numpy's ziggurat after a failed rectangle test: tail or wedge test, then draw again."""
     while True:
@@ -128,7 +134,7 @@ def _normal_rest(s, idx, rabs, x):
             return x
 
 
-@njit(cache=True, error_model="numpy")
+@_no_refcounts
 def _loggam(x):
     """numpy's ``random_loggam`` (log-gamma used inside its Poisson sampler)."""
     if x == 1.0 or x == 2.0:
@@ -176,7 +182,7 @@ def poisson_ptrs(s, lam, loglam, a, b, invalpha, vr):
     return _poisson_ptrs_rest(s, lam, loglam, a, b, invalpha, vr, u, v, us, k)
 
 
-@njit(cache=True, error_model="numpy")
+@_no_refcounts
 def _poisson_ptrs_rest(s, lam, loglam, a, b, invalpha, vr, u, v, us, k):
     """numpy's PTRS loop after the quick acceptance failed for (u, v)."""
     while True:
@@ -192,7 +198,7 @@ def _poisson_ptrs_rest(s, lam, loglam, a, b, invalpha, vr, u, v, us, k):
             return k
 
 
-@njit(cache=True, error_model="numpy")
+@_no_refcounts
 def poisson(s, lam):
     """numpy's Poisson sampler (``Generator.poisson``): PTRS for lam >= 10, else multiplication."""
     if lam >= 10.0:
@@ -380,7 +386,7 @@ def _at(row, i):
     return np.uint64(row) * np.uint64(LANES) + np.uint64(i)
 
 
-@njit(cache=True, error_model="numpy")
+@_no_refcounts
 def seed_lanes(block_state, rs, n):
     """Seed the next ``n`` paths' streams from the block's states.
 
@@ -437,7 +443,7 @@ def _to_double(r):
     return (hi + hi + (1.0 if v & _U1 else 0.0)) * _TWO_M53
 
 
-@njit(cache=True, error_model="numpy")
+@_no_refcounts
 def lane_doubles(rs, stream, out, row, n):
     """One uniform on [0, 1) per lane of ``stream`` into ``out[row]`` (numpy's ``next_double``)."""
     r = 4 * stream
@@ -451,7 +457,7 @@ def _lane_masked_double(rs, stream, i, on):
     return _to_double(_lane_next(rs, 4 * stream, i, on))
 
 
-@njit(cache=True, error_model="numpy")
+@_no_refcounts
 def _lane_normals_fast(rs, r, out, row, raw, n):
     """The ziggurat's rectangle test for every lane; NaN (and the raw word) where it failed."""
     bad = 0
@@ -469,13 +475,13 @@ def _lane_normals_fast(rs, r, out, row, raw, n):
     return bad
 
 
-@njit(cache=True, error_model="numpy")
+@_no_refcounts
 def lane_normals(rs, stream, out, row, raw, n, one):
     """One standard normal per lane of ``stream`` into ``out[row]`` (numpy's ziggurat)."""
     lane_normal_rows(rs, stream, out, row, 1, raw, n, one)
 
 
-@njit(cache=True, error_model="numpy")
+@_no_refcounts
 def lane_double_rows(rs, stream, out, row, n_rows, n):
     """Uniforms into rows ``row .. row + n_rows - 1`` of ``out``, a row at a time (one call: no refcounts)."""
     r = 4 * stream
@@ -484,7 +490,7 @@ def lane_double_rows(rs, stream, out, row, n_rows, n):
             out[_at(row + k, i)] = _to_double(_lane_next(rs, r, i, True))
 
 
-@njit(cache=True, error_model="numpy")
+@_no_refcounts
 def lane_normal_rows(rs, stream, out, row, n_rows, raw, n, one):
     """Standard normals into rows ``row .. row + n_rows - 1`` of ``out``, a row at a time."""
     for k in range(n_rows):
@@ -640,7 +646,7 @@ def _poisson_inverse(u, lam, p0):
     return k
 
 
-@njit(cache=True, error_model="numpy")
+@_no_refcounts
 def poisson_cdf_table(lam, out, guide):
     """Fill ``out`` with P(X <= k), X ~ Poisson(lam), and ``guide`` with a guide table.
 
@@ -701,7 +707,7 @@ def _bin_of(x, low, high):
     return np.uint16(j)
 
 
-@njit(cache=True, error_model="numpy")
+@_no_refcounts
 def _record_lanes(S, r0, sec, beta, n, base, binbuf, c, row, mm, vals, bins):
     """Bins of every lane's company state in the task's buffer; min/max per variable.
 
@@ -745,7 +751,7 @@ def _record_lanes(S, r0, sec, beta, n, base, binbuf, c, row, mm, vals, bins):
         mm[c, row, v, 1] = hi
 
 
-@njit(cache=True, error_model="numpy")
+@_no_refcounts
 def _flush_bins(binbuf, n_paths, mm, hist, minmax, tid, s):
     """Add a task's buffered bins to this thread's histograms, one row at a time."""
     n_comp, n_rec, n_vars = binbuf.shape[0], binbuf.shape[1], binbuf.shape[2]
@@ -767,7 +773,7 @@ def _flush_bins(binbuf, n_paths, mm, hist, minmax, tid, s):
                     minmax[tid, s, c, v, r, 1] = hi
 
 
-@njit(cache=True, error_model="numpy")
+@_no_refcounts
 def _keep_lanes(S, sec, beta, n, n_comp, p0, keep_n, kept, m):
     """Store month ``m`` of the lanes whose path index ``p0 + i`` is below ``keep_n``."""
     for i in range(n):
@@ -776,7 +782,7 @@ def _keep_lanes(S, sec, beta, n, n_comp, p0, keep_n, kept, m):
                 _keep(S, c * _NST, sec[_at(_SS, i)], beta[_at(c, i)], kept, p0 + i, c, m, i)
 
 
-@njit(cache=True, error_model="numpy")
+@_no_refcounts
 def _keep(S, r0, sector_s, beta, kept, p, c, m, i):
     alive = S[_at(r0 + _ALIVE, i)] > 0.5
     kept[VAR_REVENUE, p, c, m] = S[_at(r0 + _R, i)] if alive else 0.0
@@ -794,7 +800,7 @@ def _draw_jump(gen, mean, sd):
     return mean
 
 
-@njit(cache=True, error_model="numpy")
+@_no_refcounts
 def _events_lanes(P, S, sec, ev, br, p_none, draws, n, n_comp, dt, rs, ge):
     """Event arrivals of every lane this month, by inversion of its uniform, and their effects.
 
@@ -857,7 +863,7 @@ def _event_lane(P, S, sec, ev, br, e, u, p0, i, n_comp, dt, ge):
             S[_at(r0 + _OPEX, i)] *= opex_mult
 
 
-@njit(cache=True, error_model="numpy")
+@_no_refcounts
 def _diffuse_lanes(S, r0, P, off, Z, zr, n, dt, sqdt):
     """Narrative, growth, demand, price and cost of every live lane for one month."""
     for i in range(n):
@@ -886,7 +892,7 @@ def _diffuse_lanes(S, r0, P, off, Z, zr, n, dt, sqdt):
         S[_at(r0 + _SIGG, i)] = sig_g * decay if alive else sig_g
 
 
-@njit(cache=True, error_model="numpy")
+@_no_refcounts
 def _supply_lanes(S, r0, P, off, us, n, dt, tables, guides, table_len, table_lam, c, one, rs, sup):
     """New cards of every live lane (MODEL.md chips): Poisson(domestic + imports x import factor).
 
@@ -940,7 +946,7 @@ def _supply_lanes(S, r0, P, off, us, n, dt, tables, guides, table_len, table_lam
         S[_at(r0 + _K, i)] = cards if alive else S[_at(r0 + _K, i)]
 
 
-@njit(cache=True, error_model="numpy")
+@_no_refcounts
 def _ptrs_quick_lanes(S, r0, P, off, n, rs, sup):
     """numpy's PTRS first try for the flagged lanes: new cards where it accepts, -1 where it does not."""
     for i in range(n):
@@ -961,7 +967,7 @@ def _ptrs_quick_lanes(S, r0, P, off, n, rs, sup):
         S[_at(r0 + _CAP, i)] = (k if ok else -1.0) if on else S[_at(r0 + _CAP, i)]
 
 
-@njit(cache=True, error_model="numpy")
+@_no_refcounts
 def _operate_lanes(S, r0, P, off, sec, n, dt, chips_on, funding_on):
     """Served revenue, margin, taxes, cash and valuation of every live lane; counts lanes needing funding."""
     need = 0
@@ -999,7 +1005,7 @@ def _operate_lanes(S, r0, P, off, sec, n, dt, chips_on, funding_on):
     return need
 
 
-@njit(cache=True, error_model="numpy")
+@_no_refcounts
 def _fund_lanes(S, r0, P, off, sec, n, rs):
     """Market raises and the state backstop of live lanes short of cash, from their funding streams.
 
@@ -1023,7 +1029,7 @@ def _fund_lanes(S, r0, P, off, sec, n, rs):
         S[_at(r0 + _CASH, i)] = cash
 
 
-@njit(cache=True, error_model="numpy")
+@_no_refcounts
 def _fail_lanes(S, r0, P, off, n, m):
     """Absorbing failure of live lanes with negative cash."""
     for i in range(n):
@@ -1033,7 +1039,7 @@ def _fail_lanes(S, r0, P, off, n, m):
             S[_at(r0 + _VFAIL, i)] = P[_at(off + F_RECOVERY, i)] * math.exp(S[_at(r0 + _LOGV, i)])
 
 
-@njit(cache=True, error_model="numpy")
+@_no_refcounts
 def _start_lanes(P, S, sec, ev, n_comp, n, dt, chips_on, p_none):
     """Initial state and per-path constants of every lane (MODEL.md, start of a path)."""
     for i in range(n):
@@ -1196,7 +1202,7 @@ def _simulate_task(theta_row, unc_slots, unc_values, unc_row0, ev, br, n_comp, n
 
 
 
-@njit(cache=True, error_model="numpy")
+@_no_refcounts
 def _horizon_lanes(P, S, sec, n, n_comp, base, path0, h_idx, tid, s, task, counts,
                    any_champ, n_champ, vh_stats, market_h, market_exceed, path_outcome):
     """Outcomes at a horizon, lane by lane in path order (the moments are order-dependent)."""
@@ -1242,7 +1248,7 @@ def _horizon_lanes(P, S, sec, n, n_comp, base, path0, h_idx, tid, s, task, count
         n_champ[tid, s, h_idx, n_ch] += 1
 
 
-@njit(cache=True, error_model="numpy")
+@_no_refcounts
 def _finish_lanes(P, S, n, n_comp, base, path0, horizon_t, tid, s, task, fv_stats,
                   fail_counts, fail_month, keep_n):
     """Fundamental value (discounted cash plus exit multiple of operating profit) and month of failure."""
