@@ -619,6 +619,45 @@ _LOG_COLLAPSE = 5
 _NSEC = 6
 
 
+@njit(cache=True, error_model="numpy")
+def fill_lane_poisson(block_state, lams, n_lanes, n_draws, out):
+    """Card-supply Poisson draws by the lanes' PTRS passes, for tests.
+
+    Lanes are seeded from ``block_state`` (one SFC64 state) as the supply
+    stream; lane ``i`` draws Poisson(``lams[i % len(lams)]``), all >= 10, except
+    where ``(lane + draw) % 5 == 0`` (NaN there: a lane that draws nothing).
+    ``out`` (n_draws, n_lanes); returns the lane states after the draws.
+    """
+    final = np.empty((4, n_lanes), dtype=np.uint64)
+    state = np.empty((N_STREAMS_K, 4), dtype=np.uint64)
+    for j in range(N_STREAMS_K):
+        state[j] = block_state
+    rs = np.zeros(N_STREAMS_K * 4 * LANES, dtype=np.uint64)
+    S = np.zeros(_NST * LANES)
+    sup = np.zeros(5 * LANES)
+    one = np.empty(4, dtype=np.uint64)
+    for base in range(0, n_lanes, LANES):
+        n = min(LANES, n_lanes - base)
+        seed_lanes(state, rs, n)
+        for i in range(n):
+            lam = lams[(base + i) % lams.shape[0]]
+            S[_at(_PTRS_LAM, i)] = lam
+            (S[_at(_PTRS, i)], S[_at(_PTRS + 1, i)], S[_at(_PTRS + 2, i)], S[_at(_PTRS + 3, i)],
+             S[_at(_PTRS + 4, i)]) = ptrs_constants(lam)
+        for d in range(n_draws):
+            for i in range(n):
+                on = (base + i + d) % 5 != 0
+                sup[_at(0, i)] = 1.0 if on else 0.0
+                S[_at(_CAP, i)] = -1.0 if on else np.nan
+            _ptrs_lanes(S, 0, n, rs, sup, one)
+            for i in range(n):
+                out[d, base + i] = S[_at(_CAP, i)]
+        for w in range(4):
+            for i in range(n):
+                final[w, base + i] = rs[_at(4 * _SUPPLY + w, i)]
+    return final
+
+
 @njit(cache=True, error_model="numpy", inline="always")
 def _ou_coefficients(kappa, sigma, dt):
     """Exact OU step: x' = m + (x - m) a + b z; kappa = 0 is a random walk."""
@@ -930,16 +969,7 @@ def _supply_lanes(S, r0, P, off, us, n, dt, tables, guides, table_len, table_lam
         sup[_at(0, i)] = 1.0 if ptrs else 0.0
         S[_at(r0 + _CAP, i)] = k
     if n_ptrs > 0:
-        _ptrs_quick_lanes(S, r0, P, off, n, rs, sup)
-        for i in range(n):
-            if sup[_at(0, i)] > 0.5 and S[_at(r0 + _CAP, i)] < 0.0:
-                lam = S[_at(r0 + _PTRS_LAM, i)]
-                _lane_load(rs, _SUPPLY, i, one)
-                S[_at(r0 + _CAP, i)] = float(_poisson_ptrs_rest(
-                    one, lam, S[_at(r0 + _PTRS, i)], S[_at(r0 + _PTRS + 1, i)], S[_at(r0 + _PTRS + 2, i)],
-                    S[_at(r0 + _PTRS + 3, i)], S[_at(r0 + _PTRS + 4, i)], sup[_at(1, i)], sup[_at(2, i)],
-                    sup[_at(3, i)], sup[_at(4, i)]))
-                _lane_store(rs, _SUPPLY, i, one)
+        _ptrs_lanes(S, r0, n, rs, sup, one)
     for i in range(n):
         alive = S[_at(r0 + _ALIVE, i)] > 0.5
         cards = S[_at(r0 + _K, i)] * (1.0 - P[_at(off + K_DEPRECIATION, i)] * dt) + S[_at(r0 + _CAP, i)]
@@ -947,8 +977,12 @@ def _supply_lanes(S, r0, P, off, us, n, dt, tables, guides, table_len, table_lam
 
 
 @_no_refcounts
-def _ptrs_quick_lanes(S, r0, P, off, n, rs, sup):
-    """numpy's PTRS first try for the flagged lanes: new cards where it accepts, -1 where it does not."""
+def _ptrs_quick_lanes(S, r0, n, rs, sup):
+    """numpy's PTRS first try for the flagged lanes: new cards where it accepts, -1 where it does not.
+
+    Returns how many lanes it rejected (their u, v, us, k are left in ``sup``).
+    """
+    pending = 0
     for i in range(n):
         on = sup[_at(0, i)] > 0.5
         u = _lane_masked_double(rs, _SUPPLY, i, on) - 0.5
@@ -965,6 +999,26 @@ def _ptrs_quick_lanes(S, r0, P, off, n, rs, sup):
         sup[_at(3, i)] = us
         sup[_at(4, i)] = k
         S[_at(r0 + _CAP, i)] = (k if ok else -1.0) if on else S[_at(r0 + _CAP, i)]
+        pending += 1 if (on and not ok) else 0
+    return pending
+
+
+@_no_refcounts
+def _ptrs_lanes(S, r0, n, rs, sup, one):
+    """New cards by numpy's PTRS for the flagged lanes (``sup`` row 0), from their supply streams.
+
+    The quick acceptance (most draws) for all lanes at once; numpy's loop for
+    the few lanes it rejects, lane by lane.
+    """
+    if _ptrs_quick_lanes(S, r0, n, rs, sup) > 0:
+        for i in range(n):
+            if sup[_at(0, i)] > 0.5 and S[_at(r0 + _CAP, i)] < 0.0:
+                _lane_load(rs, _SUPPLY, i, one)
+                S[_at(r0 + _CAP, i)] = float(_poisson_ptrs_rest(
+                    one, S[_at(r0 + _PTRS_LAM, i)], S[_at(r0 + _PTRS, i)], S[_at(r0 + _PTRS + 1, i)],
+                    S[_at(r0 + _PTRS + 2, i)], S[_at(r0 + _PTRS + 3, i)], S[_at(r0 + _PTRS + 4, i)],
+                    sup[_at(1, i)], sup[_at(2, i)], sup[_at(3, i)], sup[_at(4, i)]))
+                _lane_store(rs, _SUPPLY, i, one)
 
 
 @_no_refcounts

@@ -106,3 +106,18 @@ def test_lanes_of_a_block_have_distinct_streams():
     final = K.fill_lane_draws(state.copy(), 0, 4096, 1, out)
     assert len({tuple(col) for col in final.T}) == 4096
     assert len(np.unique(out)) == 4096
+
+
+def test_lane_ptrs_poisson_equals_numpy_generators():
+    # Rates across PTRS's range (numpy uses it from 10 up), several per block of lanes.
+    lams = np.array([10.0, 12.5, 47.3, 300.0, 412.7, 5e4, 17.0])
+    state = block_states(normalise_seed(11), 2)[2]
+    n_draws = 400  # ~28,000 draws: the quick acceptance fails for ~14% of them
+    out = np.empty((n_draws, N_LANES))
+    final = K.fill_lane_poisson(state.copy(), lams, N_LANES, n_draws, out)
+    for lane, gen in enumerate(_lane_generators(state, N_LANES)):
+        on = (lane + np.arange(n_draws)) % 5 != 0
+        expected = [gen.poisson(lams[lane % len(lams)]) for _ in range(int(on.sum()))]
+        np.testing.assert_array_equal(out[on, lane], expected)
+        assert np.isnan(out[~on, lane]).all()
+        np.testing.assert_array_equal(final[:, lane], gen.bit_generator.state["state"]["state"])
