@@ -14,6 +14,7 @@ import math
 import numpy as np
 from llvmlite import ir
 from numba import get_thread_id, njit, prange
+from numba.cpython.unsafe.numbers import trailing_zeros
 from numba.core import types
 from numba.extending import intrinsic
 from numba.np.random import _constants as _zig
@@ -48,6 +49,7 @@ _no_refcounts = njit(cache=True, error_model="numpy", _nrt=False)
 # PTRS / multiplication Poisson), so every variate equals the one the
 # Generator would give (tests/test_rng.py checks this bit for bit).
 # ---------------------------------------------------------------------------
+_U0 = np.uint64(0)
 _U1 = np.uint64(1)
 _U3 = np.uint64(3)
 _U8 = np.uint64(8)
@@ -368,7 +370,7 @@ def fill_fast_math(kind, x, out):
 # on that SFC64 state, so it equals what a ``numpy.random.Generator`` holding
 # that state would give (tests/test_rng.py).
 # ---------------------------------------------------------------------------
-LANES = 64
+LANES = 64  # at most 64: _events_lanes keeps one bit per lane
 _DIFFUSION, _EVENTS, _SUPPLY, _FUNDING = 0, 1, 2, 3  # stream order of engine.py
 N_STREAMS_K = 4  # diffusion, events, supply, funding (engine.py)
 _SFC64_WARMUP = 12
@@ -843,16 +845,22 @@ def _draw_jump(gen, mean, sd):
 def _events_lanes(P, S, sec, ev, br, p_none, draws, n, n_comp, dt, rs, ge):
     """Event arrivals of every lane this month, by inversion of its uniform, and their effects.
 
-    One call a month: the rare arrivals are handled inline here, because every
-    call of a compiled function costs two atomic reference counts per array.
+    Per event type, the lanes with arrivals (u > P(none)) are first found as
+    a bit mask in one branch-free pass, then only those lanes are visited, in
+    lane order: a per-lane test mispredicted at every rare arrival.  One call
+    a month, the arrivals handled inline: every call of a compiled function
+    with arrays has a fixed cost.
     """
     for e in range(ev.shape[0]):
+        hit = _U0
         for i in range(n):
-            u = draws[_at(1 + e, i)]
-            if u > p_none[_at(e, i)]:
-                _lane_load(rs, _EVENTS, i, ge)
-                _event_lane(P, S, sec, ev, br, e, u, p_none[_at(e, i)], i, n_comp, dt, ge)
-                _lane_store(rs, _EVENTS, i, ge)
+            hit |= (_U1 << np.uint64(i)) if draws[_at(1 + e, i)] > p_none[_at(e, i)] else _U0
+        while hit != _U0:
+            i = np.int64(trailing_zeros(hit))
+            hit &= hit - _U1
+            _lane_load(rs, _EVENTS, i, ge)
+            _event_lane(P, S, sec, ev, br, e, draws[_at(1 + e, i)], p_none[_at(e, i)], i, n_comp, dt, ge)
+            _lane_store(rs, _EVENTS, i, ge)
 
 
 @njit(cache=True, error_model="numpy", inline="always")

@@ -444,7 +444,12 @@ def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, 
         total.alive += n_run - np.cumsum(failed, axis=-1)
         total.market_exceed += market_exceed.sum(axis=0)
         if fans:
-            total.hist += hist.sum(axis=0)
+            # Threads' histograms added in place into thread 0's (``total`` is fresh
+            # from _empty_tally): a sweep's are hundreds of MB, and a sum over the
+            # thread axis into a new array cost seconds of page faults.
+            for t in range(1, n_threads_max):
+                np.add(hist[0], hist[t], out=hist[0])
+            total.hist = hist[0]
             total.minmax = np.stack([minmax[..., 0].min(axis=0), minmax[..., 1].max(axis=0)], axis=-1)
         if keep:
             total.kept = kept
