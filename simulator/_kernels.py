@@ -944,38 +944,53 @@ def _supply_lanes(S, r0, P, off, us, n, dt, tables, guides, table_len, table_lam
     """New cards of every live lane (MODEL.md chips): Poisson(domestic + imports x import factor).
 
     At the block's starting rate, inversion of the lane's uniform from a table
-    (monotone: common random numbers); at any other rate numpy's PTRS sampler,
-    its quick acceptance for all lanes at once, the rest lane by lane.
-    ``sup`` is (5 * LANES) scratch: PTRS flag, u, v, us, k.
+    (monotone: common random numbers); at any other rate numpy's PTRS sampler
+    (its quick acceptance for all lanes at once, the rest lane by lane), or
+    below a rate of 10 numpy's multiplication sampler.  A first branch-free
+    pass sorts the lanes (bit masks), so no per-lane branch is mispredicted
+    when lanes with and without an export cut are mixed.
+    ``sup`` is (5 * LANES) scratch: PTRS flag, u (first the rate), v, us, k.
     """
     n_tab = table_len[c]
     lam_tab = table_lam[c]
+    last = tables[c, n_tab - 1] if n_tab > 0 else -1.0
+    tab = _U0  # lanes served by the table
+    rare = _U0  # lanes needing fresh PTRS constants or the multiplication sampler
     n_ptrs = 0
     for i in range(n):
-        k = 0.0
-        ptrs = False
-        if S[_at(r0 + _ALIVE, i)] > 0.5:
-            lam = P[_at(off + K_DOMESTIC, i)] + P[_at(off + K_IMPORTS, i)] * S[_at(r0 + _I, i)]
-            u = us[i]
-            k = -1.0
-            if lam == lam_tab and n_tab > 0 and u <= tables[c, n_tab - 1]:
-                j = guides[c, int(u * n_tab)]
-                while tables[c, j] < u:
-                    j += 1
-                k = float(j)
-            elif lam >= 10.0:
-                ptrs = True
-                n_ptrs += 1
-                if lam != S[_at(r0 + _PTRS_LAM, i)]:
-                    S[_at(r0 + _PTRS_LAM, i)] = lam
-                    (S[_at(r0 + _PTRS, i)], S[_at(r0 + _PTRS + 1, i)], S[_at(r0 + _PTRS + 2, i)],
-                     S[_at(r0 + _PTRS + 3, i)], S[_at(r0 + _PTRS + 4, i)]) = ptrs_constants(lam)
-            else:
-                _lane_load(rs, _SUPPLY, i, one)
-                k = float(poisson(one, lam)) if lam > 0.0 else 0.0
-                _lane_store(rs, _SUPPLY, i, one)
+        alive = S[_at(r0 + _ALIVE, i)] > 0.5
+        lam = P[_at(off + K_DOMESTIC, i)] + P[_at(off + K_IMPORTS, i)] * S[_at(r0 + _I, i)]
+        on_tab = alive and lam == lam_tab and us[i] <= last
+        ptrs = alive and not on_tab and lam >= 10.0
+        small = alive and not on_tab and not ptrs and lam > 0.0
+        stale = ptrs and lam != S[_at(r0 + _PTRS_LAM, i)]
+        bit = _U1 << np.uint64(i)
+        tab |= bit if on_tab else _U0
+        rare |= bit if (small or stale) else _U0
+        n_ptrs += 1 if ptrs else 0
         sup[_at(0, i)] = 1.0 if ptrs else 0.0
-        S[_at(r0 + _CAP, i)] = k
+        sup[_at(1, i)] = lam
+        S[_at(r0 + _CAP, i)] = -1.0 if ptrs else 0.0
+    while tab != _U0:
+        i = np.int64(trailing_zeros(tab))
+        tab &= tab - _U1
+        u = us[i]
+        j = guides[c, int(u * n_tab)]
+        while tables[c, j] < u:
+            j += 1
+        S[_at(r0 + _CAP, i)] = float(j)
+    while rare != _U0:
+        i = np.int64(trailing_zeros(rare))
+        rare &= rare - _U1
+        lam = sup[_at(1, i)]
+        if sup[_at(0, i)] > 0.5:
+            S[_at(r0 + _PTRS_LAM, i)] = lam
+            (S[_at(r0 + _PTRS, i)], S[_at(r0 + _PTRS + 1, i)], S[_at(r0 + _PTRS + 2, i)],
+             S[_at(r0 + _PTRS + 3, i)], S[_at(r0 + _PTRS + 4, i)]) = ptrs_constants(lam)
+        else:
+            _lane_load(rs, _SUPPLY, i, one)
+            S[_at(r0 + _CAP, i)] = float(poisson(one, lam))
+            _lane_store(rs, _SUPPLY, i, one)
     if n_ptrs > 0:
         _ptrs_lanes(S, r0, n, rs, sup, one)
     for i in range(n):
