@@ -56,8 +56,15 @@ def count_instructions(scenario: str, paths: int, what: str) -> int:
     for line in out.stderr.splitlines():
         fields = line.split(",")
         if len(fields) > 2 and fields[2].startswith("instructions"):
+            if not fields[0].isdigit():
+                raise CounterUnavailable(f"perf stat: instructions {fields[0]} on this machine "
+                                         "(a virtual machine without hardware counters?)")
             return int(fields[0])
     raise RuntimeError(f"perf printed no instruction count: {out.stderr.strip()[:200]}")
+
+
+class CounterUnavailable(RuntimeError):
+    """The machine does not expose the instructions counter."""
 
 
 def main(argv=None) -> int:
@@ -74,8 +81,12 @@ def main(argv=None) -> int:
     small, large = args.paths
     steps = (large - small) * sc.scenario.horizon_months * len(sc.companies)
     # Warm the numba cache first so neither measured run compiles.
-    for what in ("fans", "nofans", "bound"):
-        count_instructions(args.scenario, 1000, what)
+    try:
+        for what in ("fans", "nofans", "bound"):
+            count_instructions(args.scenario, 1000, what)
+    except CounterUnavailable as exc:
+        print(exc, file=sys.stderr)
+        return 2
     print(f"scenario {sc.name}: instructions per company-path-month, one thread "
           f"({large:,} minus {small:,} paths)")
     figures = {}
