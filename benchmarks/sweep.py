@@ -11,14 +11,17 @@ Times, warm (kernels compiled and cached first):
    chip and funding keys) with ``--paths`` paths each, to the finished Dataset,
    with and without the quantiles at the horizons;
 2. one run of ``--big-paths`` paths (the same number of path-months) through the
-   same engine with only the horizons recorded (``fans=False``), and
-   ``simulator.run`` (which also records month-by-month quantile fans);
+   same engine with only the horizons recorded: without quantiles
+   (``fans=False``), and with the quantiles at the horizons (the sweep's own
+   outputs); and ``simulator.run`` (which also records month-by-month fans);
 3. the random-number bound of the big run: drawing exactly the variates its
    paths consume, and nothing else (``benchmarks/throughput.py``).
 
 Prints the wall times and the cost per path of each against the big run.
 The issue's target is a 1,000 x 10,000-path sweep in <= 10 s on 2 cores, and
-a cost per path within 20% of the big run.
+a cost per path within 20% of the big run: checked for the same outputs (the
+sweep with quantiles against the big run with quantiles at the horizons, and
+the sweep without against the big run without).
 """
 
 from __future__ import annotations
@@ -104,6 +107,8 @@ def main(argv=None) -> int:
                                      quantiles=False), "sweep_no_quantiles")
     t_big = best(lambda: simulate(layout, horizons_only, paths=big, seed=seed, fans=False, threads=args.threads),
                  "big_run_horizons_only")
+    t_big_q = best(lambda: simulate(layout, horizons_only, paths=big, seed=seed, fans=True, threads=args.threads),
+                   "big_run_horizon_quantiles")
     t_run = best(lambda: simulator.run(sc, paths=big, seed=1, threads=args.threads), "big_run_simulator_run")
     start_cpu = time.process_time()
     t_bound = rng_bound_seconds(layout, horizons_only, big, seed, DEFAULT_BLOCK_SIZE)
@@ -117,6 +122,7 @@ def main(argv=None) -> int:
         "sweep": t_sweep / set_paths,
         "sweep_no_quantiles": t_sweep_noq / set_paths,
         "big_run_horizons_only": t_big / big,
+        "big_run_horizon_quantiles": t_big_q / big,
         "big_run_simulator_run": t_run / big,
         "rng_bound": t_bound / big,
     }
@@ -126,9 +132,11 @@ def main(argv=None) -> int:
         "sweep_seconds": t_sweep, "sweep_no_quantiles_seconds": t_sweep_noq,
         "sweep_kernel_calls": int(ds.attrs["kernel_calls"]),
         "sets_per_kernel_batch": int(ds.attrs["sets_per_kernel_batch"]),
-        "big_run_horizons_only_seconds": t_big, "big_run_simulator_run_seconds": t_run,
+        "big_run_horizons_only_seconds": t_big, "big_run_horizon_quantiles_seconds": t_big_q,
+        "big_run_simulator_run_seconds": t_run,
         "rng_bound_seconds": t_bound, "seconds_per_path": per_path,
         "sweep_over_big_run": per_path["sweep"] / per_path["big_run_horizons_only"],
+        "sweep_over_same_output_big_run": per_path["sweep"] / per_path["big_run_horizon_quantiles"],
         "sweep_no_quantiles_over_big_run": per_path["sweep_no_quantiles"] / per_path["big_run_horizons_only"],
         "rng_bound_over_target_10s": t_bound / 10.0,
         "cpu_seconds": cpu,
@@ -146,6 +154,7 @@ def main(argv=None) -> int:
           f"{figures['sets_per_kernel_batch']} sets per batch)")
     print(f"  without quantiles:              {t_sweep_noq:8.2f} s")
     print(f"one run of {big:,} paths, horizons only:  {t_big:8.2f} s")
+    print(f"  the same with quantiles at the horizons:{t_big_q:8.2f} s")
     print(f"simulator.run of {big:,} paths (fans):     {t_run:8.2f} s")
     print(f"random-number bound of {big:,} paths:    {t_bound:8.2f} s")
     cpp = figures["cpu_seconds_per_path"]
@@ -159,9 +168,11 @@ def main(argv=None) -> int:
           f"sweep {cpu['sweep'] / args.threads:.1f} s, without quantiles "
           f"{cpu['sweep_no_quantiles'] / args.threads:.1f} s, random-number bound "
           f"{cpu['rng_bound'] / args.threads:.1f} s")
+    same = figures["sweep_over_same_output_big_run"]
+    same_noq = figures["sweep_no_quantiles_over_big_run"]
     print(f"target: sweep <= 10 s -> {'met' if t_sweep <= 10 else 'NOT met'}; cost per path within 20% of "
-          f"the big run -> {'met' if figures['sweep_over_big_run'] <= 1.2 else 'NOT met'} "
-          f"({figures['sweep_over_big_run']:.2f}x)")
+          f"the big run with the same outputs -> {'met' if max(same, same_noq) <= 1.2 else 'NOT met'} "
+          f"(with quantiles {same:.2f}x, without {same_noq:.2f}x)")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
     return 0 if np.isfinite(t_sweep) else 1

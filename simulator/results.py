@@ -181,29 +181,20 @@ def hist_quantiles(hist: np.ndarray, minmax: np.ndarray, levels, var: int) -> np
     -------
     ndarray, shape (..., len(levels))
     """
-    hist = np.asarray(hist, dtype=np.float64)
+    from simulator import _kernels as K
+
     nb = hist.shape[-1]
-    low, high, log10 = L.HIST_LOW[var], L.HIST_HIGH[var], L.HIST_LOG10[var]
-    width = (high - low) / (nb - 2)
-    cum = np.cumsum(hist, axis=-1)
-    total = cum[..., -1:]
-    out = np.empty((*hist.shape[:-1], len(levels)))
-    for i, q in enumerate(levels):
-        target = q * total
-        j = np.sum(cum < np.maximum(target, 1e-300), axis=-1, keepdims=True)
-        j = np.minimum(j, nb - 1)
-        before = np.take_along_axis(cum, np.maximum(j - 1, 0), axis=-1) * (j > 0)
-        count = np.take_along_axis(hist, j, axis=-1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            frac = np.clip(np.where(count > 0, (target - before) / count, 0.5), 0.0, 1.0)
-        x = low + (j - 1 + frac) * width
-        value = 10.0 ** x if log10 else x
-        value = np.where(j == 0, minmax[..., :1], value)
-        value = np.where(j == nb - 1, minmax[..., 1:], value)
-        value = np.clip(value, minmax[..., :1], minmax[..., 1:])
-        value = np.where(total > 0, value, np.nan)
-        out[..., i] = value[..., 0]
-    return out
+    lead = hist.shape[:-1]
+    levels = np.asarray(levels, dtype=np.float64)
+    order = np.argsort(levels, kind="stable")
+    rows = np.ascontiguousarray(hist, dtype=np.int64).reshape(-1, nb)
+    out = np.empty((rows.shape[0], levels.size))
+    low, high = L.HIST_LOW[var], L.HIST_HIGH[var]
+    K.hist_quantile_rows(rows, np.ascontiguousarray(minmax, dtype=np.float64).reshape(-1, 2),
+                         levels[order], float(low), (high - low) / (nb - 2), bool(L.HIST_LOG10[var]), out)
+    result = np.empty_like(out)
+    result[:, order] = out
+    return result.reshape(*lead, levels.size)
 
 
 def _outcome_variables(counts: np.ndarray, n) -> dict[str, np.ndarray]:
@@ -401,46 +392,6 @@ def build_dataset(
     return ds
 
 
-def _hist_quantiles_many(hist: np.ndarray, minmax: np.ndarray, levels, var: int) -> np.ndarray:
-    """:func:`hist_quantiles` for many histograms at once, with the same numbers.
-
-    The bin of each level is found by one binary search over all rows (their
-    cumulative counts, offset row by row, form one increasing sequence) instead
-    of a comparison with every bin, which matters for thousands of parameter sets.
-    """
-    nb = hist.shape[-1]
-    lead = hist.shape[:-1]
-    h = np.asarray(hist, dtype=np.int64).reshape(-1, nb)
-    mm = np.asarray(minmax, dtype=np.float64).reshape(-1, 2)
-    rows = h.shape[0]
-    low, high, log10 = L.HIST_LOW[var], L.HIST_HIGH[var], L.HIST_LOG10[var]
-    width = (high - low) / (nb - 2)
-    cum = np.cumsum(h, axis=-1)
-    total = cum[:, -1]
-    stride = int(total.max()) + 1 if rows else 1
-    offsets = np.arange(rows, dtype=np.int64) * stride
-    flat = (cum + offsets[:, None]).ravel()
-    row = np.arange(rows)
-    out = np.empty((rows, len(levels)))
-    for i, q in enumerate(levels):
-        target = q * total.astype(np.float64)
-        # Integer counts below a real t are those below ceil(t): hist_quantiles' count.
-        key = np.ceil(np.maximum(target, 1e-300)).astype(np.int64)
-        j = np.searchsorted(flat, key + offsets, side="left") - row * nb
-        j = np.minimum(j, nb - 1)
-        before = np.where(j > 0, cum[row, np.maximum(j - 1, 0)], 0).astype(np.float64)
-        count = h[row, j].astype(np.float64)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            frac = np.clip(np.where(count > 0, (target - before) / count, 0.5), 0.0, 1.0)
-        x = low + (j - 1 + frac) * width
-        value = 10.0 ** x if log10 else x
-        value = np.where(j == 0, mm[:, 0], value)
-        value = np.where(j == nb - 1, mm[:, 1], value)
-        value = np.clip(value, mm[:, 0], mm[:, 1])
-        out[:, i] = np.where(total > 0, value, np.nan)
-    return out.reshape(*lead, len(levels))
-
-
 def _one_set(tally: Tally, s: int) -> Tally:
     """A view of set ``s`` of a many-set tally, without histograms (cheap)."""
     return Tally(
@@ -495,8 +446,7 @@ def build_sets_dataset(
     data["survival_ci"] = wilson_interval(alive, n[:, None, None])
     if tally.hist is not None:
         for v, var in enumerate(L.VAR_NAMES):
-            data[f"{var}_quantile"] = _hist_quantiles_many(tally.hist[:, :, v], tally.minmax[:, :, v],
-                                                            QUANTILES, v)
+            data[f"{var}_quantile"] = hist_quantiles(tally.hist[:, :, v], tally.minmax[:, :, v], QUANTILES, v)
     starts = [[start_state(theta_sets[s], c) for c in range(n_comp)] for s in range(n_sets)]
     v0 = np.asarray([[st["valuation"] for st in row] for row in starts]).reshape(n_sets, n_comp)
     mean_v, mean_v_ci = _mean_interval(tally.vh, v0[:, :, None])
