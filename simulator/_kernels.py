@@ -1275,7 +1275,9 @@ def _simulate_task(theta_row, unc_slots, unc_values, unc_row0, ev, br, n_comp, n
         _finish_lanes(P, S, n, n_comp, base, path0, horizon_t, tid, s, task, fv_stats,
                       fail_counts, fail_month, keep_n)
     if hist_on:
-        _flush_bins(binbuf, n_paths, mm, hist, minmax, tid, s)
+        # One histogram slot per thread, or one shared slot when each set is
+        # simulated by one task group (simulate_tasks' group_start).
+        _flush_bins(binbuf, n_paths, mm, hist, minmax, tid if hist.shape[0] > 1 else 0, s)
 
 
 
@@ -1357,40 +1359,44 @@ def _finish_lanes(P, S, n, n_comp, base, path0, horizon_t, tid, s, task, fv_stat
 def simulate_tasks(theta, unc_slots, unc_values, task_unc_row, ev, br, n_comp, n_months,
                    hz_month, rec_row, dt, task_set, task_start, task_n, rng, counts, any_champ, n_champ,
                    fail_counts, hist, minmax, hist_on, fv_stats, vh_stats, kept, keep_n,
-                   fail_month, market_h, market_exceed, path_outcome):
+                   fail_month, market_h, market_exceed, path_outcome, group_start):
     """Simulate every task (one block of paths under one parameter set) in parallel.
 
     Parameters are described in ``engine.py`` (``_run_chunk``), which allocates
     every output array; this function only fills them.  ``rng[t]`` holds the
     four stream states of task t's block, from which its paths' streams are seeded.
+    Tasks run in groups, ``group_start[g]`` .. ``group_start[g + 1] - 1`` one after
+    the other on one thread: one group per task, or, for many parameter sets,
+    one group per set, whose histograms then need no per-thread copy
+    (``hist.shape[0] == 1``: only the set's own group writes them).
     """
-    n_tasks = task_set.shape[0]
     n_hor = hz_month.shape[0]
-    for t in prange(n_tasks):
-        tid = get_thread_id()
-        s = task_set[t]
-        theta_row = theta[s]
-        tables = np.zeros((n_comp, _MAX_TABLE))
-        guides = np.zeros((n_comp, _MAX_TABLE), dtype=np.int64)
-        table_len = np.zeros(n_comp, dtype=np.int64)
-        table_lam = np.full(n_comp, -1.0)
-        for c in range(n_comp):
-            off = N_GLOBAL + c * N_COMPANY
-            lam = theta_row[off + K_DOMESTIC] + theta_row[off + K_IMPORTS]
-            if lam > 0.0:
-                table_len[c] = poisson_cdf_table(lam, tables[c], guides[c])
-                table_lam[c] = lam
-        n_rec = hist.shape[4] if hist_on else 1
-        binbuf = np.zeros((n_comp, n_rec if hist_on else 1, N_VARS, task_n[t] if hist_on else 1), dtype=np.uint16)
-        mm = np.empty((n_comp, n_rec, N_VARS, 2))
-        mm[..., 0] = _INF
-        mm[..., 1] = -_INF
-        block_state = rng[t].copy()
-        _simulate_task(theta_row, unc_slots, unc_values, task_unc_row[t], ev, br, n_comp, n_months,
-                       hz_month, n_hor, rec_row, dt, task_start[t], task_n[t], block_state,
-                       tid, s, t, counts, any_champ, n_champ, fail_counts, hist, minmax, hist_on,
-                       fv_stats, vh_stats, kept, keep_n, tables, guides, table_len, table_lam,
-                       fail_month, binbuf, mm, market_h, market_exceed, path_outcome)
+    for g in prange(group_start.shape[0] - 1):
+        for t in range(group_start[g], group_start[g + 1]):
+            tid = get_thread_id()
+            s = task_set[t]
+            theta_row = theta[s]
+            tables = np.zeros((n_comp, _MAX_TABLE))
+            guides = np.zeros((n_comp, _MAX_TABLE), dtype=np.int64)
+            table_len = np.zeros(n_comp, dtype=np.int64)
+            table_lam = np.full(n_comp, -1.0)
+            for c in range(n_comp):
+                off = N_GLOBAL + c * N_COMPANY
+                lam = theta_row[off + K_DOMESTIC] + theta_row[off + K_IMPORTS]
+                if lam > 0.0:
+                    table_len[c] = poisson_cdf_table(lam, tables[c], guides[c])
+                    table_lam[c] = lam
+            n_rec = hist.shape[4] if hist_on else 1
+            binbuf = np.zeros((n_comp, n_rec if hist_on else 1, N_VARS, task_n[t] if hist_on else 1), dtype=np.uint16)
+            mm = np.empty((n_comp, n_rec, N_VARS, 2))
+            mm[..., 0] = _INF
+            mm[..., 1] = -_INF
+            block_state = rng[t].copy()
+            _simulate_task(theta_row, unc_slots, unc_values, task_unc_row[t], ev, br, n_comp, n_months,
+                           hz_month, n_hor, rec_row, dt, task_start[t], task_n[t], block_state,
+                           tid, s, t, counts, any_champ, n_champ, fail_counts, hist, minmax, hist_on,
+                           fv_stats, vh_stats, kept, keep_n, tables, guides, table_len, table_lam,
+                           fail_month, binbuf, mm, market_h, market_exceed, path_outcome)
 
 
 @njit(cache=True, error_model="numpy", parallel=True)

@@ -363,7 +363,11 @@ def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, 
         n_comp = len(layout.company_names)
         n_hor = plan.horizons.size
         n_rec = plan.recorded_months.size
-        hist_shape = (n_threads_max, n_sets, n_comp, L.N_VARS, n_rec, L.HIST_BINS) if fans else (1, 1, 1, 1, 1, 1)
+        # Many parameter sets: each set's tasks run as one group on one thread, so the
+        # sets' histograms (hundreds of MB for a sweep) need no copy per thread.
+        by_set = n_sets >= 8 * K.get_threads()
+        hist_slots = 1 if by_set else n_threads_max
+        hist_shape = (hist_slots, n_sets, n_comp, L.N_VARS, n_rec, L.HIST_BINS) if fans else (1, 1, 1, 1, 1, 1)
         hist = np.zeros(hist_shape, dtype=np.int64)
         minmax = _empty_minmax(hist_shape[:-1])
         counts = np.zeros((n_threads_max, n_sets, n_comp, n_hor, 3), dtype=np.int64)
@@ -409,6 +413,7 @@ def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, 
                 unc_slots = np.zeros(0, dtype=np.int64)
                 unc_values = np.zeros((0, 0))
                 task_unc_row = np.zeros(task_set.size, dtype=np.int64)
+            group_start = np.arange(0, task_set.size + 1, len(chunk) if by_set else 1, dtype=np.int64)
             fv_stats = np.zeros((task_set.size, n_comp, 2))
             vh_stats = np.zeros((task_set.size, n_comp, n_hor, 2))
             K.simulate_tasks(
@@ -416,7 +421,7 @@ def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, 
                 n_comp, plan.n_months, plan.horizons, rec_row, plan.dt, task_set, task_start,
                 task_n, rng, counts,
                 any_champ, n_champ, fail_counts, hist, minmax, fans,
-                fv_stats, vh_stats, kept, keep, fail_month, market_h, market_exceed, path_outcome)
+                fv_stats, vh_stats, kept, keep, fail_month, market_h, market_exceed, path_outcome, group_start)
             # Keep the float moments per block; they are merged in block order when read.
             n_b = len(chunk)
             counts_col = task_n.astype(np.float64).reshape(n_sets, n_b).T
@@ -447,7 +452,7 @@ def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, 
             # Threads' histograms added in place into thread 0's (``total`` is fresh
             # from _empty_tally): a sweep's are hundreds of MB, and a sum over the
             # thread axis into a new array cost seconds of page faults.
-            for t in range(1, n_threads_max):
+            for t in range(1, hist.shape[0]):
                 np.add(hist[0], hist[t], out=hist[0])
             total.hist = hist[0]
             total.minmax = np.stack([minmax[..., 0].min(axis=0), minmax[..., 1].max(axis=0)], axis=-1)

@@ -202,6 +202,21 @@ def test_identical_sets_give_identical_results(zhipu):
         run["valuation_quantile"].sel(month=ds["month"].values).values)
 
 
+def test_sets_run_as_task_groups_equal_sets_run_one_by_one(zhipu):
+    # 20 sets in one kernel call run one group of tasks per set with one shared
+    # histogram slot (engine: n_sets >= 8 x threads); one set per call runs one
+    # group per task with a histogram per thread.  Same numbers either way.
+    layout = build_layout(zhipu)
+    thetas = grid_thetas(layout, layout.theta, [parse_sweep_param(
+        "companies.zhipu.chips.imports_per_month=0:570:20", zhipu, layout)])
+    grouped = evaluate_sets(zhipu, thetas, paths=5000, seed=3, layout=layout, threads=2)
+    assert grouped.kernel_calls == 1
+    single = evaluate_sets(zhipu, thetas, paths=5000, seed=3, max_memory=1.0, layout=layout, threads=2)
+    assert single.kernel_calls == 20
+    for name, var in grouped.ds.data_vars.items():
+        np.testing.assert_array_equal(var.values, single.ds[name].values, err_msg=name)
+
+
 def test_vectorised_builder_matches_build_dataset(zhipu):
     layout = build_layout(zhipu)
     thetas = grid_thetas(layout, layout.theta, [parse_sweep_param(
