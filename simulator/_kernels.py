@@ -1117,6 +1117,15 @@ def _fail_lanes(S, r0, P, off, n, m):
 
 
 @_no_refcounts
+def _copy_lane0(a, rows, n):
+    """Copy lane 0 of each of the first ``rows`` rows to lanes 1 .. n - 1."""
+    for r in range(rows):
+        x = a[_at(r, 0)]
+        for i in range(1, n):
+            a[_at(r, i)] = x
+
+
+@_no_refcounts
 def _start_lanes(P, S, sec, ev, n_comp, n, dt, chips_on, p_none):
     """Initial state and per-path constants of every lane (MODEL.md, start of a path)."""
     for i in range(n):
@@ -1225,7 +1234,14 @@ def _simulate_task(theta_row, unc_slots, unc_values, unc_row0, ev, br, n_comp, n
         for j in range(n_unc):
             for i in range(n):
                 P[_at(unc_slots[j], i)] = unc_values[unc_row0 + base + i, j]
-        _start_lanes(P, S, sec, ev, n_comp, n, dt, chips_on, p_none)
+        if n_unc > 0:
+            _start_lanes(P, S, sec, ev, n_comp, n, dt, chips_on, p_none)
+        else:
+            # Every lane starts from the same parameters: one lane's start state, copied.
+            _start_lanes(P, S, sec, ev, n_comp, 1, dt, chips_on, p_none)
+            _copy_lane0(S, n_comp * _NST, n)
+            _copy_lane0(sec, _NSEC, n)
+            _copy_lane0(p_none, n_events, n)
         for c in range(n_comp):
             for i in range(n):
                 beta[_at(c, i)] = P[_at(N_GLOBAL + c * N_COMPANY + C_BETA, i)]
