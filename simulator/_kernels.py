@@ -1382,26 +1382,27 @@ def simulate_tasks(theta, unc_slots, unc_values, task_unc_row, ev, br, n_comp, n
     every output array; this function only fills them.  ``rng[t]`` holds the
     four stream states of task t's block, from which its paths' streams are seeded.
     Tasks run in groups, ``group_start[g]`` .. ``group_start[g + 1] - 1`` one after
-    the other on one thread: one group per task, or, for many parameter sets,
-    one group per set, whose histograms then need no per-thread copy
-    (``hist.shape[0] == 1``: only the set's own group writes them).
+    the other on one thread, all of one parameter set: one group per task, or,
+    for many parameter sets, one group per set, whose histograms then need no
+    per-thread copy (``hist.shape[0] == 1``: only the set's own group writes them).
     """
     n_hor = hz_month.shape[0]
     for g in prange(group_start.shape[0] - 1):
+        # A group's tasks share one parameter set, hence one supply table per company.
+        s = task_set[group_start[g]]
+        theta_row = theta[s]
+        tables = np.zeros((n_comp, _MAX_TABLE))
+        guides = np.zeros((n_comp, _MAX_TABLE), dtype=np.int64)
+        table_len = np.zeros(n_comp, dtype=np.int64)
+        table_lam = np.full(n_comp, -1.0)
+        for c in range(n_comp):
+            off = N_GLOBAL + c * N_COMPANY
+            lam = theta_row[off + K_DOMESTIC] + theta_row[off + K_IMPORTS]
+            if lam > 0.0:
+                table_len[c] = poisson_cdf_table(lam, tables[c], guides[c])
+                table_lam[c] = lam
         for t in range(group_start[g], group_start[g + 1]):
             tid = get_thread_id()
-            s = task_set[t]
-            theta_row = theta[s]
-            tables = np.zeros((n_comp, _MAX_TABLE))
-            guides = np.zeros((n_comp, _MAX_TABLE), dtype=np.int64)
-            table_len = np.zeros(n_comp, dtype=np.int64)
-            table_lam = np.full(n_comp, -1.0)
-            for c in range(n_comp):
-                off = N_GLOBAL + c * N_COMPANY
-                lam = theta_row[off + K_DOMESTIC] + theta_row[off + K_IMPORTS]
-                if lam > 0.0:
-                    table_len[c] = poisson_cdf_table(lam, tables[c], guides[c])
-                    table_lam[c] = lam
             n_rec = hist.shape[4] if hist_on else 1
             binbuf = np.zeros((n_comp, n_rec if hist_on else 1, N_VARS, task_n[t] if hist_on else 1), dtype=np.uint16)
             mm = np.empty((n_comp, n_rec, N_VARS, 2))

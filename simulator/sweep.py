@@ -86,7 +86,8 @@ def _memory_budget(max_memory: float | None) -> float:
 def _bytes_per_set(n_comp: int, plan: RunPlan, *, quantiles: bool, outcome_paths: int, threads: int,
                    n_blocks: int) -> float:
     n_hor, n_rec = plan.horizons.size, plan.recorded_months.size
-    # Per-thread histograms, their sum, and the float copies hist_quantiles makes.
+    # Histograms: a slot per thread (one shared slot once sets run as task groups),
+    # and the contiguous copies hist_quantiles makes; counted generously.
     hist = (threads + 4) * n_comp * L.N_VARS * n_rec * L.HIST_BINS * 8.0 if quantiles else 0.0
     small = (threads + 1) * 8.0 * (n_comp * n_hor * 4 + n_hor * (n_comp + 3) + n_comp * (plan.n_months + 1))
     moments = n_blocks * 8.0 * n_comp * (n_hor + 1) * 3 * 2
