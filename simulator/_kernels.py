@@ -842,29 +842,34 @@ def _draw_jump(gen, mean, sd):
 
 
 @_no_refcounts
-def _events_lanes(P, S, sec, ev, br, p_none, draws, n, n_comp, dt, rs, ge):
+def _events_lanes(P, S, sec, ev, br, p_none, draws, d0, n, n_comp, dt, rs, ge, tape_i, tape_f, tape_n, record):
     """Event arrivals of every lane this month, by inversion of its uniform, and their effects.
 
     Per event type, the lanes with arrivals (u > P(none)) are first found as
     a bit mask in one branch-free pass, then only those lanes are visited, in
     lane order: a per-lane test mispredicted at every rare arrival.  One call
     a month, the arrivals handled inline: every call of a compiled function
-    with arrays has a fixed cost.
+    with arrays has a fixed cost.  The month's uniforms are rows ``d0 + 1 ..``
+    of ``draws``.  With ``record``, every arrival's draws are also appended to
+    the tape (``tape_n[0]`` records; ``tape_n[1]`` set when it is full), so
+    that parameter sets with the same events can replay them
+    (``_replay_events``) instead of drawing them again.
     """
     for e in range(ev.shape[0]):
         hit = _U0
         for i in range(n):
-            hit |= (_U1 << np.uint64(i)) if draws[_at(1 + e, i)] > p_none[_at(e, i)] else _U0
+            hit |= (_U1 << np.uint64(i)) if draws[_at(d0 + 1 + e, i)] > p_none[_at(e, i)] else _U0
         while hit != _U0:
             i = np.int64(trailing_zeros(hit))
             hit &= hit - _U1
             _lane_load(rs, _EVENTS, i, ge)
-            _event_lane(P, S, sec, ev, br, e, draws[_at(1 + e, i)], p_none[_at(e, i)], i, n_comp, dt, ge)
+            _event_lane(P, S, sec, ev, br, e, draws[_at(d0 + 1 + e, i)], p_none[_at(e, i)], i, n_comp, dt, ge,
+                        tape_i, tape_f, tape_n, record)
             _lane_store(rs, _EVENTS, i, ge)
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _event_lane(P, S, sec, ev, br, e, u, p0, i, n_comp, dt, ge):
+def _event_lane(P, S, sec, ev, br, e, u, p0, i, n_comp, dt, ge, tape_i, tape_f, tape_n, record):
     """Arrivals of event ``e`` in lane ``i`` this month (u > P(none)) and their effects."""
     slot_e = ev[e, EV_SLOT]
     count = _poisson_inverse(u, P[_at(slot_e + E_HAZARD, i)] * dt, p0)
@@ -891,23 +896,50 @@ def _event_lane(P, S, sec, ev, br, e, u, p0, i, n_comp, dt, ge):
         lo = P[_at(slot + B_CUT_LOW, i)]
         hi = P[_at(slot + B_CUT_HIGH, i)]
         cut = lo + (hi - lo) * next_double(ge) if hi > lo else lo
-        cash = P[_at(slot + B_CASH, i)]
-        opex_mult = P[_at(slot + B_OPEX, i)]
-        if comp < 0:
-            sec[_at(_SS, i)] += narr
-            c0, c1 = 0, n_comp
-        else:
-            S[_at(comp * _NST + _N, i)] += narr
-            c0, c1 = comp, comp + 1
-        for c in range(c0, c1):
-            r0 = c * _NST
-            if S[_at(r0 + _ALIVE, i)] < 0.5:
-                continue
-            S[_at(r0 + _MU, i)] += growth
-            S[_at(r0 + _LOGD, i)] += demand
-            S[_at(r0 + _I, i)] *= 1.0 - cut
-            S[_at(r0 + _CASH, i)] += cash
-            S[_at(r0 + _OPEX, i)] *= opex_mult
+        if record:
+            k = tape_n[0]
+            if k < tape_i.shape[0]:
+                tape_i[k, 0] = i
+                tape_i[k, 1] = comp
+                tape_i[k, 2] = slot
+                tape_f[k, 0] = narr
+                tape_f[k, 1] = growth
+                tape_f[k, 2] = demand
+                tape_f[k, 3] = cut
+                tape_n[0] = k + 1
+            else:
+                tape_n[1] = 1
+        _apply_event(P, S, sec, slot, comp, narr, growth, demand, cut, i, n_comp)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _apply_event(P, S, sec, slot, comp, narr, growth, demand, cut, i, n_comp):
+    """Effects of one arrival (branch record at ``slot``) on lane ``i``."""
+    cash = P[_at(slot + B_CASH, i)]
+    opex_mult = P[_at(slot + B_OPEX, i)]
+    if comp < 0:
+        sec[_at(_SS, i)] += narr
+        c0, c1 = 0, n_comp
+    else:
+        S[_at(comp * _NST + _N, i)] += narr
+        c0, c1 = comp, comp + 1
+    for c in range(c0, c1):
+        r0 = c * _NST
+        if S[_at(r0 + _ALIVE, i)] < 0.5:
+            continue
+        S[_at(r0 + _MU, i)] += growth
+        S[_at(r0 + _LOGD, i)] += demand
+        S[_at(r0 + _I, i)] *= 1.0 - cut
+        S[_at(r0 + _CASH, i)] += cash
+        S[_at(r0 + _OPEX, i)] *= opex_mult
+
+
+@_no_refcounts
+def _replay_events(P, S, sec, tape_i, tape_f, k0, k1, n_comp):
+    """Apply the recorded arrivals ``k0 .. k1 - 1`` in their order (same draws, this set's state)."""
+    for k in range(k0, k1):
+        _apply_event(P, S, sec, tape_i[k, 2], tape_i[k, 1], tape_f[k, 0], tape_f[k, 1], tape_f[k, 2],
+                     tape_f[k, 3], tape_i[k, 0], n_comp)
 
 
 @_no_refcounts
@@ -1188,6 +1220,143 @@ def _start_lanes(P, S, sec, ev, n_comp, n, dt, chips_on, p_none):
 
 
 @njit(cache=True, error_model="numpy")
+def _lane_workspaces(theta_row, n_comp, n_events):
+    """Lane workspaces of one parameter set: parameters, company state, sector state, scratch rows.
+
+    Rows of LANES values in flat arrays: the compile-time row stride lets
+    LLVM prove that rows do not overlap, so the lane loops vectorise.
+    """
+    n_theta = theta_row.shape[0]
+    P = np.empty(n_theta * LANES)
+    for j in range(n_theta):
+        P[j * LANES:(j + 1) * LANES] = theta_row[j]
+    S = np.zeros(n_comp * _NST * LANES)
+    sec = np.zeros(_NSEC * LANES)
+    p_none = np.empty(n_events * LANES)
+    beta = np.empty(n_comp * LANES)
+    return P, S, sec, p_none, beta
+
+
+@njit(cache=True, error_model="numpy")
+def _switches(theta_row, n_comp):
+    """Which companies have the chips and the funding channels switched on."""
+    chips_on = np.empty(n_comp, dtype=np.bool_)
+    funding_on = np.empty(n_comp, dtype=np.bool_)
+    for c in range(n_comp):
+        off = N_GLOBAL + c * N_COMPANY
+        chips_on[c] = theta_row[off + K_ENABLED] > 0.5
+        funding_on[c] = theta_row[off + F_ENABLED] > 0.5
+    return chips_on, funding_on
+
+
+@_no_refcounts
+def _start_group(P, S, sec, p_none, beta, ev, n_comp, n, dt, chips_on, unc_slots, unc_values, unc_row):
+    """Per-path parameters and the start state of the next lanes (paths ``unc_row ..`` of the values)."""
+    n_unc = unc_slots.shape[0]
+    for j in range(n_unc):
+        for i in range(n):
+            P[_at(unc_slots[j], i)] = unc_values[unc_row + i, j]
+    if n_unc > 0:
+        _start_lanes(P, S, sec, ev, n_comp, n, dt, chips_on, p_none)
+    else:
+        # Every lane starts from the same parameters: one lane's start state, copied.
+        _start_lanes(P, S, sec, ev, n_comp, 1, dt, chips_on, p_none)
+        _copy_lane0(S, n_comp * _NST, n)
+        _copy_lane0(sec, _NSEC, n)
+        _copy_lane0(p_none, ev.shape[0], n)
+    for c in range(n_comp):
+        for i in range(n):
+            beta[_at(c, i)] = P[_at(N_GLOBAL + c * N_COMPANY + C_BETA, i)]
+
+
+@_no_refcounts
+def _draw_month(rs, draws, d0, n_events, n_comp, raw, n, one):
+    """The diffusion stream's draws of one month, in each path's order, into rows ``d0 ..``.
+
+    The sector normal, one uniform per event type, four normals per company:
+    a fixed number whatever the state, so they can be drawn ahead.
+    """
+    lane_normals(rs, _DIFFUSION, draws, d0, raw, n, one)
+    lane_double_rows(rs, _DIFFUSION, draws, d0 + 1, n_events, n)
+    lane_normal_rows(rs, _DIFFUSION, draws, d0 + 1 + n_events, 4 * n_comp, raw, n, one)
+
+
+@_no_refcounts
+def _run_months(P, S, sec, p_none, beta, ev, br, n_comp, n_months, hz_month, n_hor, rec_row, dt,
+                chips_on, funding_on, draws, drawn, rs, raw, one, us, sup, tables, guides, table_len,
+                table_lam, hist_on, binbuf, mm, rec_vals, rec_bins, base, n, path0, keep_n, kept,
+                tid, s, task, counts, any_champ, n_champ, vh_stats, market_h, market_exceed,
+                path_outcome, tape_i, tape_f, tape_n, tape_end, tape_mode):
+    """Months 1 .. n_months of ``n`` lanes (paths ``path0 + base ..``) under one parameter set.
+
+    ``drawn``: the diffusion draws of every month are already in ``draws``
+    (month m in rows ``(m - 1) * rows ..``), drawn once for several sets;
+    otherwise each month's are drawn into rows ``0 ..``.  ``tape_mode`` 1
+    records the event arrivals (their month ends in ``tape_end``), 2 replays
+    them (sets whose event parameters are those of the recording set).
+    """
+    n_events = ev.shape[0]
+    rows = 1 + n_events + 4 * n_comp
+    z0 = 1 + n_events
+    sqdt = math.sqrt(dt)
+    keeping = path0 + base < keep_n
+    h_idx = 0
+    for m in range(1, n_months + 1):
+        # 1. Draws of the diffusion stream.
+        if drawn:
+            d0 = (m - 1) * rows
+        else:
+            d0 = 0
+            _draw_month(rs, draws, d0, n_events, n_comp, raw, n, one)
+        # 2. Events: arrivals by inversion of one uniform each (fixed draws);
+        # most months have none (one comparison with P(0 events)).
+        if tape_mode == 2:
+            _replay_events(P, S, sec, tape_i, tape_f, tape_end[m - 1], tape_end[m], n_comp)
+        else:
+            _events_lanes(P, S, sec, ev, br, p_none, draws, d0, n, n_comp, dt, rs, one,
+                          tape_i, tape_f, tape_n, tape_mode == 1)
+            tape_end[m] = tape_n[0]
+        # 3. Sector mood.
+        for i in range(n):
+            lr = P[_at(S_LONG_RUN, i)]
+            sec[_at(_SS, i)] = lr + (sec[_at(_SS, i)] - lr) * sec[_at(_SS_A, i)] + sec[_at(_SS_B, i)] * draws[_at(d0, i)]
+        for c in range(n_comp):
+            off = N_GLOBAL + c * N_COMPANY
+            r0 = c * _NST
+            _diffuse_lanes(S, r0, P, off, draws, d0 + z0 + 4 * c, n, dt, sqdt)
+            # 4. Chips: one supply uniform per path, live or not (common random numbers).
+            if chips_on[c]:
+                lane_doubles(rs, _SUPPLY, us, 0, n)
+                _supply_lanes(S, r0, P, off, us, n, dt, tables, guides, table_len, table_lam, c, one, rs, sup)
+            # 5. Revenue, margin, cash; funding, backstop, failure.
+            if _operate_lanes(S, r0, P, off, sec, n, dt, chips_on[c], funding_on[c]) > 0:
+                _fund_lanes(S, r0, P, off, sec, n, rs)
+            _fail_lanes(S, r0, P, off, n, m)
+        # 6. Record the month.
+        row = rec_row[m]
+        if hist_on and row >= 0:
+            for c in range(n_comp):
+                _record_lanes(S, c * _NST, sec, beta, n, base, binbuf, c, row, mm, rec_vals, rec_bins)
+        if keeping:
+            _keep_lanes(S, sec, beta, n, n_comp, path0 + base, keep_n, kept, m)
+        if h_idx < n_hor and hz_month[h_idx] == m:
+            _horizon_lanes(P, S, sec, n, n_comp, base, path0, h_idx, tid, s, task, counts,
+                           any_champ, n_champ, vh_stats, market_h, market_exceed, path_outcome)
+            h_idx += 1
+
+
+@_no_refcounts
+def _month0(S, sec, beta, n, n_comp, base, path0, keep_n, kept, hist_on, rec_row, binbuf, mm,
+            rec_vals, rec_bins):
+    """Record and keep month 0 of the lanes."""
+    if hist_on and rec_row[0] >= 0:
+        for c in range(n_comp):
+            _record_lanes(S, c * _NST, sec, beta, n, base, binbuf, c, rec_row[0], mm, rec_vals, rec_bins)
+    if path0 + base < keep_n:
+        _keep_lanes(S, sec, beta, n, n_comp, path0 + base, keep_n, kept, 0)
+
+
+@njit(cache=True, error_model="numpy")
 def _simulate_task(theta_row, unc_slots, unc_values, unc_row0, ev, br, n_comp, n_months,
                    hz_month, n_hor, rec_row, dt, path0, n_paths, block_state,
                    tid, s, task, counts, any_champ, n_champ, fail_counts, hist, minmax,
@@ -1195,99 +1364,34 @@ def _simulate_task(theta_row, unc_slots, unc_values, unc_row0, ev, br, n_comp, n
                    tables, guides, table_len, table_lam, fail_month, binbuf,
                    mm, market_h, market_exceed, path_outcome):
     n_events = ev.shape[0]
-    n_theta = theta_row.shape[0]
-    n_unc = unc_slots.shape[0]
     if s != 0:
         keep_n = 0  # kept paths are those of the first parameter set
-    sqdt = math.sqrt(dt)
     horizon_t = n_months * dt
-    chips_on = np.empty(n_comp, dtype=np.bool_)
-    funding_on = np.empty(n_comp, dtype=np.bool_)
-    for c in range(n_comp):
-        off = N_GLOBAL + c * N_COMPANY
-        chips_on[c] = theta_row[off + K_ENABLED] > 0.5
-        funding_on[c] = theta_row[off + F_ENABLED] > 0.5
-    # Lane workspaces: parameters, company state, sector state, draws.
-    # Rows of LANES values in flat arrays: the compile-time row stride lets
-    # LLVM prove that rows do not overlap, so the lane loops vectorise.
-    P = np.empty(n_theta * LANES)
-    for j in range(n_theta):
-        P[j * LANES:(j + 1) * LANES] = theta_row[j]
-    S = np.zeros(n_comp * _NST * LANES)
-    sec = np.zeros(_NSEC * LANES)
-    p_none = np.empty(n_events * LANES)
-    # Draws of a month: row 0 the sector normal, rows 1 .. n_events the event
-    # uniforms, then four normals per company.
-    z0 = 1 + n_events
-    draws = np.empty((z0 + 4 * n_comp) * LANES)
+    chips_on, funding_on = _switches(theta_row, n_comp)
+    P, S, sec, p_none, beta = _lane_workspaces(theta_row, n_comp, n_events)
+    draws = np.empty((1 + n_events + 4 * n_comp) * LANES)
     us = np.empty(LANES)
     sup = np.empty(5 * LANES)
     raw = np.empty(LANES, dtype=np.uint64)
     rs = np.empty(N_STREAMS_K * 4 * LANES, dtype=np.uint64)
     one = np.empty(4, dtype=np.uint64)
-    beta = np.empty(n_comp * LANES)
     rec_vals = np.empty(N_VARS * LANES)
     rec_bins = np.empty(N_VARS * LANES, dtype=np.uint16)
+    tape_i = np.empty((0, 3), dtype=np.int64)
+    tape_f = np.empty((0, 4))
+    tape_n = np.zeros(2, dtype=np.int64)
+    tape_end = np.zeros(n_months + 1, dtype=np.int64)
     for base in range(0, n_paths, LANES):
         n = min(LANES, n_paths - base)
         seed_lanes(block_state, rs, n)
-        for j in range(n_unc):
-            for i in range(n):
-                P[_at(unc_slots[j], i)] = unc_values[unc_row0 + base + i, j]
-        if n_unc > 0:
-            _start_lanes(P, S, sec, ev, n_comp, n, dt, chips_on, p_none)
-        else:
-            # Every lane starts from the same parameters: one lane's start state, copied.
-            _start_lanes(P, S, sec, ev, n_comp, 1, dt, chips_on, p_none)
-            _copy_lane0(S, n_comp * _NST, n)
-            _copy_lane0(sec, _NSEC, n)
-            _copy_lane0(p_none, n_events, n)
-        for c in range(n_comp):
-            for i in range(n):
-                beta[_at(c, i)] = P[_at(N_GLOBAL + c * N_COMPANY + C_BETA, i)]
-        if hist_on and rec_row[0] >= 0:
-            for c in range(n_comp):
-                _record_lanes(S, c * _NST, sec, beta, n, base, binbuf, c, rec_row[0], mm, rec_vals, rec_bins)
-        keeping = path0 + base < keep_n
-        if keeping:
-            _keep_lanes(S, sec, beta, n, n_comp, path0 + base, keep_n, kept, 0)
-        h_idx = 0
-        for m in range(1, n_months + 1):
-            # 1. Draws of the diffusion stream, in each path's order: the sector
-            # normal, one uniform per event type, four normals per company.
-            lane_normals(rs, _DIFFUSION, draws, 0, raw, n, one)
-            lane_double_rows(rs, _DIFFUSION, draws, 1, n_events, n)
-            lane_normal_rows(rs, _DIFFUSION, draws, z0, 4 * n_comp, raw, n, one)
-            # 2. Events: arrivals by inversion of one uniform each (fixed draws);
-            # most months have none (one comparison with P(0 events)).
-            _events_lanes(P, S, sec, ev, br, p_none, draws, n, n_comp, dt, rs, one)
-            # 3. Sector mood.
-            for i in range(n):
-                lr = P[_at(S_LONG_RUN, i)]
-                sec[_at(_SS, i)] = lr + (sec[_at(_SS, i)] - lr) * sec[_at(_SS_A, i)] + sec[_at(_SS_B, i)] * draws[i]
-            for c in range(n_comp):
-                off = N_GLOBAL + c * N_COMPANY
-                r0 = c * _NST
-                _diffuse_lanes(S, r0, P, off, draws, z0 + 4 * c, n, dt, sqdt)
-                # 4. Chips: one supply uniform per path, live or not (common random numbers).
-                if chips_on[c]:
-                    lane_doubles(rs, _SUPPLY, us, 0, n)
-                    _supply_lanes(S, r0, P, off, us, n, dt, tables, guides, table_len, table_lam, c, one, rs, sup)
-                # 5. Revenue, margin, cash; funding, backstop, failure.
-                if _operate_lanes(S, r0, P, off, sec, n, dt, chips_on[c], funding_on[c]) > 0:
-                    _fund_lanes(S, r0, P, off, sec, n, rs)
-                _fail_lanes(S, r0, P, off, n, m)
-            # 6. Record the month.
-            row = rec_row[m]
-            if hist_on and row >= 0:
-                for c in range(n_comp):
-                    _record_lanes(S, c * _NST, sec, beta, n, base, binbuf, c, row, mm, rec_vals, rec_bins)
-            if keeping:
-                _keep_lanes(S, sec, beta, n, n_comp, path0 + base, keep_n, kept, m)
-            if h_idx < n_hor and hz_month[h_idx] == m:
-                _horizon_lanes(P, S, sec, n, n_comp, base, path0, h_idx, tid, s, task, counts,
-                               any_champ, n_champ, vh_stats, market_h, market_exceed, path_outcome)
-                h_idx += 1
+        _start_group(P, S, sec, p_none, beta, ev, n_comp, n, dt, chips_on, unc_slots, unc_values, unc_row0 + base)
+        _month0(S, sec, beta, n, n_comp, base, path0, keep_n, kept, hist_on, rec_row, binbuf, mm,
+                rec_vals, rec_bins)
+        _run_months(P, S, sec, p_none, beta, ev, br, n_comp, n_months, hz_month, n_hor, rec_row, dt,
+                    chips_on, funding_on, draws, False, rs, raw, one, us, sup, tables, guides, table_len,
+                    table_lam, hist_on, binbuf, mm, rec_vals, rec_bins, base, n, path0, keep_n, kept,
+                    tid, s, task, counts, any_champ, n_champ, vh_stats, market_h, market_exceed,
+                    path_outcome, tape_i, tape_f, tape_n, tape_end, 0)
         _finish_lanes(P, S, n, n_comp, base, path0, horizon_t, tid, s, task, fv_stats,
                       fail_counts, fail_month, keep_n)
     if hist_on:
@@ -1295,6 +1399,108 @@ def _simulate_task(theta_row, unc_slots, unc_values, unc_row0, ev, br, n_comp, n
         # simulated by one task group (simulate_tasks' group_start).
         _flush_bins(binbuf, n_paths, mm, hist, minmax, tid if hist.shape[0] > 1 else 0, s)
 
+
+@njit(cache=True, error_model="numpy")
+def _simulate_set_group(theta, t0, n_sg, nb, task_set, task_start, task_n, rng, share_events,
+                        unc_slots, unc_values, task_unc_row, ev, br, n_comp, n_months, hz_month, n_hor,
+                        rec_row, dt, tid, counts, any_champ, n_champ, fail_counts, hist, minmax, hist_on,
+                        fv_stats, vh_stats, kept, keep_n, fail_month, market_h, market_exceed, path_outcome):
+    """Tasks ``t0 ..`` of ``n_sg`` parameter sets x the same ``nb`` blocks (set-major), on one thread.
+
+    The sets see the same random numbers (common random numbers), so each
+    group of lanes is seeded once, its diffusion draws for every month are
+    drawn once into a buffer shared by the sets, and, when the sets' event
+    parameters are equal (``share_events``), the event arrivals drawn for the
+    first set are replayed for the others.  Every set's results are those it
+    gets when simulated alone (tests/test_sensitivity.py checks it).
+    """
+    n_events = ev.shape[0]
+    horizon_t = n_months * dt
+    rows = 1 + n_events + 4 * n_comp
+    s0 = task_set[t0]
+    # Slots whose value differs between the group's sets: rewritten per set.
+    n_theta = theta.shape[1]
+    differs = np.zeros(n_theta, dtype=np.bool_)
+    for j in range(1, n_sg):
+        for k in range(n_theta):
+            if theta[s0 + j, k] != theta[s0, k]:
+                differs[k] = True
+    diff_slots = np.nonzero(differs)[0]
+    P, S, sec, p_none, beta = _lane_workspaces(theta[s0], n_comp, n_events)
+    chips = np.empty((n_sg, n_comp), dtype=np.bool_)
+    funding = np.empty((n_sg, n_comp), dtype=np.bool_)
+    tables = np.zeros((n_sg, n_comp, _MAX_TABLE))
+    guides = np.zeros((n_sg, n_comp, _MAX_TABLE), dtype=np.int64)
+    table_len = np.zeros((n_sg, n_comp), dtype=np.int64)
+    table_lam = np.full((n_sg, n_comp), -1.0)
+    for j in range(n_sg):
+        chips[j], funding[j] = _switches(theta[s0 + j], n_comp)
+        for c in range(n_comp):
+            off = N_GLOBAL + c * N_COMPANY
+            lam = theta[s0 + j, off + K_DOMESTIC] + theta[s0 + j, off + K_IMPORTS]
+            if lam > 0.0:
+                table_len[j, c] = poisson_cdf_table(lam, tables[j, c], guides[j, c])
+                table_lam[j, c] = lam
+    draws = np.empty(n_months * rows * LANES)
+    us = np.empty(LANES)
+    sup = np.empty(5 * LANES)
+    raw = np.empty(LANES, dtype=np.uint64)
+    rs0 = np.empty(N_STREAMS_K * 4 * LANES, dtype=np.uint64)
+    rs = np.empty(N_STREAMS_K * 4 * LANES, dtype=np.uint64)
+    one = np.empty(4, dtype=np.uint64)
+    rec_vals = np.empty(N_VARS * LANES)
+    rec_bins = np.empty(N_VARS * LANES, dtype=np.uint16)
+    cap = (n_months * LANES * max(2, n_events)) if share_events else 0
+    tape_i = np.empty((cap, 3), dtype=np.int64)
+    tape_f = np.empty((cap, 4))
+    tape_n = np.zeros(2, dtype=np.int64)
+    tape_end = np.zeros(n_months + 1, dtype=np.int64)
+    n_rec = hist.shape[4] if hist_on else 1
+    slot = tid if hist.shape[0] > 1 else 0
+    for b in range(nb):
+        tb = t0 + b  # the block's task of the group's first set
+        n_paths = task_n[tb]
+        path0 = task_start[tb]
+        block_state = rng[tb].copy()
+        binbuf = np.zeros((n_sg, n_comp, n_rec, N_VARS, n_paths if hist_on else 1), dtype=np.uint16)
+        mm = np.empty((n_sg, n_comp, n_rec, N_VARS, 2))
+        mm[..., 0] = _INF
+        mm[..., 1] = -_INF
+        for base in range(0, n_paths, LANES):
+            n = min(LANES, n_paths - base)
+            seed_lanes(block_state, rs0, n)
+            for m in range(n_months):
+                _draw_month(rs0, draws, m * rows, n_events, n_comp, raw, n, one)
+            tape_n[0] = 0
+            tape_n[1] = 0
+            for j in range(n_sg):
+                s = s0 + j
+                t = tb + j * nb
+                keep_j = keep_n if s == 0 else 0
+                for k in diff_slots:
+                    x = theta[s, k]
+                    for i in range(LANES):
+                        P[_at(k, i)] = x
+                for k in range(rs.shape[0]):
+                    rs[k] = rs0[k]
+                _start_group(P, S, sec, p_none, beta, ev, n_comp, n, dt, chips[j], unc_slots, unc_values,
+                             task_unc_row[t] + base)
+                _month0(S, sec, beta, n, n_comp, base, path0, keep_j, kept, hist_on, rec_row, binbuf[j], mm[j],
+                        rec_vals, rec_bins)
+                if not share_events or tape_n[1] != 0:
+                    mode = 0
+                else:
+                    mode = 1 if j == 0 else 2
+                _run_months(P, S, sec, p_none, beta, ev, br, n_comp, n_months, hz_month, n_hor, rec_row, dt,
+                            chips[j], funding[j], draws, True, rs, raw, one, us, sup, tables[j], guides[j],
+                            table_len[j], table_lam[j], hist_on, binbuf[j], mm[j], rec_vals, rec_bins, base, n,
+                            path0, keep_j, kept, tid, s, t, counts, any_champ, n_champ, vh_stats, market_h,
+                            market_exceed, path_outcome, tape_i, tape_f, tape_n, tape_end, mode)
+                _finish_lanes(P, S, n, n_comp, base, path0, horizon_t, tid, s, t, fv_stats,
+                              fail_counts, fail_month, keep_j)
+        if hist_on:
+            for j in range(n_sg):
+                _flush_bins(binbuf[j], n_paths, mm[j], hist, minmax, slot, s0 + j)
 
 
 @_no_refcounts
@@ -1375,21 +1581,33 @@ def _finish_lanes(P, S, n, n_comp, base, path0, horizon_t, tid, s, task, fv_stat
 def simulate_tasks(theta, unc_slots, unc_values, task_unc_row, ev, br, n_comp, n_months,
                    hz_month, rec_row, dt, task_set, task_start, task_n, rng, counts, any_champ, n_champ,
                    fail_counts, hist, minmax, hist_on, fv_stats, vh_stats, kept, keep_n,
-                   fail_month, market_h, market_exceed, path_outcome, group_start):
+                   fail_month, market_h, market_exceed, path_outcome, group_start, share_events):
     """Simulate every task (one block of paths under one parameter set) in parallel.
 
     Parameters are described in ``engine.py`` (``_run_chunk``), which allocates
     every output array; this function only fills them.  ``rng[t]`` holds the
     four stream states of task t's block, from which its paths' streams are seeded.
-    Tasks run in groups, ``group_start[g]`` .. ``group_start[g + 1] - 1`` one after
-    the other on one thread, all of one parameter set: one group per task, or,
-    for many parameter sets, one group per set, whose histograms then need no
-    per-thread copy (``hist.shape[0] == 1``: only the set's own group writes them).
+    Tasks run in groups, ``group_start[g]`` .. ``group_start[g + 1] - 1`` on one
+    thread: one group per task, or, for many parameter sets, one group per few
+    consecutive sets (all their blocks, set-major), whose histograms then need no
+    per-thread copy (``hist.shape[0] == 1``: only the set's own group writes them)
+    and whose sets share each lane group's diffusion draws, and their event
+    arrivals where ``share_events[g]`` (``_simulate_set_group``).
     """
     n_hor = hz_month.shape[0]
     for g in prange(group_start.shape[0] - 1):
+        t0 = group_start[g]
+        t1 = group_start[g + 1]
+        n_sg = task_set[t1 - 1] - task_set[t0] + 1
+        if n_sg > 1:
+            _simulate_set_group(theta, t0, n_sg, (t1 - t0) // n_sg, task_set, task_start, task_n, rng,
+                                share_events[g], unc_slots, unc_values, task_unc_row, ev, br, n_comp,
+                                n_months, hz_month, n_hor, rec_row, dt, get_thread_id(), counts, any_champ,
+                                n_champ, fail_counts, hist, minmax, hist_on, fv_stats, vh_stats, kept, keep_n,
+                                fail_month, market_h, market_exceed, path_outcome)
+            continue
         # A group's tasks share one parameter set, hence one supply table per company.
-        s = task_set[group_start[g]]
+        s = task_set[t0]
         theta_row = theta[s]
         tables = np.zeros((n_comp, _MAX_TABLE))
         guides = np.zeros((n_comp, _MAX_TABLE), dtype=np.int64)
@@ -1401,7 +1619,7 @@ def simulate_tasks(theta, unc_slots, unc_values, task_unc_row, ev, br, n_comp, n
             if lam > 0.0:
                 table_len[c] = poisson_cdf_table(lam, tables[c], guides[c])
                 table_lam[c] = lam
-        for t in range(group_start[g], group_start[g + 1]):
+        for t in range(t0, t1):
             tid = get_thread_id()
             n_rec = hist.shape[4] if hist_on else 1
             binbuf = np.zeros((n_comp, n_rec if hist_on else 1, N_VARS, task_n[t] if hist_on else 1), dtype=np.uint16)

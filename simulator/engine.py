@@ -366,6 +366,15 @@ def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, 
         # Many parameter sets: each set's tasks run as one group on one thread, so the
         # sets' histograms (hundreds of MB for a sweep) need no copy per thread.
         by_set = n_sets >= 8 * K.get_threads()
+        # Several sets per group share their lanes' diffusion draws (and event arrivals
+        # when their event parameters agree): up to 16, at least 8 groups per thread,
+        # and their histogram buffers (uint16 per path) under ~32 MB per thread.
+        sets_per_group = 1
+        if by_set:
+            buffer_per_set = 2 * n_comp * L.N_VARS * (n_rec if fans else 1) * max((blk[2] for blk in all_blocks), default=1)
+            sets_per_group = max(1, min(16, n_sets // (8 * K.get_threads()), int(32e6 // buffer_per_set)))
+        ev_slots = np.concatenate([layout.events[:, L.EV_SLOT] + L.E_HAZARD,
+                                   (layout.branches[:, None] + np.arange(L.N_BRANCH)).ravel()]).astype(np.int64)
         hist_slots = 1 if by_set else n_threads_max
         hist_shape = (hist_slots, n_sets, n_comp, L.N_VARS, n_rec, L.HIST_BINS) if fans else (1, 1, 1, 1, 1, 1)
         hist = np.zeros(hist_shape, dtype=np.int64)
@@ -413,7 +422,12 @@ def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, 
                 unc_slots = np.zeros(0, dtype=np.int64)
                 unc_values = np.zeros((0, 0))
                 task_unc_row = np.zeros(task_set.size, dtype=np.int64)
-            group_start = np.arange(0, task_set.size + 1, len(chunk) if by_set else 1, dtype=np.int64)
+            step = len(chunk) * sets_per_group if by_set else 1
+            group_start = np.append(np.arange(0, task_set.size, step), task_set.size).astype(np.int64)
+            group_set = task_set[group_start[:-1]]
+            share_events = np.asarray([
+                bool(np.all(theta_sets[s0:s0 + sets_per_group][:, ev_slots] == theta_sets[s0, ev_slots]))
+                for s0 in group_set], dtype=np.bool_)
             fv_stats = np.zeros((task_set.size, n_comp, 2))
             vh_stats = np.zeros((task_set.size, n_comp, n_hor, 2))
             K.simulate_tasks(
@@ -421,7 +435,7 @@ def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, 
                 n_comp, plan.n_months, plan.horizons, rec_row, plan.dt, task_set, task_start,
                 task_n, rng, counts,
                 any_champ, n_champ, fail_counts, hist, minmax, fans,
-                fv_stats, vh_stats, kept, keep, fail_month, market_h, market_exceed, path_outcome, group_start)
+                fv_stats, vh_stats, kept, keep, fail_month, market_h, market_exceed, path_outcome, group_start, share_events)
             # Keep the float moments per block; they are merged in block order when read.
             n_b = len(chunk)
             counts_col = task_n.astype(np.float64).reshape(n_sets, n_b).T

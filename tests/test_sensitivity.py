@@ -217,6 +217,34 @@ def test_sets_run_as_task_groups_equal_sets_run_one_by_one(zhipu):
         np.testing.assert_array_equal(var.values, single.ds[name].values, err_msg=name)
 
 
+@pytest.mark.parametrize("case", ["hazard_straddles_groups", "portfolio_uncertain"])
+def test_sets_sharing_draws_in_groups_equal_sets_run_one_by_one(zhipu, case):
+    # With 48+ sets on 2 threads the engine runs 3 sets per group of tasks: each
+    # group of lanes is seeded once, its diffusion draws are drawn once for the
+    # group, and the event arrivals of the first set are replayed for the others
+    # when their event parameters agree.  Here some groups straddle a change of
+    # the export-control hazard (no replay) and the others replay; the second
+    # case has four companies, company events and a per-path uncertain input.
+    if case == "hazard_straddles_groups":
+        sc = zhipu
+        specs = ["sector.events.export_control_escalation.hazard_per_year=0.5,3",
+                 "companies.zhipu.chips.imports_per_month=0:570:25"]
+    else:
+        sc = with_overrides(simulator.load_scenario(ROOT / "scenarios" / "sector_portfolio.toml"),
+                            ['companies.minimax.growth.long_run={dist="uniform", low=0.1, high=0.5}'])
+        specs = ["companies.zhipu.chips.imports_per_month=0:570:16",
+                 "companies.deepseek.funding.backstop_probability=0.1,0.9,0.5"]
+    layout = build_layout(sc)
+    thetas = grid_thetas(layout, layout.theta, [parse_sweep_param(s, sc, layout) for s in specs])
+    assert thetas.shape[0] >= 48
+    grouped = evaluate_sets(sc, thetas, paths=700, seed=3, layout=layout, threads=2)
+    assert grouped.kernel_calls == 1
+    single = evaluate_sets(sc, thetas, paths=700, seed=3, max_memory=1.0, layout=layout, threads=2)
+    assert single.kernel_calls == thetas.shape[0]
+    for name, var in grouped.ds.data_vars.items():
+        np.testing.assert_array_equal(var.values, single.ds[name].values, err_msg=name)
+
+
 def test_vectorised_builder_matches_build_dataset(zhipu):
     layout = build_layout(zhipu)
     thetas = grid_thetas(layout, layout.theta, [parse_sweep_param(
