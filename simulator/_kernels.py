@@ -156,20 +156,29 @@ def _loggam(x):
     return gl
 
 
+#: ``_loggam(k + 1)`` for the PTRS acceptance test, computed by ``_loggam`` itself
+#: (so a lookup gives the same value): a rejected draw no longer costs a
+#: logarithm and a ten-term polynomial.  Supply rates of a few thousand cards a
+#: month stay inside it; larger ``k`` calls ``_loggam``.
+_N_LOGGAM = 8192
+_LOGGAM_TABLE = np.array([_loggam(k + 1.0) for k in range(_N_LOGGAM)])
+
+
 @njit(cache=True, error_model="numpy", inline="always")
 def ptrs_constants(lam):
-    """Constants of numpy's PTRS Poisson sampler for ``lam`` (>= 10): (loglam, a, b, invalpha, vr).
+    """Constants of numpy's PTRS Poisson sampler for ``lam`` (>= 10): (loglam, a, b, log(invalpha), vr).
 
     The engine keeps them per company and recomputes them only when the supply
-    rate changes, which saves a square root, a logarithm and two divisions per draw.
+    rate changes, which saves a square root, two logarithms and two divisions
+    per draw (numpy takes ``log(invalpha)`` at every rejection test: same value).
     """
     b = 0.931 + 2.53 * math.sqrt(lam)
-    return (math.log(lam), -0.059 + 0.02483 * b, b, 1.1239 + 1.1328 / (b - 3.4),
+    return (math.log(lam), -0.059 + 0.02483 * b, b, math.log(1.1239 + 1.1328 / (b - 3.4)),
             0.9277 - 3.6224 / (b - 2.0))
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def poisson_ptrs(s, lam, loglam, a, b, invalpha, vr):
+def poisson_ptrs(s, lam, loglam, a, b, log_invalpha, vr):
     """numpy's PTRS Poisson draw for lam >= 10, with its constants given.
 
     The quick acceptance (about 86% of draws at the engine's rates) is inlined;
@@ -181,16 +190,16 @@ def poisson_ptrs(s, lam, loglam, a, b, invalpha, vr):
     k = math.floor((2.0 * a / us + b) * u + lam + 0.43)
     if us >= 0.07 and v <= vr:
         return k
-    return _poisson_ptrs_rest(s, lam, loglam, a, b, invalpha, vr, u, v, us, k)
+    return _poisson_ptrs_rest(s, lam, loglam, a, b, log_invalpha, vr, u, v, us, k)
 
 
 @_no_refcounts
-def _poisson_ptrs_rest(s, lam, loglam, a, b, invalpha, vr, u, v, us, k):
+def _poisson_ptrs_rest(s, lam, loglam, a, b, log_invalpha, vr, u, v, us, k):
     """numpy's PTRS loop after the quick acceptance failed for (u, v)."""
     while True:
         if not (k < 0 or (us < 0.013 and v > us)):
-            if (math.log(v) + math.log(invalpha) - math.log(a / (us * us) + b)
-                    <= -lam + k * loglam - _loggam(k + 1.0)):
+            lg = _LOGGAM_TABLE[np.intp(k)] if k < _N_LOGGAM else _loggam(k + 1.0)
+            if math.log(v) + log_invalpha - math.log(a / (us * us) + b) <= -lam + k * loglam - lg:
                 return k
         u = next_double(s) - 0.5
         v = next_double(s)
@@ -204,8 +213,8 @@ def _poisson_ptrs_rest(s, lam, loglam, a, b, invalpha, vr, u, v, us, k):
 def poisson(s, lam):
     """numpy's Poisson sampler (``Generator.poisson``): PTRS for lam >= 10, else multiplication."""
     if lam >= 10.0:
-        loglam, a, b, invalpha, vr = ptrs_constants(lam)
-        return poisson_ptrs(s, lam, loglam, a, b, invalpha, vr)
+        loglam, a, b, log_invalpha, vr = ptrs_constants(lam)
+        return poisson_ptrs(s, lam, loglam, a, b, log_invalpha, vr)
     if lam == 0.0:
         return 0
     enlam = math.exp(-lam)
@@ -226,10 +235,10 @@ def fill_draws(state, kind, lam, out):
     Kinds: 0 uniform, 1 standard normal, 2 Poisson(lam), 3 Poisson(lam >= 10)
     through the engine's path with cached PTRS constants.
     """
-    loglam, a, b, invalpha, vr = ptrs_constants(max(lam, 10.0))
+    loglam, a, b, log_invalpha, vr = ptrs_constants(max(lam, 10.0))
     for i in range(out.shape[0]):
         if kind == 3:
-            out[i] = poisson_ptrs(state, lam, loglam, a, b, invalpha, vr)
+            out[i] = poisson_ptrs(state, lam, loglam, a, b, log_invalpha, vr)
             continue
         if kind == 0:
             out[i] = next_double(state)
@@ -1078,8 +1087,8 @@ def _ptrs_lanes(S, r0, n, rs, sup, one):
 
 @_no_refcounts
 def _operate_lanes(S, r0, P, off, sec, n, dt, chips_on, funding_on):
-    """Served revenue, margin, taxes, cash and valuation of every live lane; counts lanes needing funding."""
-    need = 0
+    """Served revenue, margin, taxes, cash and valuation of every live lane; the lanes needing funding as a bit mask."""
+    need = _U0
     for i in range(n):
         alive = S[_at(r0 + _ALIVE, i)] > 0.5
         logr, rev, logcap, g = _serve(S[_at(r0 + _LOGD, i)], S[_at(r0 + _LOGP, i)], S[_at(r0 + _LOGC, i)], S[_at(r0 + _K, i)],
@@ -1110,31 +1119,37 @@ def _operate_lanes(S, r0, P, off, sec, n, dt, chips_on, funding_on):
         S[_at(r0 + _OPEX, i)] = opex * S[_at(r0 + _GROWO, i)] if alive else opex
         S[_at(r0 + _LOGV, i)] = logv if alive else S[_at(r0 + _LOGV, i)]
         low = (-flow > 0.0 and cash_new < P[_at(off + F_TRIGGER, i)] * -flow) or cash_new < 0.0
-        need += 1 if (alive and low and funding_on) else 0
+        need |= (_U1 << np.uint64(i)) if (alive and low and funding_on) else _U0
     return need
 
 
 @_no_refcounts
-def _fund_lanes(S, r0, P, off, sec, n, rs):
-    """Market raises and the state backstop of live lanes short of cash, from their funding streams.
+def _fund_lanes(S, r0, P, off, sec, need, rs):
+    """Market raises and the state backstop of the lanes in ``need`` (short of cash), from their funding streams.
 
     A lane draws one uniform for a raise when its runway is short, then one
     for the backstop if its cash is still negative; other lanes draw nothing.
+    Only the lanes of the mask are visited: in most months few lanes need
+    money, and a pass over all of them cost an eighth of a sweep.
     """
-    for i in range(n):
+    while need != _U0:
+        i = np.int64(trailing_zeros(need))
+        need &= need - _U1
         alive = S[_at(r0 + _ALIVE, i)] > 0.5
         burn = -S[_at(r0 + _FLOW, i)]
         cash = S[_at(r0 + _CASH, i)]
         want = alive and burn > 0.0 and cash < P[_at(off + F_TRIGGER, i)] * burn
-        e_eff = S[_at(r0 + _N, i)] + P[_at(off + C_BETA, i)] * sec[_at(_SS, i)]
-        x = P[_at(off + F_BASE_LOGIT, i)] + P[_at(off + F_NARRATIVE_SENS, i)] * e_eff
-        prob = 1.0 / (1.0 + fast_exp(-x))
-        u = _lane_masked_double(rs, _FUNDING, i, want)
-        raised = P[_at(off + F_RAISE_FRACTION, i)] * fast_exp(S[_at(r0 + _LOGV, i)])
-        cash = cash + raised if (want and u < prob) else cash
-        short = alive and cash < 0.0
-        u = _lane_masked_double(rs, _FUNDING, i, short)
-        cash = cash + P[_at(off + F_BACKSTOP, i)] if (short and u < P[_at(off + F_BACKSTOP_PROB, i)]) else cash
+        if want:
+            e_eff = S[_at(r0 + _N, i)] + P[_at(off + C_BETA, i)] * sec[_at(_SS, i)]
+            x = P[_at(off + F_BASE_LOGIT, i)] + P[_at(off + F_NARRATIVE_SENS, i)] * e_eff
+            prob = 1.0 / (1.0 + fast_exp(-x))
+            u = _lane_masked_double(rs, _FUNDING, i, True)
+            if u < prob:
+                cash = cash + P[_at(off + F_RAISE_FRACTION, i)] * fast_exp(S[_at(r0 + _LOGV, i)])
+        if alive and cash < 0.0:
+            u = _lane_masked_double(rs, _FUNDING, i, True)
+            if u < P[_at(off + F_BACKSTOP_PROB, i)]:
+                cash = cash + P[_at(off + F_BACKSTOP, i)]
         S[_at(r0 + _CASH, i)] = cash
 
 
@@ -1329,8 +1344,9 @@ def _run_months(P, S, sec, p_none, beta, ev, br, n_comp, n_months, hz_month, n_h
                 lane_doubles(rs, _SUPPLY, us, 0, n)
                 _supply_lanes(S, r0, P, off, us, n, dt, tables, guides, table_len, table_lam, c, one, rs, sup)
             # 5. Revenue, margin, cash; funding, backstop, failure.
-            if _operate_lanes(S, r0, P, off, sec, n, dt, chips_on[c], funding_on[c]) > 0:
-                _fund_lanes(S, r0, P, off, sec, n, rs)
+            need = _operate_lanes(S, r0, P, off, sec, n, dt, chips_on[c], funding_on[c])
+            if need != _U0:
+                _fund_lanes(S, r0, P, off, sec, need, rs)
             _fail_lanes(S, r0, P, off, n, m)
         # 6. Record the month.
         row = rec_row[m]
