@@ -1087,8 +1087,12 @@ def _ptrs_lanes(S, r0, n, rs, sup, one):
 
 @_no_refcounts
 def _operate_lanes(S, r0, P, off, sec, n, dt, chips_on, funding_on):
-    """Served revenue, margin, taxes, cash and valuation of every live lane; the lanes needing funding as a bit mask."""
+    """Served revenue, margin, taxes, cash and valuation of every live lane.
+
+    Returns the lanes needing funding as a bit mask, and how many they are.
+    """
     need = _U0
+    n_need = 0
     for i in range(n):
         alive = S[_at(r0 + _ALIVE, i)] > 0.5
         logr, rev, logcap, g = _serve(S[_at(r0 + _LOGD, i)], S[_at(r0 + _LOGP, i)], S[_at(r0 + _LOGC, i)], S[_at(r0 + _K, i)],
@@ -1119,19 +1123,25 @@ def _operate_lanes(S, r0, P, off, sec, n, dt, chips_on, funding_on):
         S[_at(r0 + _OPEX, i)] = opex * S[_at(r0 + _GROWO, i)] if alive else opex
         S[_at(r0 + _LOGV, i)] = logv if alive else S[_at(r0 + _LOGV, i)]
         low = (-flow > 0.0 and cash_new < P[_at(off + F_TRIGGER, i)] * -flow) or cash_new < 0.0
-        need |= (_U1 << np.uint64(i)) if (alive and low and funding_on) else _U0
-    return need
+        flag = alive and low and funding_on
+        need |= (_U1 << np.uint64(i)) if flag else _U0
+        n_need += 1 if flag else 0
+    return need, n_need
 
 
 @_no_refcounts
-def _fund_lanes(S, r0, P, off, sec, need, rs):
+def _fund_lanes(S, r0, P, off, sec, n, need, n_need, rs):
     """Market raises and the state backstop of the lanes in ``need`` (short of cash), from their funding streams.
 
     A lane draws one uniform for a raise when its runway is short, then one
     for the backstop if its cash is still negative; other lanes draw nothing.
-    Only the lanes of the mask are visited: in most months few lanes need
-    money, and a pass over all of them cost an eighth of a sweep.
+    With few lanes in the mask only those are visited; with many, one
+    branch-free pass over all lanes is cheaper (lanes outside the mask neither
+    want a raise nor have negative cash, so the pass leaves them as they are).
     """
+    if n_need > 12:
+        _fund_all_lanes(S, r0, P, off, sec, n, rs)
+        return
     while need != _U0:
         i = np.int64(trailing_zeros(need))
         need &= need - _U1
@@ -1150,6 +1160,26 @@ def _fund_lanes(S, r0, P, off, sec, need, rs):
             u = _lane_masked_double(rs, _FUNDING, i, True)
             if u < P[_at(off + F_BACKSTOP_PROB, i)]:
                 cash = cash + P[_at(off + F_BACKSTOP, i)]
+        S[_at(r0 + _CASH, i)] = cash
+
+
+@_no_refcounts
+def _fund_all_lanes(S, r0, P, off, sec, n, rs):
+    """``_fund_lanes`` as one pass over every lane (masked draws)."""
+    for i in range(n):
+        alive = S[_at(r0 + _ALIVE, i)] > 0.5
+        burn = -S[_at(r0 + _FLOW, i)]
+        cash = S[_at(r0 + _CASH, i)]
+        want = alive and burn > 0.0 and cash < P[_at(off + F_TRIGGER, i)] * burn
+        e_eff = S[_at(r0 + _N, i)] + P[_at(off + C_BETA, i)] * sec[_at(_SS, i)]
+        x = P[_at(off + F_BASE_LOGIT, i)] + P[_at(off + F_NARRATIVE_SENS, i)] * e_eff
+        prob = 1.0 / (1.0 + fast_exp(-x))
+        u = _lane_masked_double(rs, _FUNDING, i, want)
+        raised = P[_at(off + F_RAISE_FRACTION, i)] * fast_exp(S[_at(r0 + _LOGV, i)])
+        cash = cash + raised if (want and u < prob) else cash
+        short = alive and cash < 0.0
+        u = _lane_masked_double(rs, _FUNDING, i, short)
+        cash = cash + P[_at(off + F_BACKSTOP, i)] if (short and u < P[_at(off + F_BACKSTOP_PROB, i)]) else cash
         S[_at(r0 + _CASH, i)] = cash
 
 
@@ -1344,9 +1374,9 @@ def _run_months(P, S, sec, p_none, beta, ev, br, n_comp, n_months, hz_month, n_h
                 lane_doubles(rs, _SUPPLY, us, 0, n)
                 _supply_lanes(S, r0, P, off, us, n, dt, tables, guides, table_len, table_lam, c, one, rs, sup)
             # 5. Revenue, margin, cash; funding, backstop, failure.
-            need = _operate_lanes(S, r0, P, off, sec, n, dt, chips_on[c], funding_on[c])
-            if need != _U0:
-                _fund_lanes(S, r0, P, off, sec, need, rs)
+            need, n_need = _operate_lanes(S, r0, P, off, sec, n, dt, chips_on[c], funding_on[c])
+            if n_need > 0:
+                _fund_lanes(S, r0, P, off, sec, n, need, n_need, rs)
             _fail_lanes(S, r0, P, off, n, m)
         # 6. Record the month.
         row = rec_row[m]
