@@ -1450,7 +1450,8 @@ def _simulate_task(theta_row, unc_slots, unc_values, unc_row0, ev, br, n_comp, n
 def _simulate_set_group(theta, t0, n_sg, nb, task_set, task_start, task_n, rng, share_events,
                         unc_slots, unc_values, task_unc_row, ev, br, n_comp, n_months, hz_month, n_hor,
                         rec_row, dt, tid, counts, any_champ, n_champ, fail_counts, hist, minmax, hist_on,
-                        fv_stats, vh_stats, kept, keep_n, fail_month, market_h, market_exceed, path_outcome):
+                        fv_stats, vh_stats, kept, keep_n, fail_month, market_h, market_exceed, path_outcome,
+                        bin_pool):
     """Tasks ``t0 ..`` of ``n_sg`` parameter sets x the same ``nb`` blocks (set-major), on one thread.
 
     The sets see the same random numbers (common random numbers), so each
@@ -1508,7 +1509,14 @@ def _simulate_set_group(theta, t0, n_sg, nb, task_set, task_start, task_n, rng, 
         n_paths = task_n[tb]
         path0 = task_start[tb]
         block_state = rng[tb].copy()
-        binbuf = np.zeros((n_sg, n_comp, n_rec, N_VARS, n_paths if hist_on else 1), dtype=np.uint16)
+        # The thread's buffer, reused from group to group: fresh pages for every
+        # group cost a twentieth of a sweep in page faults.  Every entry is written
+        # before it is read (each recorded month of every path).
+        n_bins = n_sg * n_comp * n_rec * N_VARS * (n_paths if hist_on else 1)
+        if n_bins <= bin_pool.shape[1]:
+            binbuf = bin_pool[tid, :n_bins].reshape((n_sg, n_comp, n_rec, N_VARS, n_paths if hist_on else 1))
+        else:
+            binbuf = np.zeros((n_sg, n_comp, n_rec, N_VARS, n_paths if hist_on else 1), dtype=np.uint16)
         mm = np.empty((n_sg, n_comp, n_rec, N_VARS, 2))
         mm[..., 0] = _INF
         mm[..., 1] = -_INF
@@ -1641,6 +1649,17 @@ def simulate_tasks(theta, unc_slots, unc_values, task_unc_row, ev, br, n_comp, n
     arrivals where ``share_events[g]`` (``_simulate_set_group``).
     """
     n_hor = hz_month.shape[0]
+    # Histogram buffers of the groups of several sets, one per thread (pages touched only when used).
+    pool_len = 0
+    if hist_on:
+        for g in range(group_start.shape[0] - 1):
+            t0 = group_start[g]
+            t1 = group_start[g + 1]
+            n_sg = task_set[t1 - 1] - task_set[t0] + 1
+            if n_sg > 1:
+                for t in range(t0, t1):
+                    pool_len = max(pool_len, n_sg * n_comp * hist.shape[4] * N_VARS * task_n[t])
+    bin_pool = np.zeros((counts.shape[0], pool_len), dtype=np.uint16)
     for g in prange(group_start.shape[0] - 1):
         t0 = group_start[g]
         t1 = group_start[g + 1]
@@ -1650,7 +1669,7 @@ def simulate_tasks(theta, unc_slots, unc_values, task_unc_row, ev, br, n_comp, n
                                 share_events[g], unc_slots, unc_values, task_unc_row, ev, br, n_comp,
                                 n_months, hz_month, n_hor, rec_row, dt, get_thread_id(), counts, any_champ,
                                 n_champ, fail_counts, hist, minmax, hist_on, fv_stats, vh_stats, kept, keep_n,
-                                fail_month, market_h, market_exceed, path_outcome)
+                                fail_month, market_h, market_exceed, path_outcome, bin_pool)
             continue
         # A group's tasks share one parameter set, hence one supply table per company.
         s = task_set[t0]
