@@ -757,6 +757,61 @@ def _bin_of(x, low, high):
     return np.uint16(j)
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _min_max(vals, v, n, lo, hi):
+    """Smallest and largest of row ``v`` of ``vals`` (n lanes) and (lo, hi): eight running pairs.
+
+    One running pair is a chain of dependent compares (LLVM does not vectorise
+    a floating-point min/max reduction without fast-math); eight interleaved
+    pairs run in parallel.  The result does not depend on the order.
+    """
+    l0 = l1 = l2 = l3 = l4 = l5 = l6 = l7 = lo
+    h0 = h1 = h2 = h3 = h4 = h5 = h6 = h7 = hi
+    n8 = n - n % 8
+    for i in range(0, n8, 8):
+        x0 = vals[_at(v, i)]
+        x1 = vals[_at(v, i + 1)]
+        x2 = vals[_at(v, i + 2)]
+        x3 = vals[_at(v, i + 3)]
+        x4 = vals[_at(v, i + 4)]
+        x5 = vals[_at(v, i + 5)]
+        x6 = vals[_at(v, i + 6)]
+        x7 = vals[_at(v, i + 7)]
+        l0 = x0 if x0 < l0 else l0
+        l1 = x1 if x1 < l1 else l1
+        l2 = x2 if x2 < l2 else l2
+        l3 = x3 if x3 < l3 else l3
+        l4 = x4 if x4 < l4 else l4
+        l5 = x5 if x5 < l5 else l5
+        l6 = x6 if x6 < l6 else l6
+        l7 = x7 if x7 < l7 else l7
+        h0 = x0 if x0 > h0 else h0
+        h1 = x1 if x1 > h1 else h1
+        h2 = x2 if x2 > h2 else h2
+        h3 = x3 if x3 > h3 else h3
+        h4 = x4 if x4 > h4 else h4
+        h5 = x5 if x5 > h5 else h5
+        h6 = x6 if x6 > h6 else h6
+        h7 = x7 if x7 > h7 else h7
+    for i in range(n8, n):
+        x = vals[_at(v, i)]
+        l0 = x if x < l0 else l0
+        h0 = x if x > h0 else h0
+    l0 = l1 if l1 < l0 else l0
+    l2 = l3 if l3 < l2 else l2
+    l4 = l5 if l5 < l4 else l4
+    l6 = l7 if l7 < l6 else l6
+    l0 = l2 if l2 < l0 else l0
+    l4 = l6 if l6 < l4 else l4
+    h0 = h1 if h1 > h0 else h0
+    h2 = h3 if h3 > h2 else h2
+    h4 = h5 if h5 > h4 else h4
+    h6 = h7 if h7 > h6 else h6
+    h0 = h2 if h2 > h0 else h0
+    h4 = h6 if h6 > h4 else h4
+    return (l4 if l4 < l0 else l0), (h4 if h4 > h0 else h0)
+
+
 @_no_refcounts
 def _record_lanes(S, r0, sec, beta, n, base, binbuf, c, row, mm, vals, bins):
     """Bins of every lane's company state in the task's buffer; min/max per variable.
@@ -791,14 +846,7 @@ def _record_lanes(S, r0, sec, beta, n, base, binbuf, c, row, mm, vals, bins):
     for v in range(N_VARS):
         for i in range(n):
             binbuf[c, row, v, base + i] = bins[_at(v, i)]
-        lo = mm[c, row, v, 0]
-        hi = mm[c, row, v, 1]
-        for i in range(n):
-            x = vals[_at(v, i)]
-            lo = x if x < lo else lo
-            hi = x if x > hi else hi
-        mm[c, row, v, 0] = lo
-        mm[c, row, v, 1] = hi
+        mm[c, row, v, 0], mm[c, row, v, 1] = _min_max(vals, v, n, mm[c, row, v, 0], mm[c, row, v, 1])
 
 
 @_no_refcounts
