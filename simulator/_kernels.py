@@ -844,8 +844,11 @@ def _record_lanes(S, r0, sec, beta, n, base, binbuf, c, row, mm, vals, bins):
         vals[_at(VAR_MARGIN, i)] = g
         vals[_at(VAR_NARRATIVE, i)] = e
     for v in range(N_VARS):
+        # Unsigned indices: a signed one gets a negative-index check per lane, and
+        # LLVM then stores the 64 bins one by one instead of as vectors.
+        out = binbuf[c, row, v]
         for i in range(n):
-            binbuf[c, row, v, base + i] = bins[_at(v, i)]
+            out[np.uint64(base) + np.uint64(i)] = bins[_at(v, i)]
         mm[c, row, v, 0], mm[c, row, v, 1] = _min_max(vals, v, n, mm[c, row, v, 0], mm[c, row, v, 1])
 
 
