@@ -1826,6 +1826,19 @@ def hist_quantile_rows(hist, minmax, levels, low, width, log10, out):
             out[r, i] = min(max(value, lo), hi)
 
 
+def tasks_handed_out_one_by_one():
+    """Context in which ``prange`` hands out iterations one at a time to whichever thread is free.
+
+    numba's default splits a prange into one equal run per thread up front;
+    a run of task groups that are few and long (a sweep's groups of sets) then
+    leaves one thread idle while the other finishes its last group.  Results
+    do not depend on which thread runs which task.
+    """
+    import numba
+
+    return numba.parallel_chunksize(1)
+
+
 def set_threads(n):
     """Set the number of numba threads; returns the previous number."""
     import numba

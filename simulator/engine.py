@@ -430,12 +430,13 @@ def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, 
                 for s0 in group_set], dtype=np.bool_)
             fv_stats = np.zeros((task_set.size, n_comp, 2))
             vh_stats = np.zeros((task_set.size, n_comp, n_hor, 2))
-            K.simulate_tasks(
-                theta_sets, unc_slots, unc_values, task_unc_row, layout.events, layout.branches,
-                n_comp, plan.n_months, plan.horizons, rec_row, plan.dt, task_set, task_start,
-                task_n, rng, counts,
-                any_champ, n_champ, fail_counts, hist, minmax, fans,
-                fv_stats, vh_stats, kept, keep, fail_month, market_h, market_exceed, path_outcome, group_start, share_events)
+            with K.tasks_handed_out_one_by_one():
+                K.simulate_tasks(
+                    theta_sets, unc_slots, unc_values, task_unc_row, layout.events, layout.branches,
+                    n_comp, plan.n_months, plan.horizons, rec_row, plan.dt, task_set, task_start,
+                    task_n, rng, counts, any_champ, n_champ, fail_counts, hist, minmax, fans,
+                    fv_stats, vh_stats, kept, keep, fail_month, market_h, market_exceed, path_outcome,
+                    group_start, share_events)
             # Keep the float moments per block; they are merged in block order when read.
             n_b = len(chunk)
             counts_col = task_n.astype(np.float64).reshape(n_sets, n_b).T
