@@ -1527,8 +1527,10 @@ def _simulate_set_group(theta, t0, n_sg, nb, task_set, task_start, task_n, rng, 
     P, S, sec, p_none, beta = _lane_workspaces(theta[s0], n_comp, n_events)
     chips = np.empty((n_sg, n_comp), dtype=np.bool_)
     funding = np.empty((n_sg, n_comp), dtype=np.bool_)
-    tables = np.zeros((n_sg, n_comp, _MAX_TABLE))
-    guides = np.zeros((n_sg, n_comp, _MAX_TABLE), dtype=np.int64)
+    # Uninitialised: poisson_cdf_table writes the entries inversion reads (below
+    # table_len), and numba's np.zeros would write (so fault in) all 2 MB per group.
+    tables = np.empty((n_sg, n_comp, _MAX_TABLE))
+    guides = np.empty((n_sg, n_comp, _MAX_TABLE), dtype=np.int64)
     table_len = np.zeros((n_sg, n_comp), dtype=np.int64)
     table_lam = np.full((n_sg, n_comp), -1.0)
     for j in range(n_sg):
@@ -1710,7 +1712,7 @@ def simulate_tasks(theta, unc_slots, unc_values, task_unc_row, ev, br, n_comp, n
             if n_sg > 1:
                 for t in range(t0, t1):
                     pool_len = max(pool_len, n_sg * n_comp * hist.shape[4] * N_VARS * task_n[t])
-    bin_pool = np.zeros((counts.shape[0], pool_len), dtype=np.uint16)
+    bin_pool = np.empty((counts.shape[0], pool_len), dtype=np.uint16)
     for g in prange(group_start.shape[0] - 1):
         t0 = group_start[g]
         t1 = group_start[g + 1]

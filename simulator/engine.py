@@ -251,6 +251,7 @@ def simulate(
     market: np.ndarray | None = None,
     outcome_paths: int = 0,
     keep_start: int = 0,
+    hist_buffer: np.ndarray | None = None,
 ) -> Tally:
     """Simulate ``paths`` paths for each parameter set and return their :class:`Tally`.
 
@@ -297,6 +298,11 @@ def simulate(
         first ones (``kept[:, 0]`` is path ``keep_start``), so that kept paths can be
         produced a group of blocks at a time in bounded memory.  Every selected block
         must start at or after ``keep_start``; not combinable with ``outcome_paths``.
+    hist_buffer : ndarray of int64, optional
+        Scratch for the histograms of a many-set call (numba engine), reused from
+        call to call: fresh memory for each call's hundreds of MB cost page faults and
+        kernel time.  Used when large enough; the returned tally's ``hist`` is then a
+        view into it, valid until the buffer's next use.
     """
     if engine not in ENGINES:
         raise ValueError(f"engine: {engine!r} is not one of {', '.join(ENGINES)}")
@@ -349,11 +355,12 @@ def simulate(
         return total
     return _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, fans=fans,
                            keep=keep, threads=threads, uncertain=uncertain, progress=progress,
-                           chunk_blocks=chunk_blocks, market_h=market_h, keep_start=keep_start)
+                           chunk_blocks=chunk_blocks, market_h=market_h, keep_start=keep_start,
+                           hist_buffer=hist_buffer)
 
 
 def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, keep, threads,
-                    uncertain, progress, chunk_blocks, market_h, keep_start=0):
+                    uncertain, progress, chunk_blocks, market_h, keep_start=0, hist_buffer=None):
     from simulator import _kernels as K
 
     previous = K.set_threads(threads) if threads else None
@@ -377,7 +384,12 @@ def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, 
                                    (layout.branches[:, None] + np.arange(L.N_BRANCH)).ravel()]).astype(np.int64)
         hist_slots = 1 if by_set else n_threads_max
         hist_shape = (hist_slots, n_sets, n_comp, L.N_VARS, n_rec, L.HIST_BINS) if fans else (1, 1, 1, 1, 1, 1)
-        hist = np.zeros(hist_shape, dtype=np.int64)
+        n_hist = math.prod(hist_shape)
+        if fans and hist_slots == 1 and hist_buffer is not None and hist_buffer.size >= n_hist:
+            hist = hist_buffer[:n_hist].reshape(hist_shape)
+            hist.fill(0)
+        else:
+            hist = np.zeros(hist_shape, dtype=np.int64)
         minmax = _empty_minmax(hist_shape[:-1])
         counts = np.zeros((n_threads_max, n_sets, n_comp, n_hor, 3), dtype=np.int64)
         any_champ = np.zeros((n_threads_max, n_sets, n_hor), dtype=np.int64)

@@ -176,12 +176,15 @@ def evaluate_sets(
     parts: list[xr.Dataset] = []
     outcomes: list[np.ndarray] = []
     calls = 0
+    # One histogram buffer for every batch (each batch's quantiles are taken before the next).
+    hist_buffer = (np.empty(min(batch, n_sets) * n_comp * L.N_VARS * plan.recorded_months.size * L.HIST_BINS,
+                            dtype=np.int64) if quantiles and engine == "numba" else None)
     for s0 in range(0, n_sets, batch):
         sets = theta_sets[s0:s0 + batch]
         tally = simulate(layout, plan, paths=paths, seed=root, theta_sets=sets, engine=engine,
                          block_size=block_size, fans=quantiles, threads=threads, uncertain=callback,
                          progress=progress, chunk_blocks=chunk_blocks, market=market,
-                         outcome_paths=outcome_paths)
+                         outcome_paths=outcome_paths, hist_buffer=hist_buffer)
         # The engine widens chunks for small batches (engine._simulate_numba).
         per_call = max(1, min(chunk_blocks * max(1, 64 // len(sets)), n_blocks))
         calls += -(-n_blocks // per_call) if engine == "numba" else 0

@@ -8,13 +8,14 @@ import numpy as np
 import pytest
 
 import simulator
+from simulator import _kernels as K
 from simulator.cli import main
 from simulator.config import parse_scenario, with_overrides
 from simulator.engine import normalise_seed, plan_run, simulate
 from simulator.params import build_layout
 from simulator.results import build_dataset, build_sets_dataset
 from simulator.sensitivity import sensitivity
-from simulator.sweep import evaluate_sets, grid_thetas, parse_sweep_param, sweep
+from simulator.sweep import _bytes_per_set, evaluate_sets, grid_thetas, parse_sweep_param, sweep
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
 
@@ -241,8 +242,15 @@ def test_sets_sharing_draws_in_groups_equal_sets_run_one_by_one(zhipu, case):
     assert grouped.kernel_calls == 1
     single = evaluate_sets(sc, thetas, paths=700, seed=3, max_memory=1.0, layout=layout, threads=2)
     assert single.kernel_calls == thetas.shape[0]
+    # Batches of 17 sets (still in groups), their histograms in one buffer reused from batch to batch.
+    plan = plan_run(sc.scenario.horizon_months, sc.scenario.horizon_list, fans=False)
+    per_set = _bytes_per_set(len(layout.company_names), plan, quantiles=True, outcome_paths=0,
+                             threads=K.max_threads(), n_blocks=1)
+    batched = evaluate_sets(sc, thetas, paths=700, seed=3, max_memory=17.5 * per_set, layout=layout, threads=2)
+    assert batched.ds.attrs["sets_per_kernel_batch"] == 17
     for name, var in grouped.ds.data_vars.items():
         np.testing.assert_array_equal(var.values, single.ds[name].values, err_msg=name)
+        np.testing.assert_array_equal(var.values, batched.ds[name].values, err_msg=name)
 
 
 def test_vectorised_builder_matches_build_dataset(zhipu):
