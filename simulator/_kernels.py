@@ -1688,7 +1688,8 @@ def _finish_lanes(P, S, n, n_comp, base, path0, horizon_t, tid, s, task, fv_stat
 def simulate_tasks(theta, unc_slots, unc_values, task_unc_row, ev, br, n_comp, n_months,
                    hz_month, rec_row, dt, task_set, task_start, task_n, rng, counts, any_champ, n_champ,
                    fail_counts, hist, minmax, hist_on, fv_stats, vh_stats, kept, keep_n,
-                   fail_month, market_h, market_exceed, path_outcome, group_start, share_events):
+                   fail_month, market_h, market_exceed, path_outcome, group_start, share_events,
+                   hist_dirty):
     """Simulate every task (one block of paths under one parameter set) in parallel.
 
     Parameters are described in ``engine.py`` (``_run_chunk``), which allocates
@@ -1699,7 +1700,9 @@ def simulate_tasks(theta, unc_slots, unc_values, task_unc_row, ev, br, n_comp, n
     consecutive sets (all their blocks, set-major), whose histograms then need no
     per-thread copy (``hist.shape[0] == 1``: only the set's own group writes them)
     and whose sets share each lane group's diffusion draws, and their event
-    arrivals where ``share_events[g]`` (``_simulate_set_group``).
+    arrivals where ``share_events[g]`` (``_simulate_set_group``).  With
+    ``hist_dirty`` (a reused buffer, one slot) each group first zeroes its sets'
+    histograms: in parallel, and just before they are used.
     """
     n_hor = hz_month.shape[0]
     # Histogram buffers of the groups of several sets, one per thread (pages touched only when used).
@@ -1717,6 +1720,9 @@ def simulate_tasks(theta, unc_slots, unc_values, task_unc_row, ev, br, n_comp, n
         t0 = group_start[g]
         t1 = group_start[g + 1]
         n_sg = task_set[t1 - 1] - task_set[t0] + 1
+        if hist_on and hist_dirty:
+            for s_own in range(task_set[t0], task_set[t1 - 1] + 1):
+                hist[0, s_own] = 0
         if n_sg > 1:
             _simulate_set_group(theta, t0, n_sg, (t1 - t0) // n_sg, task_set, task_start, task_n, rng,
                                 share_events[g], unc_slots, unc_values, task_unc_row, ev, br, n_comp,

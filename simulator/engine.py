@@ -386,10 +386,12 @@ def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, 
         hist_shape = (hist_slots, n_sets, n_comp, L.N_VARS, n_rec, L.HIST_BINS) if fans else (1, 1, 1, 1, 1, 1)
         n_hist = math.prod(hist_shape)
         if fans and hist_slots == 1 and hist_buffer is not None and hist_buffer.size >= n_hist:
+            # Zeroed by the kernel's groups, each its own sets', in the first call.
             hist = hist_buffer[:n_hist].reshape(hist_shape)
-            hist.fill(0)
+            hist_dirty = True
         else:
             hist = np.zeros(hist_shape, dtype=np.int64)
+            hist_dirty = False
         minmax = _empty_minmax(hist_shape[:-1])
         counts = np.zeros((n_threads_max, n_sets, n_comp, n_hor, 3), dtype=np.int64)
         any_champ = np.zeros((n_threads_max, n_sets, n_hor), dtype=np.int64)
@@ -448,7 +450,8 @@ def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, 
                     n_comp, plan.n_months, plan.horizons, rec_row, plan.dt, task_set, task_start,
                     task_n, rng, counts, any_champ, n_champ, fail_counts, hist, minmax, fans,
                     fv_stats, vh_stats, kept, keep, fail_month, market_h, market_exceed, path_outcome,
-                    group_start, share_events)
+                    group_start, share_events, hist_dirty)
+            hist_dirty = False  # later calls add to the first one's counts
             # Keep the float moments per block; they are merged in block order when read.
             n_b = len(chunk)
             counts_col = task_n.astype(np.float64).reshape(n_sets, n_b).T

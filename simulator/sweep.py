@@ -185,8 +185,8 @@ def evaluate_sets(
                          block_size=block_size, fans=quantiles, threads=threads, uncertain=callback,
                          progress=progress, chunk_blocks=chunk_blocks, market=market,
                          outcome_paths=outcome_paths, hist_buffer=hist_buffer)
-        # The engine widens chunks for small batches (engine._simulate_numba).
-        per_call = max(1, min(chunk_blocks * max(1, 64 // len(sets)), n_blocks))
+        # chunk_blocks blocks per kernel call (engine._simulate_numba).
+        per_call = max(1, min(chunk_blocks, n_blocks))
         calls += -(-n_blocks // per_call) if engine == "numba" else 0
         parts.append(build_sets_dataset(scenario, layout, plan, tally, sets))
         if outcome_paths:

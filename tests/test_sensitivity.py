@@ -219,7 +219,7 @@ def test_sets_run_as_task_groups_equal_sets_run_one_by_one(zhipu):
 
 
 @pytest.mark.parametrize("case", ["hazard_straddles_groups", "portfolio_uncertain"])
-def test_sets_sharing_draws_in_groups_equal_sets_run_one_by_one(zhipu, case):
+def test_sets_sharing_draws_in_groups_equal_sets_run_one_by_one(zhipu, case, monkeypatch):
     # With 48+ sets on 2 threads the engine runs 3 sets per group of tasks: each
     # group of lanes is seeded once, its diffusion draws are drawn once for the
     # group, and the event arrivals of the first set are replayed for the others
@@ -251,6 +251,16 @@ def test_sets_sharing_draws_in_groups_equal_sets_run_one_by_one(zhipu, case):
     for name, var in grouped.ds.data_vars.items():
         np.testing.assert_array_equal(var.values, single.ds[name].values, err_msg=name)
         np.testing.assert_array_equal(var.values, batched.ds[name].values, err_msg=name)
+    # Blocks of 256 paths, one kernel call per block: the buffer is zeroed by the first call
+    # of each batch only, and the later calls add to its counts.
+    whole = evaluate_sets(sc, thetas, paths=700, seed=3, block_size=256, layout=layout, threads=2)
+    assert whole.kernel_calls == 1
+    monkeypatch.setattr("simulator.sweep.MAX_TASKS_PER_CALL", 17)
+    by_block = evaluate_sets(sc, thetas, paths=700, seed=3, block_size=256, max_memory=17.5 * per_set,
+                             layout=layout, threads=2)
+    assert by_block.kernel_calls == 3 * -(-thetas.shape[0] // 17)
+    for name, var in whole.ds.data_vars.items():
+        np.testing.assert_array_equal(var.values, by_block.ds[name].values, err_msg=name)
 
 
 def test_vectorised_builder_matches_build_dataset(zhipu):
