@@ -1191,47 +1191,32 @@ def _fund_lanes(S, r0, P, off, sec, n, need, n_need, rs):
     want a raise nor have negative cash, so the pass leaves them as they are).
     """
     if n_need > 12:
-        _fund_all_lanes(S, r0, P, off, sec, n, rs)
+        for i in range(n):
+            _fund_lane(S, r0, P, off, sec, rs, i)
         return
     while need != _U0:
         i = np.int64(trailing_zeros(need))
         need &= need - _U1
-        alive = S[_at(r0 + _ALIVE, i)] > 0.5
-        burn = -S[_at(r0 + _FLOW, i)]
-        cash = S[_at(r0 + _CASH, i)]
-        want = alive and burn > 0.0 and cash < P[_at(off + F_TRIGGER, i)] * burn
-        if want:
-            e_eff = S[_at(r0 + _N, i)] + P[_at(off + C_BETA, i)] * sec[_at(_SS, i)]
-            x = P[_at(off + F_BASE_LOGIT, i)] + P[_at(off + F_NARRATIVE_SENS, i)] * e_eff
-            prob = 1.0 / (1.0 + fast_exp(-x))
-            u = _lane_masked_double(rs, _FUNDING, i, True)
-            if u < prob:
-                cash = cash + P[_at(off + F_RAISE_FRACTION, i)] * fast_exp(S[_at(r0 + _LOGV, i)])
-        if alive and cash < 0.0:
-            u = _lane_masked_double(rs, _FUNDING, i, True)
-            if u < P[_at(off + F_BACKSTOP_PROB, i)]:
-                cash = cash + P[_at(off + F_BACKSTOP, i)]
-        S[_at(r0 + _CASH, i)] = cash
+        _fund_lane(S, r0, P, off, sec, rs, i)
 
 
-@_no_refcounts
-def _fund_all_lanes(S, r0, P, off, sec, n, rs):
-    """``_fund_lanes`` as one pass over every lane (masked draws)."""
-    for i in range(n):
-        alive = S[_at(r0 + _ALIVE, i)] > 0.5
-        burn = -S[_at(r0 + _FLOW, i)]
-        cash = S[_at(r0 + _CASH, i)]
-        want = alive and burn > 0.0 and cash < P[_at(off + F_TRIGGER, i)] * burn
-        e_eff = S[_at(r0 + _N, i)] + P[_at(off + C_BETA, i)] * sec[_at(_SS, i)]
-        x = P[_at(off + F_BASE_LOGIT, i)] + P[_at(off + F_NARRATIVE_SENS, i)] * e_eff
-        prob = 1.0 / (1.0 + fast_exp(-x))
-        u = _lane_masked_double(rs, _FUNDING, i, want)
-        raised = P[_at(off + F_RAISE_FRACTION, i)] * fast_exp(S[_at(r0 + _LOGV, i)])
-        cash = cash + raised if (want and u < prob) else cash
-        short = alive and cash < 0.0
-        u = _lane_masked_double(rs, _FUNDING, i, short)
-        cash = cash + P[_at(off + F_BACKSTOP, i)] if (short and u < P[_at(off + F_BACKSTOP_PROB, i)]) else cash
-        S[_at(r0 + _CASH, i)] = cash
+@njit(cache=True, error_model="numpy", inline="always")
+def _fund_lane(S, r0, P, off, sec, rs, i):
+    """Raise and backstop of lane ``i``, branch-free (masked draws), so a loop over lanes vectorises."""
+    alive = S[_at(r0 + _ALIVE, i)] > 0.5
+    burn = -S[_at(r0 + _FLOW, i)]
+    cash = S[_at(r0 + _CASH, i)]
+    want = alive and burn > 0.0 and cash < P[_at(off + F_TRIGGER, i)] * burn
+    e_eff = S[_at(r0 + _N, i)] + P[_at(off + C_BETA, i)] * sec[_at(_SS, i)]
+    x = P[_at(off + F_BASE_LOGIT, i)] + P[_at(off + F_NARRATIVE_SENS, i)] * e_eff
+    prob = 1.0 / (1.0 + fast_exp(-x))
+    u = _lane_masked_double(rs, _FUNDING, i, want)
+    raised = P[_at(off + F_RAISE_FRACTION, i)] * fast_exp(S[_at(r0 + _LOGV, i)])
+    cash = cash + raised if (want and u < prob) else cash
+    short = alive and cash < 0.0
+    u = _lane_masked_double(rs, _FUNDING, i, short)
+    cash = cash + P[_at(off + F_BACKSTOP, i)] if (short and u < P[_at(off + F_BACKSTOP_PROB, i)]) else cash
+    S[_at(r0 + _CASH, i)] = cash
 
 
 @_no_refcounts
@@ -1497,6 +1482,21 @@ def _simulate_task(theta_row, unc_slots, unc_values, unc_row0, ev, br, n_comp, n
         _flush_bins(binbuf, n_paths, mm, hist, minmax, tid if hist.shape[0] > 1 else 0, s)
 
 
+@_no_refcounts
+def _supply_tables(theta_row, n_comp, tables, guides, table_len, table_lam):
+    """Inversion table of each company's card supply at its starting rate (``table_len`` 0: none).
+
+    ``tables`` and ``guides`` may be uninitialised: ``poisson_cdf_table`` writes
+    every entry inversion reads (below ``table_len``).
+    """
+    for c in range(n_comp):
+        off = N_GLOBAL + c * N_COMPANY
+        lam = theta_row[off + K_DOMESTIC] + theta_row[off + K_IMPORTS]
+        if lam > 0.0:
+            table_len[c] = poisson_cdf_table(lam, tables[c], guides[c])
+            table_lam[c] = lam
+
+
 @njit(cache=True, error_model="numpy")
 def _simulate_set_group(theta, t0, n_sg, nb, task_set, task_start, task_n, rng, share_events,
                         unc_slots, unc_values, task_unc_row, ev, br, n_comp, n_months, hz_month, n_hor,
@@ -1527,20 +1527,14 @@ def _simulate_set_group(theta, t0, n_sg, nb, task_set, task_start, task_n, rng, 
     P, S, sec, p_none, beta = _lane_workspaces(theta[s0], n_comp, n_events)
     chips = np.empty((n_sg, n_comp), dtype=np.bool_)
     funding = np.empty((n_sg, n_comp), dtype=np.bool_)
-    # Uninitialised: poisson_cdf_table writes the entries inversion reads (below
-    # table_len), and numba's np.zeros would write (so fault in) all 2 MB per group.
+    # Uninitialised (_supply_tables): numba's np.zeros would write all 2 MB per group.
     tables = np.empty((n_sg, n_comp, _MAX_TABLE))
     guides = np.empty((n_sg, n_comp, _MAX_TABLE), dtype=np.int64)
     table_len = np.zeros((n_sg, n_comp), dtype=np.int64)
     table_lam = np.full((n_sg, n_comp), -1.0)
     for j in range(n_sg):
         chips[j], funding[j] = _switches(theta[s0 + j], n_comp)
-        for c in range(n_comp):
-            off = N_GLOBAL + c * N_COMPANY
-            lam = theta[s0 + j, off + K_DOMESTIC] + theta[s0 + j, off + K_IMPORTS]
-            if lam > 0.0:
-                table_len[j, c] = poisson_cdf_table(lam, tables[j, c], guides[j, c])
-                table_lam[j, c] = lam
+        _supply_tables(theta[s0 + j], n_comp, tables[j], guides[j], table_len[j], table_lam[j])
     draws = np.empty(n_months * rows * LANES)
     us = np.empty(LANES)
     sup = np.empty(5 * LANES)
@@ -1733,16 +1727,11 @@ def simulate_tasks(theta, unc_slots, unc_values, task_unc_row, ev, br, n_comp, n
         # A group's tasks share one parameter set, hence one supply table per company.
         s = task_set[t0]
         theta_row = theta[s]
-        tables = np.zeros((n_comp, _MAX_TABLE))
-        guides = np.zeros((n_comp, _MAX_TABLE), dtype=np.int64)
+        tables = np.empty((n_comp, _MAX_TABLE))
+        guides = np.empty((n_comp, _MAX_TABLE), dtype=np.int64)
         table_len = np.zeros(n_comp, dtype=np.int64)
         table_lam = np.full(n_comp, -1.0)
-        for c in range(n_comp):
-            off = N_GLOBAL + c * N_COMPANY
-            lam = theta_row[off + K_DOMESTIC] + theta_row[off + K_IMPORTS]
-            if lam > 0.0:
-                table_len[c] = poisson_cdf_table(lam, tables[c], guides[c])
-                table_lam[c] = lam
+        _supply_tables(theta_row, n_comp, tables, guides, table_len, table_lam)
         for t in range(t0, t1):
             tid = get_thread_id()
             n_rec = hist.shape[4] if hist_on else 1

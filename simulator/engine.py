@@ -380,6 +380,7 @@ def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, 
         if by_set:
             buffer_per_set = 2 * n_comp * L.N_VARS * (n_rec if fans else 1) * max((blk[2] for blk in all_blocks), default=1)
             sets_per_group = max(1, min(16, n_sets // (8 * K.get_threads()), int(32e6 // buffer_per_set)))
+        # Every parameter of the event arrivals: hazards and all branch fields.
         ev_slots = np.concatenate([layout.events[:, L.EV_SLOT] + L.E_HAZARD,
                                    (layout.branches[:, None] + np.arange(L.N_BRANCH)).ravel()]).astype(np.int64)
         hist_slots = 1 if by_set else n_threads_max
@@ -411,9 +412,8 @@ def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, 
         start_all = time.perf_counter()
         for i0 in range(0, len(all_blocks), per_chunk):
             chunk = all_blocks[i0:i0 + per_chunk]
-            # Tasks set by set, each set's blocks together: numba splits the task list
-            # into equal runs per thread, and the blocks differ in size (the last one
-            # of a run is short), so every run must hold the same mix of them.
+            # Tasks set by set, each set's blocks together: a group of tasks (below) is
+            # a run of consecutive sets with all their blocks.
             task_set = np.repeat(np.arange(n_sets, dtype=np.int64), len(chunk))
             task_block = np.tile(np.arange(len(chunk)), n_sets)
             # The kernel indexes kept paths from its task start: shift by keep_start.
@@ -438,10 +438,11 @@ def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, 
                 task_unc_row = np.zeros(task_set.size, dtype=np.int64)
             step = len(chunk) * sets_per_group if by_set else 1
             group_start = np.append(np.arange(0, task_set.size, step), task_set.size).astype(np.int64)
-            group_set = task_set[group_start[:-1]]
-            share_events = np.asarray([
-                bool(np.all(theta_sets[s0:s0 + sets_per_group][:, ev_slots] == theta_sets[s0, ev_slots]))
-                for s0 in group_set], dtype=np.bool_)
+            share_events = np.zeros(group_start.size - 1, dtype=np.bool_)
+            if sets_per_group > 1:  # groups of one set have no one to share with
+                share_events[:] = [
+                    bool(np.all(theta_sets[s0:s0 + sets_per_group][:, ev_slots] == theta_sets[s0, ev_slots]))
+                    for s0 in task_set[group_start[:-1]]]
             fv_stats = np.zeros((task_set.size, n_comp, 2))
             vh_stats = np.zeros((task_set.size, n_comp, n_hor, 2))
             with K.tasks_handed_out_one_by_one():
