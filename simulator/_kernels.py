@@ -251,8 +251,9 @@ def fill_draws(state, kind, lam, out):
 # ---------------------------------------------------------------------------
 # Branch-free exp and log.  glibc's exp/log are calls, which stop LLVM from
 # vectorising a loop over lanes; these are plain arithmetic on the IEEE bits
-# (Cody-Waite reduction with a degree-13 Taylor polynomial; fdlibm's log) and
-# agree with the library to within an ulp or two (tests/test_fastmath.py).
+# (Cody-Waite reduction with a degree-13 Taylor polynomial; fdlibm's log, their
+# polynomials in fused multiply-adds, ``_fma``) and agree with the library to
+# within an ulp (tests/test_fastmath.py).
 # ---------------------------------------------------------------------------
 @intrinsic
 def _bits(typingctx, x):
@@ -276,6 +277,25 @@ def _from_bits(typingctx, x):
         return builder.bitcast(args[0], ir.DoubleType())
 
     return types.float64(types.int64), codegen
+
+
+@intrinsic
+def _fma(typingctx, a, b, c):
+    """``a * b + c`` with one rounding (LLVM's ``fma``: one instruction, and it vectorises).
+
+    Only ``fast_exp`` and ``fast_log`` use it: their polynomials are chains of
+    multiply-adds whose latency bounds the lane loops; elsewhere the model's
+    arithmetic stays as written (separately rounded).
+    """
+    if not all(isinstance(x, types.Float) for x in (a, b, c)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        f64 = ir.DoubleType()
+        fn = builder.module.declare_intrinsic("llvm.fma", [f64], ir.FunctionType(f64, [f64, f64, f64]))
+        return builder.call(fn, args)
+
+    return types.float64(types.float64, types.float64, types.float64), codegen
 
 
 _MAGIC = 6755399441055744.0  # 1.5 * 2**52: x + _MAGIC holds round(x) in its low bits
@@ -315,19 +335,19 @@ def fast_exp(x):
     ki = _bits(t) - _MAGIC_BITS
     r = (xc - k * _LN2_HI) - k * _LN2_LO
     p = 1.0 / 6227020800.0
-    p = p * r + 1.0 / 479001600.0
-    p = p * r + 1.0 / 39916800.0
-    p = p * r + 1.0 / 3628800.0
-    p = p * r + 1.0 / 362880.0
-    p = p * r + 1.0 / 40320.0
-    p = p * r + 1.0 / 5040.0
-    p = p * r + 1.0 / 720.0
-    p = p * r + 1.0 / 120.0
-    p = p * r + 1.0 / 24.0
-    p = p * r + 1.0 / 6.0
-    p = p * r + 0.5
-    p = p * r + 1.0
-    p = p * r + 1.0
+    p = _fma(p, r, 1.0 / 479001600.0)
+    p = _fma(p, r, 1.0 / 39916800.0)
+    p = _fma(p, r, 1.0 / 3628800.0)
+    p = _fma(p, r, 1.0 / 362880.0)
+    p = _fma(p, r, 1.0 / 40320.0)
+    p = _fma(p, r, 1.0 / 5040.0)
+    p = _fma(p, r, 1.0 / 720.0)
+    p = _fma(p, r, 1.0 / 120.0)
+    p = _fma(p, r, 1.0 / 24.0)
+    p = _fma(p, r, 1.0 / 6.0)
+    p = _fma(p, r, 0.5)
+    p = _fma(p, r, 1.0)
+    p = _fma(p, r, 1.0)
     # 2**k in two factors, so subnormal results and k = 1024 stay exact.
     k1 = ki >> np.int64(1)
     k2 = ki - k1
@@ -353,8 +373,8 @@ def fast_log(x):
     s = f / (2.0 + f)
     z = s * s
     w = z * z
-    t1 = w * (_LG2 + w * (_LG4 + w * _LG6))
-    t2 = z * (_LG1 + w * (_LG3 + w * (_LG5 + w * _LG7)))
+    t1 = w * _fma(w, _fma(w, _LG6, _LG4), _LG2)
+    t2 = z * _fma(w, _fma(w, _fma(w, _LG7, _LG5), _LG3), _LG1)
     res = dk * _LN2_HI - ((hfsq - (s * (hfsq + t2 + t1) + dk * _LN2_LO)) - f)
     res = res if x < _INF else x
     res = res if x > 0.0 else (-_INF if x == 0.0 else np.nan)
@@ -684,11 +704,13 @@ def _ou_coefficients(kappa, sigma, dt):
 @njit(cache=True, error_model="numpy", inline="always")
 def _poisson_inverse(u, lam, p0):
     """Poisson(lam) by inversion of one uniform (``p0`` = exp(-lam)): monotone in lam (common random numbers)."""
-    if lam <= 0.0:
+    if lam <= 0.0 or u <= p0:
         return 0
-    p = p0
-    cdf = p
-    k = 0
+    # The first step without the division (lam / 1 is lam): most arrivals are
+    # single, and the division's latency was most of their inversion.
+    p = p0 * lam
+    cdf = p0 + p
+    k = 1
     while u > cdf and k < 10_000:
         k += 1
         p *= lam / k
