@@ -1084,7 +1084,7 @@ def _supply_lanes(S, r0, P, off, us, n, dt, tables, guides, table_len, table_lam
         n_ptrs += 1 if ptrs else 0
         sup[_at(0, i)] = 1.0 if ptrs else 0.0
         sup[_at(1, i)] = lam
-        S[_at(r0 + _CAP, i)] = -1.0 if ptrs else 0.0
+        S[_at(r0 + _CAP, i)] = 0.0  # dead and zero-rate lanes; the samplers write the others
     while tab != _U0:
         i = np.int64(trailing_zeros(tab))
         tab &= tab - _U1
@@ -1115,9 +1115,10 @@ def _supply_lanes(S, r0, P, off, us, n, dt, tables, guides, table_len, table_lam
 
 @_no_refcounts
 def _ptrs_quick_lanes(S, r0, n, rs, sup):
-    """numpy's PTRS first try for the flagged lanes: new cards where it accepts, -1 where it does not.
+    """numpy's PTRS first try for the flagged lanes: new cards where it accepts.
 
-    Returns the lanes it rejected as a bit mask (their u, v, us, k are left in ``sup``).
+    Returns the lanes it rejected as a bit mask (their u, v, us, k are left in
+    ``sup`` for numpy's loop, which writes their cards).
     """
     pending = _U0
     for i in range(n):
@@ -1135,7 +1136,7 @@ def _ptrs_quick_lanes(S, r0, n, rs, sup):
         sup[_at(2, i)] = v
         sup[_at(3, i)] = us
         sup[_at(4, i)] = k
-        S[_at(r0 + _CAP, i)] = (k if ok else -1.0) if on else S[_at(r0 + _CAP, i)]
+        S[_at(r0 + _CAP, i)] = k if (on and ok) else S[_at(r0 + _CAP, i)]
         pending |= (_U1 << np.uint64(i)) if (on and not ok) else _U0
     return pending
 

@@ -7,8 +7,9 @@ driving ``SFC64`` bit generators; each path of the block gets four SFC64
 streams of its own, seeded from the block's in path order (``_kernels.seed_lanes``).
 A block's draws therefore depend only on the seed and the block index, never on
 threads, processes or how many blocks run together, and the same seed gives
-bit-identical results however the work is split.  Summaries stream: integer tallies are summed, floating-point moments are
-merged block by block in block order, so memory does not grow with paths.
+bit-identical results however the work is split.  Summaries stream: integer
+tallies are summed, floating-point moments are merged block by block in block
+order, so memory does not grow with paths.
 """
 
 from __future__ import annotations
