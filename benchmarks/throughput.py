@@ -138,4 +138,10 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from simulator.errors import UserError
+
+    try:
+        sys.exit(main())
+    except UserError as exc:  # a bad --scenario: one line, exit 2, as the CLI does
+        print(f"throughput: error: {exc}", file=sys.stderr)
+        sys.exit(2)
