@@ -56,9 +56,11 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     import simulator
-    from simulator import _kernels as K
-    from simulator.engine import DEFAULT_BLOCK_SIZE, normalise_seed, plan_run, simulate
-    from simulator.params import build_layout
+    from simulator.engines import kernels as K
+    from simulator.engines.dispatch import simulate
+    from simulator.engines.plan import DEFAULT_BLOCK_SIZE, plan_run
+    from simulator.engines.streams import normalise_seed
+    from simulator.model.parameters import build_layout
 
     K.set_threads(args.threads)
     base = simulator.load_scenario(args.scenario)

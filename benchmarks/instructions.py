@@ -27,9 +27,12 @@ ROOT = Path(__file__).resolve().parents[1]
 _CHILD = """
 import sys
 import numpy as np
-from simulator import load_scenario, _kernels as K
-from simulator.engine import _blocks, block_states, normalise_seed, plan_run, simulate
-from simulator.params import build_layout
+from simulator import load_scenario
+from simulator.engines import kernels as K
+from simulator.engines.plan import blocks as _blocks, plan_run
+from simulator.engines.streams import block_states, normalise_seed
+from simulator.engines.dispatch import simulate
+from simulator.model.parameters import build_layout
 K.set_threads(1)
 scenario, paths, what = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 sc = load_scenario(scenario)

@@ -85,8 +85,8 @@ def main(argv=None) -> int:
     os.environ["NUMBA_CACHE_DIR"] = cache
 
     import simulator
-    from simulator import _kernels as K
-    from simulator.sweep import sweep
+    from simulator.engines import kernels as K
+    from simulator.studies.sweep import sweep
 
     K.set_threads(args.threads)
     sc = simulator.load_scenario(args.scenario)

@@ -59,7 +59,7 @@ def _child(args: argparse.Namespace) -> None:
         row["cpu_seconds"] = _cpu_seconds() - cpu
         row["threads"] = args.threads or _numba_threads()
     else:
-        from simulator.distributed import dask_client
+        from simulator.runner.distributed import dask_client
 
         with dask_client(cluster=f"local:{args.workers}") as client:
             simulator.run(args.scenario, paths=4096 * args.workers, seed=1, client=client)

@@ -38,8 +38,9 @@ def _measure(fn, repeats: int = 3) -> float:
 
 def rng_bound_seconds(layout, plan, paths: int, seed, block_size: int) -> float:
     """Seconds to draw the variates of ``paths`` paths with the engine's own streams."""
-    from simulator import _kernels as K
-    from simulator.engine import _blocks, block_states
+    from simulator.engines import kernels as K
+    from simulator.engines.plan import blocks as _blocks
+    from simulator.engines.streams import block_states
 
     blocks = _blocks(paths, block_size)
     task_n = np.asarray([n for _, _, n in blocks], dtype=np.int64)
@@ -82,9 +83,11 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     import simulator
-    from simulator import _kernels as K
-    from simulator.engine import DEFAULT_BLOCK_SIZE, normalise_seed, plan_run, simulate
-    from simulator.params import build_layout
+    from simulator.engines import kernels as K
+    from simulator.engines.dispatch import simulate
+    from simulator.engines.plan import DEFAULT_BLOCK_SIZE, plan_run
+    from simulator.engines.streams import normalise_seed
+    from simulator.model.parameters import build_layout
 
     K.set_threads(args.threads)
     sc = simulator.load_scenario(args.scenario)

@@ -1,5 +1,50 @@
-"""User-facing errors: the CLI prints their one-line message and exits with code 2."""
+"""Every user-facing error of the simulator, in one place.
+
+The command line prints an error's one-line message and exits with code 2;
+the library raises them.  Each names what was wrong (a file, a dotted key, an
+option), the value and what is allowed.  Nothing here imports the rest of the
+package: any module may import this one.
+"""
+
+__all__ = [
+    "BatchError",
+    "DaskError",
+    "ReportError",
+    "ScenarioError",
+    "TargetError",
+    "UnreachableError",
+    "UsageError",
+    "UserError",
+]
 
 
 class UserError(ValueError):
     """Bad input from the user (a file, a key, a value, an option); the message is one line."""
+
+
+class UsageError(UserError):
+    """A command-line error (an option, a combination of options); the message is one line."""
+
+
+class ScenarioError(UserError):
+    """A scenario file or override is invalid; the message is one line."""
+
+
+class TargetError(UserError):
+    """A target is malformed or names something the scenario does not have."""
+
+
+class UnreachableError(UserError):
+    """No parameter value in the given ranges reproduces the target."""
+
+
+class ReportError(UserError):
+    """A Dataset cannot give the figure or report asked for; the message is one line."""
+
+
+class BatchError(UserError):
+    """A batch-level user error (output folder in use, ...); one line."""
+
+
+class DaskError(UserError):
+    """The cluster cannot be reached or used; the message is one line."""

@@ -15,11 +15,16 @@ import pytest
 import xarray as xr
 
 import simulator
-from simulator import _layout as L
 from simulator.cli import main
-from simulator.engine import merge_tallies, normalise_seed, plan_run, simulate
-from simulator.params import build_layout
-from simulator.results import QUANTILE_ERROR, QUANTILES, hist_quantiles, scenario_hash
+from simulator.engines.dispatch import simulate
+from simulator.engines.plan import plan_run
+from simulator.engines.streams import normalise_seed
+from simulator.engines.tally import merge_tallies
+from simulator.model import quantities as L
+from simulator.model.parameters import build_layout
+from simulator.results.dataset import scenario_hash
+from simulator.results.outputs import QUANTILE_ERROR, QUANTILES
+from simulator.results.statistics import hist_quantiles
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"

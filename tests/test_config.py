@@ -8,15 +8,11 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from simulator import docs
-from simulator.config import (
-    Jump,
-    Scenario,
-    ScenarioError,
-    load_scenario,
-    parse_scenario,
-    with_overrides,
-)
+from simulator.cli import main as cli_main
+from simulator.errors import ScenarioError
+from simulator.model.scenario_file import load_scenario, parse_scenario, with_overrides
+from simulator.model.schema import Jump, Scenario
+from simulator.report import docs
 
 # A small valid scenario that does not depend on shared/: two companies, a sector event with an
 # import cut, one with a narrative jump, and a company event with three branches.
@@ -431,9 +427,9 @@ def test_scenario_is_frozen() -> None:
 
 
 def test_scenario_reference_is_up_to_date() -> None:
-    assert docs.DEFAULT_OUTPUT.is_file(), "run `python -m simulator.docs` to create it"
+    assert docs.DEFAULT_OUTPUT.is_file(), "run `simulator docs` to create it"
     assert docs.DEFAULT_OUTPUT.read_text(encoding="utf-8") == docs.scenario_reference_markdown(), (
-        "docs/scenario-reference.md is out of date: run `python -m simulator.docs`")
+        "docs/scenario-reference.md is out of date: run `simulator docs`")
 
 
 def test_scenario_reference_lists_every_key() -> None:
@@ -449,13 +445,13 @@ def test_scenario_reference_lists_every_key() -> None:
 
 def test_docs_command_writes_and_checks(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     target = tmp_path / "out" / "reference.md"
-    assert docs.main(["--check", "--output", str(target)]) == 1
-    assert docs.main(["--output", str(target)]) == 0
+    assert cli_main(["docs", "--check", "--output", str(target)]) == 1
+    assert cli_main(["docs", "--output", str(target)]) == 0
     assert target.read_text(encoding="utf-8") == docs.scenario_reference_markdown()
     assert [p.name for p in target.parent.iterdir()] == ["reference.md"]  # no temporary left
-    assert docs.main(["--check", "--output", str(target)]) == 0
+    assert cli_main(["docs", "--check", "--output", str(target)]) == 0
     target.write_text("stale\n", encoding="utf-8")
     capsys.readouterr()
-    assert docs.main(["--check", "--output", str(target)]) == 1
+    assert cli_main(["docs", "--check", "--output", str(target)]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "out of date" in err and str(target) in err

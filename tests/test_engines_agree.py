@@ -34,11 +34,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from simulator import _layout as L
-from simulator.config import parse_scenario
-from simulator.engine import merge_tallies, normalise_seed, plan_run, simulate
-from simulator.params import build_layout
-from simulator.reference import bin_index
+from simulator.engines.dispatch import simulate
+from simulator.engines.plan import plan_run
+from simulator.engines.reference import bin_index
+from simulator.engines.streams import normalise_seed
+from simulator.engines.tally import merge_tallies
+from simulator.model import quantities as L
+from simulator.model.parameters import build_layout
+from simulator.model.scenario_file import parse_scenario
 
 #: Family-wise false-alarm probability of each test.
 ALPHA = 1e-3

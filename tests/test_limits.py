@@ -15,7 +15,8 @@ import xarray as xr
 from scipy import stats
 
 import simulator
-from simulator.config import parse_scenario
+import simulator.results.outputs
+from simulator.model.scenario_file import parse_scenario
 
 ALPHA = 1e-3
 
@@ -116,7 +117,7 @@ def test_frozen_limit_median_valuation_within_histogram_bound():
     median = 20e9 * math.exp((mu - sigma**2 / 2) * t)
     # Sampling error of the median of a lognormal: se(log median) = s * sqrt(pi / (2n)).
     se_log = sigma * math.sqrt(t) * math.sqrt(math.pi / (2 * n))
-    bin_err = simulator.results.QUANTILE_ERROR["valuation"]
+    bin_err = simulator.results.outputs.QUANTILE_ERROR["valuation"]
     got = float(ds["valuation_quantile"].sel(company="solo", month=36, quantile=0.5))
     assert abs(math.log(got / median)) <= _z(1) * se_log + math.log1p(bin_err)
 
@@ -248,9 +249,12 @@ def test_bit_identical_across_threads_and_repeats():
 
 def test_bit_identical_across_process_split():
     """Blocks run separately (as on several processes) and merged give the same Dataset."""
-    from simulator.engine import merge_tallies, normalise_seed, plan_run, simulate
-    from simulator.params import build_layout
-    from simulator.results import build_dataset
+    from simulator.engines.dispatch import simulate
+    from simulator.engines.plan import plan_run
+    from simulator.engines.streams import normalise_seed
+    from simulator.engines.tally import merge_tallies
+    from simulator.model.parameters import build_layout
+    from simulator.results.dataset import build_dataset
 
     sc = simulator.load_scenario(_repo_file("scenarios/zhipu_base.toml"))
     layout = build_layout(sc)

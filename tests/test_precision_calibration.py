@@ -17,15 +17,18 @@ import xarray as xr
 from scipy import stats
 
 import simulator
-from simulator.calibrate import ParamRange, UnreachableError, calibrate, implied_value, parse_param_range
 from simulator.cli import main
-from simulator.compare import compare
-from simulator.config import parse_scenario
-from simulator.engine import normalise_seed, plan_run, simulate
-from simulator.params import build_layout
-from simulator.precision import run_to_precision, wilson_half_width
-from simulator.results import wilson_interval
-from simulator.targets import Target, TargetError, parse_target
+from simulator.engines.dispatch import simulate
+from simulator.engines.plan import plan_run
+from simulator.engines.streams import normalise_seed
+from simulator.errors import TargetError, UnreachableError
+from simulator.model.parameters import build_layout
+from simulator.model.scenario_file import parse_scenario, with_overrides
+from simulator.results.statistics import wilson_interval
+from simulator.results.targets import Target, parse_target
+from simulator.studies.calibrate import ParamRange, calibrate, implied_value, parse_param_range
+from simulator.studies.compare import compare
+from simulator.studies.precision import run_to_precision, wilson_half_width
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -120,7 +123,7 @@ def test_precision_target_coverage_and_width(frozen):
     """Precision-target runs: the half-width target is met and coverage stays nominal."""
     # Champion means V_T >= 1.4 V0 here, so p is near 0.24 and the pilot, not the worst case
     # p = 0.5, sets the sample size.
-    sc = simulator.config.with_overrides(frozen, {"outcomes.champion_valuation_ratio": 1.4})
+    sc = with_overrides(frozen, {"outcomes.champion_valuation_ratio": 1.4})
     exact = float(stats.norm.sf(math.log(1.4), loc=0.10 - 0.5**2 / 2, scale=0.5))
     target = Target("solo", "champion", 12)
     covered, met, reps = 0, 0, 400
@@ -151,7 +154,7 @@ def test_calibration_recovers_known_parameter(frozen):
     true_mu = 0.30
     target = Target("solo", "champion", 12, _p_up(true_mu))
     params = [ParamRange("companies.solo.growth.initial", -0.5, 1.0)]
-    frozen_lr = simulator.config.with_overrides(frozen, {"companies.solo.growth.long_run": 0.0})
+    frozen_lr = with_overrides(frozen, {"companies.solo.growth.long_run": 0.0})
     result = calibrate(frozen_lr, [target], params, paths=20_000, seed=5, replicates=4)
     # The reported standard error comes from 5 independent seeds; allow a t-quantile band.
     tq = stats.t.ppf(1 - 1e-3 / 2, df=len(result.per_seed) - 1)
@@ -162,7 +165,7 @@ def test_calibration_recovers_known_parameter(frozen):
 
 def test_calibration_two_targets_least_squares(frozen):
     """Two parameters, two targets (champion and collapse at different thresholds)."""
-    sc = simulator.config.with_overrides(frozen, {"companies.solo.growth.long_run": 0.0})
+    sc = with_overrides(frozen, {"companies.solo.growth.long_run": 0.0})
     mu, sigma = 0.2, 0.6
     up = _p_up(mu, sigma)
     down = float(stats.norm.cdf(math.log(0.3), loc=(mu - sigma**2 / 2), scale=sigma))
@@ -182,7 +185,7 @@ def test_unreachable_target_is_a_clear_error(frozen):
 
 def test_implied_value_solves_fundamental_equals_valuation(frozen):
     """Zero margin, no opex, no exit value: FV = cash * exp(-r T); solve the discount rate for FV = V0."""
-    sc = simulator.config.with_overrides(frozen, {"companies.solo.cash": 25e9,
+    sc = with_overrides(frozen, {"companies.solo.cash": 25e9,
                                                   "companies.solo.pricing.compute_cost_share": 1.0,
                                                   "companies.solo.valuation_model.exit_multiple": 0.0})
     res = implied_value(sc, "solo", ParamRange("companies.solo.valuation_model.discount_rate", 0.0, 0.5),
@@ -202,7 +205,7 @@ def test_paired_self_comparison_is_exactly_zero(tmp_path):
 
 def test_pairing_tightens_the_interval():
     sc = simulator.load_scenario(ROOT / "scenarios" / "zhipu_base.toml")
-    other = simulator.config.with_overrides(sc, {"companies.zhipu.chips.imports_per_month": 0.0})
+    other = with_overrides(sc, {"companies.zhipu.chips.imports_per_month": 0.0})
     a = simulator.run(sc, paths=6000, seed=4)
     b = simulator.run(other, paths=6000, seed=4)
     paired = compare(a, b)

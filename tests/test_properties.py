@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import simulator
-from simulator.config import parse_scenario
+from simulator.model.scenario_file import parse_scenario
 
 finite = dict(allow_nan=False, allow_infinity=False)
 

@@ -15,11 +15,14 @@ import xarray as xr
 from matplotlib.colors import to_rgb
 
 import simulator
-from simulator import plots
 from simulator.cli import main
-from simulator.report import ReportError, result_kind, scenario_assumptions, write_report
-from simulator.sensitivity import sensitivity
-from simulator.sweep import sweep
+from simulator.errors import ReportError
+from simulator.report import figures as plots
+from simulator.report.assumptions import scenario_assumptions
+from simulator.report.kinds import result_kind
+from simulator.report.writer import write_report
+from simulator.studies.sensitivity import sensitivity
+from simulator.studies.sweep import sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"
@@ -174,10 +177,10 @@ def test_styles_differ_in_lightness_not_only_hue():
 
 
 def test_amount_ticks_use_currency_suffixes():
-    assert plots._short_amount(7e11) == "700B"
-    assert plots._short_amount(1.2e12) == "1.2T"
-    assert plots._short_amount(2e10) == "20B"
-    assert plots._short_amount(2.5e9, "CNY") == "2.5B CNY"
+    assert plots.short_amount(7e11) == "700B"
+    assert plots.short_amount(1.2e12) == "1.2T"
+    assert plots.short_amount(2e10) == "20B"
+    assert plots.short_amount(2.5e9, "CNY") == "2.5B CNY"
 
 
 # --------------------------------------------------------------------------- missing variables
@@ -331,7 +334,7 @@ def test_report_md_assumptions_and_provenance(zhipu_ds, zhipu_report):
     listed = {r[0] for r in rows} | {r[0] for r in defaults}
     assert all(r[2] == "default" for r in defaults)
     # Every key of the effective scenario is in one table or the other.
-    from simulator.report import _flatten_json
+    from simulator.report.figures.common import flatten_json as _flatten_json
 
     for path in _flatten_json(json.loads(zhipu_ds.attrs["scenario_json"])):
         pieces = path.split(".")

@@ -11,8 +11,9 @@ import xarray as xr
 from scipy import stats
 
 import simulator
-from simulator import _layout as L
-from simulator.results import OUTPUTS, QUANTILE_ERROR, hist_quantiles, wilson_interval
+from simulator.model import quantities as L
+from simulator.results.outputs import OUTPUTS, QUANTILE_ERROR
+from simulator.results.statistics import hist_quantiles, wilson_interval
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -6,11 +6,11 @@ every uniform, normal and Poisson variate, and the state left behind, are the
 ones ``numpy.random.Generator(SFC64)`` gives for the same state.
 """
 
+import kernel_helpers as K
 import numpy as np
 import pytest
 
-from simulator import _kernels as K
-from simulator.engine import block_generators, block_states, normalise_seed
+from simulator.engines.streams import block_generators, block_states, normalise_seed
 
 N_DRAWS = 100_000
 

@@ -8,14 +8,16 @@ import numpy as np
 import pytest
 
 import simulator
-from simulator import _kernels as K
 from simulator.cli import main
-from simulator.config import parse_scenario, with_overrides
-from simulator.engine import normalise_seed, plan_run, simulate
-from simulator.params import build_layout
-from simulator.results import build_dataset, build_sets_dataset
-from simulator.sensitivity import sensitivity
-from simulator.sweep import _bytes_per_set, evaluate_sets, grid_thetas, parse_sweep_param, sweep
+from simulator.engines import dispatch as K
+from simulator.engines.dispatch import simulate
+from simulator.engines.plan import plan_run
+from simulator.engines.streams import normalise_seed
+from simulator.model.parameters import build_layout
+from simulator.model.scenario_file import parse_scenario, with_overrides
+from simulator.results.dataset import build_dataset, build_sets_dataset
+from simulator.studies.sensitivity import sensitivity
+from simulator.studies.sweep import _bytes_per_set, evaluate_sets, grid_thetas, parse_sweep_param, sweep
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
 
@@ -255,7 +257,7 @@ def test_sets_sharing_draws_in_groups_equal_sets_run_one_by_one(zhipu, case, mon
     # of each batch only, and the later calls add to its counts.
     whole = evaluate_sets(sc, thetas, paths=700, seed=3, block_size=256, layout=layout, threads=2)
     assert whole.kernel_calls == 1
-    monkeypatch.setattr("simulator.sweep.MAX_TASKS_PER_CALL", 17)
+    monkeypatch.setattr("simulator.studies.sweep.MAX_TASKS_PER_CALL", 17)
     by_block = evaluate_sets(sc, thetas, paths=700, seed=3, block_size=256, max_memory=17.5 * per_set,
                              layout=layout, threads=2)
     assert by_block.kernel_calls == 3 * -(-thetas.shape[0] // 17)
@@ -296,7 +298,7 @@ def test_sweep_dataset_shape_and_crn(zhipu):
     point = ds.sel({"companies.zhipu.chips.imports_per_month": 200.0,
                     "companies.zhipu.funding.backstop_probability": 0.8})
     np.testing.assert_array_equal(point["outcome_count"].values, run["outcome_count"].values)
-    from simulator.report import result_kind
+    from simulator.report.kinds import result_kind
 
     assert result_kind(ds) == "sweep"
 
@@ -320,12 +322,12 @@ def test_methods_rank_like_the_deterministic_model(method, key, samples):
                 value, conf = ds[index].sel(output=out).values, ds[f"{index}_conf"].sel(output=out).values
                 assert np.all(value + conf >= 0.0) and np.all(value - conf <= 1.0)
     if method == "oat":
-        from simulator.report import result_kind
+        from simulator.report.kinds import result_kind
 
         assert result_kind(noisy) == "tornado"
         assert {"low", "high", "base", "low_value", "high_value"} <= set(noisy.variables)
     if method == "sobol":
-        from simulator.report import result_kind
+        from simulator.report.kinds import result_kind
 
         assert result_kind(noisy) == "sobol"
 
@@ -434,7 +436,7 @@ def test_noise_note_says_how_many_paths():
 
 def _numpy_hist_quantiles(hist, minmax, levels, var):
     """hist_quantiles' definition written out with numpy, one level at a time (the reference)."""
-    from simulator import _layout as L
+    from simulator.model import quantities as L
 
     hist = np.asarray(hist, dtype=np.float64)
     nb = hist.shape[-1]
@@ -460,7 +462,8 @@ def _numpy_hist_quantiles(hist, minmax, levels, var):
 
 
 def test_many_set_quantiles_equal_the_numpy_definition():
-    from simulator.results import QUANTILES, hist_quantiles
+    from simulator.results.outputs import QUANTILES
+    from simulator.results.statistics import hist_quantiles
 
     rng = np.random.default_rng(1)
     levels = [QUANTILES[3], *QUANTILES[:3], *QUANTILES[4:]]  # not sorted: the kernel sorts them

@@ -12,10 +12,12 @@ from test_precision_calibration import FROZEN  # the closed-form one-company sce
 
 import simulator
 from simulator.cli import main
-from simulator.config import ScenarioError, parse_scenario, with_overrides
-from simulator.engine import normalise_seed
-from simulator.params import build_layout
-from simulator.uncertainty import UNCERTAIN_STREAM, attribute, recorded_draws
+from simulator.engines.input_draws import recorded_draws
+from simulator.engines.streams import UNCERTAIN_STREAM, normalise_seed
+from simulator.errors import ScenarioError
+from simulator.model.parameters import build_layout
+from simulator.model.scenario_file import parse_scenario, with_overrides
+from simulator.studies.attribution import attribute
 
 BASE = """
 [scenario]
@@ -324,7 +326,7 @@ def dask_client_1():
 
 
 def test_distributed_run_with_distributions_is_bit_identical(dask_client_1, monkeypatch):
-    from simulator import distributed as D
+    from simulator.runner import distributed as D
 
     sc = _toy_uncertain()
     kw = {"paths": 5000, "block_size": 512, "keep_paths": 1200}
@@ -338,8 +340,8 @@ def test_distributed_run_with_distributions_is_bit_identical(dask_client_1, monk
 
 
 def test_batch_with_distributions_equals_run_and_tracks_them(tmp_path):
-    from simulator.batch import load_checkpoint, save_checkpoint
-    from simulator.distributed import prepare_job, run_jobs, simulate_group
+    from simulator.runner.distributed import prepare_job, run_jobs, simulate_group
+    from simulator.studies.batch import load_checkpoint, save_checkpoint
 
     path = tmp_path / "toy.toml"
     path.write_text(_toy_text(), encoding="utf-8")
@@ -368,13 +370,13 @@ def test_batch_with_distributions_equals_run_and_tracks_them(tmp_path):
     assert load_checkpoint(tmp_path / "tally.npz", resumed)
     resumed.start()
     run_jobs([resumed], blocks_per_task=1)
-    _same(resumed.dataset(), simulator.run(sc, paths=3000, block_size=1024))
+    _same(resumed.grouped_dataset(), simulator.run(sc, paths=3000, block_size=1024))
 
 
 def test_precision_run_draws_the_distributions(monkeypatch):
-    from simulator import precision
-    from simulator.precision import run_to_precision
-    from simulator.targets import parse_target
+    from simulator.results.targets import parse_target
+    from simulator.studies import precision
+    from simulator.studies.precision import run_to_precision
 
     sc = _toy_uncertain()
     pilots = []
@@ -404,8 +406,8 @@ def _p_up(mu: float, sigma: float) -> float:
 def test_calibration_draws_the_other_uncertain_keys():
     from scipy import integrate
 
-    from simulator.calibrate import Evaluator, ParamRange, calibrate
-    from simulator.targets import Target
+    from simulator.results.targets import Target
+    from simulator.studies.calibrate import Evaluator, ParamRange, calibrate
 
     sc = parse_scenario(_FROZEN_UNC, source="frozen.toml")
     growth = ParamRange("companies.solo.growth.initial", -0.5, 1.0)
@@ -423,9 +425,9 @@ def test_calibration_draws_the_other_uncertain_keys():
 
 
 def test_calibrating_an_uncertain_key_is_a_one_line_error(tmp_path, capsys):
-    from simulator.calibrate import ParamRange, calibrate, implied_value, parse_param_range
     from simulator.errors import UserError
-    from simulator.targets import Target
+    from simulator.results.targets import Target
+    from simulator.studies.calibrate import ParamRange, calibrate, implied_value, parse_param_range
 
     sc = parse_scenario(_FROZEN_UNC, source="frozen.toml")
     key = "companies.solo.growth.sigma_revenue"
@@ -445,7 +447,7 @@ def test_calibrating_an_uncertain_key_is_a_one_line_error(tmp_path, capsys):
 
 
 def test_compare_pairs_runs_with_the_same_distributions():
-    from simulator.compare import compare
+    from simulator.studies.compare import compare
 
     sc = _toy_uncertain()
     a = simulator.run(sc, paths=2000, seed=4)

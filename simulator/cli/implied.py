@@ -1,0 +1,103 @@
+"""``simulator implied``: what must be true for the stated valuation to be fair.
+
+May import: every layer below :mod:`simulator.cli`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from simulator.cli.options import non_negative_int, positive_int
+from simulator.errors import UserError
+
+__all__ = ["register"]
+
+
+def register(sub) -> dict:
+    """Add ``simulator implied`` to the command line; returns its handler."""
+    p = sub.add_parser("implied", help="what must be true for the valuation to be fair")
+    p.add_argument("scenario", type=Path)
+    p.add_argument("--company", help="default: the first company")
+    p.add_argument("--param", help="key to solve for (default: companies.<company>.growth.long_run)")
+    p.add_argument("--range", dest="search", metavar="LO:HI", help="search range of the key")
+    p.add_argument("--paths", type=positive_int, default=20_000)
+    p.add_argument("--seed", type=non_negative_int)
+    p.add_argument("--replicates", type=non_negative_int, default=4)
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--engine", choices=("numba", "numpy"), default="numba")
+
+    return {"implied": _cmd_implied}
+
+
+def _cmd_implied(args: argparse.Namespace) -> int:
+    from simulator.errors import UnreachableError
+    from simulator.model.scenario_file import load_scenario
+    from simulator.results.accessor import format_amount
+    from simulator.studies.calibrate import (
+        default_implied_range,
+        fundamental_value,
+        implied_value,
+        parse_param_range,
+    )
+
+    scenario = load_scenario(args.scenario, overrides=args.overrides)
+    company = args.company or scenario.companies[0].name
+    path = args.param or f"companies.{company}.growth.long_run"
+    if args.search:
+        param = parse_param_range(f"{path}={args.search}", scenario)
+    else:
+        lo, hi = default_implied_range(scenario, path)
+        param = parse_param_range(f"{path}={lo}:{hi}", scenario)
+    cur = scenario.currency
+    names = [c.name for c in scenario.companies]
+    if company not in names:
+        raise UserError(f"--company {company!r}: no such company (known: {', '.join(names)})")
+    v0 = scenario.companies[names.index(company)].valuation
+    fv, (lo, hi) = fundamental_value(scenario, company, paths=args.paths, seed=args.seed, engine=args.engine)
+    print(f"{company}: stated valuation {format_amount(v0, cur)}; fundamental value with the scenario's own "
+          f"assumptions {format_amount(fv, cur)} [{format_amount(lo)}, {format_amount(hi)}]")
+    print(f"  narrative premium: {format_amount(v0 - fv, cur)} ({100 * (1 - fv / v0):.1f}% of the valuation)")
+    code = 0
+    try:
+        res = implied_value(scenario, company, param, paths=args.paths, seed=args.seed,
+                            replicates=args.replicates, engine=args.engine)
+        print(f"  to justify {format_amount(v0, cur)}, {param.path} must be {res.value:.4g} "
+              f"+- {res.standard_error:.2g} (standard error over {res.per_seed.size} seeds; searched "
+              f"[{param.low:g}, {param.high:g}])")
+    except UnreachableError as exc:
+        print(f"  {exc}")
+        code = 2
+    _print_market(scenario, args)
+    return code
+
+
+def _print_market(scenario, args) -> None:
+    """The big market delusion check: required revenues against the stated market."""
+    import simulator
+    from simulator.results.accessor import format_amount
+
+    if scenario.sector.market_size <= 0 and len(scenario.companies) < 2:
+        return
+    ds = simulator.run(scenario, paths=args.paths, seed=args.seed)
+    cur = scenario.currency
+    h = int(ds["horizon"].values[-1])
+    print(f"\nRevenue each company must reach by month {h} for its valuation to be fair "
+          f"(operating profit at its start margin x exit multiple, discounted; {cur}/year):")
+    for c in ds["company"].values:
+        req = float(ds["required_revenue"].sel(company=c, horizon=h))
+        med = float(ds["revenue_quantile"].sel(company=c, month=h, quantile=0.5))
+        share = (f", {100 * float(ds['implied_market_share'].sel(company=c, horizon=h)):.1f}% of the market"
+                 if "implied_market_share" in ds else "")
+        print(f"  {c:<12} {format_amount(req):>10} (median simulated {format_amount(med)}){share}")
+    total = float(ds["required_revenue_total"].sel(horizon=h))
+    print(f"  {'total':<12} {format_amount(total):>10}")
+    if "market_size" in ds:
+        market = float(ds["market_size"].sel(horizon=h))
+        p = float(ds["market_exceeded"].sel(horizon=h))
+        lo, hi = ds["market_exceeded_ci"].sel(horizon=h).values
+        verdict = "MORE than" if total > market else "less than"
+        print(f"  stated market by month {h}: {format_amount(market)} -> the prices imply {verdict} the whole "
+              f"market ({100 * total / market:.1f}%)")
+        print(f"  P(combined simulated revenue exceeds the market at month {h}) = {100 * p:.2f}% "
+              f"[{100 * lo:.2f}%, {100 * hi:.2f}%]")

@@ -1,0 +1,68 @@
+"""Command line: ``simulator run|validate|report|calibrate|implied|compare|batch|sweep|sensitivity|attribute|docs``.
+
+Every user error ends in one line on stderr naming the file, the dotted key,
+the value and the allowed range, and exit code 2; never a traceback.  Each
+command is one module of this package with ``register(subparsers) -> {name:
+handler}``; handlers import what they use when they run, so the command line
+starts fast.
+
+May import: every layer below :mod:`simulator.cli`.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from simulator.cli import (
+    attribute,
+    batch,
+    calibrate,
+    compare,
+    docs,
+    implied,
+    report,
+    run,
+    sensitivity,
+    sweep,
+    validate,
+)
+from simulator.cli.options import EXIT_INTERRUPTED, EXIT_USAGE, Parser
+from simulator.errors import UserError
+
+__all__ = ["build_parser", "main"]
+
+#: The commands, in the order ``simulator --help`` lists them.
+COMMANDS = (run, validate, report, calibrate, implied, compare, batch, sweep, sensitivity, attribute, docs)
+
+
+def build_parser() -> tuple[Parser, dict]:
+    """The argument parser of the ``simulator`` command and its handlers by command name."""
+    parser = Parser(prog="simulator", description="Monte Carlo scenario simulator for the valuation "
+                    "of AI companies. See README.md and docs/scenario-reference.md.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    handlers: dict = {}
+    for command in COMMANDS:
+        handlers.update(command.register(sub))
+    return parser, handlers
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``simulator`` console script; returns the exit code."""
+    try:
+        parser, handlers = build_parser()
+        args = parser.parse_args(argv)
+        return handlers[args.command](args)
+    except UserError as exc:
+        print(f"simulator: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("simulator: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except OSError as exc:
+        print(f"simulator: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

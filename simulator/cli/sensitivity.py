@@ -1,0 +1,60 @@
+"""``simulator sensitivity``: which keys move an output (OAT, Morris, Sobol, given-data methods).
+
+May import: every layer below :mod:`simulator.cli`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from simulator.cli.options import add_study_options
+from simulator.errors import UserError
+from simulator.studies.sensitivity import DEFAULT_PATHS, METHODS
+
+__all__ = ["register"]
+
+
+def register(subparsers) -> dict[str, Callable[[argparse.Namespace], int]]:
+    """Add ``simulator sensitivity`` to the command line; returns its handler."""
+    p = subparsers.add_parser("sensitivity", help="rank which keys move an output (oat, morris, sobol, "
+                              "given-data)")
+    p.add_argument("scenario", type=Path, help="scenario TOML file (given-data methods: also a run's .nc)")
+    p.add_argument("--method", required=True, choices=METHODS,
+                   help="oat (tornado), morris, sobol; rbd-fast, delta, pawn or given-data (all three) on the "
+                        "per-path draws of the uncertain inputs")
+    p.add_argument("--param", action="append", default=[], metavar="PATH=LO:HI",
+                   help="studied key and range (default: the scenario's uncertain inputs)")
+    p.add_argument("--output", action="append", default=[], metavar="OUT",
+                   help="[company.]name@month, e.g. zhipu.champion@36 or zhipu.valuation_q50@36 "
+                        "(default: champion and collapse at the last horizon)")
+    p.add_argument("--samples", type=int, help="morris trajectories (default 20) or Sobol base samples "
+                   "N, a power of two >= 64 (default 128)")
+    add_study_options(p, paths_help=f"paths per evaluation (default {DEFAULT_PATHS:,}); given-data: paths "
+                      "of the one run")
+    p.add_argument("--out", type=Path, help="results file (default: results/<scenario>_<method>.nc)")
+
+    return {"sensitivity": _cmd_sensitivity}
+
+
+def _cmd_sensitivity(args: argparse.Namespace) -> int:
+    from simulator.results.io import save_results
+    from simulator.studies.sensitivity import sensitivity, sensitivity_table
+
+    if args.samples is not None and args.samples < 1:
+        raise UserError(f"--samples {args.samples}: must be >= 1")
+    ds = sensitivity(args.scenario, method=args.method, params=args.param, outputs=args.output,
+                     samples=args.samples, paths=args.paths, seed=args.seed, threads=args.threads,
+                     engine=args.engine, overrides=args.overrides, progress=not args.quiet)
+    if args.overrides:
+        ds.attrs["overrides"] = json.dumps(args.overrides)
+    name = ds.attrs.get("scenario_name", args.scenario.stem) or args.scenario.stem
+    out = args.out or Path("results") / f"{name}_{args.method.replace('-', '_')}.nc"
+    save_results(ds, out)
+    if not args.quiet:
+        print(sensitivity_table(ds))
+        print()
+    print(f"{args.method}: {ds.attrs.get('seconds', 0.0):.2f} s; results: {out}")
+    return 0

@@ -1,0 +1,385 @@
+"""Run the model on an engine: choose it, hand it the blocks of paths, merge the tallies.
+
+:func:`simulate` is the one entry point both engines share: the numba kernels
+(:mod:`simulator.engines.kernels`, run by a pool of threads over groups of
+tasks) and the numpy reference engine (:mod:`simulator.engines.reference`).
+Results never depend on the engine's thread count or on how blocks are
+grouped (:mod:`simulator.engines.streams`, :mod:`simulator.engines.tally`).
+
+May import: :mod:`simulator.model` and the other modules of :mod:`simulator.engines`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from simulator.engines.plan import DEFAULT_BLOCK_SIZE, RunPlan
+from simulator.engines.plan import blocks as path_blocks
+from simulator.engines.streams import block_states
+from simulator.engines.tally import Tally, empty_minmax, empty_tally, merge_tallies
+from simulator.model import quantities as Q
+from simulator.model.parameters import BRANCH, EVENT, EVENT_TABLE, ParameterLayout
+
+__all__ = ["ENGINES", "engine_threads", "max_threads", "simulate"]
+
+ENGINES = ("numba", "numpy")
+
+
+def simulate(
+    layout: ParameterLayout,
+    plan: RunPlan,
+    *,
+    paths: int,
+    seed: np.random.SeedSequence,
+    theta_sets: np.ndarray | None = None,
+    engine: str = "numba",
+    block_size: int = DEFAULT_BLOCK_SIZE,
+    fans: bool = True,
+    keep_paths: int = 0,
+    threads: int | None = None,
+    blocks: Sequence[int] | None = None,
+    uncertain: Callable[[int, int, int], tuple[np.ndarray, np.ndarray]] | None = None,
+    progress: Callable[[int], None] | None = None,
+    chunk_blocks: int | None = None,
+    market: np.ndarray | None = None,
+    outcome_paths: int = 0,
+    keep_start: int = 0,
+    hist_buffer: np.ndarray | None = None,
+) -> Tally:
+    """Simulate ``paths`` paths for each parameter set and return their :class:`Tally`.
+
+    Parameters
+    ----------
+    layout : ParameterLayout
+        The scenario's flattened parameters.
+    plan : RunPlan
+        Months, horizons and recorded months.
+    paths : int
+        Paths per parameter set.
+    seed : SeedSequence
+        Root of the block streams (see :func:`normalise_seed`).
+    theta_sets : ndarray, shape (n_sets, n_theta), optional
+        Parameter sets sharing the same random numbers (common random numbers);
+        default: the scenario's own parameters.
+    engine : {"numba", "numpy"}
+        The compiled engine or the numpy reference engine.
+    block_size : int
+        Paths per block (fixed per study: it defines the random streams).
+    fans : bool
+        Record month-by-month histograms for quantile fans.
+    keep_paths : int
+        Keep the first ``keep_paths`` full paths (float32).
+    threads : int, optional
+        Numba threads for this call; results do not depend on it.
+    blocks : sequence of int, optional
+        Only these block indices (for splitting a run over processes).
+    uncertain : callable, optional
+        ``uncertain(block, first_path, n_paths) -> (slots, values)`` with per-path
+        parameter values (values shape (n_paths, n_slots)) for uncertain assumptions.
+    progress : callable, optional
+        Called with the number of paths finished after every chunk.
+    chunk_blocks : int, optional
+        Blocks per kernel call; a memory/progress trade-off with no effect on results.
+    market : ndarray, shape (n_horizons,), optional
+        Market size at each horizon; tallies the paths whose combined served revenue
+        exceeds it (the "big market delusion" check).
+    outcome_paths : int
+        Record the outcome code of each company at each horizon for the first
+        ``outcome_paths`` paths of every set (for paired comparisons).
+    keep_start : int
+        Keep the paths ``keep_start, ..., keep_start + keep_paths - 1`` instead of the
+        first ones (``kept[:, 0]`` is path ``keep_start``), so that kept paths can be
+        produced a group of blocks at a time in bounded memory.  Every selected block
+        must start at or after ``keep_start``; not combinable with ``outcome_paths``.
+    hist_buffer : ndarray of int64, optional
+        Scratch for the histograms of a many-set call (numba engine), reused from
+        call to call: fresh memory for each call's hundreds of MB cost page faults and
+        kernel time.  Used when large enough; the returned tally's ``hist`` is then a
+        view into it, valid until the buffer's next use.
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"engine: {engine!r} is not one of {', '.join(ENGINES)}")
+    if block_size < 1:
+        raise ValueError(f"block_size: {block_size} must be >= 1")
+    if paths < 1:
+        raise ValueError(f"paths: {paths} must be >= 1")
+    theta_sets = layout.theta[None, :] if theta_sets is None else np.ascontiguousarray(theta_sets, dtype=np.float64)
+    if theta_sets.ndim != 2 or theta_sets.shape[1] != layout.n_theta:
+        raise ValueError(f"theta_sets: shape {theta_sets.shape} must be (n_sets, {layout.n_theta})")
+    n_sets = theta_sets.shape[0]
+    n_comp = len(layout.company_names)
+    keep_start = int(keep_start)
+    if keep_start < 0:
+        raise ValueError(f"keep_start: {keep_start} must be >= 0")
+    keep = max(0, min(int(keep_paths), paths - keep_start))
+    keep_start = keep_start if keep else 0
+    all_blocks = path_blocks(paths, block_size)
+    if blocks is not None:
+        wanted = set(int(b) for b in blocks)
+        all_blocks = [blk for blk in all_blocks if blk[0] in wanted]
+    outcome_paths = min(int(outcome_paths), paths)
+    if keep_start and outcome_paths:
+        raise ValueError("keep_start: cannot be combined with outcome_paths")
+    if keep_start and any(first < keep_start for _, first, _ in all_blocks):
+        raise ValueError(f"keep_start: {keep_start} is after the first path of a selected block")
+    market_h = (np.zeros(plan.horizons.size) if market is None
+                else np.ascontiguousarray(market, dtype=np.float64).reshape(plan.horizons.size))
+    total = empty_tally(n_sets, n_comp, plan, fans=fans, keep=keep, outcome_paths=outcome_paths)
+    if engine == "numpy":
+        from simulator.engines import reference
+
+        if keep_start:
+            # The reference engine indexes kept paths globally: keep up to the end, then slice.
+            total = empty_tally(n_sets, n_comp, plan, fans=fans, keep=keep_start + keep,
+                                 outcome_paths=outcome_paths)
+        for blk in all_blocks:
+            start = time.perf_counter()
+            part = reference.simulate_block(layout, plan, theta_sets, blk, seed, fans=fans,
+                                            keep=keep_start + keep if keep else 0,
+                                            uncertain=uncertain, market=market_h,
+                                            outcome_paths=outcome_paths)
+            part.elapsed = time.perf_counter() - start
+            total = merge_tallies(total, part)
+            if progress is not None:
+                progress(blk[2] * n_sets)
+        if keep_start:
+            total.kept = np.ascontiguousarray(total.kept[:, keep_start:])
+            total.fail_month = np.ascontiguousarray(total.fail_month[keep_start:])
+        return total
+    return _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, fans=fans,
+                           keep=keep, threads=threads, uncertain=uncertain, progress=progress,
+                           chunk_blocks=chunk_blocks, market_h=market_h, keep_start=keep_start,
+                           hist_buffer=hist_buffer)
+
+
+def max_threads() -> int:
+    """Most engine threads a run can use: the cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def engine_threads(threads: int | None) -> int:
+    """The threads a run uses: ``threads``, else ``NUMBA_NUM_THREADS`` when set, else every core."""
+    if threads:
+        return int(threads)
+    env = os.environ.get("NUMBA_NUM_THREADS", "")
+    return max(1, int(env)) if env.isdigit() else max_threads()
+
+
+def _run_groups(n_groups: int, n_threads: int, call: Callable[[int, int], None]) -> None:
+    """``call(group, thread)`` for every group, on ``n_threads`` threads that each take the next free group.
+
+    Groups are handed out one at a time to whichever thread is free (a few long
+    groups of sets do not leave a thread idle at the end); the kernel releases
+    the GIL.  Results do not depend on which thread runs which group.
+    """
+    if n_threads <= 1 or n_groups <= 1:
+        for g in range(n_groups):
+            call(g, 0)
+        return
+    counter = itertools.count()
+
+    def worker(tid: int) -> None:
+        for g in iter(lambda: next(counter), None):
+            if g >= n_groups:
+                return
+            call(g, tid)
+
+    with ThreadPoolExecutor(max_workers=n_threads, thread_name_prefix="simulator") as pool:
+        for done in [pool.submit(worker, tid) for tid in range(min(n_threads, n_groups))]:
+            done.result()
+
+
+def _workspace(layout: ParameterLayout, plan: RunPlan, *, sets_per_group: int, block_size: int, fans: bool,
+               tape: bool):
+    """One thread's lane arrays for groups of up to ``sets_per_group`` sets (kernels/bundles.py)."""
+    from simulator.engines.kernels import bundles
+    from simulator.engines.kernels.chips import MAX_TABLE, SCRATCH_ROWS
+    from simulator.engines.kernels.lanes import LANES, STREAM_ROWS
+    from simulator.engines.kernels.state import COMPANY_ROWS, SECTOR_ROWS
+
+    n_comp = layout.n_companies
+    n_events = int(layout.events.shape[0])
+    n_rec = plan.recorded_months.size if fans else 1
+    per_month = 1 + n_events + 4 * n_comp
+    draw_months = plan.n_months if sets_per_group > 1 else 1
+    cap = plan.n_months * LANES * max(2, n_events) if tape else 0
+    n_streams = 4
+    return bundles.Workspace(
+        P=np.empty(layout.n_theta * LANES), S=np.zeros(n_comp * COMPANY_ROWS * LANES),
+        sec=np.zeros(SECTOR_ROWS * LANES), p_none=np.empty(max(1, n_events) * LANES),
+        beta=np.empty(n_comp * LANES), draws=np.empty(draw_months * per_month * LANES),
+        us=np.empty(LANES), sup=np.empty(SCRATCH_ROWS * LANES),
+        rs=np.empty(n_streams * STREAM_ROWS * LANES, dtype=np.uint64),
+        rs0=np.empty(n_streams * STREAM_ROWS * LANES, dtype=np.uint64),
+        raw=np.empty(LANES, dtype=np.uint64), one=np.empty(4, dtype=np.uint64),
+        block_state=np.empty((n_streams, 4), dtype=np.uint64),
+        rec_vals=np.empty(Q.N_VARS * LANES), rec_bins=np.empty(Q.N_VARS * LANES, dtype=np.uint16),
+        tape_i=np.empty((cap, 3), dtype=np.int64), tape_f=np.empty((cap, 4)), tape_n=np.zeros(2, dtype=np.int64),
+        tape_end=np.zeros(plan.n_months + 1, dtype=np.int64),
+        # Uninitialised: every entry the inversion reads is written first.
+        tables=np.empty((sets_per_group, n_comp, MAX_TABLE)),
+        guides=np.empty((sets_per_group, n_comp, MAX_TABLE), dtype=np.int64),
+        table_len=np.zeros((sets_per_group, n_comp), dtype=np.int64),
+        table_rate=np.full((sets_per_group, n_comp), -1.0),
+        # Reused from group to group: fresh pages for every group cost a twentieth of a
+        # sweep in page faults.  Every entry is written before it is read.
+        bin_pool=np.empty(sets_per_group * n_comp * n_rec * Q.N_VARS * (block_size if fans else 1), dtype=np.uint16),
+        mm_pool=np.empty(sets_per_group * n_comp * n_rec * Q.N_VARS * 2),
+        chips=np.empty((sets_per_group, n_comp), dtype=np.bool_),
+        funding=np.empty((sets_per_group, n_comp), dtype=np.bool_),
+        differs=np.empty(layout.n_theta, dtype=np.bool_), all_slots=np.arange(layout.n_theta, dtype=np.int64))
+
+
+def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, keep, threads,
+                    uncertain, progress, chunk_blocks, market_h, keep_start=0, hist_buffer=None):
+    from simulator.engines import kernels as K
+    from simulator.engines.kernels import bundles
+
+    n_threads = engine_threads(threads)
+    n_sets = theta_sets.shape[0]
+    n_comp = layout.n_companies
+    n_hor = plan.horizons.size
+    n_rec = plan.recorded_months.size
+    biggest_block = max((blk[2] for blk in all_blocks), default=1)
+    # Many parameter sets: each set's tasks run as one group on one thread, so the
+    # sets' histograms (hundreds of MB for a sweep) need no copy per thread.
+    by_set = n_sets >= 8 * n_threads
+    # Several sets per group share their lanes' diffusion draws (and event arrivals
+    # when their event parameters agree): up to 16, at least 8 groups per thread,
+    # and their histogram buffers (uint16 per path) under ~32 MB per thread.
+    sets_per_group = 1
+    if by_set:
+        buffer_per_set = 2 * n_comp * Q.N_VARS * (n_rec if fans else 1) * biggest_block
+        sets_per_group = max(1, min(16, n_sets // (8 * n_threads), int(32e6 // buffer_per_set)))
+    # Every parameter of the event arrivals: hazards and all branch fields.
+    ev_slots = np.concatenate([layout.events[:, EVENT_TABLE.slot] + EVENT.slot("hazard_per_year"),
+                               (layout.branches[:, None] + np.arange(BRANCH.size)).ravel()]).astype(np.int64)
+    hist_slots = 1 if by_set else n_threads
+    hist_shape = (hist_slots, n_sets, n_comp, Q.N_VARS, n_rec, Q.HIST_BINS) if fans else (1, 1, 1, 1, 1, 1)
+    n_hist = math.prod(hist_shape)
+    if fans and hist_slots == 1 and hist_buffer is not None and hist_buffer.size >= n_hist:
+        # Zeroed by the kernel's groups, each its own sets', in the first call.
+        hist = hist_buffer[:n_hist].reshape(hist_shape)
+        hist_dirty = True
+    else:
+        hist = np.zeros(hist_shape, dtype=np.int64)
+        hist_dirty = False
+    minmax = empty_minmax(hist_shape[:-1])
+    counts = np.zeros((n_threads, n_sets, n_comp, n_hor, 3), dtype=np.int64)
+    any_champ = np.zeros((n_threads, n_sets, n_hor), dtype=np.int64)
+    n_champ = np.zeros((n_threads, n_sets, n_hor, n_comp + 1), dtype=np.int64)
+    # Paths by month of failure (index 0: never failed), per thread.
+    fail_counts = np.zeros((n_threads, n_sets, n_comp, plan.n_months + 1), dtype=np.int64)
+    market_exceed = np.zeros((n_threads, n_sets, n_hor), dtype=np.int64)
+    path_outcome = (total.path_outcome if total.path_outcome is not None
+                    else np.zeros((n_sets, 0, n_comp, n_hor), dtype=np.int8))
+    kept = total.kept if total.kept is not None else np.zeros((Q.N_VARS, 0, n_comp, plan.n_months + 1),
+                                                              dtype=np.float32)
+    fail_month = total.fail_month if total.fail_month is not None else np.zeros((0, n_comp), dtype=np.int64)
+    model = bundles.Model(theta=theta_sets, events=layout.events, branches=layout.branches, n_comp=n_comp)
+    run_plan = bundles.Plan(n_months=plan.n_months, dt=float(plan.dt), horizons=plan.horizons,
+                            rec_row=plan.rec_row, market=market_h, fans=bool(fans), keep_n=int(keep))
+    share_any = sets_per_group > 1
+    work = [_workspace(layout, plan, sets_per_group=sets_per_group, block_size=biggest_block, fans=fans,
+                       tape=share_any) for _ in range(n_threads)]
+    # About 32 block-sets per kernel call (at least two tasks per thread): the progress
+    # bar moves every ~130k paths, and the per-call overhead stays under 1%.
+    per_chunk = chunk_blocks or max(2 * n_threads, -(-32 // max(1, n_sets)))
+    per_chunk = max(1, min(per_chunk, len(all_blocks)))
+    start_all = time.perf_counter()
+    for i0 in range(0, len(all_blocks), per_chunk):
+        chunk = all_blocks[i0:i0 + per_chunk]
+        # Tasks set by set, each set's blocks together: a group of tasks (below) is
+        # a run of consecutive sets with all their blocks.
+        task_set = np.repeat(np.arange(n_sets, dtype=np.int64), len(chunk))
+        task_block = np.tile(np.arange(len(chunk)), n_sets)
+        # The kernel indexes kept paths from its task start: shift by keep_start.
+        task_start = np.asarray([chunk[j][1] - keep_start for j in task_block], dtype=np.int64)
+        task_n = np.asarray([chunk[j][2] for j in task_block], dtype=np.int64)
+        states = [block_states(seed, blk[0]) for blk in chunk]
+        rng = np.stack([states[j] for j in task_block])
+        if uncertain is not None:
+            slots_list, values_list = [], []
+            for b, first, n in chunk:
+                slots, values = uncertain(b, first, n)
+                slots_list.append(np.asarray(slots, dtype=np.int64))
+                values_list.append(np.asarray(values, dtype=np.float64))
+            unc_slots = slots_list[0]
+            unc_values = np.concatenate(values_list, axis=0)
+            # Row of each task's first path in the concatenated values.
+            block_row = np.concatenate([[0], np.cumsum([blk[2] for blk in chunk])[:-1]])
+            task_unc_row = block_row[task_block].astype(np.int64)
+        else:
+            unc_slots = np.zeros(0, dtype=np.int64)
+            unc_values = np.zeros((0, 0))
+            task_unc_row = np.zeros(task_set.size, dtype=np.int64)
+        step = len(chunk) * sets_per_group if by_set else 1
+        group_start = np.append(np.arange(0, task_set.size, step), task_set.size).astype(np.int64)
+        share_events = np.zeros(group_start.size - 1, dtype=np.bool_)
+        if share_any:  # groups of one set have no one to share with
+            share_events[:] = [
+                bool(np.all(theta_sets[s0:s0 + sets_per_group][:, ev_slots] == theta_sets[s0, ev_slots]))
+                for s0 in task_set[group_start[:-1]]]
+        fv_stats = np.zeros((task_set.size, n_comp, 2))
+        vh_stats = np.zeros((task_set.size, n_comp, n_hor, 2))
+        inputs = bundles.Inputs(slots=unc_slots, values=unc_values, task_row=task_unc_row)
+        tasks = bundles.Tasks(set=task_set, start=task_start, n=task_n, rng=rng, group_start=group_start,
+                              share_events=share_events)
+        out = bundles.Tallies(counts=counts, any_champion=any_champ, n_champions=n_champ, fail_counts=fail_counts,
+                              market_exceed=market_exceed, hist=hist, minmax=minmax, hist_dirty=hist_dirty,
+                              fv=fv_stats, vh=vh_stats, kept=kept, fail_month=fail_month,
+                              path_outcome=path_outcome)
+
+        def call(g: int, tid: int, inputs=inputs, tasks=tasks, out=out) -> None:
+            K.run_group(g, tid, model, inputs, run_plan, tasks, out, work[tid])
+
+        _run_groups(group_start.size - 1, n_threads, call)
+        hist_dirty = False  # later calls add to the first one's counts
+        # Keep the float moments per block; they are merged in block order when read.
+        n_b = len(chunk)
+        counts_col = task_n.astype(np.float64).reshape(n_sets, n_b).T
+        fv_b = fv_stats.reshape(n_sets, n_b, n_comp, 2).swapaxes(0, 1)
+        vh_b = vh_stats.reshape(n_sets, n_b, n_comp, n_hor, 2).swapaxes(0, 1)
+        total.fv_blocks = np.concatenate([total.fv_blocks, np.concatenate(
+            [np.broadcast_to(counts_col[:, :, None, None], (n_b, n_sets, n_comp, 1)), fv_b], axis=-1)])
+        total.vh_blocks = np.concatenate([total.vh_blocks, np.concatenate(
+            [np.broadcast_to(counts_col[:, :, None, None, None], (n_b, n_sets, n_comp, n_hor, 1)), vh_b],
+            axis=-1)])
+        total.block_ids = np.concatenate([total.block_ids,
+                                          np.asarray([blk[0] for blk in chunk], dtype=np.int64)])
+        for j in range(len(chunk)):
+            total.n_paths += chunk[j][2]
+        total.blocks_done += len(chunk)
+        if progress is not None:
+            progress(sum(blk[2] for blk in chunk) * n_sets)
+    total.elapsed = time.perf_counter() - start_all
+    total.counts += counts.sum(axis=0)
+    total.any_champion += any_champ.sum(axis=0)
+    total.n_champions += n_champ.sum(axis=0)
+    failed = fail_counts.sum(axis=0)
+    n_run = failed.sum(axis=-1, keepdims=True)
+    failed[..., 0] = 0
+    total.alive += n_run - np.cumsum(failed, axis=-1)
+    total.market_exceed += market_exceed.sum(axis=0)
+    if fans:
+        # Threads' histograms added in place into thread 0's (``total`` is fresh
+        # from empty_tally): a sweep's are hundreds of MB, and a sum over the
+        # thread axis into a new array cost seconds of page faults.
+        for t in range(1, hist.shape[0]):
+            np.add(hist[0], hist[t], out=hist[0])
+        total.hist = hist[0]
+        total.minmax = np.stack([minmax[..., 0].min(axis=0), minmax[..., 1].max(axis=0)], axis=-1)
+    if keep:
+        total.kept = kept
+        total.fail_month = fail_month
+    return total

@@ -1,0 +1,49 @@
+"""The random-number bound: the engine's draws alone, for the throughput benchmark.
+
+Per path and month it draws exactly the variates one path-month consumes in
+the common case (one sector normal, one uniform per event type, per company
+four normals and one supply uniform, the table-inversion case), lane by lane
+as the engine draws them, and nothing else.
+"""
+
+import numpy as np
+from numba import njit
+
+from simulator.engines.kernels.lanes import (
+    DIFFUSION,
+    LANES,
+    SUPPLY,
+    lane_doubles,
+    lane_normal_rows,
+    seed_lanes,
+)
+
+__all__ = ["draw_only"]
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def draw_only(t, counts, rng, out):
+    """Task ``t`` of the bound: ``counts`` = (events, companies, months, paths per task (task,)); sums into ``out[t]``."""
+    n_events, n_comp, n_months, task_n = counts
+    block_state = rng[t].copy()
+    rs = np.empty(16 * LANES, dtype=np.uint64)
+    buf = np.zeros(LANES)
+    scratch = (np.empty(LANES, dtype=np.uint64), np.empty(4, dtype=np.uint64))
+    zero = np.uint64(0)
+    acc = 0.0
+    for base in range(0, task_n[t], LANES):
+        n = np.uint64(min(LANES, task_n[t] - base))
+        seed_lanes(block_state, rs, n)
+        for _m in range(n_months):
+            lane_normal_rows(rs, DIFFUSION, buf, zero, 1, scratch, n)
+            acc += buf[0]
+            for _e in range(n_events):
+                lane_doubles(rs, DIFFUSION, buf, zero, n)
+                acc += buf[0]
+            for _c in range(n_comp):
+                for _j in range(4):
+                    lane_normal_rows(rs, DIFFUSION, buf, zero, 1, scratch, n)
+                    acc += buf[0]
+                lane_doubles(rs, SUPPLY, buf, zero, n)
+                acc += buf[0]
+    out[t] = acc

@@ -1,0 +1,127 @@
+"""Outcomes (MODEL.md "Outcomes" and step 8): the class of every company at each horizon, and the fundamental value.
+
+At a horizon each company of a path is a collapse (failed, or valuation at
+most ``collapse_valuation_ratio`` times V0), a champion (alive, valuation at
+least ``champion_valuation_ratio`` times V0 and price-to-sales at most
+``champion_max_price_to_sales``) or contested.  Counts are integers (exact in
+any order); the valuation's moments are Welford updates in path order, per
+task.  At the end of a path: the fundamental value (discounted cash plus the
+exit multiple of operating profit, floored at zero, 0 for failed paths) and
+the month of failure.  ``lanes`` is ``(P, S, sec)``.
+"""
+
+import math
+
+import numpy as np
+
+from simulator.engines.kernels.fastmath import INF
+from simulator.engines.kernels.rng import no_refcounts
+from simulator.engines.kernels.state import (
+    ALIVE,
+    CASH,
+    COMPANY,
+    FAILURE_MONTH,
+    LOG_CHAMPION_RATIO,
+    LOG_COLLAPSE_RATIO,
+    LOG_MAX_PRICE_TO_SALES,
+    LOG_VALUATION,
+    LOG_VALUATION_AT_START,
+    MARGIN,
+    OPEX,
+    OPEX_GROWTH,
+    REVENUE,
+    VALUE_AT_FAILURE,
+    company_params,
+    company_state,
+)
+from simulator.model.quantities import CHAMPION, COLLAPSE, CONTESTED
+
+__all__ = ["finish_lanes", "horizon_lanes"]
+
+
+@no_refcounts
+def horizon_lanes(lanes, n, n_comp, where, h_idx, out, market_h):
+    """Outcomes of ``n`` lanes at horizon ``h_idx``, lane by lane in path order (the moments are order-dependent).
+
+    ``where`` = (thread, parameter set, task, first path of the task, first lane's
+    path within the task); ``out`` = the tallies (counts, any champion, number of
+    champions, valuation moments, paths above the market, outcome codes).
+    """
+    _, S, sec = lanes
+    tid, s, task, path0, base = where
+    counts, any_champ, n_champ, vh_stats, market_exceed, path_outcome = out
+    P = lanes[0]
+    for i in range(n):
+        p = path0 + base + np.int64(i)
+        ip = base + np.int64(i)
+        n_ch = 0
+        combined = 0.0
+        for c in range(n_comp):
+            cs = company_state(c)
+            cp = company_params(c)
+            logv = S[cs + LOG_VALUATION + i]
+            if S[cs + ALIVE + i] > 0.5:
+                v = math.exp(logv)
+                rev = S[cs + REVENUE + i]
+                logr = math.log(rev) if rev > 0.0 else -INF
+                rel = logv - S[cs + LOG_VALUATION_AT_START + i]
+                if rel <= sec[LOG_COLLAPSE_RATIO + i]:
+                    outcome = COLLAPSE
+                elif rel >= sec[LOG_CHAMPION_RATIO + i] and logv - logr <= sec[LOG_MAX_PRICE_TO_SALES + i]:
+                    outcome = CHAMPION
+                else:
+                    outcome = CONTESTED
+                combined += rev
+            else:
+                v = S[cs + VALUE_AT_FAILURE + i]
+                outcome = COLLAPSE
+            counts[tid, s, c, h_idx, outcome] += 1
+            if p < path_outcome.shape[1]:
+                path_outcome[s, p, c, h_idx] = outcome
+            if outcome == CHAMPION:
+                n_ch += 1
+            # Welford update of the valuation relative to V0, in path order.
+            x = v / P[cp + COMPANY.valuation + i]
+            nn = ip + 1.0
+            delta = x - vh_stats[task, c, h_idx, 0]
+            vh_stats[task, c, h_idx, 0] += delta / nn
+            vh_stats[task, c, h_idx, 1] += delta * (x - vh_stats[task, c, h_idx, 0])
+        if market_h[h_idx] > 0.0 and combined > market_h[h_idx]:
+            market_exceed[tid, s, h_idx] += 1
+        if n_ch > 0:
+            any_champ[tid, s, h_idx] += 1
+        n_champ[tid, s, h_idx, n_ch] += 1
+
+
+@no_refcounts
+def finish_lanes(lanes, n, n_comp, where, horizon_t, out, keep_n):
+    """Fundamental value (discounted cash plus exit multiple of operating profit) and month of failure.
+
+    ``where`` as for :func:`horizon_lanes`; ``out`` = (fundamental-value moments
+    per task, paths by month of failure, month of failure of the kept paths).
+    """
+    P, S, _ = lanes
+    tid, s, task, path0, base = where
+    fv_stats, fail_counts, fail_month = out
+    for i in range(n):
+        p = path0 + base + np.int64(i)
+        ip = base + np.int64(i)
+        for c in range(n_comp):
+            cs = company_state(c)
+            cp = company_params(c)
+            value = 0.0
+            if S[cs + ALIVE + i] > 0.5:
+                profit = S[cs + REVENUE + i] * S[cs + MARGIN + i] - S[cs + OPEX + i] / S[cs + OPEX_GROWTH + i]
+                value = S[cs + CASH + i] + P[cp + COMPANY.valuation_model.exit_multiple + i] * profit
+                if value < 0.0:
+                    value = 0.0  # limited liability
+                value *= math.exp(-P[cp + COMPANY.valuation_model.discount_rate + i] * horizon_t)
+            x = value / P[cp + COMPANY.valuation + i]
+            nn = ip + 1.0
+            delta = x - fv_stats[task, c, 0]
+            fv_stats[task, c, 0] += delta / nn
+            fv_stats[task, c, 1] += delta * (x - fv_stats[task, c, 0])
+            if p < keep_n:
+                fail_month[p, c] = S[cs + FAILURE_MONTH + i]
+            # Paths by month of failure (0: never failed); the caller turns these into survival.
+            fail_counts[tid, s, c, int(S[cs + FAILURE_MONTH + i])] += 1

@@ -1,0 +1,57 @@
+"""What the model reports per path: recorded variables, outcome classes, histogram grid.
+
+These are part of the model contract (MODEL.md's state and outcomes), shared by
+both engines and by the results: the variables tracked month by month (for
+quantile fans and kept paths), their histogram grids, the outcome classes in
+the order of the ``outcome`` dimension, and the cap that keeps valuations
+finite.
+
+May import: nothing of the package.
+"""
+
+__all__ = [
+    "CHAMPION",
+    "COLLAPSE",
+    "CONTESTED",
+    "HIST_BINS",
+    "HIST_HIGH",
+    "HIST_LOG10",
+    "HIST_LOW",
+    "MAX_LOG_VALUATION_RATIO",
+    "N_VARS",
+    "OUTCOME_NAMES",
+    "VAR_CAPACITY",
+    "VAR_CASH",
+    "VAR_MARGIN",
+    "VAR_NAMES",
+    "VAR_NARRATIVE",
+    "VAR_REVENUE",
+    "VAR_VALUATION",
+]
+
+# Variables tracked month by month (histograms for quantile fans, kept paths).
+VAR_REVENUE = 0
+VAR_VALUATION = 1
+VAR_CASH = 2
+VAR_CAPACITY = 3
+VAR_MARGIN = 4
+VAR_NARRATIVE = 5
+N_VARS = 6
+VAR_NAMES = ("revenue", "valuation", "cash", "capacity", "gross_margin", "narrative")
+
+# Histogram grid: bin 0 holds values below LOW (for amounts: zero), the last bin
+# values at or above HIGH; bins in between are uniform, in log10 for amounts.
+HIST_BINS = 4096
+HIST_LOG10 = (True, True, True, True, False, False)
+HIST_LOW = (0.0, 0.0, 0.0, 0.0, -20.0, -15.0)
+HIST_HIGH = (16.0, 16.0, 16.0, 16.0, 1.0, 15.0)
+
+# Valuations are capped at exp(MAX_LOG_VALUATION_RATIO) = 1e12 times their start value: far
+# beyond any meaningful outcome, it keeps exp() and the moments finite for extreme inputs.
+MAX_LOG_VALUATION_RATIO = 27.631021115928547  # log(1e12)
+
+# Outcomes, in the order of the ``outcome`` dimension.
+OUTCOME_NAMES = ("champion", "contested", "collapse")
+CHAMPION = 0
+CONTESTED = 1
+COLLAPSE = 2

@@ -1,0 +1,493 @@
+"""The scenario schema: every key of a scenario file, declared once.
+
+A scenario is a TOML file in the format of ``shared/MODEL.md``.  The pydantic
+models below are the single source of each key: its type, default, units,
+allowed range and description.  Everything else is derived from them: the
+engines' parameter vector and dotted paths (:mod:`simulator.model.parameters`),
+the reference page ``docs/scenario-reference.md`` (:mod:`simulator.report.docs`)
+and the report's assumption table.  Reading a file, applying ``--set``
+overrides and turning validation failures into one-line messages is
+:mod:`simulator.model.scenario_file`.
+
+Beyond pydantic's own, a field may carry two markers in ``json_schema_extra``:
+``engine=False`` for a key the engines do not read (run settings, the stated
+market), which is then no entry of the parameter vector, and ``fallback=NAME``
+for an optional key whose value defaults to another key of the same table.
+
+May import: :mod:`simulator.errors` only.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+__all__ = [
+    "NAMED_LISTS",
+    "Branch",
+    "Company",
+    "Event",
+    "Jump",
+    "Scenario",
+    "model_of",
+    "own_fields_first",
+]
+
+MONEY = "{currency}"
+MONEY_PER_YEAR = "{currency}/year"
+
+
+def _field(default: Any = ..., *, units: str = "1", doc: str, lo: float | None = None,
+           hi: float | None = None, lo_open: bool = False, hi_open: bool = False,
+           engine: bool = True, fallback: str | None = None, **kw: Any):
+    """A field with a unit, a description and an inclusive/exclusive range.
+
+    ``engine=False`` marks a key the engines do not read; ``fallback`` names the
+    key of the same table whose value an unset optional key takes.
+    """
+    bounds: dict[str, float] = {}
+    if lo is not None:
+        bounds["gt" if lo_open else "ge"] = lo
+    if hi is not None:
+        bounds["lt" if hi_open else "le"] = hi
+    extra: dict[str, Any] = {"units": units}
+    if not engine:
+        extra["engine"] = False
+    if fallback is not None:
+        extra["fallback"] = fallback
+    return Field(default, description=doc, json_schema_extra=extra, **bounds, **kw)
+
+
+class _Model(BaseModel):
+    # Strict types (a quoted "5" is not a number, true is not 1), no NaN or
+    # infinity, unknown keys rejected, objects immutable once validated.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+
+def _scalar_to_jump(value: Any) -> Any:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return {"mean": value, "sd": 0.0}
+    return value
+
+
+def _scalar_to_range(value: Any) -> Any:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return (value, value)
+    return _list_to_tuple(value)
+
+
+def _list_to_tuple(value: Any) -> Any:
+    # TOML arrays arrive as lists; the frozen models store tuples.
+    return tuple(value) if isinstance(value, list) else value
+
+
+class Jump(_Model):
+    """A normally distributed jump: ``mean`` and standard deviation ``sd``."""
+
+    mean: float = _field(0.0, doc="mean of the jump", lo=-50.0, hi=50.0)
+    sd: float = _field(0.0, doc="standard deviation of the jump", lo=0.0, hi=50.0)
+
+
+JumpField = Annotated[Jump, BeforeValidator(_scalar_to_jump)]
+RangeField = Annotated[tuple[float, float], BeforeValidator(_scalar_to_range)]
+
+
+def _tuple_of(item: Any) -> Any:
+    return Annotated[tuple[item, ...], BeforeValidator(_list_to_tuple)]
+
+
+class Effects(_Model):
+    """What one event (or one branch of it) does when it happens."""
+
+    narrative: JumpField = _field(
+        Jump(), doc="jump of the narrative (sector mood S for sector events, company narrative N "
+        "otherwise); a number or {mean, sd}", units="log multiple")
+    growth: JumpField = _field(
+        Jump(), doc="jump of expected revenue growth mu; a number or {mean, sd}", units="1/year")
+    demand: JumpField = _field(
+        Jump(), doc="jump of log demand revenue D (-0.1 is about -10%); a number or {mean, sd}",
+        units="log")
+    import_cut: RangeField = _field(
+        (0.0, 0.0), doc="the import factor I is multiplied by 1 - cut, cut uniform in [low, high]; "
+        "a number is a fixed cut", units="1")
+    cash: float = _field(0.0, doc="cash added (negative: removed, e.g. a fine)", units=MONEY,
+                         lo=-1e15, hi=1e15)
+    opex: float = _field(1.0, doc="non-compute opex is multiplied by this factor", units="1",
+                         lo=0.0, hi=100.0, lo_open=True)
+
+    @model_validator(mode="after")
+    def _cut_in_range(self) -> Effects:
+        low, high = self.import_cut
+        if not (0.0 <= low <= high <= 1.0):
+            raise ValueError(f"import_cut: [{low}, {high}] must satisfy 0 <= low <= high <= 1")
+        return self
+
+
+class Branch(Effects):
+    """One branch (outcome) of an event, with its probability and effects."""
+
+    name: str = Field(..., description="branch name, unique within the event",
+                      pattern=r"^[A-Za-z][A-Za-z0-9_-]*$", json_schema_extra={"units": ""})
+    probability: float = _field(..., doc="probability of this branch given the event", lo=0.0, hi=1.0)
+
+
+class Event(Effects):
+    """A Poisson event: direct effects, or ``outcomes`` branches (not both)."""
+
+    name: str = Field(..., description="event name, unique within its list",
+                      pattern=r"^[A-Za-z][A-Za-z0-9_-]*$", json_schema_extra={"units": ""})
+    hazard_per_year: float = _field(..., doc="Poisson arrival rate", units="1/year", lo=0.0, hi=1000.0)
+    outcomes: _tuple_of(Branch) = Field((), description="branches with probabilities summing to 1",
+                                         json_schema_extra={"units": ""})
+
+    @model_validator(mode="after")
+    def _branches(self) -> Event:
+        if not self.outcomes:
+            return self
+        # Direct effects at their defaults (as a full dump of a scenario writes them) are harmless.
+        direct = [k for k in Effects.model_fields
+                  if k in self.model_fields_set and getattr(self, k) != Effects.model_fields[k].default]
+        if direct:
+            raise ValueError(f"{direct[0]}: put effects inside the outcomes when an event has outcomes")
+        names = [b.name for b in self.outcomes]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"outcomes: duplicate branch name {dup[0]!r}")
+        total = math.fsum(b.probability for b in self.outcomes)
+        if abs(total - 1.0) > 1e-9:
+            raise ValueError(f"outcomes: branch probabilities sum to {total:.12g}, must sum to 1")
+        return self
+
+    def branches(self) -> tuple[Branch, ...]:
+        """The event's branches; an event without outcomes is one branch of probability 1."""
+        if self.outcomes:
+            return self.outcomes
+        fields = {k: getattr(self, k) for k in Effects.model_fields}
+        return (Branch(name="default", probability=1.0, **fields),)
+
+
+def _unique_names(items: tuple[Any, ...], what: str) -> None:
+    names = [item.name for item in items]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise ValueError(f"{what}: duplicate name {dup[0]!r}")
+
+
+class OrnsteinUhlenbeck(_Model):
+    """Sector mood: an OU process in units of log valuation multiple."""
+
+    initial: float = _field(0.0, doc="value at start", units="log multiple", lo=-20.0, hi=20.0)
+    long_run: float = _field(0.0, doc="mean it reverts to", units="log multiple", lo=-20.0, hi=20.0)
+    kappa: float = _field(0.5, doc="mean-reversion speed (0: a random walk)", units="1/year",
+                          lo=0.0, hi=50.0)
+    sigma: float = _field(0.3, doc="volatility", units="1/sqrt(year)", lo=0.0, hi=10.0)
+
+
+class Sector(_Model):
+    """The environment shared by every company of a path."""
+
+    market_size: float = _field(0.0, doc="size of the market the companies share at start "
+                                "(0: not stated); used by the implied-expectations checks",
+                                units=MONEY_PER_YEAR, lo=0.0, hi=1e18, engine=False)
+    market_growth: float = _field(0.35, doc="growth of that market", units="1/year", lo=-1.0, hi=10.0,
+                                  engine=False)
+    narrative: OrnsteinUhlenbeck = Field(OrnsteinUhlenbeck(), description="sector mood S",
+                                         json_schema_extra={"units": ""})
+    events: _tuple_of(Event) = Field((), description="sector-wide events: they hit every company",
+                                      json_schema_extra={"units": ""})
+
+    @model_validator(mode="after")
+    def _names(self) -> Sector:
+        _unique_names(self.events, "events")
+        return self
+
+
+class Growth(_Model):
+    """Schwartz-Moon revenue growth."""
+
+    initial: float = _field(2.0, doc="expected revenue growth mu at start", units="1/year",
+                            lo=-5.0, hi=20.0)
+    long_run: float = _field(0.3, doc="long-run expected growth", units="1/year", lo=-5.0, hi=20.0)
+    kappa: float = _field(0.6, doc="speed at which mu reverts to long_run", units="1/year",
+                          lo=0.0, hi=50.0)
+    sigma_growth: float = _field(0.3, doc="volatility of mu at start (decays to 0 at volatility_decay)",
+                                 units="1/year/sqrt(year)", lo=0.0, hi=10.0)
+    sigma_revenue: float = _field(0.4, doc="volatility of demand revenue at start",
+                                  units="1/sqrt(year)", lo=0.0, hi=10.0)
+    sigma_revenue_long_run: float | None = _field(
+        None, doc="volatility of demand revenue in the long run (default: sigma_revenue)",
+        units="1/sqrt(year)", lo=0.0, hi=10.0, fallback="sigma_revenue")
+    volatility_decay: float = _field(0.0, doc="rate at which the volatilities move to their long-run "
+                                     "values", units="1/year", lo=0.0, hi=50.0)
+    market_price_of_risk: float = _field(0.0, doc="lambda: revenue drift is reduced by "
+                                         "lambda * sigma_revenue", units="1", lo=-10.0, hi=10.0)
+
+    @property
+    def sigma_revenue_final(self) -> float:
+        """The long-run revenue volatility, defaulting to the initial one."""
+        if self.sigma_revenue_long_run is None:
+            return self.sigma_revenue
+        return self.sigma_revenue_long_run
+
+
+class Pricing(_Model):
+    """Price index, compute cost pass-through and scarcity."""
+
+    price_drift: float = _field(-0.2, doc="drift of log price index P", units="1/year", lo=-5.0, hi=5.0)
+    price_sigma: float = _field(0.1, doc="volatility of log P", units="1/sqrt(year)", lo=0.0, hi=5.0)
+    pass_through: float = _field(0.9, doc="share of log price moves passed into unit compute cost",
+                                 units="1", lo=-5.0, hi=5.0)
+    elasticity: float = _field(0.5, doc="log demand falls by elasticity * dlogP", units="1",
+                               lo=-10.0, hi=10.0)
+    compute_cost_share: float = _field(0.8, doc="unit compute cost per unit of revenue at start "
+                                       "(gross margin at start is 1 - this, before scarcity)",
+                                       units="1", lo=0.0, hi=100.0)
+    compute_cost_drift: float = _field(-0.1, doc="drift of log unit compute cost",
+                                       units="1/year", lo=-5.0, hi=5.0)
+    scarcity_premium: float = _field(0.5, doc="unit compute cost rises by this times the excess of "
+                                     "demand over capacity (in multiples of capacity)", units="1",
+                                     lo=0.0, hi=100.0)
+
+
+class Chips(_Model):
+    """Installed accelerator cards: revenue capacity and card purchases."""
+
+    enabled: bool = Field(True, description="false: capacity unlimited and no card purchases",
+                          json_schema_extra={"units": ""})
+    cards: float = _field(10_000.0, doc="installed cards at start", units="cards", lo=0.0, hi=1e9)
+    domestic_per_month: float = _field(300.0, doc="mean domestic cards bought a month (Poisson)",
+                                       units="cards/month", lo=0.0, hi=1e7)
+    imports_per_month: float = _field(200.0, doc="mean imported cards bought a month (Poisson), "
+                                      "times the import factor I", units="cards/month", lo=0.0, hi=1e7)
+    depreciation: float = _field(0.25, doc="share of installed cards retired a year", units="1/year",
+                                 lo=0.0, hi=12.0)
+    card_price: float = _field(1.2e6, doc="price of one new card", units=MONEY + "/card",
+                               lo=0.0, hi=1e12)
+    revenue_per_card: float = _field(2e5, doc="annual revenue one card serves at start prices",
+                                     units=MONEY_PER_YEAR + "/card", lo=0.0, hi=1e12, lo_open=True)
+
+
+class Costs(_Model):
+    """Non-compute operating costs, taxes and interest."""
+
+    opex: float = _field(4.5e9, doc="non-compute operating expenses at start", units=MONEY_PER_YEAR,
+                         lo=0.0, hi=1e16)
+    opex_growth: float = _field(0.2, doc="growth of opex", units="1/year", lo=-1.0, hi=10.0)
+    tax_rate: float = _field(0.0, doc="tax on positive operating profit after the loss "
+                             "carry-forward", units="1", lo=0.0, hi=1.0)
+    loss_carryforward: float = _field(0.0, doc="tax loss carry-forward at start", units=MONEY,
+                                      lo=0.0, hi=1e16)
+    interest_rate: float = _field(0.0, doc="interest earned on cash", units="1/year", lo=-0.5, hi=1.0)
+
+
+class Funding(_Model):
+    """Equity raises, the state backstop and failure."""
+
+    enabled: bool = Field(True, description="false: no raises and no backstop; the company fails "
+                          "when cash would go negative", json_schema_extra={"units": ""})
+    runway_trigger_months: float = _field(12.0, doc="try to raise while cash / monthly burn is "
+                                          "below this", units="months", lo=0.0, hi=1200.0)
+    base_logit: float = _field(0.0, doc="logit of the monthly raise probability at zero narrative",
+                               units="1", lo=-50.0, hi=50.0)
+    narrative_sensitivity: float = _field(1.0, doc="raise logit per unit of effective narrative E",
+                                          units="1/log multiple", lo=-50.0, hi=50.0)
+    raise_fraction_of_valuation: float = _field(0.03, doc="a raise brings this share of valuation V",
+                                                units="1", lo=0.0, hi=1.0)
+    backstop_probability: float = _field(0.3, doc="probability the state saves the company when cash "
+                                         "would go negative", units="1", lo=0.0, hi=1.0)
+    backstop: float = _field(5e9, doc="cash the state injects when it saves the company",
+                             units=MONEY, lo=0.0, hi=1e16)
+    recovery_fraction: float = _field(0.0, doc="valuation after failure, as a share of the "
+                                      "valuation at failure", units="1", lo=0.0, hi=1.0)
+
+
+class CompanyNarrative(_Model):
+    """The company narrative N (its start value is implied by the valuation)."""
+
+    long_run: float = _field(0.0, doc="mean it reverts to (0: the story fades unless events "
+                             "sustain it)", units="log multiple", lo=-20.0, hi=20.0)
+    kappa: float = _field(0.4, doc="mean-reversion speed", units="1/year", lo=0.0, hi=50.0)
+    sigma: float = _field(0.4, doc="volatility", units="1/sqrt(year)", lo=0.0, hi=10.0)
+
+
+class ValuationModel(_Model):
+    """How the market prices revenue, and the fundamental-value inputs."""
+
+    base_multiple: float = _field(10.0, doc="price-to-sales multiple of a company at long-run growth, "
+                                  "start margin and zero narrative", units="1", lo=0.0, hi=1e6,
+                                  lo_open=True)
+    growth_sensitivity: float = _field(1.0, doc="log multiple per unit of growth above long_run",
+                                       units="year", lo=-100.0, hi=100.0)
+    margin_sensitivity: float = _field(2.0, doc="log multiple per unit of gross margin above its "
+                                       "start value", units="1", lo=-100.0, hi=100.0)
+    exit_multiple: float = _field(15.0, doc="multiple of annual operating profit at the horizon",
+                                  units="1", lo=0.0, hi=1000.0)
+    discount_rate: float = _field(0.12, doc="continuous discount rate of the fundamental value",
+                                  units="1/year", lo=-0.5, hi=1.0)
+
+
+class Company(_Model):
+    """One company; all companies of a scenario share one sector environment."""
+
+    name: str = Field(..., description="company name, unique; used in dotted paths",
+                      pattern=r"^[A-Za-z][A-Za-z0-9_-]*$", json_schema_extra={"units": ""})
+    revenue: float = _field(..., doc="annualised revenue at start", units=MONEY_PER_YEAR,
+                            lo=0.0, hi=1e16, lo_open=True)
+    valuation: float = _field(..., doc="market valuation at start; implies the narrative E0",
+                              units=MONEY, lo=0.0, hi=1e18, lo_open=True)
+    cash: float = _field(..., doc="cash at start", units=MONEY, lo=0.0, hi=1e16)
+    beta_sector: float = _field(1.0, doc="loading of the sector mood in E = N + beta_sector * S",
+                                units="1", lo=-10.0, hi=10.0)
+    growth: Growth = Field(Growth(), json_schema_extra={"units": ""})
+    pricing: Pricing = Field(Pricing(), json_schema_extra={"units": ""})
+    chips: Chips = Field(Chips(), json_schema_extra={"units": ""})
+    costs: Costs = Field(Costs(), json_schema_extra={"units": ""})
+    funding: Funding = Field(Funding(), json_schema_extra={"units": ""})
+    narrative: CompanyNarrative = Field(CompanyNarrative(), json_schema_extra={"units": ""})
+    valuation_model: ValuationModel = Field(ValuationModel(), json_schema_extra={"units": ""})
+    events: _tuple_of(Event) = Field((), description="events of this company only",
+                                      json_schema_extra={"units": ""})
+
+    @model_validator(mode="after")
+    def _names(self) -> Company:
+        _unique_names(self.events, "events")
+        if self.chips.enabled and self.chips.cards <= 0.0:
+            raise ValueError("chips: cards must be > 0 when chips are enabled (revenue capacity at "
+                             "start would be 0, so the valuation would imply an infinite narrative)")
+        return self
+
+
+class ScenarioMeta(_Model):
+    """Name, currency, time grid, sample size and seed."""
+
+    name: str = Field("scenario", description="scenario name (default: the file name)",
+                      pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", json_schema_extra={"units": ""})
+    description: str = Field("", description="free text", json_schema_extra={"units": ""})
+    currency: str = Field("CNY", description="currency of every amount; labels the results' units",
+                          pattern=r"^[A-Z]{3}$", json_schema_extra={"units": ""})
+    horizon_months: int = _field(36, doc="number of monthly steps", units="months", lo=1, hi=1200)
+    horizons: _tuple_of(int) | None = Field(
+        None, description="months at which outcomes are classified (default: 6, 12, 24, 36 up to "
+        "horizon_months, and horizon_months)", json_schema_extra={"units": "months"})
+    paths: int = _field(100_000, doc="number of simulated paths", units="paths", lo=1, hi=10**11)
+    seed: int | None = _field(None, doc="random seed (default: fresh entropy, recorded in the "
+                              "results so the run can be repeated)", lo=0, hi=2**63 - 1)
+
+    @model_validator(mode="after")
+    def _horizons(self) -> ScenarioMeta:
+        if self.horizons is None:
+            return self
+        if not self.horizons:
+            raise ValueError("horizons: must list at least one month")
+        for h in self.horizons:
+            if not 1 <= h <= self.horizon_months:
+                raise ValueError(f"horizons: month {h} is outside 1 to horizon_months "
+                                 f"({self.horizon_months})")
+        if any(b <= a for a, b in zip(self.horizons, self.horizons[1:], strict=False)):
+            raise ValueError(f"horizons: {list(self.horizons)} must be strictly increasing")
+        return self
+
+    @property
+    def horizon_list(self) -> tuple[int, ...]:
+        """The horizons, with the documented default filled in."""
+        if self.horizons is not None:
+            return self.horizons
+        chosen = [h for h in (6, 12, 24, 36) if h < self.horizon_months]
+        return (*chosen, self.horizon_months)
+
+
+class Outcomes(_Model):
+    """Thresholds that classify each company at each horizon."""
+
+    champion_valuation_ratio: float = _field(1.0, doc="champion: V >= this * V0", units="1",
+                                             lo=0.0, hi=1e4, lo_open=True)
+    champion_max_price_to_sales: float = _field(100.0, doc="champion: V / R <= this", units="1",
+                                                lo=0.0, hi=1e7, lo_open=True)
+    collapse_valuation_ratio: float = _field(0.3, doc="collapse: V <= this * V0 (or failed)",
+                                             units="1", lo=0.0, hi=1e4)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Outcomes:
+        if self.collapse_valuation_ratio >= self.champion_valuation_ratio:
+            raise ValueError(f"collapse_valuation_ratio: {self.collapse_valuation_ratio} must be "
+                             f"below champion_valuation_ratio ({self.champion_valuation_ratio})")
+        return self
+
+
+class Scenario(_Model):
+    """A whole validated scenario. Build it with :func:`load_scenario`."""
+
+    scenario: ScenarioMeta = Field(ScenarioMeta(), json_schema_extra={"units": "", "engine": False})
+    sector: Sector = Field(Sector(), json_schema_extra={"units": ""})
+    companies: _tuple_of(Company) = Field(..., description="one or more companies",
+                                           json_schema_extra={"units": ""})
+    outcomes: Outcomes = Field(Outcomes(), json_schema_extra={"units": ""})
+    # Provenance, not part of the TOML format: the text the scenario was read from.
+    source_text: str = Field("", exclude=True, json_schema_extra={"units": ""})
+    source_path: str = Field("", exclude=True, json_schema_extra={"units": ""})
+    # Keys given as distributions (simulator.model.uncertain.UncertainSet; None: none). The
+    # validated fields hold their medians; not part of the TOML keys, so excluded too.
+    uncertain: Any = Field(None, exclude=True, json_schema_extra={"units": ""})
+
+    @model_validator(mode="after")
+    def _names(self) -> Scenario:
+        if not self.companies:
+            raise ValueError("companies: at least one company is required")
+        _unique_names(self.companies, "companies")
+        return self
+
+    @property
+    def name(self) -> str:
+        """The scenario's name."""
+        return self.scenario.name
+
+    @property
+    def currency(self) -> str:
+        """The currency of every amount."""
+        return self.scenario.currency
+
+    def company(self, name: str) -> Company:
+        """The company called ``name``."""
+        for company in self.companies:
+            if company.name == name:
+                return company
+        raise KeyError(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The scenario as plain data in the TOML layout (defaults filled in)."""
+        return self.model_dump(mode="python", exclude_none=True)
+
+
+def own_fields_first(model: type[BaseModel], *, own_only: bool = False) -> list[tuple[str, Any]]:
+    """The model's fields in declaration order, those it declares itself before the inherited ones.
+
+    Excluded fields (provenance, not TOML keys) are left out; ``own_only`` leaves
+    out the inherited ones too.
+    """
+    own = inspect.get_annotations(model)
+    fields = [(k, f) for k, f in model.model_fields.items() if not f.exclude]
+    first = [kf for kf in fields if kf[0] in own]
+    return first if own_only else first + [kf for kf in fields if kf[0] not in own]
+
+
+#: Arrays of tables whose items are addressed by their ``name`` in dotted paths.
+NAMED_LISTS = ("companies", "events", "outcomes")
+
+
+def model_of(annotation: Any) -> Any:
+    """The pydantic model inside an annotation such as ``tuple[Event, ...]`` or ``Jump``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = model_of(arg)
+        if found is not None:
+            return found
+    origin_meta = getattr(annotation, "__origin__", None)
+    if origin_meta is not None:
+        return model_of(origin_meta)
+    return None
+
+

@@ -1,0 +1,124 @@
+"""The one table of outputs: each result variable's dimensions, units and long name.
+
+:data:`OUTPUTS` maps every variable a run's Dataset may hold to its dimensions
+and attributes (``{currency}`` in units is replaced by the scenario's
+currency); :data:`COORD_ATTRS` does the same for the coordinates.  The Dataset
+builders (:mod:`simulator.results.dataset`) take both from here.
+
+May import: :mod:`simulator.model`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from simulator.model import quantities as Q
+
+__all__ = ["CONFIDENCE", "COORD_ATTRS", "MONEY", "OUTPUTS", "QUANTILES", "QUANTILE_ERROR", "Output", "bin_width"]
+
+QUANTILES = (0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95)
+
+
+CONFIDENCE = 0.95
+
+
+MONEY = "{currency}"
+
+
+def bin_width(v: int) -> float:
+    return (Q.HIST_HIGH[v] - Q.HIST_LOW[v]) / (Q.HIST_BINS - 2)
+
+
+#: Largest error of a histogram quantile relative to the exact sample quantile of
+#: the same paths, inside the histogram range: one bin.  For amounts (log10 bins)
+#: it is relative (a factor), for margin and narrative absolute.
+QUANTILE_ERROR = {
+    name: (10 ** bin_width(v) - 1.0 if Q.HIST_LOG10[v] else bin_width(v))
+    for v, name in enumerate(Q.VAR_NAMES)
+}
+
+
+@dataclass(frozen=True)
+class Output:
+    """One output variable: its dimensions, units and description."""
+
+    dims: tuple[str, ...]
+    units: str
+    long_name: str
+
+
+OUTPUTS: dict[str, Output] = {
+    "probability": Output(("company", "horizon", "outcome"), "1",
+                          "probability of each outcome at each horizon"),
+    "probability_ci": Output(("company", "horizon", "outcome", "bound"), "1",
+                             "95% Wilson interval of the outcome probability"),
+    "outcome_count": Output(("company", "horizon", "outcome"), "paths", "paths with each outcome"),
+    "champion_share": Output(("company", "horizon"), "1",
+                             "P(champion) / (P(champion) + P(collapse)): the champion-or-collapse call"),
+    "champion_share_ci": Output(("company", "horizon", "bound"), "1",
+                                "95% Wilson interval of the champion share"),
+    "decided_probability": Output(("company", "horizon"), "1",
+                                  "P(champion) + P(collapse): paths the call is about"),
+    "any_champion": Output(("horizon",), "1", "probability that at least one company is a champion"),
+    "any_champion_ci": Output(("horizon", "bound"), "1", "95% Wilson interval of any_champion"),
+    "champion_count_probability": Output(("horizon", "champions"), "1",
+                                         "probability that exactly this many companies are champions"),
+    "survival": Output(("company", "month"), "1", "share of paths in which the company has not failed"),
+    "survival_ci": Output(("company", "month", "bound"), "1", "95% Wilson interval of survival"),
+    "revenue_quantile": Output(("company", "month", "quantile"), MONEY + "/year",
+                               "served revenue R (annualised); 0 after failure"),
+    "valuation_quantile": Output(("company", "month", "quantile"), MONEY,
+                                 "market valuation V; recovery value after failure"),
+    "cash_quantile": Output(("company", "month", "quantile"), MONEY, "cash; 0 after failure"),
+    "capacity_quantile": Output(("company", "month", "quantile"), MONEY + "/year",
+                                "revenue capacity of installed cards (inf: unlimited); 0 after failure"),
+    "gross_margin_quantile": Output(("company", "month", "quantile"), "1",
+                                    "gross margin g = 1 - c_eff / P (frozen at failure)"),
+    "narrative_quantile": Output(("company", "month", "quantile"), "log multiple",
+                                 "effective narrative E = N + beta_sector * S (frozen at failure)"),
+    "mean_valuation": Output(("company", "horizon"), MONEY, "mean market valuation over paths"),
+    "mean_valuation_ci": Output(("company", "horizon", "bound"), MONEY,
+                                "95% interval of the mean valuation"),
+    "fundamental_value": Output(("company",), MONEY,
+                                "Schwartz-Moon value at start: discounted mean of cash plus exit multiple "
+                                "times operating profit at the end, 0 for failed paths"),
+    "fundamental_value_ci": Output(("company", "bound"), MONEY, "95% interval of the fundamental value"),
+    "valuation_start": Output(("company",), MONEY, "stated market valuation V0"),
+    "revenue_start": Output(("company",), MONEY + "/year", "served revenue at start R0"),
+    "price_to_sales_start": Output(("company",), "1", "V0 / R0"),
+    "implied_narrative": Output(("company",), "log multiple",
+                                "E0: effective narrative implied by the stated valuation"),
+    "narrative_premium": Output(("company",), MONEY, "V0 minus the fundamental value"),
+    "narrative_premium_share": Output(("company",), "1", "narrative premium as a share of V0"),
+    "required_revenue": Output(("company", "horizon"), MONEY + "/year",
+                               "annual revenue at the horizon whose operating profit at the start gross "
+                               "margin, capitalised at the exit multiple and discounted, equals V0"),
+    "required_revenue_total": Output(("horizon",), MONEY + "/year",
+                                     "sum of the companies' required revenues"),
+    "market_size": Output(("horizon",), MONEY + "/year",
+                          "stated market size grown at sector.market_growth"),
+    "implied_market_share": Output(("company", "horizon"), "1",
+                                   "required revenue as a share of the market"),
+    "market_exceeded": Output(("horizon",), "1",
+                              "probability that the companies' combined served revenue exceeds the market"),
+    "market_exceeded_ci": Output(("horizon", "bound"), "1", "95% Wilson interval of market_exceeded"),
+    "path_revenue": Output(("path", "company", "month"), MONEY + "/year", "kept path: served revenue"),
+    "path_valuation": Output(("path", "company", "month"), MONEY, "kept path: market valuation"),
+    "path_cash": Output(("path", "company", "month"), MONEY, "kept path: cash"),
+    "path_capacity": Output(("path", "company", "month"), MONEY + "/year", "kept path: capacity"),
+    "path_gross_margin": Output(("path", "company", "month"), "1", "kept path: gross margin"),
+    "path_narrative": Output(("path", "company", "month"), "log multiple", "kept path: narrative E"),
+    "failure_month": Output(("path", "company"), "months", "kept path: month of failure (0: never)"),
+}
+
+
+COORD_ATTRS = {
+    "company": ("", "company"),
+    "horizon": ("months", "horizon at which outcomes are classified"),
+    "outcome": ("", "outcome class"),
+    "bound": ("", "interval bound"),
+    "month": ("months", "month since start"),
+    "quantile": ("1", "quantile level"),
+    "champions": ("companies", "number of champion companies"),
+    "path": ("", "path index"),
+}

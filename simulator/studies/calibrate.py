@@ -1,0 +1,389 @@
+"""Calibrate parameters to stated probabilities, and solve for implied expectations.
+
+Both are root-finding problems on Monte Carlo estimates.  Every trial value is
+run with the same seed (common random numbers), so the estimate is a
+deterministic function of the parameter: a monotone step function in the
+typical case, which a bracketing root finder (``scipy.optimize.brentq``) or
+bounded least squares (``scipy.optimize.least_squares``) handles.  Many trial
+values are evaluated in one kernel call as parameter sets.  The uncertainty of a
+calibrated value comes from repeating the calibration with independent seeds.
+
+Keys the scenario gives as distributions (:mod:`simulator.model.uncertain`) are drawn
+per path in every evaluation, as :func:`simulator.run` draws them (the same draws
+for every trial value); a key that is itself a distribution cannot be searched.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import optimize, stats
+
+from simulator.engines.dispatch import simulate
+from simulator.engines.input_draws import input_callback
+from simulator.engines.plan import DEFAULT_BLOCK_SIZE, plan_run
+from simulator.engines.streams import normalise_seed
+from simulator.errors import UnreachableError, UserError
+from simulator.model.parameters import COMPANY, ParameterLayout, build_layout
+from simulator.model.scenario_file import with_overrides
+from simulator.model.schema import Scenario
+from simulator.results.targets import Target
+
+__all__ = ["Calibration", "Evaluator", "ImpliedValue", "ParamRange", "UnreachableError", "calibrate",
+           "fundamental_value", "implied_value", "parse_param_range"]
+
+ALPHA = 1e-3  # family-wise level of the "target reached" check
+
+
+@dataclass(frozen=True)
+class ParamRange:
+    """A numeric scenario key and the range to search."""
+
+    path: str
+    low: float
+    high: float
+
+
+def parse_param_range(text: str, scenario: Scenario) -> ParamRange:
+    """Parse ``dotted.path=LO:HI`` and check the key and both ends against the schema."""
+    path, sep, rng = text.partition("=")
+    lo_text, sep2, hi_text = rng.partition(":")
+    if not sep or not sep2:
+        raise UserError(f"--param {text!r}: expected dotted.path=LO:HI, e.g. "
+                        f"companies.{scenario.companies[0].name}.growth.long_run=0.0:1.5")
+    try:
+        low, high = float(lo_text), float(hi_text)
+    except ValueError:
+        raise UserError(f"--param {text!r}: LO and HI must be numbers") from None
+    if not (math.isfinite(low) and math.isfinite(high)) or low >= high:
+        raise UserError(f"--param {text!r}: need LO < HI (got {low:g} and {high:g})")
+    layout = build_layout(scenario)
+    slots = layout.slots(path.strip())  # ScenarioError for unknown or non-numeric keys
+    if path.strip().endswith(".enabled"):
+        raise UserError(f"--param {text!r}: {path.strip()} is a switch, not a numeric parameter")
+    del slots
+    _refuse_uncertain(scenario, layout, path.strip())
+    for value in (low, high):
+        with_overrides(scenario, {path.strip(): value})  # range check with the key's own error
+    return ParamRange(path.strip(), low, high)
+
+
+def _refuse_uncertain(scenario: Scenario, layout, path: str) -> None:
+    """Raise a one-line UserError when the scenario gives the key ``path`` as a distribution."""
+    spec = scenario.uncertain.input_at(layout, path) if scenario.uncertain else None
+    if spec is not None:
+        from simulator.model.uncertain import fmt_table as _fmt_table
+
+        named = "" if spec.path == path else f"{spec.path} = "
+        raise UserError(f"--param {path}: the scenario gives this key as a distribution "
+                        f"({named}{_fmt_table(spec.table)}), so it cannot be searched; fix it with "
+                        f"--set {spec.path}=VALUE or search another key")
+
+
+def _uncertain_callback(scenario: Scenario, layout, seed: np.random.SeedSequence):
+    """The per-path draws of the scenario's uncertain keys (as in :func:`simulator.run`), or None."""
+    unc = scenario.uncertain
+    return input_callback(unc, layout, seed)
+
+
+@dataclass
+class Evaluator:
+    """Runs a scenario at many parameter values with common random numbers."""
+
+    scenario: Scenario
+    params: list[ParamRange]
+    paths: int
+    seed: np.random.SeedSequence
+    engine: str = "numba"
+    block_size: int = DEFAULT_BLOCK_SIZE
+    evaluations: int = 0
+    layout: object = field(init=False)
+    plan: object = field(init=False)
+    uncertain: object = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.layout = build_layout(self.scenario)
+        for p in self.params:
+            _refuse_uncertain(self.scenario, self.layout, p.path)
+        meta = self.scenario.scenario
+        self.plan = plan_run(meta.horizon_months, meta.horizon_list, fans=False)
+        # Every trial value sees the same per-path draws (common random numbers).
+        self.uncertain = _uncertain_callback(self.scenario, self.layout, self.seed)
+
+    def theta(self, x) -> np.ndarray:
+        """Parameter vector with the params set to ``x`` (validated, derived keys consistent)."""
+        values = {p.path: float(v) for p, v in zip(self.params, np.atleast_1d(x), strict=True)}
+        return build_layout(with_overrides(self.scenario, values)).theta
+
+    def tally(self, xs):
+        """Tallies of every row of ``xs`` (shape (n_sets, n_params)) in one kernel call."""
+        xs = np.atleast_2d(np.asarray(xs, dtype=np.float64))
+        thetas = np.stack([self.theta(x) for x in xs])
+        self.evaluations += xs.shape[0]
+        return simulate(self.layout, self.plan, paths=self.paths, seed=self.seed, theta_sets=thetas,
+                        engine=self.engine, block_size=self.block_size, fans=False, uncertain=self.uncertain)
+
+    def estimates(self, xs, targets: list[Target]) -> tuple[np.ndarray, np.ndarray]:
+        """(estimates, trials), each shape (n_sets, n_targets)."""
+        t = self.tally(xs)
+        names = tuple(c.name for c in self.scenario.companies)
+        horizons = tuple(int(h) for h in self.plan.horizons)
+        est = np.empty((t.counts.shape[0], len(targets)))
+        trials = np.empty_like(est)
+        for s in range(t.counts.shape[0]):
+            for j, target in enumerate(targets):
+                est[s, j], trials[s, j] = target.from_counts(t.counts[s], t.any_champion[s], self.paths,
+                                                             names, horizons)
+        return est, trials
+
+    def fundamental(self, xs, company: int) -> np.ndarray:
+        """Mean fundamental value (currency) of one company at every row of ``xs``."""
+        xs = np.atleast_2d(np.asarray(xs, dtype=np.float64))
+        t = self.tally(xs)
+        v0 = np.asarray([self.theta(x)[_valuation_slot(company)] for x in xs])
+        return t.fv[:, company, 1] * v0
+
+
+def _valuation_slot(company: int) -> int:
+    return ParameterLayout.company_offset(company) + COMPANY.slot("valuation")
+
+
+@dataclass
+class Calibration:
+    """The outcome of :func:`calibrate`."""
+
+    params: list[ParamRange]
+    targets: list[Target]
+    value: np.ndarray  # the calibrated values (mean over seeds)
+    standard_error: np.ndarray  # of that mean, from the spread over independent seeds
+    per_seed: np.ndarray  # (seeds, params)
+    achieved: np.ndarray  # estimates at ``value`` with the main seed
+    achieved_ci: np.ndarray  # (targets, 2)
+    paths: int
+    evaluations: int
+    method: str
+    notes: list[str] = field(default_factory=list)
+
+
+def _solve_1d(f, lo: float, hi: float, grid: np.ndarray, fgrid: np.ndarray) -> float:
+    """Root of a step-like monotone function from a grid bracket, refined by brentq."""
+    signs = np.sign(fgrid)
+    if np.any(signs == 0):
+        return float(grid[np.flatnonzero(signs == 0)[0]])
+    change = np.flatnonzero(signs[:-1] * signs[1:] < 0)
+    if change.size == 0:
+        raise ValueError("no sign change")
+    i = int(change[0])
+    return float(optimize.brentq(f, grid[i], grid[i + 1], xtol=(hi - lo) * 1e-5, rtol=1e-10, maxiter=200))
+
+
+def _solve(ev: Evaluator, targets: list[Target], *, grid_points: int, rng_seed: int) -> tuple[np.ndarray, str]:
+    goal = np.asarray([t.value for t in targets])
+    lows = np.asarray([p.low for p in ev.params])
+    highs = np.asarray([p.high for p in ev.params])
+    if len(ev.params) == 1 and len(targets) == 1:
+        grid = np.linspace(lows[0], highs[0], grid_points)
+        est, _ = ev.estimates(grid[:, None], targets)
+        fgrid = est[:, 0] - goal[0]
+        finite = np.isfinite(fgrid)
+        try:
+            x = _solve_1d(lambda v: float(ev.estimates([[v]], targets)[0][0, 0] - goal[0]),
+                          lows[0], highs[0], grid[finite], fgrid[finite])
+        except ValueError:
+            reach = est[finite, 0]
+            raise UnreachableError(
+                f"no value of {ev.params[0].path} in [{lows[0]:g}, {highs[0]:g}] reaches {targets[0].label} = "
+                f"{goal[0]:g}: over that range it goes from {reach.min() if reach.size else float('nan'):.4f} "
+                f"to {reach.max() if reach.size else float('nan'):.4f}") from None
+        return np.asarray([x]), "brentq on a common-random-numbers grid"
+    # Several parameters or targets: bounded least squares from the best of a
+    # Latin hypercube, in coordinates scaled to [0, 1].
+    d = len(ev.params)
+    sampler = stats.qmc.LatinHypercube(d=d, seed=rng_seed)
+    u0s = np.vstack([sampler.random(max(16, 8 * d)), np.full((1, d), 0.5)])
+    est, trials = ev.estimates(lows + u0s * (highs - lows), targets)
+    se = np.sqrt(np.clip(goal * (1 - goal), 0.0025, None) / np.maximum(trials, 1))
+    score = np.nansum(((est - goal) / se) ** 2, axis=1)
+    z = stats.norm.ppf(1 - ALPHA / (2 * len(targets)))
+
+    def residuals(u):
+        e, n = ev.estimates([lows + np.clip(u, 0, 1) * (highs - lows)], targets)
+        r = (e[0] - goal) / np.sqrt(np.clip(goal * (1 - goal), 0.0025, None) / np.maximum(n[0], 1))
+        return np.nan_to_num(r, nan=1e6)
+
+    # Step-function residuals can stall a local method: restart from the next-best
+    # starting points until every residual is within Monte Carlo noise.
+    best = None
+    for start in np.argsort(score)[:4]:
+        fit = optimize.least_squares(residuals, u0s[start], bounds=(0.0, 1.0), diff_step=0.02, max_nfev=80)
+        if best is None or fit.cost < best.cost:
+            best = fit
+        if np.all(np.abs(fit.fun) <= z):
+            break
+    return lows + best.x * (highs - lows), "least squares (trf) from the best points of a Latin hypercube"
+
+
+def calibrate(
+    scenario: Scenario,
+    targets: list[Target],
+    params: list[ParamRange],
+    *,
+    paths: int,
+    seed=None,
+    replicates: int = 4,
+    engine: str = "numba",
+    grid_points: int = 17,
+) -> Calibration:
+    """Find parameter values that reproduce stated probabilities.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The scenario to calibrate.
+    targets : list of Target
+        Probabilities with values (``zhipu.champion@36=0.6``, ``zhipu.champion_share@36=0.6``).
+    params : list of ParamRange
+        Keys to adjust and their search ranges.
+    paths : int
+        Paths per evaluation.
+    seed : int, optional
+        Main seed (default: the scenario's).
+    replicates : int
+        Extra calibrations with independent seeds, for the uncertainty.
+    engine : {"numba", "numpy"}
+    grid_points : int
+        Points of the bracketing grid (one parameter) evaluated in one kernel call.
+
+    Raises
+    ------
+    UnreachableError
+        When no value in the ranges reproduces the targets.
+    """
+    if not targets or not params:
+        raise UserError("calibrate needs at least one --target with a value and one --param")
+    missing = [t.label for t in targets if t.value is None]
+    if missing:
+        raise UserError(f"--target {missing[0]}: give the value to reach, e.g. {missing[0]}=0.6")
+    root = normalise_seed(scenario.scenario.seed if seed is None else seed)
+    seeds = [root] + [np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key, 1_000_003, r))
+                      for r in range(replicates)]
+    solutions, notes, evaluations, method = [], [], 0, ""
+    for r, ss in enumerate(seeds):
+        ev = Evaluator(scenario, params, paths, ss, engine=engine)
+        try:
+            x, method = _solve(ev, targets, grid_points=grid_points, rng_seed=r)
+        except UnreachableError:
+            if r == 0:
+                raise
+            notes.append(f"replicate seed {r}: target not bracketed; left out")
+            continue
+        finally:
+            evaluations += ev.evaluations
+        solutions.append(x)
+    per_seed = np.asarray(solutions)
+    value = per_seed.mean(axis=0)
+    se = per_seed.std(axis=0, ddof=1) / math.sqrt(len(per_seed)) if len(per_seed) > 1 else np.full(len(params), np.nan)
+    ev = Evaluator(scenario, params, paths, root, engine=engine)
+    est, trials = ev.estimates([value], targets)
+    from simulator.results.statistics import wilson_interval
+
+    ci = wilson_interval(np.rint(est[0] * trials[0]), trials[0])
+    goal = np.asarray([t.value for t in targets])
+    z = stats.norm.ppf(1 - ALPHA / (2 * len(targets)))
+    tolerance = z * np.sqrt(np.clip(goal * (1 - goal), 0.0, None) / np.maximum(trials[0], 1)) + 1.0 / np.maximum(trials[0], 1)
+    off = np.abs(est[0] - goal) > tolerance
+    if np.any(off):
+        worst = int(np.argmax(np.abs(est[0] - goal) - tolerance))
+        raise UnreachableError(
+            f"no values of {', '.join(p.path for p in params)} in the given ranges reach the targets: best "
+            f"{targets[worst].label} = {est[0, worst]:.4f} against {goal[worst]:g} (allowed Monte Carlo "
+            f"tolerance {tolerance[worst]:.4f}); widen the ranges or add parameters")
+    return Calibration(params=params, targets=targets, value=value, standard_error=se, per_seed=per_seed,
+                       achieved=est[0], achieved_ci=ci, paths=paths, evaluations=evaluations + 1,
+                       method=method, notes=notes)
+
+
+@dataclass
+class ImpliedValue:
+    """The parameter value at which the fundamental value equals the stated valuation."""
+
+    param: ParamRange
+    company: str
+    value: float
+    standard_error: float
+    per_seed: np.ndarray
+    valuation: float
+    fundamental_at_scenario: float
+    fundamental_ci: tuple[float, float]
+
+
+def implied_value(scenario: Scenario, company: str, param: ParamRange, *, paths: int, seed=None,
+                  replicates: int = 4, engine: str = "numba", grid_points: int = 17) -> ImpliedValue:
+    """Solve for the value of ``param`` at which the company's fundamental value equals V0."""
+    names = [c.name for c in scenario.companies]
+    if company not in names:
+        raise UserError(f"--company {company!r}: no such company (known: {', '.join(names)})")
+    c = names.index(company)
+    v0 = scenario.companies[c].valuation
+    root = normalise_seed(scenario.scenario.seed if seed is None else seed)
+    seeds = [root] + [np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key, 1_000_033, r))
+                      for r in range(replicates)]
+    solutions = []
+    for r, ss in enumerate(seeds):
+        ev = Evaluator(scenario, [param], paths, ss, engine=engine)
+        grid = np.linspace(param.low, param.high, grid_points)
+        fv = ev.fundamental(grid[:, None], c)
+        try:
+            x = _solve_1d(lambda v, ev=ev: float(ev.fundamental([[v]], c)[0] - v0), param.low, param.high,
+                          grid, fv - v0)
+        except ValueError:
+            if r == 0:
+                raise UnreachableError(
+                    f"no value of {param.path} in [{param.low:g}, {param.high:g}] makes the fundamental value "
+                    f"of {company} reach its valuation {v0:.4g}: it goes from {fv.min():.4g} to {fv.max():.4g}; "
+                    "widen the range (--range)") from None
+            continue
+        solutions.append(x)
+    per_seed = np.asarray(solutions)
+    se = float(per_seed.std(ddof=1) / math.sqrt(per_seed.size)) if per_seed.size > 1 else float("nan")
+    fv, ci = fundamental_value(scenario, company, paths=paths, seed=root, engine=engine)
+    return ImpliedValue(param=param, company=company, value=float(per_seed.mean()), standard_error=se,
+                        per_seed=per_seed, valuation=v0, fundamental_at_scenario=fv, fundamental_ci=ci)
+
+
+def fundamental_value(scenario: Scenario, company: str, *, paths: int, seed=None,
+                      engine: str = "numba") -> tuple[float, tuple[float, float]]:
+    """The company's fundamental value under the scenario's own assumptions, with a 95% interval."""
+    names = [c.name for c in scenario.companies]
+    c = names.index(company)
+    v0 = scenario.companies[c].valuation
+    root = normalise_seed(scenario.scenario.seed if seed is None else seed)
+    layout = build_layout(scenario)
+    meta = scenario.scenario
+    t = simulate(layout, plan_run(meta.horizon_months, meta.horizon_list, fans=False), paths=paths, seed=root,
+                 engine=engine, fans=False, uncertain=_uncertain_callback(scenario, layout, root))
+    n, mean, m2 = t.fv[0, c]
+    half = stats.norm.ppf(0.975) * math.sqrt(m2 / max(n - 1, 1) / n) * v0
+    return float(mean * v0), (float(mean * v0 - half), float(mean * v0 + half))
+
+
+def _current_value(scenario: Scenario, path: str) -> float:
+    layout = build_layout(scenario)
+    return float(layout.theta[layout.slots(path)[0]])
+
+
+def default_implied_range(scenario: Scenario, path: str) -> tuple[float, float]:
+    """A search range for ``implied`` when none is given.
+
+    Growth rates: -0.5 to 3 a year.  Other keys: from 0 (or a tenth of the current
+    value) to ten times the current value (at least 1); wider ranges only slow the
+    bracketing, and ``--range`` overrides it.
+    """
+    if path.endswith(("growth.long_run", "growth.initial")):
+        return -0.5, 3.0
+    current = _current_value(scenario, path)
+    if current >= 0:
+        return min(0.0, current * 0.1), max(1.0, current * 10.0)
+    return current * 10.0, 0.0
