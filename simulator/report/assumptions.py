@@ -12,7 +12,7 @@ import tomllib
 from dataclasses import dataclass
 
 from simulator.report.document import fmt_value, shorten
-from simulator.report.figures.common import DIRECT_EFFECTS, flatten_json
+from simulator.report.figures.common import flatten_json
 
 __all__ = ["Assumption", "scenario_assumptions"]
 
