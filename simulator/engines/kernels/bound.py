@@ -30,19 +30,20 @@ def draw_only(t, counts, rng, out):
     buf = np.zeros(LANES)
     scratch = (np.empty(LANES, dtype=np.uint64), np.empty(4, dtype=np.uint64))
     zero = np.uint64(0)
+    one_row = np.int64(1)
     acc = 0.0
     for base in range(0, task_n[t], LANES):
         n = np.uint64(min(LANES, task_n[t] - base))
         seed_lanes(block_state, rs, n)
         for _m in range(n_months):
-            lane_normal_rows(rs, DIFFUSION, buf, zero, 1, scratch, n)
+            lane_normal_rows(rs, DIFFUSION, buf, zero, one_row, scratch, n)
             acc += buf[0]
             for _e in range(n_events):
                 lane_doubles(rs, DIFFUSION, buf, zero, n)
                 acc += buf[0]
             for _c in range(n_comp):
                 for _j in range(4):
-                    lane_normal_rows(rs, DIFFUSION, buf, zero, 1, scratch, n)
+                    lane_normal_rows(rs, DIFFUSION, buf, zero, one_row, scratch, n)
                     acc += buf[0]
                 lane_doubles(rs, SUPPLY, buf, zero, n)
                 acc += buf[0]

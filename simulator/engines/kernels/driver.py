@@ -47,21 +47,31 @@ from simulator.model.quantities import N_VARS
 __all__ = ["SCRATCH_ROWS", "run_group"]
 
 _U0 = np.uint64(0)
+# Typed constants, not literals: a literal argument would compile a second version of the callee.
+_ONE_ROW = np.int64(1)
+_MONTH0 = np.int64(0)
 
 
-@no_refcounts
+@njit(cache=True, error_model="numpy", inline="always")
 def draw_month(rs, draws, at, n_events, n_comp, scratch, n):
     """The diffusion stream's draws of one month, in each path's order, into the rows of ``draws`` from ``at``.
 
     The sector normal, one uniform per event type, four normals per company:
     a fixed number whatever the state, so they can be drawn ahead.
     """
-    lane_normal_rows(rs, DIFFUSION, draws, at, 1, scratch, n)
+    lane_normal_rows(rs, DIFFUSION, draws, at, _ONE_ROW, scratch, n)
     lane_double_rows(rs, DIFFUSION, draws, at + rows(1), n_events, n)
     lane_normal_rows(rs, DIFFUSION, draws, at + rows(1 + n_events), 4 * n_comp, scratch, n)
 
 
 @no_refcounts
+def _copy(src, dst):
+    """``dst[:] = src`` for two flat arrays of one length (a loop: numba's slice copy formats its errors)."""
+    for k in range(src.shape[0]):
+        dst[k] = src[k]
+
+
+@njit(cache=True, error_model="numpy", inline="always")
 def run_months(j, where, buffers, model, plan, out, work):
     """Months 1 .. n_months of one group of lanes under set ``j`` of the group.
 
@@ -89,7 +99,7 @@ def run_months(j, where, buffers, model, plan, out, work):
     dt = plan.dt
     sqdt = math.sqrt(dt)
     keeping = path0 + base < keep_n
-    h_idx = 0
+    h_idx = _MONTH0
     for m in range(1, plan.n_months + 1):
         # 1. Draws of the diffusion stream.
         if drawn:
@@ -129,7 +139,7 @@ def run_months(j, where, buffers, model, plan, out, work):
             h_idx += 1
 
 
-@no_refcounts
+@njit(cache=True, error_model="numpy", inline="always")
 def _month0(where, buffers, model, plan, out, work):
     """Record and keep month 0 of the lanes."""
     _, _, _, path0, base, n, keep_n, _, _ = where
@@ -138,10 +148,10 @@ def _month0(where, buffers, model, plan, out, work):
         for c in range(model.n_comp):
             record_lanes(lanes, work.beta, c, n, base, buffers, plan.rec_row[0], (work.rec_vals, work.rec_bins))
     if path0 + base < keep_n:
-        keep_lanes(lanes, work.beta, n, model.n_comp, path0 + base, (out.kept, keep_n), 0)
+        keep_lanes(lanes, work.beta, n, model.n_comp, path0 + base, (out.kept, keep_n), _MONTH0)
 
 
-@no_refcounts
+@njit(cache=True, error_model="numpy", inline="always")
 def _prepare_sets(model, s0, n_sg, work):
     """The group's parameters: lane parameters of its first set, switches and supply tables of every set.
 
@@ -166,7 +176,7 @@ def _prepare_sets(model, s0, n_sg, work):
     return n_diff
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _block(group, b, model, inputs, plan, tasks, out, work):
     """Block ``b`` of the group under each of its sets."""
     t0, n_sg, nb, s0, tid, share, diff_slots = group
@@ -174,7 +184,7 @@ def _block(group, b, model, inputs, plan, tasks, out, work):
     tb = t0 + b  # the block's task of the group's first set
     n_paths = tasks.n[tb]
     path0 = tasks.start[tb]
-    work.block_state[:, :] = tasks.rng[tb]
+    _copy(tasks.rng[tb].ravel(), work.block_state.ravel())
     n_rec = out.hist.shape[4] if plan.fans else 1
     width = n_paths if plan.fans else 1
     # Every entry of the bins is written before it is read (each recorded month of every path).
@@ -204,7 +214,7 @@ def _block(group, b, model, inputs, plan, tasks, out, work):
             keep_j = plan.keep_n if s == 0 else 0
             if drawn:
                 fill_lanes(work.P, model.theta[s], diff_slots)
-                work.rs[:] = work.rs0
+                _copy(work.rs0, work.rs)
             start_paths((work.P, work.S, work.sec), (model.events, model.branches, work.p_none), work.beta, n_comp,
                         n, plan.dt, work.chips[j], (inputs.slots, inputs.values), inputs.task_row[t] + base)
             where = (s, t, tid, path0, base, n, keep_j, drawn, 0 if (not share or work.tape_n[1] != 0) else
