@@ -7,7 +7,7 @@ Usage::
 
 ``perf`` cannot name code that numba compiled at run time.  This script runs the
 workload in a process whose numba cache is a fresh directory (so numba compiles
-the kernels, about a minute, and keeps their machine code), writes
+the kernels, about half a minute, and keeps their machine code), writes
 ``/tmp/perf-PID.map`` (address, size, name of every compiled function, from the
 object code numba kept), samples the process with ``perf record`` while it runs
 ``--mode`` (``run``: ``simulator.run`` of ``--paths`` paths; ``sweep``: a 10 x 10 x 4
@@ -34,12 +34,38 @@ SWEEP = ["companies.zhipu.chips.imports_per_month=0:500:10",
          "companies.zhipu.funding.backstop_probability=0:1:4"]
 
 
-def _perf_map(K) -> list[tuple[int, int, str]]:
+def _dispatchers():
+    """Every compiled kernel of the package (each kernel module's numba dispatchers)."""
+    import importlib
+    import pkgutil
+
+    from simulator.engines import kernels
+
+    for info in pkgutil.iter_modules(kernels.__path__):
+        module = importlib.import_module(f"{kernels.__name__}.{info.name}")
+        for value in vars(module).values():
+            if hasattr(value, "overloads") and getattr(value, "py_func", None) is not None:
+                yield value
+
+
+def _demangled(rest: str, parts: int = 2) -> str:
+    """The first ``parts`` length-prefixed names of an Itanium-mangled tail ("5lanes9seed_lanesB2..." -> lanes.seed_lanes)."""
+    names = []
+    while len(names) < parts:
+        m = re.match(r"(\d+)", rest)
+        if not m:
+            break
+        n = int(m.group(1))
+        names.append(rest[m.end():m.end() + n])
+        rest = rest[m.end() + n:]
+    return ".".join(names) or rest[:60]
+
+
+def _perf_map() -> list[tuple[int, int, str]]:
     """(address, size, name) of every function in the object code numba kept for the kernels."""
     entries = []
-    for name in dir(K):
-        dispatcher = getattr(K, name)
-        for cres in getattr(dispatcher, "overloads", {}).values():
+    for dispatcher in _dispatchers():
+        for cres in dispatcher.overloads.values():
             lib = cres.library
             try:
                 obj = lib._get_compiled_object()
@@ -60,9 +86,8 @@ def _perf_map(K) -> list[tuple[int, int, str]]:
                 continue
             base = lib.get_pointer_to_function(entry) - symbols[entry][0]
             for sym, (offset, size) in symbols.items():
-                # Itanium-mangled "...8_kernels14_operate_lanesB4v553...": keep the function's name.
-                named = re.match(r"(\d+)(\w+)", sym.split("_kernels", 1)[1]) if "_kernels" in sym else None
-                short = named.group(2)[:int(named.group(1))] if named else sym[:60]
+                # Itanium-mangled "...7kernels10operations7operateB4v553...": keep module.function.
+                short = _demangled(sym.split("7kernels", 1)[1]) if "7kernels" in sym else sym[:60]
                 entries.append((base + offset, size, short))
     return sorted(set(entries))
 
@@ -85,22 +110,20 @@ def main(argv=None) -> int:
     os.environ["NUMBA_CACHE_DIR"] = cache
 
     import simulator
-    from simulator.engines import kernels as K
     from simulator.studies.sweep import sweep
 
-    K.set_threads(args.threads)
     sc = simulator.load_scenario(args.scenario)
     paths = args.paths or (1_000_000 if args.mode == "run" else 10_000)
 
     def workload(n: int) -> None:
         if args.mode == "run":
-            simulator.run(sc, paths=n, seed=1)
+            simulator.run(sc, paths=n, seed=1, threads=args.threads)
         else:
-            sweep(sc, SWEEP, paths=n, seed=1)
+            sweep(sc, SWEEP, paths=n, seed=1, threads=args.threads)
 
-    print(f"compiling the kernels into {cache} (about a minute)...", file=sys.stderr)
+    print(f"compiling the kernels into {cache} (about half a minute)...", file=sys.stderr)
     workload(500)
-    entries = _perf_map(K)
+    entries = _perf_map()
     if not entries:
         print("profile_kernels: numba kept no object code to name the kernels; nothing measured", file=sys.stderr)
         return 2

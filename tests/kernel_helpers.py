@@ -16,7 +16,7 @@ from simulator.engines.kernels.lanes import (
     lane_doubles,
     lane_masked_double,
     lane_normal_rows,
-    rows,
+    offset,
     seed_lanes,
 )
 from simulator.engines.kernels.rng import next_double, poisson, poisson_ptrs, ptrs_constants, standard_normal
@@ -84,7 +84,7 @@ def fill_lane_draws(block_state, kind, n_lanes, n_draws, out):
                 out[d, base + np.int64(i)] = buf[i]
         for w in range(4):
             for i in range(n):
-                final[w, base + np.int64(i)] = rs[rows(w) + i]
+                final[w, base + np.int64(i)] = rs[offset(w) + i]
     return final
 
 
@@ -114,7 +114,7 @@ def fill_lane_poisson(block_state, lams, n_lanes, n_draws, out):
             S[PTRS_RATE + i] = lam
             c = ptrs_constants(lam)
             for k in range(5):
-                S[PTRS + rows(k) + i] = c[k]
+                S[PTRS + offset(k) + i] = c[k]
         for d in range(n_draws):
             for i in range(n):
                 on = (base + np.int64(i) + d) % 5 != 0
@@ -125,5 +125,5 @@ def fill_lane_poisson(block_state, lams, n_lanes, n_draws, out):
                 out[d, base + np.int64(i)] = S[NEW_CARDS + i]
         for w in range(4):
             for i in range(n):
-                final[w, base + np.int64(i)] = rs[SUPPLY + rows(w) + i]
+                final[w, base + np.int64(i)] = rs[SUPPLY + offset(w) + i]
     return final

@@ -11,7 +11,6 @@ May import: :mod:`simulator.model` and the other modules of :mod:`simulator.engi
 
 from __future__ import annotations
 
-import itertools
 import math
 import os
 import time
@@ -175,28 +174,29 @@ def engine_threads(threads: int | None) -> int:
     return max(1, int(env)) if env.isdigit() else max_threads()
 
 
-def _run_groups(n_groups: int, n_threads: int, call: Callable[[int, int], None]) -> None:
-    """``call(group, thread)`` for every group, on ``n_threads`` threads that each take the next free group.
-
-    Groups are handed out one at a time to whichever thread is free (a few long
-    groups of sets do not leave a thread idle at the end); the kernel releases
-    the GIL.  Results do not depend on which thread runs which group.
-    """
-    if n_threads <= 1 or n_groups <= 1:
-        for g in range(n_groups):
-            call(g, 0)
+def _run_threads(n_threads: int, call: Callable[[int], None]) -> None:
+    """``call(thread)`` on ``n_threads`` threads at once (the kernel releases the GIL), or inline for one."""
+    if n_threads <= 1:
+        call(0)
         return
-    counter = itertools.count()
-
-    def worker(tid: int) -> None:
-        for g in iter(lambda: next(counter), None):
-            if g >= n_groups:
-                return
-            call(g, tid)
-
     with ThreadPoolExecutor(max_workers=n_threads, thread_name_prefix="simulator") as pool:
-        for done in [pool.submit(worker, tid) for tid in range(min(n_threads, n_groups))]:
+        for done in [pool.submit(call, tid) for tid in range(n_threads)]:
             done.result()
+
+
+def _private(alloc, shape, dtype=np.float64):
+    """An array of its own cache lines: two threads' small scratch arrays never share one (false sharing)."""
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    itemsize = np.dtype(dtype).itemsize
+    pad = 128 // itemsize
+    flat = alloc(math.prod(shape) + 2 * pad, dtype=dtype)
+    return flat[pad:pad + math.prod(shape)].reshape(shape)
+
+
+def _private_full(shape, value):
+    out = _private(np.empty, shape)
+    out[...] = value
+    return out
 
 
 def _workspace(layout: ParameterLayout, plan: RunPlan, *, sets_per_group: int, block_size: int, fans: bool,
@@ -215,29 +215,29 @@ def _workspace(layout: ParameterLayout, plan: RunPlan, *, sets_per_group: int, b
     cap = plan.n_months * LANES * max(2, n_events) if tape else 0
     n_streams = 4
     return bundles.Workspace(
-        P=np.empty(layout.n_theta * LANES), S=np.zeros(n_comp * COMPANY_ROWS * LANES),
-        sec=np.zeros(SECTOR_ROWS * LANES), p_none=np.empty(max(1, n_events) * LANES),
-        beta=np.empty(n_comp * LANES), draws=np.empty(draw_months * per_month * LANES),
-        us=np.empty(LANES), sup=np.empty(SCRATCH_ROWS * LANES),
-        rs=np.empty(n_streams * STREAM_ROWS * LANES, dtype=np.uint64),
-        rs0=np.empty(n_streams * STREAM_ROWS * LANES, dtype=np.uint64),
-        raw=np.empty(LANES, dtype=np.uint64), one=np.empty(4, dtype=np.uint64),
-        block_state=np.empty((n_streams, 4), dtype=np.uint64),
-        rec_vals=np.empty(Q.N_VARS * LANES), rec_bins=np.empty(Q.N_VARS * LANES, dtype=np.uint16),
-        tape_i=np.empty((cap, 3), dtype=np.int64), tape_f=np.empty((cap, 4)), tape_n=np.zeros(2, dtype=np.int64),
-        tape_end=np.zeros(plan.n_months + 1, dtype=np.int64),
+        P=_private(np.empty, layout.n_theta * LANES), S=_private(np.zeros, n_comp * COMPANY_ROWS * LANES),
+        sec=_private(np.zeros, SECTOR_ROWS * LANES), p_none=_private(np.empty, max(1, n_events) * LANES),
+        beta=_private(np.empty, n_comp * LANES), draws=_private(np.empty, draw_months * per_month * LANES),
+        us=_private(np.empty, LANES), sup=_private(np.empty, SCRATCH_ROWS * LANES),
+        rs=_private(np.empty, n_streams * STREAM_ROWS * LANES, dtype=np.uint64),
+        rs0=_private(np.empty, n_streams * STREAM_ROWS * LANES, dtype=np.uint64),
+        raw=_private(np.empty, LANES, dtype=np.uint64), one=_private(np.empty, 4, dtype=np.uint64),
+        block_state=_private(np.empty, (n_streams, 4), dtype=np.uint64),
+        rec_vals=_private(np.empty, Q.N_VARS * LANES), rec_bins=_private(np.empty, Q.N_VARS * LANES, dtype=np.uint16),
+        tape_i=_private(np.empty, (cap, 3), dtype=np.int64), tape_f=_private(np.empty, (cap, 4)), tape_n=_private(np.zeros, 2, dtype=np.int64),
+        tape_end=_private(np.zeros, plan.n_months + 1, dtype=np.int64),
         # Uninitialised: every entry the inversion reads is written first.
-        tables=np.empty((sets_per_group, n_comp, MAX_TABLE)),
-        guides=np.empty((sets_per_group, n_comp, MAX_TABLE), dtype=np.int64),
-        table_len=np.zeros((sets_per_group, n_comp), dtype=np.int64),
-        table_rate=np.full((sets_per_group, n_comp), -1.0),
+        tables=_private(np.empty, (sets_per_group, n_comp, MAX_TABLE)),
+        guides=_private(np.empty, (sets_per_group, n_comp, MAX_TABLE), dtype=np.int64),
+        table_len=_private(np.zeros, (sets_per_group, n_comp), dtype=np.int64),
+        table_rate=_private_full((sets_per_group, n_comp), -1.0),
         # Reused from group to group: fresh pages for every group cost a twentieth of a
         # sweep in page faults.  Every entry is written before it is read.
-        bin_pool=np.empty(sets_per_group * n_comp * n_rec * Q.N_VARS * (block_size if fans else 1), dtype=np.uint16),
-        mm_pool=np.empty(sets_per_group * n_comp * n_rec * Q.N_VARS * 2),
-        chips=np.empty((sets_per_group, n_comp), dtype=np.bool_),
-        funding=np.empty((sets_per_group, n_comp), dtype=np.bool_),
-        differs=np.empty(layout.n_theta, dtype=np.bool_), all_slots=np.arange(layout.n_theta, dtype=np.int64))
+        bin_pool=_private(np.empty, sets_per_group * n_comp * n_rec * Q.N_VARS * (block_size if fans else 1), dtype=np.uint16),
+        mm_pool=_private(np.empty, sets_per_group * n_comp * n_rec * Q.N_VARS * 2),
+        chips=_private(np.empty, (sets_per_group, n_comp), dtype=np.bool_),
+        funding=_private(np.empty, (sets_per_group, n_comp), dtype=np.bool_),
+        differs=_private(np.empty, layout.n_theta, dtype=np.bool_), all_slots=np.arange(layout.n_theta, dtype=np.int64))
 
 
 def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, keep, threads,
@@ -340,10 +340,13 @@ def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, 
                               fv=fv_stats, vh=vh_stats, kept=kept, fail_month=fail_month,
                               path_outcome=path_outcome)
 
-        def call(g: int, tid: int, inputs=inputs, tasks=tasks, out=out) -> None:
-            K.run_group(g, tid, model, inputs, run_plan, tasks, out, work[tid])
+        n_groups = group_start.size - 1
+        next_group = np.zeros(1, dtype=np.int64)
 
-        _run_groups(group_start.size - 1, n_threads, call)
+        def call(tid: int, inputs=inputs, tasks=tasks, out=out, next_group=next_group, n_groups=n_groups) -> None:
+            K.run_groups(next_group, n_groups, tid, model, inputs, run_plan, tasks, out, work[tid])
+
+        _run_threads(min(n_threads, n_groups), call)
         hist_dirty = False  # later calls add to the first one's counts
         # Keep the float moments per block; they are merged in block order when read.
         n_b = len(chunk)

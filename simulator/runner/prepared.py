@@ -34,7 +34,10 @@ from simulator.model.uncertain import RECORDED_PATHS, UncertainSet
 from simulator.results.dataset import build_dataset, market_path, scenario_hash
 from simulator.results.draws import annotate_dataset
 
-__all__ = ["PreparedRun", "prepare_run", "resolve_scenario"]
+__all__ = ["SCENARIO_INPUTS", "PreparedRun", "prepare_run", "resolve_scenario"]
+
+#: The default of :meth:`PreparedRun.simulate`'s ``inputs``: the scenario's own uncertain inputs.
+SCENARIO_INPUTS = object()
 
 
 def resolve_scenario(scenario: Scenario | str | Path, overrides: Sequence[str] | dict | None = None) -> Scenario:
@@ -64,7 +67,7 @@ class PreparedRun:
         Paths of the run.
     seed : SeedSequence
         Root of the block streams.
-    engine, block_size, keep_paths, zarr, threads
+    engine, block_size, keep_paths, zarr, threads, fans
         The run's options (see :func:`prepare_run`).
     attrs : dict
         Extra provenance for the Dataset.
@@ -81,6 +84,7 @@ class PreparedRun:
     keep_paths: int = 0
     zarr: Path | None = None
     threads: int | None = None
+    fans: bool = True
     attrs: dict = field(default_factory=dict)
 
     @property
@@ -146,12 +150,44 @@ class PreparedRun:
         attrs.update(self.attrs)
         return attrs
 
-    def simulate(self, progress: Callable[[int], None] | None = None) -> Tally:
-        """Simulate the whole run in one engine call, in this process (what :func:`simulator.run` does)."""
-        return simulate(self.layout, self.plan, paths=self.paths, seed=self.seed, engine=self.engine,
-                        block_size=self.block_size, keep_paths=self.keep_paths, threads=self.threads,
-                        progress=progress, market=self.market, uncertain=self.input_callback(),
-                        outcome_paths=self.recorded)
+    def simulate(self, progress: Callable[[int], None] | None = None, *, theta_sets: np.ndarray | None = None,
+                 fans: bool | None = None, seed: np.random.SeedSequence | None = None, exclude: Sequence[str] = (),
+                 outcome_paths: int | None = None, inputs: InputCallback | object | None = SCENARIO_INPUTS,
+                 chunk_blocks: int | None = None, hist_buffer: np.ndarray | None = None) -> Tally:
+        """Simulate the run in this process: what :func:`simulator.run` does, and what every study calls.
+
+        Parameters
+        ----------
+        progress : callable, optional
+            Called with the paths finished.
+        theta_sets : ndarray, shape (n_sets, n_theta), optional
+            Parameter sets on common random numbers (a study); default the scenario's
+            own.  Kept paths are those of the plain run only.
+        fans : bool, optional
+            Record histograms of the recorded months (default: the plan's fans).
+        seed : SeedSequence, optional
+            Another root for the block streams (a study's replicate).
+        exclude : sequence of str
+            Uncertain inputs held at their scenario values (the study varies them).
+        outcome_paths : int, optional
+            Paths whose outcome codes are kept (default: :attr:`recorded` for the
+            plain run, none for parameter sets).
+        inputs : callable or None
+            The per-path input draws when they come from elsewhere than the
+            scenario (a stored run's; None: none); default :meth:`input_callback`.
+        chunk_blocks, hist_buffer
+            As for :func:`simulator.engines.dispatch.simulate` (no effect on results).
+        """
+        root = self.seed if seed is None else seed
+        plain = theta_sets is None
+        return simulate(self.layout, self.plan, paths=self.paths, seed=root, theta_sets=theta_sets,
+                        engine=self.engine, block_size=self.block_size, fans=self.fans if fans is None else fans,
+                        keep_paths=self.keep_paths if plain else 0, threads=self.threads, progress=progress,
+                        market=self.market,
+                        uncertain=(self.input_callback(seed=root, exclude=exclude) if inputs is SCENARIO_INPUTS
+                                   else inputs),
+                        outcome_paths=(self.recorded if plain else 0) if outcome_paths is None else outcome_paths,
+                        chunk_blocks=chunk_blocks, hist_buffer=hist_buffer)
 
     def dataset(self, tally: Tally, *, path_outcome: np.ndarray | None = None,
                 attrs: dict | None = None) -> xr.Dataset:
@@ -175,7 +211,7 @@ class PreparedRun:
 def prepare_run(scenario: Scenario | str | Path, *, paths: int | None = None, seed=None,
                 engine: str = "numba", block_size: int = DEFAULT_BLOCK_SIZE, keep_paths: int = 0,
                 zarr: str | Path | None = None, threads: int | None = None,
-                overrides: Sequence[str] | dict | None = None) -> PreparedRun:
+                overrides: Sequence[str] | dict | None = None, fans: bool = True) -> PreparedRun:
     """Load and check a scenario and its options; nothing is simulated.
 
     Parameters
@@ -199,6 +235,9 @@ def prepare_run(scenario: Scenario | str | Path, *, paths: int | None = None, se
         Engine threads; results do not depend on it.
     overrides : sequence of "dotted.key=value" or mapping, optional
         Applied to the scenario.
+    fans : bool
+        Record every month for quantile fans (a run); False records only the
+        horizons (a study, which reads outcomes and at most their quantiles).
 
     Raises
     ------
@@ -221,6 +260,6 @@ def prepare_run(scenario: Scenario | str | Path, *, paths: int | None = None, se
     except ValueError as exc:
         raise ScenarioError(str(exc)) from None
     return PreparedRun(name=scenario.name, scenario=scenario, layout=build_layout(scenario),
-                       plan=plan_run(meta.horizon_months, meta.horizon_list), paths=n_paths, seed=root,
+                       plan=plan_run(meta.horizon_months, meta.horizon_list, fans=fans), paths=n_paths, seed=root,
                        engine=engine, block_size=int(block_size), keep_paths=int(keep_paths),
-                       zarr=None if zarr is None else Path(zarr).resolve(), threads=threads)
+                       zarr=None if zarr is None else Path(zarr).resolve(), threads=threads, fans=fans)

@@ -21,15 +21,14 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import optimize, stats
 
-from simulator.engines.dispatch import simulate
-from simulator.engines.input_draws import input_callback
-from simulator.engines.plan import DEFAULT_BLOCK_SIZE, plan_run
+from simulator.engines.plan import DEFAULT_BLOCK_SIZE, RunPlan
 from simulator.engines.streams import normalise_seed
 from simulator.errors import UnreachableError, UserError
 from simulator.model.parameters import COMPANY, ParameterLayout, build_layout
 from simulator.model.scenario_file import with_overrides
 from simulator.model.schema import Scenario
 from simulator.results.targets import Target
+from simulator.runner.prepared import PreparedRun, prepare_run
 
 __all__ = ["Calibration", "Evaluator", "ImpliedValue", "ParamRange", "UnreachableError", "calibrate",
            "fundamental_value", "implied_value", "parse_param_range"]
@@ -82,12 +81,6 @@ def _refuse_uncertain(scenario: Scenario, layout, path: str) -> None:
                         f"--set {spec.path}=VALUE or search another key")
 
 
-def _uncertain_callback(scenario: Scenario, layout, seed: np.random.SeedSequence):
-    """The per-path draws of the scenario's uncertain keys (as in :func:`simulator.run`), or None."""
-    unc = scenario.uncertain
-    return input_callback(unc, layout, seed)
-
-
 @dataclass
 class Evaluator:
     """Runs a scenario at many parameter values with common random numbers."""
@@ -99,18 +92,24 @@ class Evaluator:
     engine: str = "numba"
     block_size: int = DEFAULT_BLOCK_SIZE
     evaluations: int = 0
-    layout: object = field(init=False)
-    plan: object = field(init=False)
-    uncertain: object = field(init=False)
+    prepared: PreparedRun = field(init=False)
 
     def __post_init__(self) -> None:
-        self.layout = build_layout(self.scenario)
+        # Every trial value sees the same random numbers and per-path draws (common random numbers).
+        self.prepared = prepare_run(self.scenario, paths=self.paths, seed=self.seed, engine=self.engine,
+                                    block_size=self.block_size, fans=False)
         for p in self.params:
             _refuse_uncertain(self.scenario, self.layout, p.path)
-        meta = self.scenario.scenario
-        self.plan = plan_run(meta.horizon_months, meta.horizon_list, fans=False)
-        # Every trial value sees the same per-path draws (common random numbers).
-        self.uncertain = _uncertain_callback(self.scenario, self.layout, self.seed)
+
+    @property
+    def layout(self) -> ParameterLayout:
+        """The scenario's parameter layout."""
+        return self.prepared.layout
+
+    @property
+    def plan(self) -> RunPlan:
+        """The run's plan (horizons only)."""
+        return self.prepared.plan
 
     def theta(self, x) -> np.ndarray:
         """Parameter vector with the params set to ``x`` (validated, derived keys consistent)."""
@@ -122,8 +121,7 @@ class Evaluator:
         xs = np.atleast_2d(np.asarray(xs, dtype=np.float64))
         thetas = np.stack([self.theta(x) for x in xs])
         self.evaluations += xs.shape[0]
-        return simulate(self.layout, self.plan, paths=self.paths, seed=self.seed, theta_sets=thetas,
-                        engine=self.engine, block_size=self.block_size, fans=False, uncertain=self.uncertain)
+        return self.prepared.simulate(theta_sets=thetas, fans=False)
 
     def estimates(self, xs, targets: list[Target]) -> tuple[np.ndarray, np.ndarray]:
         """(estimates, trials), each shape (n_sets, n_targets)."""
@@ -359,11 +357,7 @@ def fundamental_value(scenario: Scenario, company: str, *, paths: int, seed=None
     names = [c.name for c in scenario.companies]
     c = names.index(company)
     v0 = scenario.companies[c].valuation
-    root = normalise_seed(scenario.scenario.seed if seed is None else seed)
-    layout = build_layout(scenario)
-    meta = scenario.scenario
-    t = simulate(layout, plan_run(meta.horizon_months, meta.horizon_list, fans=False), paths=paths, seed=root,
-                 engine=engine, fans=False, uncertain=_uncertain_callback(scenario, layout, root))
+    t = prepare_run(scenario, paths=paths, seed=seed, engine=engine, fans=False).simulate(outcome_paths=0)
     n, mean, m2 = t.fv[0, c]
     half = stats.norm.ppf(0.975) * math.sqrt(m2 / max(n - 1, 1) / n) * v0
     return float(mean * v0), (float(mean * v0 - half), float(mean * v0 + half))

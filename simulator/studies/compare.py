@@ -23,13 +23,11 @@ import numpy as np
 import xarray as xr
 from scipy import stats
 
-from simulator.engines.dispatch import simulate
 from simulator.engines.input_draws import input_callback
-from simulator.engines.plan import plan_run
-from simulator.engines.streams import normalise_seed
 from simulator.errors import UserError
 from simulator.model.parameters import build_layout
 from simulator.model.schema import Scenario
+from simulator.runner.prepared import prepare_run
 
 __all__ = ["compare", "compare_table"]
 
@@ -71,13 +69,13 @@ def _paired_codes(a: xr.Dataset, b: xr.Dataset) -> np.ndarray | None:
     """Per-path outcome codes (set, path, company, horizon) of both runs, or None if the
     re-simulation does not reproduce the stored counts (e.g. another version)."""
     sa, sb = _scenario_of(a), _scenario_of(b)
-    la, lb = build_layout(sa), build_layout(sb)
-    meta = sa.scenario
-    plan = plan_run(meta.horizon_months, meta.horizon_list, fans=False)
     root = np.random.SeedSequence(int(a.attrs["seed_entropy"]),
                                   spawn_key=tuple(json.loads(a.attrs.get("seed_spawn_key", "[]"))))
     n = int(a.attrs["paths"])
-    root = normalise_seed(root)
+    prepared = prepare_run(sa, paths=n, seed=root, engine=str(a.attrs.get("engine", "numba")),
+                           block_size=int(a.attrs["block_size"]), fans=False)
+    la, lb = prepared.layout, build_layout(sb)
+    root = prepared.seed
     uncertain = None
     if a.attrs.get("uncertain_inputs"):
         from simulator.model.uncertain import UncertainSet
@@ -85,9 +83,9 @@ def _paired_codes(a: xr.Dataset, b: xr.Dataset) -> np.ndarray | None:
         unc = UncertainSet.from_json(str(a.attrs["uncertain_inputs"]))
         held = json.loads(str(a.attrs.get("uncertain_held_fixed", "[]")))
         uncertain = input_callback(unc, la, root, exclude=held)
-    tally = simulate(la, plan, paths=n, seed=root, theta_sets=np.stack([la.theta, lb.theta]),
-                     engine=str(a.attrs.get("engine", "numba")), block_size=int(a.attrs["block_size"]),
-                     fans=False, outcome_paths=n, uncertain=uncertain)
+    # The stored run's draws (not the scenario text's): the run may have had overrides.
+    tally = prepared.simulate(theta_sets=np.stack([la.theta, lb.theta]), fans=False, outcome_paths=n,
+                              inputs=uncertain)
     for s, ds in enumerate((a, b)):
         if not np.array_equal(tally.counts[s], ds["outcome_count"].values):
             return None

@@ -29,14 +29,13 @@ import xarray as xr
 from scipy import stats
 
 from simulator.engines.dispatch import simulate
-from simulator.engines.input_draws import input_callback
-from simulator.engines.plan import DEFAULT_BLOCK_SIZE, plan_run
+from simulator.engines.plan import DEFAULT_BLOCK_SIZE
 from simulator.engines.streams import normalise_seed
 from simulator.errors import UserError
-from simulator.model.parameters import build_layout
 from simulator.model.schema import Scenario
 from simulator.results.statistics import wilson_interval
 from simulator.results.targets import Target, all_targets
+from simulator.runner.prepared import prepare_run
 
 __all__ = ["PILOT_KEY", "PrecisionPlan", "plan_paths", "run_to_precision", "wilson_half_width"]
 
@@ -93,13 +92,11 @@ def plan_paths(scenario: Scenario, targets: list[Target], *, precision: float, m
     root = normalise_seed(seed)
     pilot_root = np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key, PILOT_KEY))
     n0 = pilot_paths or min(max_paths, max(2 * block_size, 8192))
-    layout = build_layout(scenario)
-    meta = scenario.scenario
-    plan = plan_run(meta.horizon_months, meta.horizon_list, fans=False)
     # Keys given as distributions are drawn per path in the pilot too (from its own streams).
-    unc = scenario.uncertain
-    tally = simulate(layout, plan, paths=n0, seed=pilot_root, fans=False, block_size=block_size, engine=engine,
-                     uncertain=input_callback(unc, layout, pilot_root))
+    pilot = prepare_run(scenario, paths=n0, seed=pilot_root, engine=engine, block_size=block_size, fans=False)
+    plan = pilot.plan
+    tally = simulate(pilot.layout, plan, paths=n0, seed=pilot.seed, fans=False, block_size=block_size, engine=engine,
+                     uncertain=pilot.input_callback())
     names = tuple(c.name for c in scenario.companies)
     horizons = tuple(int(h) for h in plan.horizons)
     per_target = {}

@@ -16,6 +16,7 @@ every probability, interval and quantile a single run reports, at the horizons
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import math
@@ -28,16 +29,16 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from simulator.engines.dispatch import max_threads, simulate
-from simulator.engines.input_draws import input_callback
-from simulator.engines.plan import DEFAULT_BLOCK_SIZE, RunPlan, plan_run
-from simulator.engines.streams import RANDOM_STREAMS, normalise_seed
+from simulator.engines.dispatch import max_threads
+from simulator.engines.plan import DEFAULT_BLOCK_SIZE, RunPlan
+from simulator.engines.streams import RANDOM_STREAMS
 from simulator.errors import ScenarioError, UserError
 from simulator.model import quantities as L
 from simulator.model.parameters import ParameterLayout, build_layout
 from simulator.model.scenario_file import load_scenario, with_overrides
 from simulator.model.schema import Scenario
-from simulator.results.dataset import build_sets_dataset, market_path
+from simulator.results.dataset import build_sets_dataset
+from simulator.runner.prepared import prepare_run
 
 __all__ = ["SetsResult", "check_value", "evaluate_sets", "parse_number", "parse_sweep_param", "split_param", "sweep",
            "sweep_table"]
@@ -151,29 +152,26 @@ def evaluate_sets(
     SetsResult
     """
     start = time.perf_counter()
-    meta = scenario.scenario
-    layout = build_layout(scenario) if layout is None else layout
+    # Only the horizons are recorded: histograms (when asked) hold one row per horizon.
+    prepared = prepare_run(scenario, paths=paths, seed=seed, engine=engine, block_size=block_size,
+                           threads=threads, fans=False)
+    if layout is not None:
+        prepared = dataclasses.replace(prepared, layout=layout)
+    layout, plan, root = prepared.layout, prepared.plan, prepared.seed
     theta_sets = np.ascontiguousarray(theta_sets, dtype=np.float64)
     if theta_sets.ndim != 2 or theta_sets.shape[1] != layout.n_theta:
         raise ValueError(f"theta_sets: shape {theta_sets.shape} must be (n_sets, {layout.n_theta})")
-    if paths < 1:
-        raise ScenarioError(f"paths: {paths} must be >= 1")
-    root = normalise_seed(meta.seed if seed is None else seed)
-    # Only the horizons are recorded: histograms (when asked) hold one row per horizon.
-    plan = plan_run(meta.horizon_months, meta.horizon_list, fans=False)
     n_sets = theta_sets.shape[0]
     n_comp = len(layout.company_names)
     n_blocks = -(-paths // block_size)
     outcome_paths = min(int(outcome_paths), paths)
     unc = scenario.uncertain
-    callback = input_callback(unc, layout, root, exclude=hold_fixed)
     threads_max = max_threads() if engine == "numba" else 1
     per_set = _bytes_per_set(n_comp, plan, quantiles=quantiles, outcome_paths=outcome_paths,
                              threads=threads_max, n_blocks=n_blocks)
     batch = int(max(1, min(n_sets, _memory_budget(max_memory) // per_set)))
     # All blocks of a batch in one kernel call unless that makes too many tasks.
     chunk_blocks = int(max(1, min(n_blocks, MAX_TASKS_PER_CALL // batch)))
-    market = market_path(scenario, plan.horizons)
     parts: list[xr.Dataset] = []
     outcomes: list[np.ndarray] = []
     calls = 0
@@ -182,10 +180,8 @@ def evaluate_sets(
                             dtype=np.int64) if quantiles and engine == "numba" else None)
     for s0 in range(0, n_sets, batch):
         sets = theta_sets[s0:s0 + batch]
-        tally = simulate(layout, plan, paths=paths, seed=root, theta_sets=sets, engine=engine,
-                         block_size=block_size, fans=quantiles, threads=threads, uncertain=callback,
-                         progress=progress, chunk_blocks=chunk_blocks, market=market,
-                         outcome_paths=outcome_paths, hist_buffer=hist_buffer)
+        tally = prepared.simulate(progress, theta_sets=sets, fans=quantiles, exclude=hold_fixed,
+                                  outcome_paths=outcome_paths, chunk_blocks=chunk_blocks, hist_buffer=hist_buffer)
         # chunk_blocks blocks per kernel call (engine._simulate_numba).
         per_call = max(1, min(chunk_blocks, n_blocks))
         calls += -(-n_blocks // per_call) if engine == "numba" else 0

@@ -2,7 +2,7 @@
 
 Modules, lowest first: ``fastmath`` (branch-free exp and log), ``rng``
 (numpy's SFC64 streams and samplers, inline), ``lanes`` (LANES paths at once,
-each with its own streams), ``state`` (the names of the lane arrays' rows,
+each with its own streams), ``state`` (the names of the lane arrays' offset,
 parameters by the schema's names), one module per model channel (``events``,
 ``diffusion``, ``chips``, ``operations``, ``funding``, ``start``, ``record``,
 ``outcomes``), ``driver`` (one group of tasks on one thread), ``quantiles``
@@ -37,7 +37,7 @@ from numba.core import config as _numba_config
 from simulator.model import quantities
 from simulator.model.parameters import layout_fingerprint
 
-__all__ = ["CACHE_DIR", "LANES", "cache_fingerprint", "draw_only", "hist_quantile_rows", "run_group"]
+__all__ = ["CACHE_DIR", "LANES", "cache_fingerprint", "draw_only", "hist_quantile_rows", "run_group", "run_groups"]
 
 _HERE = Path(__file__).resolve().parent
 
@@ -91,7 +91,7 @@ _previous = _numba_config.CACHE_DIR
 _numba_config.CACHE_DIR = str(CACHE_DIR)
 try:
     from simulator.engines.kernels.bound import draw_only
-    from simulator.engines.kernels.driver import run_group
+    from simulator.engines.kernels.driver import run_group, run_groups
     from simulator.engines.kernels.lanes import LANES
     from simulator.engines.kernels.quantiles import hist_quantile_rows
 finally:

@@ -18,7 +18,7 @@ import math
 import numpy as np
 from numba.cpython.unsafe.numbers import trailing_zeros
 
-from simulator.engines.kernels.lanes import SUPPLY, lane_load, lane_masked_double, lane_store, rows
+from simulator.engines.kernels.lanes import SUPPLY, lane_load, lane_masked_double, lane_store, row
 from simulator.engines.kernels.rng import U0, U1, no_refcounts, poisson, poisson_ptrs_rest, ptrs_constants
 from simulator.engines.kernels.state import (
     ALIVE,
@@ -40,8 +40,8 @@ __all__ = ["MAX_TABLE", "SCRATCH_ROWS", "deliveries", "poisson_cdf_table", "ptrs
 MAX_TABLE = 8192
 #: Rows of the supply scratch lane array: PTRS flag, u (first the rate), v, us, k.
 SCRATCH_ROWS = 5
-_FLAG, _U, _V, _US, _K = rows(0), rows(1), rows(2), rows(3), rows(4)
-_LOGLAM, _A, _B, _LOG_INVALPHA, _VR = PTRS + rows(0), PTRS + rows(1), PTRS + rows(2), PTRS + rows(3), PTRS + rows(4)
+_FLAG, _U, _V, _US, _K = row(0), row(1), row(2), row(3), row(4)
+_LOGLAM, _A, _B, _LOG_INVALPHA, _VR = PTRS + row(0), PTRS + row(1), PTRS + row(2), PTRS + row(3), PTRS + row(4)
 
 
 @no_refcounts

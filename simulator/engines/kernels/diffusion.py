@@ -13,7 +13,7 @@ import math
 
 from numba import njit
 
-from simulator.engines.kernels.lanes import rows
+from simulator.engines.kernels.lanes import row
 from simulator.engines.kernels.rng import no_refcounts
 from simulator.engines.kernels.state import (
     ALIVE,
@@ -40,7 +40,7 @@ from simulator.engines.kernels.state import (
 
 __all__ = ["diffuse", "ou_coefficients", "sector_mood"]
 
-_Z_NARRATIVE, _Z_GROWTH, _Z_DEMAND, _Z_PRICE = rows(0), rows(1), rows(2), rows(3)
+_Z_NARRATIVE, _Z_GROWTH, _Z_DEMAND, _Z_PRICE = row(0), row(1), row(2), row(3)
 
 
 @njit(cache=True, error_model="numpy", inline="always")

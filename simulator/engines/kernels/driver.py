@@ -20,7 +20,10 @@ in task order by the caller, so results never depend on the number of threads.
 import math
 
 import numpy as np
+from llvmlite import ir
 from numba import njit
+from numba.core import types
+from numba.extending import intrinsic
 
 from simulator.engines.kernels.chips import SCRATCH_ROWS, deliveries, supply_tables
 from simulator.engines.kernels.diffusion import diffuse, sector_mood
@@ -34,7 +37,7 @@ from simulator.engines.kernels.lanes import (
     lane_double_rows,
     lane_doubles,
     lane_normal_rows,
-    rows,
+    offset,
     seed_lanes,
 )
 from simulator.engines.kernels.operations import operate
@@ -44,7 +47,7 @@ from simulator.engines.kernels.rng import no_refcounts
 from simulator.engines.kernels.start import fill_lanes, start_paths, switches
 from simulator.model.quantities import N_VARS
 
-__all__ = ["SCRATCH_ROWS", "run_group"]
+__all__ = ["SCRATCH_ROWS", "run_group", "run_groups"]
 
 _U0 = np.uint64(0)
 # Typed constants, not literals: a literal argument would compile a second version of the callee.
@@ -60,8 +63,8 @@ def draw_month(rs, draws, at, n_events, n_comp, scratch, n):
     a fixed number whatever the state, so they can be drawn ahead.
     """
     lane_normal_rows(rs, DIFFUSION, draws, at, _ONE_ROW, scratch, n)
-    lane_double_rows(rs, DIFFUSION, draws, at + rows(1), n_events, n)
-    lane_normal_rows(rs, DIFFUSION, draws, at + rows(1 + n_events), 4 * n_comp, scratch, n)
+    lane_double_rows(rs, DIFFUSION, draws, at + offset(1), n_events, n)
+    lane_normal_rows(rs, DIFFUSION, draws, at + offset(1 + n_events), 4 * n_comp, scratch, n)
 
 
 @no_refcounts
@@ -71,7 +74,7 @@ def _copy(src, dst):
         dst[k] = src[k]
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@no_refcounts
 def run_months(j, where, buffers, model, plan, out, work):
     """Months 1 .. n_months of one group of lanes under set ``j`` of the group.
 
@@ -79,7 +82,9 @@ def run_months(j, where, buffers, model, plan, out, work):
     within the task, lanes, paths kept, draws made ahead, tape mode): tape mode
     1 records the event arrivals, 2 replays them (sets whose event parameters
     are those of the recording set), 0 neither.  ``buffers`` = the set's bins
-    and extremes of this block.
+    and extremes of this block.  Compiled without reference counting: every
+    array read from a bundle inside the month loop would otherwise cost two
+    atomic instructions.
     """
     s, t, tid, path0, base, n, keep_n, drawn, mode = where
     P, S, sec, draws, rs = work.P, work.S, work.sec, work.draws, work.rs
@@ -103,7 +108,7 @@ def run_months(j, where, buffers, model, plan, out, work):
     for m in range(1, plan.n_months + 1):
         # 1. Draws of the diffusion stream.
         if drawn:
-            d0 = rows((m - 1) * per_month)
+            d0 = offset((m - 1) * per_month)
         else:
             d0 = _U0
             draw_month(rs, draws, d0, n_events, n_comp, scratch, n)
@@ -117,7 +122,7 @@ def run_months(j, where, buffers, model, plan, out, work):
         # 3. Sector mood.
         sector_mood(P, sec, draws, d0, n)
         for c in range(n_comp):
-            diffuse(lanes, c, draws, d0 + rows(1 + n_events + 4 * c), n, dt, sqdt)
+            diffuse(lanes, c, draws, d0 + offset(1 + n_events + 4 * c), n, dt, sqdt)
             # 4. Chips: one supply uniform per path, live or not (common random numbers).
             if chips_on[c]:
                 lane_doubles(rs, SUPPLY, work.us, _U0, n)
@@ -203,7 +208,7 @@ def _block(group, b, model, inputs, plan, tasks, out, work):
         if drawn:
             seed_lanes(work.block_state, work.rs0, n)
             for m in range(plan.n_months):
-                draw_month(work.rs0, work.draws, rows(m * per_month), n_events, n_comp, (work.raw, work.one), n)
+                draw_month(work.rs0, work.draws, offset(m * per_month), n_events, n_comp, (work.raw, work.one), n)
         else:
             seed_lanes(work.block_state, work.rs, n)
         work.tape_n[0] = 0
@@ -230,7 +235,7 @@ def _block(group, b, model, inputs, plan, tasks, out, work):
             flush_bins((binbuf[j], mm[j]), n_paths, out.hist, out.minmax, slot, s0 + j)
 
 
-@njit(cache=True, error_model="numpy", nogil=True)
+@njit(cache=True, error_model="numpy", inline="always")
 def run_group(g, tid, model, inputs, plan, tasks, out, work):
     """Simulate task group ``g`` on thread ``tid`` (see the module docstring and bundles.py).
 
@@ -255,3 +260,33 @@ def run_group(g, tid, model, inputs, plan, tasks, out, work):
     group = (t0, n_sg, nb, s0, tid, tasks.share_events[g] and n_sg > 1, diff_slots)
     for b in range(nb):
         _block(group, b, model, inputs, plan, tasks, out, work)
+
+
+@intrinsic
+def _fetch_add(typingctx, counter):
+    """Atomically add 1 to ``counter[0]`` (int64) and return its value before."""
+    if not (isinstance(counter, types.Array) and counter.dtype == types.int64):
+        return None
+
+    def codegen(context, builder, signature, args):
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        ptr = builder.gep(ary.data, [ir.Constant(ir.IntType(64), 0)])
+        return builder.atomic_rmw("add", ptr, ir.Constant(ir.IntType(64), 1), "seq_cst")
+
+    return types.int64(counter), codegen
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def run_groups(next_group, n_groups, tid, model, inputs, plan, tasks, out, work):
+    """Run task groups on thread ``tid`` until none is left: each takes the next from ``next_group[0]``.
+
+    Every thread of a kernel call runs this once, without the GIL; groups are
+    handed out one at a time (an atomic counter) to whichever thread is free,
+    so a few long groups do not leave a thread idle at the end.  Results do
+    not depend on which thread runs which group.
+    """
+    while True:
+        g = _fetch_add(next_group)
+        if g >= n_groups:
+            return
+        run_group(g, tid, model, inputs, plan, tasks, out, work)

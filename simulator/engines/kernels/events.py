@@ -16,7 +16,7 @@ import numpy as np
 from numba import njit
 from numba.cpython.unsafe.numbers import trailing_zeros
 
-from simulator.engines.kernels.lanes import EVENTS, lane_load, lane_store, rows
+from simulator.engines.kernels.lanes import EVENTS, lane_load, lane_store, offset
 from simulator.engines.kernels.rng import U0, U1, next_double, no_refcounts, standard_normal
 from simulator.engines.kernels.state import (
     ALIVE,
@@ -78,8 +78,8 @@ def arrivals(lanes, rng, events, draws, d0, n, n_comp, dt, tape, record):
     table, branch_slots, p_none = events
     rs, one = rng
     for e in range(table.shape[0]):
-        at = d0 + rows(1 + e)
-        pe = rows(e)
+        at = d0 + offset(1 + e)
+        pe = offset(e)
         hit = U0
         for i in range(n):
             hit |= (U1 << i) if draws[at + i] > p_none[pe + i] else U0
@@ -96,7 +96,7 @@ def arrivals(lanes, rng, events, draws, d0, n, n_comp, dt, tape, record):
 def _event_lane(lanes, table, branch_slots, e, u, p0, i, n_comp, dt, ge, tape, record):
     """Arrivals of event ``e`` in lane ``i`` this month (u > P(none)) and their effects."""
     P = lanes[0]
-    count = poisson_inverse(u, P[rows(table[e, _SLOT]) + EVENT.hazard_per_year + i] * dt, p0)
+    count = poisson_inverse(u, P[offset(table[e, _SLOT]) + EVENT.hazard_per_year + i] * dt, p0)
     comp = table[e, _COMPANY]
     for _ in range(count):
         first = table[e, _FIRST_BRANCH]
@@ -105,16 +105,16 @@ def _event_lane(lanes, table, branch_slots, e, u, p0, i, n_comp, dt, ge, tape, r
         if nbr > 1:
             total = 0.0
             for k in range(nbr):
-                total += P[rows(branch_slots[first + k]) + BRANCH.probability + i]
+                total += P[offset(branch_slots[first + k]) + BRANCH.probability + i]
             ub = next_double(ge) * total
             acc = 0.0
             for k in range(nbr):
-                acc += P[rows(branch_slots[first + k]) + BRANCH.probability + i]
+                acc += P[offset(branch_slots[first + k]) + BRANCH.probability + i]
                 if ub < acc:
                     b = first + k
                     break
         slot = branch_slots[b]
-        br = rows(slot)
+        br = offset(slot)
         narr = _draw_jump(ge, P[br + BRANCH.narrative.mean + i], P[br + BRANCH.narrative.sd + i])
         growth = _draw_jump(ge, P[br + BRANCH.growth.mean + i], P[br + BRANCH.growth.sd + i])
         demand = _draw_jump(ge, P[br + BRANCH.demand.mean + i], P[br + BRANCH.demand.sd + i])
@@ -167,5 +167,5 @@ def replay(lanes, tape, k0, k1, n_comp):
     """Apply the recorded arrivals ``k0 .. k1 - 1`` in their order (same draws, this set's state)."""
     tape_i, tape_f, _ = tape
     for k in range(k0, k1):
-        apply_event(lanes, rows(tape_i[k, 2]), tape_i[k, 1],
+        apply_event(lanes, offset(tape_i[k, 2]), tape_i[k, 1],
                     (tape_f[k, 0], tape_f[k, 1], tape_f[k, 2], tape_f[k, 3]), np.uint64(tape_i[k, 0]), n_comp)

@@ -40,7 +40,7 @@ from simulator.engines.kernels.rng import (
 )
 
 __all__ = ["DIFFUSION", "EVENTS", "FUNDING", "LANES", "STREAM_ROWS", "SUPPLY", "lane_double_rows", "lane_doubles",
-           "lane_load", "lane_masked_double", "lane_next", "lane_normal_rows", "lane_store", "row", "rows",
+           "lane_load", "lane_masked_double", "lane_next", "lane_normal_rows", "lane_store", "offset", "row",
            "seed_lanes"]
 
 LANES = 64  # at most 64: the event and supply passes keep one bit per lane in a uint64
@@ -58,7 +58,7 @@ def row(k: int) -> np.uint64:
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def rows(k):
+def offset(k):
     """Offset of row ``k`` (a run-time row number) of a lane array."""
     return np.uint64(k) * _UL
 
@@ -87,7 +87,7 @@ def seed_lanes(block_state, rs, n):
                 a = b ^ (b >> U11)
                 b = c + (c << U3)
                 c = ((c << U24) | (c >> U40)) + tmp
-            r = rows(STREAM_ROWS * j)
+            r = offset(STREAM_ROWS * j)
             rs[r + i] = a
             rs[r + _UL + i] = b
             rs[r + _W2 + i] = c
@@ -142,9 +142,11 @@ def lane_doubles(rs, stream, out, at, n):
 
 @no_refcounts
 def lane_double_rows(rs, stream, out, at, n_rows, n):
-    """Uniforms into ``n_rows`` rows of ``out`` from offset ``at``, a row at a time."""
+    """Uniforms into ``n_rows`` rows of ``out`` from offset ``at``, a row at a time (one call for all rows)."""
     for k in range(n_rows):
-        lane_doubles(rs, stream, out, at + rows(k), n)
+        r = at + offset(k)
+        for i in range(n):
+            out[r + i] = _to_double(lane_next(rs, stream, i, True))
 
 
 @no_refcounts
@@ -174,7 +176,7 @@ def lane_normal_rows(rs, stream, out, at, n_rows, scratch, n):
     """
     raw, one = scratch
     for k in range(n_rows):
-        r = at + rows(k)
+        r = at + offset(k)
         if _lane_normals_fast(rs, stream, out, r, raw, n) == 0:
             continue
         for i in range(n):

@@ -22,8 +22,8 @@ def hist_quantile_rows(hist, minmax, levels, low, width, log10, out):
     ceil(q x total) (the integer counts below a real target are those below its
     ceiling); amounts on log10 grids are returned as ``10 ** x``.
     """
-    rows, nb = hist.shape
-    for r in range(rows):
+    n_rows, nb = hist.shape
+    for r in range(n_rows):
         total = 0
         for b in range(nb):
             total += hist[r, b]

@@ -14,7 +14,7 @@ import numpy as np
 from numba import njit
 
 from simulator.engines.kernels.fastmath import INF, fast_log
-from simulator.engines.kernels.lanes import rows
+from simulator.engines.kernels.lanes import offset, row
 from simulator.engines.kernels.rng import no_refcounts
 from simulator.engines.kernels.state import (
     ALIVE,
@@ -50,8 +50,8 @@ _INV_LN10 = 1.0 / math.log(10.0)
 _LOW_R, _LOW_V, _LOW_C, _LOW_K, _LOW_G, _LOW_E = HIST_LOW
 _HIGH_R, _HIGH_V, _HIGH_C, _HIGH_K, _HIGH_G, _HIGH_E = HIST_HIGH
 _HIST_LOG = np.asarray(HIST_LOG10, dtype=np.bool_)
-_ROW_R, _ROW_V, _ROW_C, _ROW_K, _ROW_G, _ROW_E = (rows(VAR_REVENUE), rows(VAR_VALUATION), rows(VAR_CASH),
-                                                  rows(VAR_CAPACITY), rows(VAR_MARGIN), rows(VAR_NARRATIVE))
+_ROW_R, _ROW_V, _ROW_C, _ROW_K, _ROW_G, _ROW_E = (row(VAR_REVENUE), row(VAR_VALUATION), row(VAR_CASH),
+                                                  row(VAR_CAPACITY), row(VAR_MARGIN), row(VAR_NARRATIVE))
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -135,7 +135,7 @@ def record_lanes(lanes, beta, c, n, base, buffers, month_row, scratch):
     binbuf, mm = buffers
     vals, bins = scratch
     cs = company_state(c)
-    bc = rows(c)
+    bc = offset(c)
     for i in range(n):
         alive = S[cs + ALIVE + i] > 0.5
         cash = S[cs + CASH + i]
@@ -163,7 +163,7 @@ def record_lanes(lanes, beta, c, n, base, buffers, month_row, scratch):
         # Unsigned indices: a signed one gets a negative-index check per lane, and
         # LLVM then stores the 64 bins one by one instead of as vectors.
         out = binbuf[c, month_row, v]
-        rv = rows(v)
+        rv = offset(v)
         for i in range(n):
             out[b0 + i] = bins[rv + i]
         mm[c, month_row, v, 0], mm[c, month_row, v, 1] = _min_max(vals, rv, n, mm[c, month_row, v, 0],
@@ -207,7 +207,7 @@ def keep_lanes(lanes, beta, n, n_comp, p0, keep, m):
             for c in range(n_comp):
                 cs = company_state(c)
                 alive = S[cs + ALIVE + i] > 0.5
-                b = beta[rows(c) + i]
+                b = beta[offset(c) + i]
                 kept[VAR_REVENUE, p, c, m] = S[cs + REVENUE + i] if alive else 0.0
                 kept[VAR_VALUATION, p, c, m] = math.exp(S[cs + LOG_VALUATION + i]) if alive else S[
                     cs + VALUE_AT_FAILURE + i]

@@ -11,7 +11,7 @@ import numpy as np
 
 from simulator.engines.kernels.diffusion import ou_coefficients
 from simulator.engines.kernels.fastmath import INF
-from simulator.engines.kernels.lanes import LANES, rows
+from simulator.engines.kernels.lanes import LANES, offset
 from simulator.engines.kernels.operations import serve
 from simulator.engines.kernels.rng import no_refcounts
 from simulator.engines.kernels.state import (
@@ -76,7 +76,7 @@ def fill_lanes(P, theta_row, slots):
     """Write ``theta_row[k]`` into every lane of parameter row ``k``, for each ``k`` in ``slots``."""
     for k in slots:
         x = theta_row[k]
-        r = rows(k)
+        r = offset(k)
         for i in range(np.uint64(LANES)):
             P[r + i] = x
 
@@ -104,7 +104,7 @@ def start_lanes(lanes, event_table, p_none, n_comp, n, dt, chips_on):
         collapse_ratio = P[GLOBAL.outcomes.collapse_valuation_ratio + i]
         sec[LOG_COLLAPSE_RATIO + i] = math.log(collapse_ratio) if collapse_ratio > 0.0 else -INF
         for e in range(event_table.shape[0]):
-            p_none[rows(e) + i] = math.exp(-P[rows(event_table[e, 1]) + EVENT.hazard_per_year + i] * dt)
+            p_none[offset(e) + i] = math.exp(-P[offset(event_table[e, 1]) + EVENT.hazard_per_year + i] * dt)
         for c in range(n_comp):
             cp = company_params(c)
             cs = company_state(c)
@@ -159,7 +159,7 @@ def start_lanes(lanes, event_table, p_none, n_comp, n, dt, chips_on):
 def _copy_lane0(a, n_rows, n):
     """Copy lane 0 of each of the first ``n_rows`` rows to lanes 1 .. n - 1."""
     for k in range(n_rows):
-        r = rows(k)
+        r = offset(k)
         x = a[r]
         for i in range(_U1, n):
             a[r + i] = x
@@ -179,7 +179,7 @@ def start_paths(lanes, events, beta, n_comp, n, dt, chips_on, inputs, first):
     unc_slots, unc_values = inputs
     n_unc = unc_slots.shape[0]
     for j in range(n_unc):
-        r = rows(unc_slots[j])
+        r = offset(unc_slots[j])
         for i in range(n):
             P[r + i] = unc_values[first + np.int64(i), j]
     if n_unc > 0:
@@ -193,4 +193,4 @@ def start_paths(lanes, events, beta, n_comp, n, dt, chips_on, inputs, first):
     for c in range(n_comp):
         cp = company_params(c)
         for i in range(n):
-            beta[rows(c) + i] = P[cp + COMPANY.beta_sector + i]
+            beta[offset(c) + i] = P[cp + COMPANY.beta_sector + i]
