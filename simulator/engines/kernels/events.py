@@ -55,7 +55,7 @@ def poisson_inverse(u, lam, p0):
     return k
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@no_refcounts
 def _draw_jump(gen, mean, sd):
     if sd > 0.0:
         return mean + sd * standard_normal(gen)
@@ -138,7 +138,7 @@ def _event_lane(lanes, table, branch_slots, e, u, p0, i, n_comp, dt, ge, tape, r
         apply_event(lanes, br, comp, (narr, growth, demand, cut), i, n_comp)
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@no_refcounts
 def apply_event(lanes, br, comp, jumps, i, n_comp):
     """Effects of one arrival (branch record at row offset ``br``; ``jumps`` its drawn values) on lane ``i``."""
     P, S, sec = lanes
