@@ -26,9 +26,11 @@ from simulator.engines.tally import Tally, empty_minmax, empty_tally, merge_tall
 from simulator.model import quantities as Q
 from simulator.model.parameters import BRANCH, EVENT, EVENT_TABLE, ParameterLayout
 
-__all__ = ["ENGINES", "engine_threads", "max_threads", "simulate"]
+__all__ = ["DRAWS", "ENGINES", "engine_threads", "max_threads", "simulate"]
 
 ENGINES = ("numba", "numpy")
+#: Where the numpy engine's random numbers come from (see :func:`simulate`).
+DRAWS = ("block", "lanes")
 
 
 def simulate(
@@ -51,6 +53,8 @@ def simulate(
     outcome_paths: int = 0,
     keep_start: int = 0,
     hist_buffer: np.ndarray | None = None,
+    trace_paths: int = 0,
+    draws: str = "block",
 ) -> Tally:
     """Simulate ``paths`` paths for each parameter set and return their :class:`Tally`.
 
@@ -102,6 +106,14 @@ def simulate(
         call to call: fresh memory for each call's hundreds of MB cost page faults and
         kernel time.  Used when large enough; the returned tally's ``hist`` is then a
         view into it, valid until the buffer's next use.
+    trace_paths : int
+        Trace the whole state of the first ``trace_paths`` paths of set 0, month by
+        month (``Tally.trace``, ``Tally.trace_mood``): for comparing the engines path by path.
+    draws : {"block", "lanes"}
+        The numpy engine's random numbers: its own block streams (default), or the
+        kernels' per-path lane streams and sampling choices, so that both engines
+        consume identical variates (:mod:`simulator.engines.reference_draws`; slow,
+        for small runs).  The numba engine always draws from lanes.
     """
     if engine not in ENGINES:
         raise ValueError(f"engine: {engine!r} is not one of {', '.join(ENGINES)}")
@@ -130,20 +142,25 @@ def simulate(
         raise ValueError(f"keep_start: {keep_start} is after the first path of a selected block")
     market_h = (np.zeros(plan.horizons.size) if market is None
                 else np.ascontiguousarray(market, dtype=np.float64).reshape(plan.horizons.size))
-    total = empty_tally(n_sets, n_comp, plan, fans=fans, keep=keep, outcome_paths=outcome_paths)
+    trace = min(int(trace_paths), paths)
+    if draws not in DRAWS:
+        raise ValueError(f"draws: {draws!r} is not one of {', '.join(DRAWS)}")
+    if keep_start and trace:
+        raise ValueError("keep_start: cannot be combined with trace_paths")
+    total = empty_tally(n_sets, n_comp, plan, fans=fans, keep=keep, outcome_paths=outcome_paths, trace=trace)
     if engine == "numpy":
         from simulator.engines import reference
 
         if keep_start:
             # The reference engine indexes kept paths globally: keep up to the end, then slice.
             total = empty_tally(n_sets, n_comp, plan, fans=fans, keep=keep_start + keep,
-                                 outcome_paths=outcome_paths)
+                                outcome_paths=outcome_paths)
         for blk in all_blocks:
             start = time.perf_counter()
             part = reference.simulate_block(layout, plan, theta_sets, blk, seed, fans=fans,
                                             keep=keep_start + keep if keep else 0,
                                             uncertain=uncertain, market=market_h,
-                                            outcome_paths=outcome_paths)
+                                            outcome_paths=outcome_paths, trace=trace, draws=draws)
             part.elapsed = time.perf_counter() - start
             total = merge_tallies(total, part)
             if progress is not None:
@@ -287,8 +304,12 @@ def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, 
                                                               dtype=np.float32)
     fail_month = total.fail_month if total.fail_month is not None else np.zeros((0, n_comp), dtype=np.int64)
     model = bundles.Model(theta=theta_sets, events=layout.events, branches=layout.branches, n_comp=n_comp)
+    n_trace = 0 if total.trace is None else total.trace.shape[1]
     run_plan = bundles.Plan(n_months=plan.n_months, dt=float(plan.dt), horizons=plan.horizons,
-                            rec_row=plan.rec_row, market=market_h, fans=bool(fans), keep_n=int(keep))
+                            rec_row=plan.rec_row, market=market_h, fans=bool(fans), keep_n=int(keep),
+                            trace_n=int(n_trace))
+    trace = total.trace if total.trace is not None else np.zeros((Q.N_STATE, 0, n_comp, plan.n_months + 1))
+    trace_mood = total.trace_mood if total.trace_mood is not None else np.zeros((0, plan.n_months + 1))
     share_any = sets_per_group > 1
     work = [_workspace(layout, plan, sets_per_group=sets_per_group, block_size=biggest_block, fans=fans,
                        tape=share_any) for _ in range(n_threads)]
@@ -338,7 +359,7 @@ def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, 
         out = bundles.Tallies(counts=counts, any_champion=any_champ, n_champions=n_champ, fail_counts=fail_counts,
                               market_exceed=market_exceed, hist=hist, minmax=minmax, hist_dirty=hist_dirty,
                               fv=fv_stats, vh=vh_stats, kept=kept, fail_month=fail_month,
-                              path_outcome=path_outcome)
+                              path_outcome=path_outcome, trace=trace, trace_mood=trace_mood)
 
         n_groups = group_start.size - 1
         next_group = np.zeros(1, dtype=np.int64)

@@ -42,7 +42,8 @@ import math
 import numpy as np
 
 from simulator.engines.plan import RunPlan
-from simulator.engines.streams import block_generators
+from simulator.engines.reference_draws import BlockDraws, LaneDraws
+from simulator.engines.streams import block_generators, block_states
 from simulator.engines.tally import Tally, empty_tally
 from simulator.model import quantities as Q
 from simulator.model.parameters import BRANCH, COMPANY, EVENT, GLOBAL, ParameterLayout
@@ -215,7 +216,7 @@ class _SetRun:
     """All paths of one block under one parameter set, month by month."""
 
     def __init__(self, layout: ParameterLayout, plan: RunPlan, th: _Theta, n: int,
-                 gens: list[np.random.Generator]):
+                 draws: BlockDraws | LaneDraws):
         self.layout = layout
         self.plan = plan
         self.th = th
@@ -223,7 +224,7 @@ class _SetRun:
         self.n = n
         self.dt = float(plan.dt)
         self.sqdt = math.sqrt(self.dt)
-        self.gd, self.ge, self.gs, self.gf = gens
+        self.draws = draws
         self.n_comp = len(layout.company_names)
         self.cps = [_Company(th, c, self.dt) for c in range(self.n_comp)]
         self.s_a, self.s_b = _ou_coefficients(self.g.sector.narrative.kappa, self.g.sector.narrative.sigma, self.dt)
@@ -252,6 +253,7 @@ class _SetRun:
         self.alive = np.ones(shape, dtype=bool)
         self.v_fail = np.zeros(shape)
         self.fail_month = np.zeros(shape, dtype=np.int64)
+        self.new_cards = np.zeros(shape)  # cards delivered in the month just simulated
         with np.errstate(divide="ignore"):
             for c, cp in enumerate(self.cps):
                 self.mu[c] = cp.p.growth.initial
@@ -283,14 +285,14 @@ class _SetRun:
         for comp, slot, first, n_br in lay.events:
             # One uniform per path and event type, from the diffusion stream, so
             # the number of variates drawn does not depend on the hazards.
-            u = self.gd.random(self.n)
+            u = self.draws.event_uniforms(self.n)
             count = _poisson_by_inversion(u, EVENT.view(lambda s, record=slot: th[record + s]).hazard_per_year * self.dt)
             for k in range(1, int(count.max(initial=0)) + 1):
                 idx = np.flatnonzero(count >= k)
                 if n_br > 1:
                     probs = [th[lay.branches[first + b] + BRANCH.slot("probability")] for b in range(n_br)]
                     total = sum(probs)
-                    ub = self.ge.random(idx.size) * _take(total, idx)
+                    ub = self.draws.branch_uniforms(idx) * _take(total, idx)
                     # Branch = number of cumulative-probability boundaries passed.
                     choice = np.zeros(idx.size, dtype=np.int64)
                     acc = 0.0
@@ -306,9 +308,10 @@ class _SetRun:
 
     def _jump(self, mean, sd, sub):
         mean, sd = _take(mean, sub), _take(sd, sub)
-        if np.all(np.asarray(sd) == 0.0):
+        z = self.draws.jump_normals(sub, sd)
+        if z is None:
             return np.broadcast_to(np.asarray(mean, dtype=np.float64), sub.shape)
-        return mean + sd * self.ge.standard_normal(sub.size)
+        return mean + sd * z
 
     def _apply_branch(self, comp: int, bslot: int, sub: np.ndarray) -> None:
         br = BRANCH.view(lambda slot: self.th[bslot + slot])
@@ -317,8 +320,8 @@ class _SetRun:
         demand = self._jump(br.demand.mean, br.demand.sd, sub)
         lo, hi = _take(br.import_cut.low, sub), _take(br.import_cut.high, sub)
         width = np.maximum(np.asarray(hi) - lo, 0.0)
-        cut = lo + width * self.ge.random(sub.size) if np.any(width > 0.0) else np.broadcast_to(
-            np.asarray(lo, dtype=np.float64), sub.shape)
+        u = self.draws.cut_uniforms(sub, width)
+        cut = lo + width * u if u is not None else np.broadcast_to(np.asarray(lo, dtype=np.float64), sub.shape)
         cash = _take(br.cash, sub)
         opex_mult = _take(br.opex, sub)
         # Sector events move the mood S and hit every company with the same
@@ -362,7 +365,7 @@ class _SetRun:
         # Chips: depreciation plus Poisson deliveries (domestic + imports * I in
         # one draw, equal in law to the sum of two Poissons); none for the dead.
         lam = np.where(live & cp.chips_on, cp.p.chips.domestic_per_month + cp.p.chips.imports_per_month * self.imp[c], 0.0)
-        new_cards = self.gs.poisson(lam).astype(np.float64)
+        new_cards = self.draws.new_cards(c, lam, live, cp.chips_on)
         cards = np.where(cp.chips_on, self.cards[c] * (1.0 - cp.p.chips.depreciation * dt) + new_cards,
                          self.cards[c])
         served, cap, margin = _serve(cp, log_d, log_p, log_c, cards)
@@ -389,14 +392,17 @@ class _SetRun:
         log_v = np.minimum(log_v, np.log(cp.p.valuation) + Q.MAX_LOG_VALUATION_RATIO)
         value = np.exp(log_v)
 
-        # Funding: two uniforms per path every month (raise, backstop) whether
-        # used or not, so the funding stream stays aligned across paths and sets.
-        u_raise, u_back = self.gf.random((2, self.n))
+        # Funding: block draws are two uniforms per path every month (raise, backstop)
+        # whether used or not, so the funding stream stays aligned across paths and
+        # sets; lane draws only where a raise is tried and where cash is still short.
         burn = -flow
         trying = cp.funding_on & (burn > 0.0) & (cash < cp.p.funding.runway_trigger_months * burn)
+        u_raise = self.draws.raise_uniforms(live & trying)
         raised = trying & (u_raise < _logistic(cp.p.funding.base_logit + cp.p.funding.narrative_sensitivity * e_eff))
         cash = cash + np.where(raised, cp.p.funding.raise_fraction_of_valuation * value, 0.0)
-        saved = cp.funding_on & (cash < 0.0) & (u_back < cp.p.funding.backstop_probability)
+        short = cp.funding_on & (cash < 0.0)
+        u_back = self.draws.backstop_uniforms(live & short)
+        saved = short & (u_back < cp.p.funding.backstop_probability)
         cash = cash + np.where(saved, cp.p.funding.backstop, 0.0)
         fails = live & (cash < 0.0)
 
@@ -409,19 +415,20 @@ class _SetRun:
                           ("opex", opex * cp.opex_growth_factor)):
             arr = getattr(self, name)
             arr[c] = np.where(live, new, arr[c])
+        self.new_cards[c] = np.where(live, new_cards, 0.0)
         self.alive[c] = live & ~fails
         self.fail_month[c][fails] = m
         self.v_fail[c] = np.where(fails, cp.p.funding.recovery_fraction * value, self.v_fail[c])
 
     def step(self, m: int) -> None:
         """Month ``m``: events, sector mood, then every company."""
-        z_s = self.gd.standard_normal(self.n)
+        z_s = self.draws.sector_normals(self.n)
         self.events()
         # Jumps of this month are part of the state the OU step starts from.
         self.sector = self.s_long_run + (self.sector - self.s_long_run) * self.s_a + self.s_b * z_s
         # Diffusion shocks for every company and path, failed or not: a fixed
         # number of variates per month keeps parameter sets on common numbers.
-        z = self.gd.standard_normal((self.n_comp, 4, self.n))
+        z = self.draws.company_normals(self.n_comp, self.n)
         for c in range(self.n_comp):
             self.step_company(c, z[c], m)
 
@@ -438,6 +445,15 @@ class _SetRun:
             self.margin[c].copy(),
             self.narr[c] + self.cps[c].p.beta_sector * self.sector,
         ]
+
+    def state(self, c: int) -> list[np.ndarray]:
+        """Company ``c``'s whole state (:data:`simulator.model.quantities.STATE_NAMES` order), for traces."""
+        with np.errstate(divide="ignore"):
+            log_cap = np.log(self.cap[c])
+        return [self.narr[c], self.mu[c], self.log_d[c], self.log_p[c], self.log_c[c], self.cards[c], self.imp[c],
+                self.cash[c], self.opex[c], self.lcf[c], self.alive[c].astype(np.float64), self.v_fail[c],
+                self.fail_month[c].astype(np.float64), self.sig_r[c], self.sig_g[c], self.served[c],
+                self.new_cards[c], self.margin[c], self.log_v[c], log_cap]
 
     def outcome(self, c: int, valuation: np.ndarray) -> np.ndarray:
         """Outcome of company ``c`` at a horizon (MODEL.md "Outcomes")."""
@@ -471,7 +487,8 @@ def _moments(x: np.ndarray) -> np.ndarray:
 
 def simulate_block(layout: ParameterLayout, plan: RunPlan, theta_sets: np.ndarray,
                    blk: tuple[int, int, int], seed: np.random.SeedSequence, *, fans: bool,
-                   keep: int, uncertain=None, market=None, outcome_paths: int = 0) -> Tally:
+                   keep: int, uncertain=None, market=None, outcome_paths: int = 0, trace: int = 0,
+                   draws: str = "block") -> Tally:
     """Simulate one block of paths under every parameter set, with numpy.
 
     Parameters
@@ -501,6 +518,11 @@ def simulate_block(layout: ParameterLayout, plan: RunPlan, theta_sets: np.ndarra
         revenue exceeds it.
     outcome_paths : int
         Record outcome codes for paths whose global index is below this.
+    trace : int
+        Trace the whole state of the paths whose global index is below this (set 0).
+    draws : {"block", "lanes"}
+        The block's own streams, or the kernels' per-path lane streams and sampling
+        choices (:mod:`simulator.engines.reference_draws`).
 
     Returns
     -------
@@ -519,7 +541,8 @@ def simulate_block(layout: ParameterLayout, plan: RunPlan, theta_sets: np.ndarra
     n_comp = len(layout.company_names)
     n_hor = plan.horizons.size
     n_kept = max(0, min(first + n, keep) - first)
-    tally = empty_tally(n_sets, n_comp, plan, fans=fans, keep=keep, outcome_paths=outcome_paths)
+    tally = empty_tally(n_sets, n_comp, plan, fans=fans, keep=keep, outcome_paths=outcome_paths, trace=trace)
+    n_traced = max(0, min(first + n, trace) - first)
     n_out = max(0, min(first + n, outcome_paths) - first)
     market = np.zeros(n_hor) if market is None else np.asarray(market, dtype=np.float64)
     if n_kept == 0:
@@ -538,8 +561,9 @@ def simulate_block(layout: ParameterLayout, plan: RunPlan, theta_sets: np.ndarra
     horizon_index = {int(h): i for i, h in enumerate(plan.horizons)}
 
     for s in range(n_sets):
-        run = _SetRun(layout, plan, _Theta(theta_sets[s], slots, values), n,
-                      block_generators(seed, block))
+        source = (LaneDraws(block_states(seed, block), n, layout, theta_sets[s]) if draws == "lanes"
+                  else BlockDraws(block_generators(seed, block)))
+        run = _SetRun(layout, plan, _Theta(theta_sets[s], slots, values), n, source)
         keep_here = s == 0 and n_kept > 0
         vh_values = [[None] * n_hor for _ in range(n_comp)]
         for m in range(plan.n_months + 1):
@@ -549,6 +573,11 @@ def simulate_block(layout: ParameterLayout, plan: RunPlan, theta_sets: np.ndarra
             h = horizon_index.get(m)
             n_champ = np.zeros(n, dtype=np.int64)
             combined = np.zeros(n)
+            if s == 0 and n_traced:
+                tally.trace_mood[first:first + n_traced, m] = run.sector[:n_traced]
+                for c in range(n_comp):
+                    for k, values_k in enumerate(run.state(c)):
+                        tally.trace[k, first:first + n_traced, c, m] = values_k[:n_traced]
             for c in range(n_comp):
                 tally.alive[s, c, m] += int(np.count_nonzero(run.alive[c]))
                 if not ((fans and row >= 0) or keep_here or h is not None):

@@ -45,6 +45,8 @@ class Tally:
     kept: np.ndarray | None = None  # (var, path, company, month) float32
     fail_month: np.ndarray | None = None  # (path, company)
     path_outcome: np.ndarray | None = None  # (set, path, company, horizon) int8 outcome codes
+    trace: np.ndarray | None = None  # (state variable, path, company, month) float64, quantities.STATE_NAMES
+    trace_mood: np.ndarray | None = None  # (path, month) float64 sector mood of the traced paths
     blocks_done: int = 0
     elapsed: float = 0.0
     extra: dict = field(default_factory=dict)
@@ -81,7 +83,8 @@ def _chan_merge(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def empty_tally(n_sets: int, n_comp: int, plan: RunPlan, *, fans: bool, keep: int,
-                 outcome_paths: int = 0) -> Tally:
+                outcome_paths: int = 0, trace: int = 0) -> Tally:
+    """Zero tallies of ``n_sets`` sets (``keep`` kept, ``trace`` traced and ``outcome_paths`` recorded paths)."""
     n_hor = plan.horizons.size
     n_rec = plan.recorded_months.size
     return Tally(
@@ -99,10 +102,13 @@ def empty_tally(n_sets: int, n_comp: int, plan: RunPlan, *, fans: bool, keep: in
         path_outcome=np.full((n_sets, outcome_paths, n_comp, n_hor), -1, dtype=np.int8) if outcome_paths else None,
         kept=np.full((Q.N_VARS, keep, n_comp, plan.n_months + 1), np.nan, dtype=np.float32) if keep else None,
         fail_month=np.zeros((keep, n_comp), dtype=np.int64) if keep else None,
+        trace=np.full((Q.N_STATE, trace, n_comp, plan.n_months + 1), np.nan) if trace else None,
+        trace_mood=np.full((trace, plan.n_months + 1), np.nan) if trace else None,
     )
 
 
 def empty_minmax(shape: tuple[int, ...]) -> np.ndarray:
+    """Running (min, max) pairs, empty: (+inf, -inf)."""
     out = np.empty((*shape, 2))
     out[..., 0] = np.inf
     out[..., 1] = -np.inf
@@ -130,6 +136,9 @@ def merge_tallies(a: Tally, b: Tally) -> Tally:
         kept=a.kept if b.kept is None else (b.kept if a.kept is None else np.fmax(a.kept, b.kept)),
         fail_month=a.fail_month if b.fail_month is None else (
             b.fail_month if a.fail_month is None else np.maximum(a.fail_month, b.fail_month)),
+        trace=a.trace if b.trace is None else (b.trace if a.trace is None else np.fmax(a.trace, b.trace)),
+        trace_mood=a.trace_mood if b.trace_mood is None else (
+            b.trace_mood if a.trace_mood is None else np.fmax(a.trace_mood, b.trace_mood)),
         blocks_done=a.blocks_done + b.blocks_done,
         elapsed=a.elapsed + b.elapsed,
     )

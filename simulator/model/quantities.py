@@ -18,8 +18,10 @@ __all__ = [
     "HIST_LOG10",
     "HIST_LOW",
     "MAX_LOG_VALUATION_RATIO",
+    "N_STATE",
     "N_VARS",
     "OUTCOME_NAMES",
+    "STATE_NAMES",
     "VAR_CAPACITY",
     "VAR_CASH",
     "VAR_MARGIN",
@@ -38,6 +40,13 @@ VAR_MARGIN = 4
 VAR_NARRATIVE = 5
 N_VARS = 6
 VAR_NAMES = ("revenue", "valuation", "cash", "capacity", "gross_margin", "narrative")
+
+#: A company's state in a path, as both engines can trace it month by month for their
+#: path-by-path comparison (tests/test_engines_paths.py): MODEL.md's state variables.
+STATE_NAMES = ("narrative", "growth", "log_demand", "log_price", "log_unit_cost", "cards", "import_factor", "cash",
+               "opex", "loss_carryforward", "alive", "value_at_failure", "failure_month", "sigma_revenue",
+               "sigma_growth", "revenue", "new_cards", "gross_margin", "log_valuation", "log_capacity")
+N_STATE = len(STATE_NAMES)
 
 # Histogram grid: bin 0 holds values below LOW (for amounts: zero), the last bin
 # values at or above HIGH; bins in between are uniform, in log10 for amounts.

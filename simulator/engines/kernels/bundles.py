@@ -31,8 +31,9 @@ Inputs = namedtuple("Inputs", "slots values task_row")
 #: ``n_months``; ``dt`` years per step; ``horizons`` (horizon,) int64 months;
 #: ``rec_row`` (month + 1,) int64 histogram row of each month (-1: not recorded);
 #: ``market`` (horizon,) float64 market size (0: none); ``fans`` record histograms;
-#: ``keep_n`` paths kept whole (of parameter set 0).
-Plan = namedtuple("Plan", "n_months dt horizons rec_row market fans keep_n")
+#: ``keep_n`` paths kept whole (of parameter set 0); ``trace_n`` paths whose whole state is
+#: traced (of parameter set 0).
+Plan = namedtuple("Plan", "n_months dt horizons rec_row market fans keep_n trace_n")
 
 #: Per task (task,): ``set``, ``start`` (first path, relative to the kept paths'
 #: start), ``n`` (paths) int64, ``rng`` (task, 4 streams, 4 words) uint64 block
@@ -51,9 +52,10 @@ Tasks = namedtuple("Tasks", "set start n rng group_start share_events")
 #: per task: ``fv`` (task, company, 2) and ``vh`` (task, company, horizon, 2)
 #: float64 Welford moments; ``kept`` (variable, path, company, month) float32 and
 #: ``fail_month`` (path, company) int64 of the kept paths; ``path_outcome`` (set,
-#: path, company, horizon) int8 outcome codes of the first paths.
+#: path, company, horizon) int8 outcome codes of the first paths; ``trace`` (state variable,
+#: path, company, month) and ``trace_mood`` (path, month) float64 of the traced paths.
 Tallies = namedtuple("Tallies", "counts any_champion n_champions fail_counts market_exceed hist minmax hist_dirty "
-                                "fv vh kept fail_month path_outcome")
+                                "fv vh kept fail_month path_outcome trace trace_mood")
 
 #: One thread's lane arrays (rows of LANES values, see lanes.py and state.py):
 #: ``P`` parameters, ``S`` company state, ``sec`` sector state, ``p_none`` P(no

@@ -42,7 +42,7 @@ from simulator.engines.kernels.lanes import (
 )
 from simulator.engines.kernels.operations import operate
 from simulator.engines.kernels.outcomes import finish_lanes, horizon_lanes
-from simulator.engines.kernels.record import flush_bins, keep_lanes, record_lanes
+from simulator.engines.kernels.record import flush_bins, keep_lanes, record_lanes, trace_lanes
 from simulator.engines.kernels.rng import no_refcounts
 from simulator.engines.kernels.start import fill_lanes, start_paths, switches
 from simulator.model.quantities import N_VARS
@@ -104,6 +104,8 @@ def run_months(j, where, buffers, model, plan, out, work):
     dt = plan.dt
     sqdt = math.sqrt(dt)
     keeping = path0 + base < keep_n
+    trace_n = plan.trace_n if s == 0 else 0
+    tracing = path0 + base < trace_n
     h_idx = _MONTH0
     for m in range(1, plan.n_months + 1):
         # 1. Draws of the diffusion stream.
@@ -139,6 +141,8 @@ def run_months(j, where, buffers, model, plan, out, work):
                 record_lanes(lanes, work.beta, c, n, base, buffers, row, (work.rec_vals, work.rec_bins))
         if keeping:
             keep_lanes(lanes, work.beta, n, n_comp, path0 + base, (out.kept, keep_n), m)
+        if tracing:
+            trace_lanes(lanes, n, n_comp, path0 + base, (out.trace, out.trace_mood, trace_n), m)
         if h_idx < n_hor and plan.horizons[h_idx] == m:
             horizon_lanes(lanes, n, n_comp, (tid, s, t, path0, base), h_idx, horizon_tally, plan.market)
             h_idx += 1
@@ -154,6 +158,10 @@ def _month0(where, buffers, model, plan, out, work):
             record_lanes(lanes, work.beta, c, n, base, buffers, plan.rec_row[0], (work.rec_vals, work.rec_bins))
     if path0 + base < keep_n:
         keep_lanes(lanes, work.beta, n, model.n_comp, path0 + base, (out.kept, keep_n), _MONTH0)
+    s = where[0]
+    trace_n = plan.trace_n if s == 0 else 0
+    if path0 + base < trace_n:
+        trace_lanes(lanes, n, model.n_comp, path0 + base, (out.trace, out.trace_mood, trace_n), _MONTH0)
 
 
 @njit(cache=True, error_model="numpy", inline="always")

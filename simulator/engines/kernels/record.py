@@ -26,6 +26,7 @@ from simulator.engines.kernels.state import (
     MOOD,
     NARRATIVE,
     REVENUE,
+    TRACED,
     VALUE_AT_FAILURE,
     company_state,
 )
@@ -43,7 +44,7 @@ from simulator.model.quantities import (
     VAR_VALUATION,
 )
 
-__all__ = ["flush_bins", "keep_lanes", "record_lanes"]
+__all__ = ["flush_bins", "keep_lanes", "record_lanes", "trace_lanes"]
 
 _INV_LN10 = 1.0 / math.log(10.0)
 # Histogram grids as compile-time constants: the bin scale is folded into the code.
@@ -215,3 +216,23 @@ def keep_lanes(lanes, beta, n, n_comp, p0, keep, m):
                 kept[VAR_CAPACITY, p, c, m] = math.exp(S[cs + LOG_CAPACITY + i]) if alive else 0.0
                 kept[VAR_MARGIN, p, c, m] = S[cs + MARGIN + i]
                 kept[VAR_NARRATIVE, p, c, m] = S[cs + NARRATIVE + i] + b * sec[MOOD + i]
+
+
+@no_refcounts
+def trace_lanes(lanes, n, n_comp, p0, trace, m):
+    """Store month ``m`` of the whole state of the lanes whose path index ``p0 + i`` is below the number traced.
+
+    ``trace`` = (state (variable, path, company, month) float64 in the order of
+    :data:`simulator.model.quantities.STATE_NAMES`, sector mood (path, month),
+    number traced).  For the engines' path-by-path comparison.
+    """
+    _, S, sec = lanes
+    state, mood, trace_n = trace
+    for i in range(n):
+        p = p0 + np.int64(i)
+        if p < trace_n:
+            mood[p, m] = sec[MOOD + i]
+            for c in range(n_comp):
+                cs = company_state(c)
+                for k in range(len(TRACED)):
+                    state[k, p, c, m] = S[cs + TRACED[k] + i]

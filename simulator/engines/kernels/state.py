@@ -15,6 +15,7 @@ from numba import njit
 
 from simulator.engines.kernels.lanes import LANES, row
 from simulator.model import parameters as registry
+from simulator.model.quantities import STATE_NAMES
 
 __all__ = [
     "ALIVE", "BRANCH", "CARDS", "CASH", "COMPANY", "COMPANY_ROWS", "COMPANY_SLOT", "EVENT", "FAILURE_MONTH", "FLOW", "GLOBAL", "GLOBAL_SLOT",
@@ -23,7 +24,7 @@ __all__ = [
     "LOG_REVENUE", "LOG_REVENUE_PER_CARD", "LOG_UNIT_COST", "LOG_VALUATION", "LOG_VALUATION_AT_START",
     "LOSS_CARRYFORWARD", "MARGIN", "MARGIN_AT_START", "MOOD", "MOOD_DECAY", "MOOD_NOISE", "NARRATIVE",
     "NARRATIVE_AT_START", "NARRATIVE_DECAY", "NARRATIVE_NOISE", "NEW_CARDS", "OPEX", "OPEX_GROWTH", "PTRS",
-    "PTRS_RATE", "REVENUE", "SECTOR_ROWS", "SIGMA_GROWTH", "SIGMA_REVENUE", "VALUE_AT_FAILURE",
+    "PTRS_RATE", "REVENUE", "SECTOR_ROWS", "SIGMA_GROWTH", "SIGMA_REVENUE", "TRACED", "VALUE_AT_FAILURE",
     "VOLATILITY_DECAY", "company_params", "company_slot", "company_state",
 ]
 
@@ -74,6 +75,13 @@ LOG_CHAMPION_RATIO = row(3)
 LOG_MAX_PRICE_TO_SALES = row(4)
 LOG_COLLAPSE_RATIO = row(5)
 SECTOR_ROWS = 6
+
+#: The rows of the traced state (simulator.model.quantities.STATE_NAMES), in that order.
+TRACED = (NARRATIVE, GROWTH, LOG_DEMAND, LOG_PRICE, LOG_UNIT_COST, CARDS, IMPORT_FACTOR, CASH, OPEX,
+          LOSS_CARRYFORWARD, ALIVE, VALUE_AT_FAILURE, FAILURE_MONTH, SIGMA_REVENUE, SIGMA_GROWTH, REVENUE,
+          NEW_CARDS, MARGIN, LOG_VALUATION, LOG_CAPACITY)
+if len(TRACED) != len(STATE_NAMES):  # pragma: no cover - a new state name needs its row here
+    raise ImportError("kernels/state.py: TRACED must give one row per simulator.model.quantities.STATE_NAMES")
 
 # The parameters' rows in ``P``, by the schema's attribute names.
 GLOBAL = registry.GLOBAL.namespace(LANES, np.uint64)
