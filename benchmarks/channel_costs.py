@@ -56,13 +56,11 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     import simulator
-    from simulator.engines import kernels as K
     from simulator.engines.dispatch import simulate
     from simulator.engines.plan import DEFAULT_BLOCK_SIZE, plan_run
     from simulator.engines.streams import normalise_seed
     from simulator.model.parameters import build_layout
 
-    K.set_threads(args.threads)
     base = simulator.load_scenario(args.scenario)
     seed = normalise_seed(1)
     rows = []
@@ -72,12 +70,13 @@ def main(argv=None) -> int:
         layout = build_layout(sc)
         plan = plan_run(sc.scenario.horizon_months, sc.scenario.horizon_list)
         steps = args.paths * plan.n_months * len(sc.companies)
-        simulate(layout, plan, paths=1000, seed=seed)  # compile / load the cache
+        simulate(layout, plan, paths=1000, seed=seed, threads=args.threads)  # compile / load the cache
         if bound is None:
-            bound = steps / rng_bound_seconds(layout, plan, args.paths, seed, DEFAULT_BLOCK_SIZE)
+            bound = steps / rng_bound_seconds(layout, plan, args.paths, seed, DEFAULT_BLOCK_SIZE, args.threads)
         rate = {}
         for fans in (True, False):
-            t = _measure(lambda lay=layout, pl=plan, f=fans: simulate(lay, pl, paths=args.paths, seed=seed, fans=f),
+            t = _measure(lambda lay=layout, pl=plan, f=fans: simulate(lay, pl, paths=args.paths, seed=seed, fans=f,
+                                                                              threads=args.threads),
                          args.repeats)
             rate["fans" if fans else "no_fans"] = steps / t
         rows.append({"variant": name, **rate})

@@ -28,22 +28,17 @@ _CHILD = """
 import sys
 import numpy as np
 from simulator import load_scenario
-from simulator.engines import kernels as K
-from simulator.engines.plan import blocks as _blocks, plan_run
-from simulator.engines.streams import block_states, normalise_seed
-from simulator.engines.dispatch import simulate
+from simulator.engines.plan import plan_run
+from simulator.engines.streams import normalise_seed
+from simulator.engines.dispatch import rng_bound_seconds, simulate
 from simulator.model.parameters import build_layout
-K.set_threads(1)
 scenario, paths, what = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 sc = load_scenario(scenario)
 layout = build_layout(sc)
 meta = sc.scenario
 seed = normalise_seed(1)
 if what == "bound":
-    blocks = _blocks(paths, 4096)
-    states = np.stack([block_states(seed, b) for b, _, _ in blocks])
-    K.draw_only_tasks(int(layout.events.shape[0]), len(layout.company_names), meta.horizon_months,
-                      np.asarray([n for *_, n in blocks], dtype=np.int64), states, np.zeros(len(blocks)))
+    rng_bound_seconds(layout, plan_run(meta.horizon_months, meta.horizon_list), paths=paths, seed=seed, threads=1)
 else:
     fans = what == "fans"
     plan = plan_run(meta.horizon_months, meta.horizon_list, fans=fans)

@@ -68,14 +68,12 @@ def main(argv=None) -> int:
     from throughput import rng_bound_seconds
 
     import simulator
-    from simulator.engines import kernels as K
     from simulator.engines.dispatch import simulate
     from simulator.engines.plan import DEFAULT_BLOCK_SIZE, plan_run
     from simulator.engines.streams import normalise_seed
     from simulator.model.parameters import build_layout
     from simulator.studies.sweep import sweep
 
-    K.set_threads(args.threads)
     sc = simulator.load_scenario(args.scenario)
     layout = build_layout(sc)
     meta = sc.scenario
@@ -86,7 +84,7 @@ def main(argv=None) -> int:
     cpu: dict[str, float] = {}
 
     def best(fn, name: str) -> float:
-        # Wall time, and the process's CPU time (all numba threads): on a shared
+        # Wall time, and the process's CPU time (all engine threads): on a shared
         # machine the CPU time per path is the figure other users' jobs disturb least.
         times = []
         for _ in range(args.repeats):
@@ -97,8 +95,9 @@ def main(argv=None) -> int:
         return min(times)
 
     # Warm up: compile or load every kernel variant used below.
-    sweep(sc, specs[:1] if len(specs) > 1 else [specs[0].rsplit(":", 1)[0] + ":2"], paths=2000, seed=1)
-    simulate(layout, horizons_only, paths=2000, seed=seed, fans=False)
+    sweep(sc, specs[:1] if len(specs) > 1 else [specs[0].rsplit(":", 1)[0] + ":2"], paths=2000, seed=1,
+          threads=args.threads)
+    simulate(layout, horizons_only, paths=2000, seed=seed, fans=False, threads=args.threads)
     simulator.run(sc, paths=2000, seed=1)
 
     ds_holder = {}
@@ -113,7 +112,7 @@ def main(argv=None) -> int:
                    "big_run_horizon_quantiles")
     t_run = best(lambda: simulator.run(sc, paths=big, seed=1, threads=args.threads), "big_run_simulator_run")
     start_cpu = time.process_time()
-    t_bound = rng_bound_seconds(layout, horizons_only, big, seed, DEFAULT_BLOCK_SIZE)
+    t_bound = rng_bound_seconds(layout, horizons_only, big, seed, DEFAULT_BLOCK_SIZE, args.threads)
     cpu["rng_bound"] = (time.process_time() - start_cpu) / 3  # rng_bound_seconds: best of 3 repeats
     import os
 

@@ -36,25 +36,13 @@ def _measure(fn, repeats: int = 3) -> float:
     return best
 
 
-def rng_bound_seconds(layout, plan, paths: int, seed, block_size: int) -> float:
-    """Seconds to draw the variates of ``paths`` paths with the engine's own streams."""
-    from simulator.engines import kernels as K
-    from simulator.engines.plan import blocks as _blocks
-    from simulator.engines.streams import block_states
+def rng_bound_seconds(layout, plan, paths: int, seed, block_size: int, threads: int) -> float:
+    """Seconds (best of three) to draw the variates of ``paths`` paths with the engine's own streams."""
+    from simulator.engines.dispatch import rng_bound_seconds as bound
 
-    blocks = _blocks(paths, block_size)
-    task_n = np.asarray([n for _, _, n in blocks], dtype=np.int64)
-    out = np.zeros(len(blocks))
-    n_events = int(layout.events.shape[0])
-    n_comp = len(layout.company_names)
-
-    def go():
-        # Fresh generators each repeat, like the engine (creation is timed too).
-        fresh = np.stack([block_states(seed, b) for b, _, _ in blocks])
-        K.draw_only_tasks(n_events, n_comp, plan.n_months, task_n, fresh, out)
-
-    K.draw_only_tasks(n_events, n_comp, plan.n_months, task_n[:1], block_states(seed, 0)[None], out[:1])
-    return _measure(go)
+    bound(layout, plan, paths=min(paths, block_size), seed=seed, block_size=block_size, threads=threads)  # compile
+    return min(bound(layout, plan, paths=paths, seed=seed, block_size=block_size, threads=threads)
+               for _ in range(3))
 
 
 def _peak_rss_child(scenario: str, paths: int, threads: int) -> dict:
@@ -83,13 +71,11 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     import simulator
-    from simulator.engines import kernels as K
     from simulator.engines.dispatch import simulate
     from simulator.engines.plan import DEFAULT_BLOCK_SIZE, plan_run
     from simulator.engines.streams import normalise_seed
     from simulator.model.parameters import build_layout
 
-    K.set_threads(args.threads)
     sc = simulator.load_scenario(args.scenario)
     layout = build_layout(sc)
     plan = plan_run(sc.scenario.horizon_months, sc.scenario.horizon_list)
@@ -97,12 +83,13 @@ def main(argv=None) -> int:
     n_comp = len(sc.companies)
     steps = plan.n_months * n_comp
 
-    simulate(layout, plan, paths=1000, seed=seed)  # compile / load the cache
-    t_numba = _measure(lambda: simulate(layout, plan, paths=args.paths, seed=seed))
-    t_numba_nofans = _measure(lambda: simulate(layout, plan, paths=args.paths, seed=seed, fans=False))
+    simulate(layout, plan, paths=1000, seed=seed, threads=args.threads)  # compile / load the cache
+    t_numba = _measure(lambda: simulate(layout, plan, paths=args.paths, seed=seed, threads=args.threads))
+    t_numba_nofans = _measure(lambda: simulate(layout, plan, paths=args.paths, seed=seed, fans=False,
+                                                     threads=args.threads))
     t_numpy = _measure(lambda: simulate(layout, plan, paths=args.numpy_paths, seed=seed, engine="numpy"), 1)
-    t_bound = rng_bound_seconds(layout, plan, args.paths, seed, DEFAULT_BLOCK_SIZE)
-    t_run = _measure(lambda: simulator.run(sc, paths=args.paths, seed=1), 2)
+    t_bound = rng_bound_seconds(layout, plan, args.paths, seed, DEFAULT_BLOCK_SIZE, args.threads)
+    t_run = _measure(lambda: simulator.run(sc, paths=args.paths, seed=1, threads=args.threads), 2)
 
     rate = {
         "numba": args.paths * steps / t_numba,

@@ -26,7 +26,7 @@ from simulator.engines.tally import Tally, empty_minmax, empty_tally, merge_tall
 from simulator.model import quantities as Q
 from simulator.model.parameters import BRANCH, EVENT, EVENT_TABLE, ParameterLayout
 
-__all__ = ["DRAWS", "ENGINES", "engine_threads", "max_threads", "simulate"]
+__all__ = ["DRAWS", "ENGINES", "engine_threads", "max_threads", "rng_bound_seconds", "simulate"]
 
 ENGINES = ("numba", "numpy")
 #: Where the numpy engine's random numbers come from (see :func:`simulate`).
@@ -407,3 +407,26 @@ def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, 
         total.kept = kept
         total.fail_month = fail_month
     return total
+
+
+def rng_bound_seconds(layout: ParameterLayout, plan: RunPlan, *, paths: int, seed: np.random.SeedSequence,
+                      block_size: int = DEFAULT_BLOCK_SIZE, threads: int | None = None) -> float:
+    """Seconds to draw, on the engine's threads, exactly the variates ``paths`` paths consume in the common case.
+
+    The random-number bound of the throughput benchmarks: per path and month one
+    sector normal, one uniform per event type and, per company, four normals and
+    one supply uniform, from the same per-path streams, and nothing else
+    (kernels/bound.py).  The block streams are created inside the timing, as in a run.
+    """
+    from simulator.engines import kernels as K
+
+    n_threads = engine_threads(threads)
+    all_blocks = path_blocks(paths, block_size)
+    task_n = np.asarray([n for _, _, n in all_blocks], dtype=np.int64)
+    counts = (int(layout.events.shape[0]), layout.n_companies, int(plan.n_months), task_n)
+    out = np.zeros(len(all_blocks))
+    start = time.perf_counter()
+    rng = np.stack([block_states(seed, b) for b, _, _ in all_blocks])
+    next_task = np.zeros(1, dtype=np.int64)
+    _run_threads(min(n_threads, len(all_blocks)), lambda tid: K.draw_only(next_task, counts, rng, out))
+    return time.perf_counter() - start

@@ -43,7 +43,6 @@ __all__ = [
     "GLOBAL",
     "Parameter",
     "ParameterLayout",
-    "ParameterView",
     "Record",
     "build_layout",
     "layout_fingerprint",
@@ -214,49 +213,49 @@ class Record:
         """The slots as nested named tuples of ``convert(slot * scale)``: ``ns.growth.kappa``.
 
         The kernels import such a namespace (scaled by their lane width) as
-        compile-time constants; the reference engine reads values through it.
+        compile-time constants.
         """
+        return self._build(lambda slot: convert(slot * scale))
+
+    def view(self, get: Callable[[int], Any]):
+        """The record's values by the schema's attribute names: ``view.growth.kappa`` is ``get(slot)``.
+
+        ``get(slot)`` returns a slot's value (a number, or a per-path array for an
+        uncertain input); every slot is read once, when the view is made.
+        """
+        return self._build(get)
+
+    def _build(self, leaf: Callable[[int], Any]):
         tree: dict[str, Any] = {}
         for p in self.parameters:
             node = tree
             parts = p.key.split(".")
             for part in parts[:-1]:
                 node = node.setdefault(part, {})
-            node[parts[-1]] = convert(p.slot * scale)
-        return _to_namedtuple(f"{self.name.title()}Slots", tree)
+            node[parts[-1]] = p.slot
+        return _instantiate(self._classes, tree, leaf)
 
-    def view(self, get: Callable[[int], Any]) -> ParameterView:
-        """Attribute access to one record's values: ``view.growth.kappa`` is ``get(slot)``."""
-        return ParameterView(self.namespace(), get)
+    @property
+    def _classes(self) -> dict:
+        cached = self.__dict__.get("_class_cache")
+        if cached is None:
+            cached = {}
+            object.__setattr__(self, "_class_cache", cached)
+        return cached
 
     def describe(self) -> list[list[Any]]:
         """Plain data (key and slot of every parameter), for fingerprints."""
         return [[p.key, p.slot] for p in self.parameters]
 
 
-class ParameterView:
-    """Values of one record by the schema's attribute names (``view.chips.cards``).
-
-    ``get(slot)`` returns the value of a slot: a number, or a per-path array
-    for an uncertain input.
-    """
-
-    __slots__ = ("_get", "_namespace")
-
-    def __init__(self, namespace, get: Callable[[int], Any]):
-        self._namespace = namespace
-        self._get = get
-
-    def __getattr__(self, name: str) -> Any:
-        node = getattr(self._namespace, name)
-        if isinstance(node, tuple):
-            return ParameterView(node, self._get)
-        return self._get(node)
-
-
-def _to_namedtuple(name: str, tree: dict[str, Any]):
-    values = {k: (_to_namedtuple(f"{name}_{k}", v) if isinstance(v, dict) else v) for k, v in tree.items()}
-    return namedtuple(name, list(values))(**values)
+def _instantiate(classes: dict, tree: dict[str, Any], leaf: Callable[[int], Any], name: str = "Slots"):
+    """Nested named tuples of ``leaf(slot)`` shaped like ``tree``; the tuple classes are made once per shape."""
+    values = {k: (_instantiate(classes, v, leaf, f"{name}_{k}") if isinstance(v, dict) else leaf(v))
+              for k, v in tree.items()}
+    cls = classes.get(name)
+    if cls is None:
+        cls = classes[name] = namedtuple(name, list(values))
+    return cls(**values)
 
 
 def _scenario_global(scenario_model: type[BaseModel]) -> Record:

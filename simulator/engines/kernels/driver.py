@@ -20,11 +20,9 @@ in task order by the caller, so results never depend on the number of threads.
 import math
 
 import numpy as np
-from llvmlite import ir
 from numba import njit
-from numba.core import types
-from numba.extending import intrinsic
 
+from simulator.engines.kernels.atomic import fetch_add
 from simulator.engines.kernels.chips import SCRATCH_ROWS, deliveries, supply_tables
 from simulator.engines.kernels.diffusion import diffuse, sector_mood
 from simulator.engines.kernels.events import arrivals, replay
@@ -270,20 +268,6 @@ def run_group(g, tid, model, inputs, plan, tasks, out, work):
         _block(group, b, model, inputs, plan, tasks, out, work)
 
 
-@intrinsic
-def _fetch_add(typingctx, counter):
-    """Atomically add 1 to ``counter[0]`` (int64) and return its value before."""
-    if not (isinstance(counter, types.Array) and counter.dtype == types.int64):
-        return None
-
-    def codegen(context, builder, signature, args):
-        ary = context.make_array(signature.args[0])(context, builder, args[0])
-        ptr = builder.gep(ary.data, [ir.Constant(ir.IntType(64), 0)])
-        return builder.atomic_rmw("add", ptr, ir.Constant(ir.IntType(64), 1), "seq_cst")
-
-    return types.int64(counter), codegen
-
-
 @njit(cache=True, error_model="numpy", nogil=True)
 def run_groups(next_group, n_groups, tid, model, inputs, plan, tasks, out, work):
     """Run task groups on thread ``tid`` until none is left: each takes the next from ``next_group[0]``.
@@ -294,7 +278,7 @@ def run_groups(next_group, n_groups, tid, model, inputs, plan, tasks, out, work)
     not depend on which thread runs which group.
     """
     while True:
-        g = _fetch_add(next_group)
+        g = fetch_add(next_group)
         if g >= n_groups:
             return
         run_group(g, tid, model, inputs, plan, tasks, out, work)
