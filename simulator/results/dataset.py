@@ -26,6 +26,7 @@ from simulator.engines.tally import Tally
 from simulator.model import quantities as Q
 from simulator.model.parameters import COMPANY, ParameterLayout
 from simulator.model.schema import Scenario
+from simulator.results import accessor  # noqa: F401  (registers ds.sim on every results Dataset)
 from simulator.results.outputs import CONFIDENCE, COORD_ATTRS, MONEY, OUTPUTS, QUANTILE_ERROR, QUANTILES
 from simulator.results.statistics import hist_quantiles, mean_interval, wilson_interval
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import xarray as xr
 
+from simulator.results import accessor  # noqa: F401  (registers ds.sim on every results Dataset)
+
 __all__ = ["open_results", "save_results", "write_text_atomic"]
 
 
