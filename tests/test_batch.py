@@ -249,7 +249,61 @@ def test_tally_memory_does_not_grow_with_paths():
     for name, value in small.__dict__.items():
         if isinstance(value, np.ndarray):
             other = large.__dict__[name]
-            if name in ("block_ids", "fv_blocks", "vh_blocks"):
+            if name in ("block_ids", "fv_blocks", "bv_blocks", "vh_blocks"):
                 assert other.shape[0] == 10 * value.shape[0] and other.shape[1:] == value.shape[1:]
             else:
                 assert other.shape == value.shape, name
+
+
+_UNCERTAIN_CASH = 'cash = { dist = "lognormal", median = 10e9, sigma = SIGMA }'
+
+
+def _uncertain_scenario(folder: Path, sigma: float) -> Path:
+    """zhipu_base with its cash uncertain: the distribution's spread is not in the scenario hash."""
+    path = _scenario(folder, "zhipu_base", paths=3_000)
+    text = re.sub(r"^cash = .*$", _UNCERTAIN_CASH.replace("SIGMA", repr(sigma)), path.read_text(), count=1,
+                  flags=re.M)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+#: Each field of a result's identity, and a batch option (or edit) that changes only that field.
+_IDENTITY_CHANGES = {
+    "scenario_hash": ["--set", "companies.zhipu.cash=11e9"],
+    "seed_entropy": ["--seed", "2"],
+    "paths": ["--paths", "2500"],
+    "block_size": ["--block-size", "512"],
+    "engine": ["--engine", "numpy"],
+    "kept_paths": ["--keep-paths", "10"],
+    "uncertain_inputs": "sigma",
+    "model_version": "version",
+}
+
+
+@pytest.mark.parametrize("field", sorted(_IDENTITY_CHANGES))
+def test_every_field_of_a_results_identity_makes_it_stale(field, tmp_path, monkeypatch):
+    source = _uncertain_scenario(tmp_path, 0.2)
+    out = tmp_path / "out"
+    base = ["batch", str(source), "--out", str(out), "--paths", "3000", "--seed", "1", "--block-size", "1024",
+            "--quiet"]
+    assert main(base) == 0
+    before = simulator.open_results(out / "zhipu_base.nc").attrs
+    change = _IDENTITY_CHANGES[field]
+    argv = list(base)
+    if change == "sigma":
+        _uncertain_scenario(tmp_path, 0.3)
+    elif change == "version":
+        monkeypatch.setattr(L, "MODEL_VERSION", L.MODEL_VERSION + 1)
+    else:
+        argv += change
+    assert main(argv) == 0
+    assert _events(_log_of_last_run(out), "done") == ["zhipu_base"], f"a change of {field} kept the old result"
+    after = simulator.open_results(out / "zhipu_base.nc").attrs
+    if field == "uncertain_inputs":
+        assert after["uncertain_inputs"] != before["uncertain_inputs"]
+        assert after["scenario_hash"] == before["scenario_hash"]  # the medians did not move
+    else:
+        assert str(after[field]) != str(before[field]), field  # the new result records the change
+    # The same options again: now up to date, not recomputed.
+    assert main(argv) == 0
+    assert _events(_log_of_last_run(out), "skipped") == ["zhipu_base"]

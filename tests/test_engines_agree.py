@@ -98,6 +98,11 @@ hazard_per_year = 0.5
 cash = 1e9
 opex = 0.9
 
+[[sector.events]]
+name = "licence"
+hazard_per_year = 0.4
+import_multiplier = [1.2, 2.5]
+
 [[companies]]
 name = "alpha"
 revenue = 5e9
@@ -366,8 +371,10 @@ def _compare(fam: _Family, a, b, layout, plan, *, sa: int = 0, sb: int = 0,
                     f"{x1 / n1:.4f} vs {x2 / n2:.4f}")
             fam.add(f"mean V/V0 {where}", _welch_p(a.vh[sa, c, h], b.vh[sb, c, h]),
                     f"{a.vh[sa, c, h, 1]:.5g} vs {b.vh[sb, c, h, 1]:.5g}")
-        fam.add(f"{tag}{name} mean fundamental value/V0", _welch_p(a.fv[sa, c], b.fv[sb, c]),
+        fam.add(f"{tag}{name} mean equity value/V0", _welch_p(a.fv[sa, c], b.fv[sb, c]),
                 f"{a.fv[sa, c, 1]:.5g} vs {b.fv[sb, c, 1]:.5g}")
+        fam.add(f"{tag}{name} mean business value/V0", _welch_p(a.bv[sa, c], b.bv[sb, c]),
+                f"{a.bv[sa, c, 1]:.5g} vs {b.bv[sb, c, 1]:.5g}")
         if a.hist is not None:
             months = plan.horizons if hist_months is None else hist_months
             for month in months:

@@ -45,7 +45,7 @@ RTOL = 1e-9
 DISCRETE = ("alive", "failure_month", "cards", "new_cards")
 
 #: Every channel at once, with keys given as distributions (per-path parameters),
-#: correlated, branch jumps with a spread, a cut range, a backstop and taxes.
+#: correlated, branch jumps with a spread, a cut range, an easing, a backstop and taxes.
 UNCERTAIN = """
 [scenario]
 name = "paths_uncertain"
@@ -59,6 +59,12 @@ market_size = 2500e9
 name = "export_control_escalation"
 hazard_per_year = 1.5
 import_cut = [0.3, 0.8]
+
+[[sector.events]]
+name = "licence"
+hazard_per_year = 1.0
+import_cut = [0.0, 0.2]
+import_multiplier = [1.2, 2.5]
 
 [[sector.events]]
 name = "crackdown"
@@ -138,7 +144,8 @@ def _assert_same_paths(kernel, reference) -> None:
     np.testing.assert_array_equal(kernel.alive, reference.alive, err_msg="survivors")
     np.testing.assert_array_equal(kernel.n_champions, reference.n_champions, err_msg="champion counts")
     np.testing.assert_allclose(kernel.kept, reference.kept, rtol=1e-6, err_msg="kept paths (float32)")
-    np.testing.assert_allclose(kernel.fv, reference.fv, rtol=1e-9, atol=1e-12, err_msg="fundamental value")
+    np.testing.assert_allclose(kernel.fv, reference.fv, rtol=1e-9, atol=1e-12, err_msg="equity value")
+    np.testing.assert_allclose(kernel.bv, reference.bv, rtol=1e-9, atol=1e-12, err_msg="business value")
 
 
 @pytest.mark.parametrize("name", sorted(p.stem for p in SCENARIOS.glob("*.toml")))
@@ -155,6 +162,8 @@ def test_engines_agree_path_by_path_with_uncertain_inputs_and_every_channel():
     alive = kernel.trace[STATE_NAMES.index("alive")]
     assert (alive[:, :, -1] == 0).any() and (alive[:, :, -1] == 1).any()
     assert (kernel.trace[STATE_NAMES.index("import_factor")] < 1).any()
+    assert (kernel.trace[STATE_NAMES.index("import_factor")] > 1).any()  # easings
+    assert (kernel.trace[STATE_NAMES.index("raised")] > 0).any()
 
 
 def test_lane_draws_are_what_the_kernels_consume():

@@ -5,7 +5,10 @@ reference engine in distribution, which a change of random streams or a
 subtle slip in a refactor would pass.  These integer counts (20,000 paths,
 seed 7) were recorded on 2026-12-01 with the per-path lane streams; a change
 that is meant to alter the draws (a new stream layout, a new sampler) must
-update them deliberately and say so in its commit.
+update them deliberately and say so in its commit.  ``export_controls`` was
+pinned on 2026-12-04 when it gained its ``export_control_easing`` event
+(issue 19: a new event type draws its own arrivals, so its paths moved on
+purpose); the other two were unchanged by that model version.
 """
 
 from pathlib import Path
@@ -24,6 +27,10 @@ PINNED = {
     "zhipu_base": (
         [[[0, 17901, 2099], [0, 15405, 4595], [0, 11592, 8408], [0, 6109, 13891]]],
         [[20000, 20000, 19727, 17363]],
+    ),
+    "export_controls": (
+        [[[0, 17183, 2817], [0, 13932, 6068], [0, 8704, 11296], [0, 3446, 16554]]],
+        [[20000, 20000, 19288, 15490]],
     ),
     "sector_portfolio": (
         [[[0, 17716, 2284], [0, 15081, 4919], [0, 10220, 9780], [0, 4512, 15488]],

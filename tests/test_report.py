@@ -305,14 +305,15 @@ def test_report_md_valuation_numbers_match_dataset(which, request):
         sel = ds.sel(company=row[0])
         v0, tol = _amount_value(row[1])
         assert abs(v0 - float(sel["valuation_start"])) <= tol
-        fv_text = re.fullmatch(r"(.+?) \[(.+?), (.+?)\]", row[4])
-        for text, value in zip(fv_text.groups(), [float(sel["fundamental_value"]),
-                                                  *sel["fundamental_value_ci"].values.astype(float)], strict=True):
-            got, tol = _amount_value(text)
-            assert abs(got - value) <= tol, (text, value)
-        premium, tol = _amount_value(row[5])
+        for cell, name in ((row[4], "fundamental_value"), (row[5], "business_value")):
+            cell_text = re.fullmatch(r"(.+?) \[(.+?), (.+?)\]", cell)
+            for text, value in zip(cell_text.groups(), [float(sel[name]), *sel[f"{name}_ci"].values.astype(float)],
+                                   strict=True):
+                got, tol = _amount_value(text)
+                assert abs(got - value) <= tol, (name, text, value)
+        premium, tol = _amount_value(row[6])
         assert abs(premium - float(sel["narrative_premium"])) <= tol
-        assert _close_pct(row[6].rstrip("%"), float(sel["narrative_premium_share"]))
+        assert _close_pct(row[7].rstrip("%"), float(sel["narrative_premium_share"]))
     (rows,) = _md_tables(md, "company | month | 5%")
     for row in rows[:3]:
         q = ds["valuation_quantile"].sel(company=row[0], month=int(row[1]))

@@ -26,6 +26,9 @@ def register(sub) -> dict:
     p.add_argument("--replicates", type=non_negative_int, default=4)
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--engine", choices=("numba", "numpy"), default="numba")
+    p.add_argument("--reading", choices=("equity", "business"), default="equity",
+                   help="which fundamental value must equal the valuation (MODEL.md step 8): equity, floored at "
+                        "zero (default), or business, not floored and minus the money raised after the start")
 
     return {"implied": _cmd_implied}
 
@@ -54,22 +57,35 @@ def _cmd_implied(args: argparse.Namespace) -> int:
     if company not in names:
         raise UserError(f"--company {company!r}: no such company (known: {', '.join(names)})")
     v0 = scenario.companies[names.index(company)].valuation
-    fv, (lo, hi) = fundamental_value(scenario, company, paths=args.paths, seed=args.seed, engine=args.engine)
-    print(f"{company}: stated valuation {format_amount(v0, cur)}; fundamental value with the scenario's own "
-          f"assumptions {format_amount(fv, cur)} [{format_amount(lo)}, {format_amount(hi)}]")
-    print(f"  narrative premium: {format_amount(v0 - fv, cur)} ({100 * (1 - fv / v0):.1f}% of the valuation)")
+    readings = fundamental_value(scenario, company, paths=args.paths, seed=args.seed, engine=args.engine)
+    print(f"{company}: stated valuation {format_amount(v0, cur)}; with the scenario's own assumptions "
+          f"{_readings_text(readings, cur)}")
+    equity = readings["equity"][0]
+    print(f"  narrative premium (V0 minus equity value): {format_amount(v0 - equity, cur)} "
+          f"({100 * (1 - equity / v0):.1f}% of the valuation)")
     code = 0
     try:
         res = implied_value(scenario, company, param, paths=args.paths, seed=args.seed,
-                            replicates=args.replicates, engine=args.engine)
-        print(f"  to justify {format_amount(v0, cur)}, {param.path} must be {res.value:.4g} "
-              f"+- {res.standard_error:.2g} (standard error over {res.per_seed.size} seeds; searched "
-              f"[{param.low:g}, {param.high:g}])")
+                            replicates=args.replicates, engine=args.engine, reading=args.reading)
+        print(f"  for the {args.reading} value to equal {format_amount(v0, cur)}, {param.path} must be "
+              f"{res.value:.4g} +- {res.standard_error:.2g} (standard error over {res.per_seed.size} seeds; "
+              f"searched [{param.low:g}, {param.high:g}])")
+        print(f"  at {param.path} = {res.value:.4g}: {_readings_text(res.at_solution, cur)}")
     except UnreachableError as exc:
         print(f"  {exc}")
         code = 2
     _print_market(scenario, args)
     return code
+
+
+def _readings_text(readings: dict, cur: str) -> str:
+    from simulator.results.accessor import format_amount
+
+    parts = []
+    for reading, label in (("equity", "equity value"), ("business", "business value")):
+        mean, (lo, hi) = readings[reading]
+        parts.append(f"{label} {format_amount(mean, cur)} [{format_amount(lo)}, {format_amount(hi)}]")
+    return "; ".join(parts)
 
 
 def _print_market(scenario, args) -> None:

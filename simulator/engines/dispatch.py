@@ -352,13 +352,14 @@ def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, 
                 bool(np.all(theta_sets[s0:s0 + sets_per_group][:, ev_slots] == theta_sets[s0, ev_slots]))
                 for s0 in task_set[group_start[:-1]]]
         fv_stats = np.zeros((task_set.size, n_comp, 2))
+        bv_stats = np.zeros((task_set.size, n_comp, 2))
         vh_stats = np.zeros((task_set.size, n_comp, n_hor, 2))
         inputs = bundles.Inputs(slots=unc_slots, values=unc_values, task_row=task_unc_row)
         tasks = bundles.Tasks(set=task_set, start=task_start, n=task_n, rng=rng, group_start=group_start,
                               share_events=share_events)
         out = bundles.Tallies(counts=counts, any_champion=any_champ, n_champions=n_champ, fail_counts=fail_counts,
                               market_exceed=market_exceed, hist=hist, minmax=minmax, hist_dirty=hist_dirty,
-                              fv=fv_stats, vh=vh_stats, kept=kept, fail_month=fail_month,
+                              fv=fv_stats, bv=bv_stats, vh=vh_stats, kept=kept, fail_month=fail_month,
                               path_outcome=path_outcome, trace=trace, trace_mood=trace_mood)
 
         n_groups = group_start.size - 1
@@ -372,10 +373,11 @@ def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, 
         # Keep the float moments per block; they are merged in block order when read.
         n_b = len(chunk)
         counts_col = task_n.astype(np.float64).reshape(n_sets, n_b).T
-        fv_b = fv_stats.reshape(n_sets, n_b, n_comp, 2).swapaxes(0, 1)
         vh_b = vh_stats.reshape(n_sets, n_b, n_comp, n_hor, 2).swapaxes(0, 1)
-        total.fv_blocks = np.concatenate([total.fv_blocks, np.concatenate(
-            [np.broadcast_to(counts_col[:, :, None, None], (n_b, n_sets, n_comp, 1)), fv_b], axis=-1)])
+        for name, stats in (("fv_blocks", fv_stats), ("bv_blocks", bv_stats)):
+            blocks = stats.reshape(n_sets, n_b, n_comp, 2).swapaxes(0, 1)
+            setattr(total, name, np.concatenate([getattr(total, name), np.concatenate(
+                [np.broadcast_to(counts_col[:, :, None, None], (n_b, n_sets, n_comp, 1)), blocks], axis=-1)]))
         total.vh_blocks = np.concatenate([total.vh_blocks, np.concatenate(
             [np.broadcast_to(counts_col[:, :, None, None, None], (n_b, n_sets, n_comp, n_hor, 1)), vh_b],
             axis=-1)])

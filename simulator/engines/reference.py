@@ -30,9 +30,12 @@ the same quantities (the tests would flag any difference):
   but still takes the jumps of its own events);
 * with no capacity (no cards) the scarcity premium is taken as zero (the
   formula's ``D / capacity`` is undefined and served revenue is 0 anyway);
-* the fundamental value is ``max(0, cash + exit_multiple * (R g - O))``
+* the fundamental value is ``cash + exit_multiple * (R g - O)`` at the end
   discounted over the horizon, ``O`` being the opex rate of the last month,
-  and 0 for failed companies (limited liability).
+  and 0 for failed companies: floored at 0 on every path as the equity value
+  (limited liability); not floored and minus the money raised after the start
+  (raises and backstop, each discounted from the end of its month) as the
+  business value.
 """
 
 from __future__ import annotations
@@ -254,6 +257,7 @@ class _SetRun:
         self.v_fail = np.zeros(shape)
         self.fail_month = np.zeros(shape, dtype=np.int64)
         self.new_cards = np.zeros(shape)  # cards delivered in the month just simulated
+        self.raised = np.zeros(shape)    # money raised after the start, discounted to it
         with np.errstate(divide="ignore"):
             for c, cp in enumerate(self.cps):
                 self.mu[c] = cp.p.growth.initial
@@ -313,15 +317,22 @@ class _SetRun:
             return np.broadcast_to(np.asarray(mean, dtype=np.float64), sub.shape)
         return mean + sd * z
 
+    def _uniform_in(self, bounds, sub):
+        """A value drawn uniformly in a range effect's [low, high] for each path of ``sub`` (drawn only
+        where the range has a width, as the kernels draw)."""
+        lo, hi = _take(bounds.low, sub), _take(bounds.high, sub)
+        width = np.maximum(np.asarray(hi) - lo, 0.0)
+        u = self.draws.range_uniforms(sub, width)
+        return lo + width * u if u is not None else np.broadcast_to(np.asarray(lo, dtype=np.float64), sub.shape)
+
     def _apply_branch(self, comp: int, bslot: int, sub: np.ndarray) -> None:
         br = BRANCH.view(lambda slot: self.th[bslot + slot])
         narr = self._jump(br.narrative.mean, br.narrative.sd, sub)
         growth = self._jump(br.growth.mean, br.growth.sd, sub)
         demand = self._jump(br.demand.mean, br.demand.sd, sub)
-        lo, hi = _take(br.import_cut.low, sub), _take(br.import_cut.high, sub)
-        width = np.maximum(np.asarray(hi) - lo, 0.0)
-        u = self.draws.cut_uniforms(sub, width)
-        cut = lo + width * u if u is not None else np.broadcast_to(np.asarray(lo, dtype=np.float64), sub.shape)
+        cut = self._uniform_in(br.import_cut, sub)
+        # The import factor's multiplier of one arrival: 1 - cut times the easing factor.
+        imports = (1.0 - cut) * self._uniform_in(br.import_multiplier, sub)
         cash = _take(br.cash, sub)
         opex_mult = _take(br.opex, sub)
         # Sector events move the mood S and hit every company with the same
@@ -337,7 +348,7 @@ class _SetRun:
             live = self.alive[c, sub]
             self.mu[c, sub] += np.where(live, growth, 0.0)
             self.log_d[c, sub] += np.where(live, demand, 0.0)
-            self.imp[c, sub] *= np.where(live, 1.0 - cut, 1.0)
+            self.imp[c, sub] *= np.where(live, imports, 1.0)
             self.cash[c, sub] += np.where(live, cash, 0.0)
             self.opex[c, sub] *= np.where(live, opex_mult, 1.0)
 
@@ -405,6 +416,11 @@ class _SetRun:
         saved = short & (u_back < cp.p.funding.backstop_probability)
         cash = cash + np.where(saved, cp.p.funding.backstop, 0.0)
         fails = live & (cash < 0.0)
+        # Money brought in, discounted to the start from the month's end (the business value's deduction).
+        brought = (np.where(raised, cp.p.funding.raise_fraction_of_valuation * value, 0.0)
+                   + np.where(saved, cp.p.funding.backstop, 0.0))
+        self.raised[c] = np.where(live, self.raised[c] + brought * np.exp(-cp.p.valuation_model.discount_rate * (m * dt)),
+                                  self.raised[c])
 
         # Commit the month for live companies only: failure is absorbing.
         for name, new in (("narr", narr), ("log_d", log_d), ("mu", mu), ("log_p", log_p),
@@ -453,7 +469,7 @@ class _SetRun:
         return [self.narr[c], self.mu[c], self.log_d[c], self.log_p[c], self.log_c[c], self.cards[c], self.imp[c],
                 self.cash[c], self.opex[c], self.lcf[c], self.alive[c].astype(np.float64), self.v_fail[c],
                 self.fail_month[c].astype(np.float64), self.sig_r[c], self.sig_g[c], self.served[c],
-                self.new_cards[c], self.margin[c], self.log_v[c], log_cap]
+                self.new_cards[c], self.margin[c], self.log_v[c], log_cap, self.raised[c]]
 
     def outcome(self, c: int, valuation: np.ndarray) -> np.ndarray:
         """Outcome of company ``c`` at a horizon (MODEL.md "Outcomes")."""
@@ -466,14 +482,16 @@ class _SetRun:
                     & (valuation <= self.g.outcomes.champion_max_price_to_sales * self.served[c]))
         return np.where(collapse, Q.COLLAPSE, np.where(champion, Q.CHAMPION, Q.CONTESTED))
 
-    def fundamental(self, c: int) -> np.ndarray:
-        """Fundamental value at start relative to V0 (MODEL.md item 8)."""
+    def fundamental(self, c: int) -> tuple[np.ndarray, np.ndarray]:
+        """Equity value and business value at start relative to V0 (MODEL.md step 8)."""
         cp = self.cps[c]
         horizon = self.plan.n_months * self.dt
         profit = self.served[c] * self.margin[c] - self.opex_used[c]
-        value = np.maximum(self.cash[c] + cp.p.valuation_model.exit_multiple * profit, 0.0)  # limited liability
-        value = np.where(self.alive[c], value * np.exp(-cp.p.valuation_model.discount_rate * horizon), 0.0)
-        return value / cp.p.valuation
+        value = self.cash[c] + cp.p.valuation_model.exit_multiple * profit
+        discount = np.exp(-cp.p.valuation_model.discount_rate * horizon)
+        equity = np.where(self.alive[c], np.maximum(value, 0.0) * discount, 0.0)  # limited liability
+        business = np.where(self.alive[c], value * discount, 0.0) - self.raised[c]
+        return equity / cp.p.valuation, business / cp.p.valuation
 
 
 def _moments(x: np.ndarray) -> np.ndarray:
@@ -556,6 +574,7 @@ def simulate_block(layout: ParameterLayout, plan: RunPlan, theta_sets: np.ndarra
     else:
         slots, values = np.zeros(0, dtype=np.int64), np.zeros((n, 0))
     fv_block = np.zeros((1, n_sets, n_comp, 3))
+    bv_block = np.zeros((1, n_sets, n_comp, 3))
     vh_block = np.zeros((1, n_sets, n_comp, n_hor, 3))
     rec_row = plan.rec_row
     horizon_index = {int(h): i for i, h in enumerate(plan.horizons)}
@@ -608,7 +627,9 @@ def simulate_block(layout: ParameterLayout, plan: RunPlan, theta_sets: np.ndarra
                 tally.any_champion[s, h] += int(np.count_nonzero(n_champ))
                 tally.n_champions[s, h] += np.bincount(n_champ, minlength=n_comp + 1)
         for c in range(n_comp):
-            fv_block[0, s, c] = _moments(run.fundamental(c))
+            equity, business = run.fundamental(c)
+            fv_block[0, s, c] = _moments(equity)
+            bv_block[0, s, c] = _moments(business)
             for h in range(n_hor):
                 vh_block[0, s, c, h] = _moments(vh_values[c][h])
             if keep_here:
@@ -616,6 +637,7 @@ def simulate_block(layout: ParameterLayout, plan: RunPlan, theta_sets: np.ndarra
     # Float moments stay per block; the Tally merges them in block order when read.
     tally.block_ids = np.array([block], dtype=np.int64)
     tally.fv_blocks = fv_block
+    tally.bv_blocks = bv_block
     tally.vh_blocks = vh_block
     tally.n_paths[:] = n
     tally.blocks_done = 1

@@ -79,8 +79,9 @@ class BlockDraws:
             return None
         return self.ge.standard_normal(sub.size)
 
-    def cut_uniforms(self, sub: np.ndarray, width) -> np.ndarray | None:
-        """Uniforms for the paths ``sub`` (None: no cut has a width, nothing drawn)."""
+    def range_uniforms(self, sub: np.ndarray, width) -> np.ndarray | None:
+        """Uniforms of a range effect (import cut, import multiplier) for the paths ``sub`` (None: no range
+        has a width, nothing drawn)."""
         if not np.any(width > 0.0):
             return None
         return self.ge.random(sub.size)
@@ -164,7 +165,7 @@ class LaneDraws:
         sd = np.broadcast_to(np.asarray(sd, dtype=np.float64), sub.shape)
         return np.array([self.ge[p].standard_normal() if s > 0.0 else 0.0 for p, s in zip(sub, sd, strict=True)])
 
-    def cut_uniforms(self, sub: np.ndarray, width) -> np.ndarray | None:
+    def range_uniforms(self, sub: np.ndarray, width) -> np.ndarray | None:
         width = np.broadcast_to(np.asarray(width, dtype=np.float64), sub.shape)
         return np.array([self.ge[p].random() if w > 0.0 else 0.0 for p, w in zip(sub, width, strict=True)])
 

@@ -25,8 +25,9 @@ class Tally:
     """Mergeable summaries of simulated paths (per parameter set).
 
     Integer arrays add exactly.  Floating-point moments are kept per block
-    (``fv_blocks``, ``vh_blocks``: (count, mean, M2) of the fundamental value and
-    of valuation at each horizon, relative to V0) and merged only when read, in
+    (``fv_blocks``, ``bv_blocks``, ``vh_blocks``: (count, mean, M2) of the
+    fundamental value as equity value and as business value, and of valuation
+    at each horizon, relative to V0) and merged only when read, in
     block order (Chan et al.), so any split of the blocks over threads, processes
     or machines gives bit-identical moments.
     """
@@ -41,6 +42,7 @@ class Tally:
     block_ids: np.ndarray  # (block,)
     fv_blocks: np.ndarray  # (block, set, company, 3)
     vh_blocks: np.ndarray  # (block, set, company, horizon, 3)
+    bv_blocks: np.ndarray  # (block, set, company, 3)
     market_exceed: np.ndarray | None = None  # (set, horizon): paths whose combined revenue > market
     kept: np.ndarray | None = None  # (var, path, company, month) float32
     fail_month: np.ndarray | None = None  # (path, company)
@@ -53,8 +55,13 @@ class Tally:
 
     @property
     def fv(self) -> np.ndarray:
-        """(count, mean, M2) of fundamental value / V0, shape (set, company, 3)."""
+        """(count, mean, M2) of equity value (fundamental value floored at 0) / V0, shape (set, company, 3)."""
         return _merge_in_block_order(self.block_ids, self.fv_blocks)
+
+    @property
+    def bv(self) -> np.ndarray:
+        """(count, mean, M2) of business value / V0, shape (set, company, 3)."""
+        return _merge_in_block_order(self.block_ids, self.bv_blocks)
 
     @property
     def vh(self) -> np.ndarray:
@@ -97,6 +104,7 @@ def empty_tally(n_sets: int, n_comp: int, plan: RunPlan, *, fans: bool, keep: in
         minmax=empty_minmax((n_sets, n_comp, Q.N_VARS, n_rec)) if fans else None,
         block_ids=np.zeros(0, dtype=np.int64),
         fv_blocks=np.zeros((0, n_sets, n_comp, 3)),
+        bv_blocks=np.zeros((0, n_sets, n_comp, 3)),
         vh_blocks=np.zeros((0, n_sets, n_comp, n_hor, 3)),
         market_exceed=np.zeros((n_sets, n_hor), dtype=np.int64),
         path_outcome=np.full((n_sets, outcome_paths, n_comp, n_hor), -1, dtype=np.int8) if outcome_paths else None,
@@ -129,6 +137,7 @@ def merge_tallies(a: Tally, b: Tally) -> Tally:
              np.maximum(a.minmax[..., 1], b.minmax[..., 1])], axis=-1),
         block_ids=np.concatenate([a.block_ids, b.block_ids]),
         fv_blocks=np.concatenate([a.fv_blocks, b.fv_blocks]),
+        bv_blocks=np.concatenate([a.bv_blocks, b.bv_blocks]),
         vh_blocks=np.concatenate([a.vh_blocks, b.vh_blocks]),
         market_exceed=a.market_exceed + b.market_exceed,
         path_outcome=a.path_outcome if b.path_outcome is None else (

@@ -9,6 +9,11 @@ finite.
 May import: nothing of the package.
 """
 
+#: The model's results version: raised whenever a change moves results on purpose (the golden
+#: values move with it), so results and batch checkpoints of an earlier version count as stale.
+#: 2: business value beside the equity value, import multipliers above 1 (issue 19).
+MODEL_VERSION = 2
+
 __all__ = [
     "CHAMPION",
     "COLLAPSE",
@@ -18,6 +23,7 @@ __all__ = [
     "HIST_LOG10",
     "HIST_LOW",
     "MAX_LOG_VALUATION_RATIO",
+    "MODEL_VERSION",
     "N_STATE",
     "N_VARS",
     "OUTCOME_NAMES",
@@ -45,7 +51,8 @@ VAR_NAMES = ("revenue", "valuation", "cash", "capacity", "gross_margin", "narrat
 #: path-by-path comparison (tests/test_engines_paths.py): MODEL.md's state variables.
 STATE_NAMES = ("narrative", "growth", "log_demand", "log_price", "log_unit_cost", "cards", "import_factor", "cash",
                "opex", "loss_carryforward", "alive", "value_at_failure", "failure_month", "sigma_revenue",
-               "sigma_growth", "revenue", "new_cards", "gross_margin", "log_valuation", "log_capacity")
+               "sigma_growth", "revenue", "new_cards", "gross_margin", "log_valuation", "log_capacity",
+               "raised")
 N_STATE = len(STATE_NAMES)
 
 # Histogram grid: bin 0 holds values below LOW (for amounts: zero), the last bin

@@ -34,6 +34,7 @@ __all__ = [
     "Scenario",
     "model_of",
     "own_fields_first",
+    "range_bounds",
 ]
 
 MONEY = "{currency}"
@@ -59,6 +60,23 @@ def _field(default: Any = ..., *, units: str = "1", doc: str, lo: float | None =
     if fallback is not None:
         extra["fallback"] = fallback
     return Field(default, description=doc, json_schema_extra=extra, **bounds, **kw)
+
+
+def _range_field(default: tuple[float, float], *, doc: str, lo: float, hi: float, units: str = "1"):
+    """A ``[low, high]`` range (a value drawn uniformly between its ends) with both ends in [lo, hi].
+
+    The bounds sit in ``json_schema_extra["range"]`` (pydantic's ge/le do not
+    apply to a pair); :func:`range_bounds` reads them and :class:`Effects`
+    checks them, so every range key is checked, documented and swept alike.
+    """
+    return Field(default, description=doc, json_schema_extra={"units": units, "range": (lo, hi)})
+
+
+def range_bounds(info: Any) -> tuple[float, float] | None:
+    """(lowest, highest) allowed for each end of a range field, or None for a field that is no range."""
+    extra = getattr(info, "json_schema_extra", None)
+    bounds = extra.get("range") if isinstance(extra, dict) else None
+    return None if bounds is None else (float(bounds[0]), float(bounds[1]))
 
 
 class _Model(BaseModel):
@@ -110,19 +128,28 @@ class Effects(_Model):
     demand: JumpField = _field(
         Jump(), doc="jump of log demand revenue D (-0.1 is about -10%); a number or {mean, sd}",
         units="log")
-    import_cut: RangeField = _field(
+    import_cut: RangeField = _range_field(
         (0.0, 0.0), doc="the import factor I is multiplied by 1 - cut, cut uniform in [low, high]; "
-        "a number is a fixed cut", units="1")
+        "a number is a fixed cut", lo=0.0, hi=1.0)
+    import_multiplier: RangeField = _range_field(
+        (1.0, 1.0), doc="the import factor I is multiplied by this factor, drawn uniformly in [low, high]: "
+        "above 1 an easing (a licence granted, a control lifted); a number is a fixed factor; with "
+        "import_cut as well, I is multiplied by (1 - cut) x factor", lo=0.0, hi=100.0)
     cash: float = _field(0.0, doc="cash added (negative: removed, e.g. a fine)", units=MONEY,
                          lo=-1e15, hi=1e15)
     opex: float = _field(1.0, doc="non-compute opex is multiplied by this factor", units="1",
                          lo=0.0, hi=100.0, lo_open=True)
 
     @model_validator(mode="after")
-    def _cut_in_range(self) -> Effects:
-        low, high = self.import_cut
-        if not (0.0 <= low <= high <= 1.0):
-            raise ValueError(f"import_cut: [{low}, {high}] must satisfy 0 <= low <= high <= 1")
+    def _ranges_in_bounds(self) -> Effects:
+        for name, info in type(self).model_fields.items():
+            bounds = range_bounds(info)
+            if bounds is None:
+                continue
+            low, high = getattr(self, name)
+            if not (bounds[0] <= low <= high <= bounds[1]):
+                raise ValueError(f"{name}: [{low:g}, {high:g}] must satisfy "
+                                 f"{bounds[0]:g} <= low <= high <= {bounds[1]:g}")
         return self
 
 

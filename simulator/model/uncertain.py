@@ -55,7 +55,7 @@ from scipy import stats
 
 from simulator.errors import ScenarioError
 from simulator.model.parameters import BRANCH, COMPANY, GLOBAL
-from simulator.model.schema import NAMED_LISTS, Jump, Scenario, model_of
+from simulator.model.schema import NAMED_LISTS, Effects, Jump, Scenario, model_of, range_bounds
 
 __all__ = [
     "DISTRIBUTIONS",
@@ -282,7 +282,7 @@ def _path_of(loc: tuple, raw: dict[str, Any]) -> str:
     for i, part in enumerate(loc):
         if isinstance(part, int):
             item = node[part] if isinstance(node, list) and part < len(node) else None
-            if i > 0 and loc[i - 1] == "import_cut":
+            if i > 0 and loc[i - 1] in _RANGE_KEYS:
                 parts.append(("low", "high")[part] if part < 2 else str(part))
             elif isinstance(item, dict):
                 name = item.get("name")
@@ -314,9 +314,7 @@ def _numeric_key(loc: tuple) -> str | None:
             if rest == ["probability"]:
                 return "probability is a key of a branch in outcomes"
         key = ".".join(str(p) for p in rest)
-        if key.startswith("import_cut.") and len(rest) == 1:
-            return None
-        if key in BRANCH.keys or (rest[:1] == ["import_cut"] and len(rest) == 1):
+        if key in BRANCH.keys or (rest[:1] and rest[0] in _RANGE_KEYS and len(rest) == 1):
             return None
         return "not a numeric event key"
 
@@ -340,11 +338,17 @@ def _numeric_key(loc: tuple) -> str | None:
     return "not a numeric model parameter"
 
 
+#: The range effects of events (``import_cut = [low, high]``) and the bounds of each end.
+_RANGE_KEYS = {name: range_bounds(info) for name, info in Effects.model_fields.items() if range_bounds(info)}
+
+
 def _allowed_range(loc: tuple) -> tuple[float, float, str]:
     """(lowest, highest, text) allowed for the key at ``loc`` by the scenario schema."""
     keys = [p for p in loc if not isinstance(p, int)]
-    if "import_cut" in keys:
-        return 0.0, 1.0, ">= 0 and <= 1"
+    for key in keys:
+        if key in _RANGE_KEYS:
+            lo, hi = _RANGE_KEYS[key]
+            return lo, hi, f">= {lo:g} and <= {hi:g}"
     model: Any = Scenario
     info = None
     for part in keys:

@@ -40,7 +40,6 @@ _ITEM_PLACEHOLDER = {"companies": "<name>", "events": "<name>", "outcomes": "<br
 # Rules that are checked by validators (across keys), not by a field's ge/gt/le/lt.
 _EXTRA_RULES = {
     (schema.ScenarioMeta, "horizons"): "each in [1, horizon_months], strictly increasing",
-    (schema.Effects, "import_cut"): "0 <= low <= high <= 1",
     (schema.Event, "outcomes"): "probabilities sum to 1; branch names unique",
     (schema.Outcomes, "collapse_valuation_ratio"): "below champion_valuation_ratio",
     (schema.Sector, "events"): "names unique",
@@ -113,6 +112,9 @@ every company; company events move that company's narrative `N`.
   (a normally distributed jump).
 - `import_cut` takes a number (a fixed cut) or `[low, high]` (a cut drawn uniformly between them):
   the import factor is multiplied by `1 - cut`.
+- `import_multiplier` takes a number or `[low, high]` in the same way: the import factor is
+  multiplied by it, so a value above 1 is an easing (a licence granted, a control lifted), e.g.
+  `import_multiplier = [1.5, 2.5]`. With both keys, the factor is multiplied by `(1 - cut) x multiplier`.
 - `cash` adds an amount; `opex` multiplies non-compute opex.
 """
 
@@ -234,6 +236,9 @@ def _allowed_text(model: type[BaseModel], name: str, info: FieldInfo) -> str:
     if annotation is schema.Jump:
         jump = schema.Jump.model_fields
         parts.append(f"mean in {_interval(jump['mean'].metadata)}, sd in {_interval(jump['sd'].metadata)}")
+    bounds = schema.range_bounds(info)
+    if bounds is not None:
+        parts.append(f"{_number(bounds[0])} <= low <= high <= {_number(bounds[1])}")
     for klass in model.__mro__:
         rule = _EXTRA_RULES.get((klass, name))
         if rule:

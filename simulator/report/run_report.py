@@ -89,9 +89,10 @@ def run_figures() -> tuple[FigureSpec, ...]:
                     ("revenue_quantile", "capacity_quantile", "gross_margin_quantile")),
         FigureSpec("valuation_decomposition", plots.valuation_decomposition,
                     "Valuation at start: fundamental value vs narrative premium",
-                    lambda ds: ("The stated valuation V0 split into the Schwartz-Moon fundamental value (with its "
-                                "95% interval) and the narrative premium V0 minus fundamental value; right, the same "
-                                "amounts on a log scale."),
+                    lambda ds: ("The stated valuation V0 split into the Schwartz-Moon equity value (with its "
+                                "95% interval) and the narrative premium V0 minus equity value; the red circle is the "
+                                "business value (not floored, minus the money raised after the start), left of zero "
+                                "when negative. Right: the positive amounts on a log scale."),
                     ("valuation_start", "fundamental_value", "fundamental_value_ci", "narrative_premium")),
         FigureSpec("any_champion", plots.any_champion, "P(at least one champion)",
                     lambda ds: ("Probability that at least one of the companies is a champion at each horizon "
@@ -121,10 +122,13 @@ def run_report(ds: xr.Dataset, doc: Doc, out: Path) -> None:
         share = float(sel["champion_share"].sel(horizon=last))
         slo, shi = (float(x) for x in sel["champion_share_ci"].sel(horizon=last).values)
         doc.p(f"**{company}** at {last} months: champion {pct_ci(*champ)}, contested {pct_ci(*contested)}, "
-              f"collapse {pct_ci(*collapse)}; champion share {pct_ci(share, slo, shi)}. Fundamental value "
+              f"collapse {pct_ci(*collapse)}; champion share {pct_ci(share, slo, shi)}. Equity value "
               f"{amount(sel['fundamental_value'], cur)} against a valuation of "
               f"{amount(sel['valuation_start'], cur)}: narrative premium {amount(sel['narrative_premium'], cur)}, "
-              f"{pct(float(sel['narrative_premium_share']))} of the valuation.")
+              f"{pct(float(sel['narrative_premium_share']))} of the valuation."
+              + (f" Business value {amount(sel['business_value'], cur)}: what the business is worth without "
+                 "the floor at zero and without the money raised after the start."
+                 if "business_value" in ds else ""))
     if "any_champion" in ds.variables:
         lo, hi = (float(x) for x in ds["any_champion_ci"].sel(horizon=last).values)
         doc.p(f"**At least one champion** at {last} months: "
@@ -155,22 +159,31 @@ def run_report(ds: xr.Dataset, doc: Doc, out: Path) -> None:
 
     doc.h(3, "Valuation at start against fundamental value")
     doc.p("Fundamental value: the Schwartz-Moon value at start (discounted mean of cash plus exit multiple "
-          "times operating profit at the end, 0 for failed paths), 95% interval in brackets. Narrative premium: "
-          "V0 minus fundamental value. E0: the effective narrative implied by V0, in log multiple.")
+          "times operating profit at the end, 0 for failed paths), in two readings with 95% intervals in "
+          "brackets. Equity value: each surviving path floored at zero (limited liability); it counts the "
+          "money the company raises after the start from investors and the state. Business value: not floored, "
+          "and minus that money discounted to the start: what the business itself is worth to today's "
+          "holders. Narrative premium: V0 minus the equity value. E0: the effective narrative implied by V0, "
+          "in log multiple.")
+
+    def with_ci(sel, name):
+        if name not in sel:  # results written before the business value existed
+            return "n/a"
+        lo, hi = (float(x) for x in sel[f"{name}_ci"].values)
+        return f"{amount(sel[name], cur)} [{amount(lo, cur)}, {amount(hi, cur)}]"
+
     rows = []
     for company in companies:
         sel = ds.sel(company=company)
-        fv = float(sel["fundamental_value"])
-        lo, hi = (float(x) for x in sel["fundamental_value_ci"].values)
         row = [company, amount(sel["valuation_start"], cur)]
         row.append(amount(sel["revenue_start"], cur) if "revenue_start" in ds else "n/a")
         row.append(f"{float(sel['price_to_sales_start']):,.0f}" if "price_to_sales_start" in ds else "n/a")
-        row += [f"{amount(fv, cur)} [{amount(lo, cur)}, {amount(hi, cur)}]",
+        row += [with_ci(sel, "fundamental_value"), with_ci(sel, "business_value"),
                 amount(sel["narrative_premium"], cur), pct(float(sel["narrative_premium_share"]))]
         row.append(f"{float(sel['implied_narrative']):.2f}" if "implied_narrative" in ds else "n/a")
         rows.append(row)
-    doc.table(["company", "valuation V0", "revenue R0 (per year)", "P/S", "fundamental value [95% CI]",
-               "narrative premium", "premium share of V0", "E0"], rows)
+    doc.table(["company", "valuation V0", "revenue R0 (per year)", "P/S", "equity value [95% CI]",
+               "business value [95% CI]", "narrative premium", "premium share of V0", "E0"], rows)
 
     if "valuation_quantile" in ds.variables or "mean_valuation" in ds.variables:
         doc.h(3, "Valuation at each horizon")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 import xarray as xr
 
-__all__ = ["SimulationAccessor", "format_amount"]
+__all__ = ["FundamentalValue", "SimulationAccessor", "format_amount"]
 
 
 def format_amount(value: float, currency: str = "") -> str:
@@ -32,6 +33,17 @@ def _pct(p: float) -> str:
     return "  n/a" if not math.isfinite(p) else f"{100 * p:5.1f}%"
 
 
+class FundamentalValue(NamedTuple):
+    """A company's stated valuation and its fundamental value in both readings (currency)."""
+
+    valuation: float
+    equity: float
+    equity_ci: tuple[float, float]
+    business: float
+    business_ci: tuple[float, float]
+    premium: float
+
+
 @xr.register_dataset_accessor("sim")
 class SimulationAccessor:
     """Helpers for a results Dataset made by :func:`simulator.run`."""
@@ -46,6 +58,24 @@ class SimulationAccessor:
         p = float(ds["probability"].sel(sel))
         lo, hi = (float(x) for x in ds["probability_ci"].sel(sel).values)
         return p, lo, hi
+
+    def fundamental(self, company: str) -> FundamentalValue:
+        """The two readings of the fundamental value of ``company`` at start (MODEL.md step 8), in currency.
+
+        ``equity`` floors every surviving path at zero (limited liability) and
+        counts the money raised after the start; ``business`` is not floored and
+        subtracts that money (discounted), so it is what the business itself is
+        worth to today's holders.  ``premium`` is V0 minus the equity value.
+        """
+        sel = self._ds.sel(company=company)
+        return FundamentalValue(
+            valuation=float(sel["valuation_start"]),
+            equity=float(sel["fundamental_value"]),
+            equity_ci=tuple(float(x) for x in sel["fundamental_value_ci"].values),
+            business=float(sel["business_value"]),
+            business_ci=tuple(float(x) for x in sel["business_value_ci"].values),
+            premium=float(sel["narrative_premium"]),
+        )
 
     def table(self) -> str:
         """A readable text summary: outcome probabilities with 95% intervals, champion share,
@@ -76,17 +106,23 @@ class SimulationAccessor:
                 lo, hi = ds["any_champion_ci"].sel(horizon=h).values
                 lines.append(f"{'month':>6} {int(h):>4}  {_pct(p)} [{_pct(lo).strip()}, {_pct(hi).strip()}]")
         lines += ["", f"Valuation at start vs fundamental value ({cur})",
-                  f"{'company':<12}{'valuation':>12}{'P/S':>9}{'fundamental value [95% CI]':>36}"
-                  f"{'narrative premium':>20}{'E0':>8}"]
+                  "(equity value: each path floored at 0, limited liability; business value: not floored, "
+                  "minus the money raised after the start)",
+                  f"{'company':<12}{'valuation':>12}{'P/S':>9}{'equity value [95% CI]':>34}"
+                  f"{'business value [95% CI]':>36}{'narrative premium':>20}{'E0':>8}"]
         for company in ds["company"].values:
             sel = ds.sel(company=company)
-            fv = float(sel["fundamental_value"])
-            lo, hi = (float(x) for x in sel["fundamental_value_ci"].values)
-            ci = f"{format_amount(fv)} [{format_amount(lo)}, {format_amount(hi)}]"
+            cells = []
+            for name in ("fundamental_value", "business_value"):
+                if name not in sel:  # results written before the business value existed
+                    cells.append("n/a")
+                    continue
+                lo, hi = (float(x) for x in sel[f"{name}_ci"].values)
+                cells.append(f"{format_amount(float(sel[name]))} [{format_amount(lo)}, {format_amount(hi)}]")
             premium = float(sel["narrative_premium"])
             share = float(sel["narrative_premium_share"])
             lines.append(f"{company:<12}{format_amount(float(sel['valuation_start'])):>12}"
-                          f"{float(sel['price_to_sales_start']):>9.0f}{ci:>36}"
+                          f"{float(sel['price_to_sales_start']):>9.0f}{cells[0]:>34}{cells[1]:>36}"
                           f"{format_amount(premium) + f' ({100 * share:.0f}%)':>20}"
                           f"{float(sel['implied_narrative']):>8.2f}")
         if "valuation_quantile" in ds:

@@ -164,6 +164,7 @@ def build_dataset(
     data["mean_valuation"], data["mean_valuation_ci"] = mean_v, mean_v_ci
     fv, fv_ci = mean_interval(tally.fv[s], v0)
     data["fundamental_value"], data["fundamental_value_ci"] = fv, fv_ci
+    data["business_value"], data["business_value_ci"] = mean_interval(tally.bv[s], v0)
     data["valuation_start"] = v0
     data["revenue_start"] = np.asarray([st["revenue"] for st in starts])
     data["price_to_sales_start"] = v0 / data["revenue_start"]
@@ -236,7 +237,8 @@ def _one_set(tally: Tally, s: int) -> Tally:
         n_paths=tally.n_paths[s:s + 1], counts=tally.counts[s:s + 1],
         any_champion=tally.any_champion[s:s + 1], n_champions=tally.n_champions[s:s + 1],
         alive=tally.alive[s:s + 1], hist=None, minmax=None, block_ids=tally.block_ids,
-        fv_blocks=tally.fv_blocks[:, s:s + 1], vh_blocks=tally.vh_blocks[:, s:s + 1],
+        fv_blocks=tally.fv_blocks[:, s:s + 1], bv_blocks=tally.bv_blocks[:, s:s + 1],
+        vh_blocks=tally.vh_blocks[:, s:s + 1],
         market_exceed=None if tally.market_exceed is None else tally.market_exceed[s:s + 1])
 
 
@@ -291,6 +293,7 @@ def build_sets_dataset(
     data["mean_valuation"], data["mean_valuation_ci"] = mean_v, mean_v_ci
     fv, fv_ci = mean_interval(tally.fv, v0)
     data["fundamental_value"], data["fundamental_value_ci"] = fv, fv_ci
+    data["business_value"], data["business_value_ci"] = mean_interval(tally.bv, v0)
     data["valuation_start"] = v0
     data["revenue_start"] = np.asarray([[st["revenue"] for st in row] for row in starts]).reshape(n_sets, n_comp)
     data["price_to_sales_start"] = v0 / data["revenue_start"]

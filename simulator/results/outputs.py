@@ -80,15 +80,21 @@ OUTPUTS: dict[str, Output] = {
     "mean_valuation_ci": Output(("company", "horizon", "bound"), MONEY,
                                 "95% interval of the mean valuation"),
     "fundamental_value": Output(("company",), MONEY,
-                                "Schwartz-Moon value at start: discounted mean of cash plus exit multiple "
-                                "times operating profit at the end, 0 for failed paths"),
-    "fundamental_value_ci": Output(("company", "bound"), MONEY, "95% interval of the fundamental value"),
+                                "equity value at start (Schwartz-Moon): discounted mean of cash plus exit "
+                                "multiple times operating profit at the end, each path floored at 0 "
+                                "(limited liability), 0 for failed paths"),
+    "fundamental_value_ci": Output(("company", "bound"), MONEY, "95% interval of the equity value"),
+    "business_value": Output(("company",), MONEY,
+                             "business value at start (Schwartz-Moon): the equity value's discounted cash "
+                             "plus exit multiple times operating profit, not floored, minus the money "
+                             "raised from investors or the state after the start (discounted)"),
+    "business_value_ci": Output(("company", "bound"), MONEY, "95% interval of the business value"),
     "valuation_start": Output(("company",), MONEY, "stated market valuation V0"),
     "revenue_start": Output(("company",), MONEY + "/year", "served revenue at start R0"),
     "price_to_sales_start": Output(("company",), "1", "V0 / R0"),
     "implied_narrative": Output(("company",), "log multiple",
                                 "E0: effective narrative implied by the stated valuation"),
-    "narrative_premium": Output(("company",), MONEY, "V0 minus the fundamental value"),
+    "narrative_premium": Output(("company",), MONEY, "V0 minus the equity value (fundamental_value)"),
     "narrative_premium_share": Output(("company",), "1", "narrative premium as a share of V0"),
     "required_revenue": Output(("company", "horizon"), MONEY + "/year",
                                "annual revenue at the horizon whose operating profit at the start gross "

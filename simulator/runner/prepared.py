@@ -27,6 +27,7 @@ from simulator.engines.plan import DEFAULT_BLOCK_SIZE, RunPlan, plan_run
 from simulator.engines.streams import RANDOM_STREAMS, normalise_seed
 from simulator.engines.tally import Tally
 from simulator.errors import ScenarioError
+from simulator.model import quantities as Q
 from simulator.model.parameters import ParameterLayout, build_layout
 from simulator.model.scenario_file import load_scenario, with_overrides
 from simulator.model.schema import Scenario
@@ -125,6 +126,7 @@ class PreparedRun:
     def identity(self) -> dict:
         """What defines the run's results: equal identities give bit-identical results."""
         return {
+            "model_version": Q.MODEL_VERSION,
             "scenario_hash": scenario_hash(self.scenario),
             "seed_entropy": str(self.seed.entropy),
             "seed_spawn_key": [int(k) for k in self.seed.spawn_key],
@@ -140,6 +142,7 @@ class PreparedRun:
     def run_attrs(self) -> dict:
         """Provenance attributes of the run's Dataset."""
         attrs = {
+            "model_version": Q.MODEL_VERSION,
             "engine": self.engine,
             "seed_entropy": str(self.seed.entropy),
             "seed_spawn_key": list(self.seed.spawn_key),

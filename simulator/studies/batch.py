@@ -62,12 +62,12 @@ __all__ = ["BatchReport", "load_checkpoint", "run_batch", "save_checkpoint",
 SUMMARY_QUANTILES = (0.05, 0.5, 0.95)
 #: Seconds between checkpoints of a running scenario (default).
 CHECKPOINT_SECONDS = 60.0
-CHECKPOINT_FORMAT = 1
+CHECKPOINT_FORMAT = 2
 _PARTIAL = ".partial"
 _LOCK = ".batch.lock"
 _LOG = "batch.log"
 _TALLY_FIELDS = ("n_paths", "counts", "any_champion", "n_champions", "alive", "hist", "minmax", "block_ids",
-                 "fv_blocks", "vh_blocks", "market_exceed", "path_outcome")
+                 "fv_blocks", "bv_blocks", "vh_blocks", "market_exceed", "path_outcome")
 
 
 @dataclass
@@ -210,6 +210,7 @@ def _result_identity(path: Path) -> dict | None:
         with h5netcdf.File(path, "r") as fh:
             a = dict(fh.attrs)
         return {
+            "model_version": int(a.get("model_version", 1)),
             "scenario_hash": a["scenario_hash"],
             "seed_entropy": str(a["seed_entropy"]),
             "seed_spawn_key": [int(k) for k in json.loads(a["seed_spawn_key"])],
@@ -515,9 +516,10 @@ def summary_rows(ds: xr.Dataset) -> list[dict]:
             q = ds["valuation_quantile"].sel(**sel, month=h)
             for level, label in zip(SUMMARY_QUANTILES, ("p05", "median", "p95"), strict=True):
                 row[f"valuation_{label}_{h}m"] = float(q.sel(quantile=level))
-        row["fundamental_value"] = float(ds["fundamental_value"].sel(**sel))
-        row["fundamental_value_low"] = float(ds["fundamental_value_ci"].sel(**sel, bound="low"))
-        row["fundamental_value_high"] = float(ds["fundamental_value_ci"].sel(**sel, bound="high"))
+        for name in ("fundamental_value", "business_value"):
+            row[name] = float(ds[name].sel(**sel))
+            row[f"{name}_low"] = float(ds[f"{name}_ci"].sel(**sel, bound="low"))
+            row[f"{name}_high"] = float(ds[f"{name}_ci"].sel(**sel, bound="high"))
         row["valuation_start"] = float(ds["valuation_start"].sel(**sel))
         rows.append(row)
     return rows
@@ -538,6 +540,8 @@ def summary_dataset(datasets: Sequence[xr.Dataset]) -> xr.Dataset:
     vq = np.full((*shape_h, len(SUMMARY_QUANTILES)), np.nan)
     fv = np.full(n_rows, np.nan)
     fv_ci = np.full((n_rows, 2), np.nan)
+    bv = np.full(n_rows, np.nan)
+    bv_ci = np.full((n_rows, 2), np.nan)
     v0 = np.full(n_rows, np.nan)
     r = 0
     for ds in datasets:
@@ -559,6 +563,8 @@ def summary_dataset(datasets: Sequence[xr.Dataset]) -> xr.Dataset:
                 "month", "quantile")
             fv[r] = float(c["fundamental_value"])
             fv_ci[r] = c["fundamental_value_ci"].sel(bound=["low", "high"])
+            bv[r] = float(c["business_value"])
+            bv_ci[r] = c["business_value_ci"].sel(bound=["low", "high"])
             v0[r] = float(c["valuation_start"])
             r += 1
 
@@ -576,9 +582,12 @@ def summary_dataset(datasets: Sequence[xr.Dataset]) -> xr.Dataset:
                                      "95% Wilson interval of the champion share"),
             "valuation_quantile": var(("row", "horizon", "quantile"), vq, money,
                                       "market valuation at the horizon: 5%, 50% and 95% quantiles"),
-            "fundamental_value": var(("row",), fv, money, "Schwartz-Moon fundamental value at start"),
+            "fundamental_value": var(("row",), fv, money, "Schwartz-Moon equity value at start (floored at 0)"),
             "fundamental_value_ci": var(("row", "bound"), fv_ci, money,
-                                        "95% interval of the fundamental value"),
+                                        "95% interval of the equity value"),
+            "business_value": var(("row",), bv, money, "Schwartz-Moon business value at start (not floored, "
+                                  "minus the money raised after the start)"),
+            "business_value_ci": var(("row", "bound"), bv_ci, money, "95% interval of the business value"),
             "valuation_start": var(("row",), v0, money, "stated market valuation V0"),
         },
         coords={
@@ -602,7 +611,8 @@ def summary_dataset(datasets: Sequence[xr.Dataset]) -> xr.Dataset:
 #: Per-horizon column names end in ``_<months>m`` (and ``_low``/``_high`` for intervals).
 _HORIZON_COLUMN = re.compile(r"_(\d+)m(?:_low|_high)?$")
 _SUMMARY_VARS = ("probability", "probability_ci", "champion_share", "champion_share_ci", "valuation_quantile",
-                 "fundamental_value", "fundamental_value_ci", "valuation_start")
+                 "fundamental_value", "fundamental_value_ci", "business_value", "business_value_ci",
+                 "valuation_start")
 
 
 def _summary_subset(ds: xr.Dataset) -> xr.Dataset:
@@ -647,7 +657,7 @@ def write_summary(results: Sequence[Path | xr.Dataset], out: Path) -> tuple[Path
     for row in rows:
         columns.extend(k for k in row if k not in columns)
     horizon_of = {k: int(m.group(1)) for k in columns if (m := _HORIZON_COLUMN.search(k))}
-    first = [k for k in columns if k not in horizon_of and not k.startswith(("fundamental", "valuation_start"))]
+    first = [k for k in columns if k not in horizon_of and not k.startswith(("fundamental", "business", "valuation_start"))]
     last = [k for k in columns if k not in horizon_of and k not in first]
     by_horizon = sorted((k for k in columns if k in horizon_of), key=lambda k: horizon_of[k])
     columns = first + by_horizon + last

@@ -30,8 +30,18 @@ from simulator.model.schema import Scenario
 from simulator.results.targets import Target
 from simulator.runner.prepared import PreparedRun, prepare_run
 
-__all__ = ["Calibration", "Evaluator", "ImpliedValue", "ParamRange", "UnreachableError", "calibrate",
-           "fundamental_value", "implied_value", "parse_param_range"]
+__all__ = [
+    "READINGS",
+    "Calibration",
+    "Evaluator",
+    "ImpliedValue",
+    "ParamRange",
+    "UnreachableError",
+    "calibrate",
+    "fundamental_value",
+    "implied_value",
+    "parse_param_range",
+]
 
 ALPHA = 1e-3  # family-wise level of the "target reached" check
 
@@ -136,12 +146,26 @@ class Evaluator:
                                                              names, horizons)
         return est, trials
 
-    def fundamental(self, xs, company: int) -> np.ndarray:
-        """Mean fundamental value (currency) of one company at every row of ``xs``."""
+    def fundamental(self, xs, company: int, reading: str = "equity") -> np.ndarray:
+        """Mean fundamental value (currency) of one company at every row of ``xs``, in one reading.
+
+        ``reading`` is ``"equity"`` (``fundamental_value``) or ``"business"``
+        (``business_value``), MODEL.md step 8.
+        """
         xs = np.atleast_2d(np.asarray(xs, dtype=np.float64))
         t = self.tally(xs)
         v0 = np.asarray([self.theta(x)[_valuation_slot(company)] for x in xs])
-        return t.fv[:, company, 1] * v0
+        return _moments_of(t, reading)[:, company, 1] * v0
+
+
+#: The two readings of the fundamental value (MODEL.md step 8) and the Dataset variable of each.
+READINGS = {"equity": "fundamental_value", "business": "business_value"}
+
+
+def _moments_of(t, reading: str) -> np.ndarray:
+    if reading not in READINGS:
+        raise UserError(f"--reading {reading!r}: must be one of {', '.join(READINGS)}")
+    return t.fv if reading == "equity" else t.bv
 
 
 def _valuation_slot(company: int) -> int:
@@ -305,21 +329,41 @@ def calibrate(
 
 @dataclass
 class ImpliedValue:
-    """The parameter value at which the fundamental value equals the stated valuation."""
+    """The parameter value at which one reading of the fundamental value equals the stated valuation.
+
+    ``reading`` is the reading solved for (``"equity"`` or ``"business"``);
+    ``at_scenario`` and ``at_solution`` hold both readings, ``{reading: (mean,
+    (low, high))}`` in currency with 95% intervals, under the scenario's own
+    assumptions and with ``param`` set to ``value`` (main seed).
+    """
 
     param: ParamRange
     company: str
+    reading: str
     value: float
     standard_error: float
     per_seed: np.ndarray
     valuation: float
-    fundamental_at_scenario: float
-    fundamental_ci: tuple[float, float]
+    at_scenario: dict
+    at_solution: dict
+
+    @property
+    def fundamental_at_scenario(self) -> float:
+        """The solved-for reading under the scenario's own assumptions."""
+        return self.at_scenario[self.reading][0]
 
 
 def implied_value(scenario: Scenario, company: str, param: ParamRange, *, paths: int, seed=None,
-                  replicates: int = 4, engine: str = "numba", grid_points: int = 17) -> ImpliedValue:
-    """Solve for the value of ``param`` at which the company's fundamental value equals V0."""
+                  replicates: int = 4, engine: str = "numba", grid_points: int = 17,
+                  reading: str = "equity") -> ImpliedValue:
+    """Solve for the value of ``param`` at which the company's fundamental value (``reading``) equals V0.
+
+    ``reading``: ``"equity"`` (floored at zero, the figure the narrative premium
+    is measured from) or ``"business"`` (not floored, minus the money raised after
+    the start).  Both readings are evaluated at the solution.
+    """
+    if reading not in READINGS:
+        raise UserError(f"--reading {reading!r}: must be one of {', '.join(READINGS)}")
     names = [c.name for c in scenario.companies]
     if company not in names:
         raise UserError(f"--company {company!r}: no such company (known: {', '.join(names)})")
@@ -332,35 +376,50 @@ def implied_value(scenario: Scenario, company: str, param: ParamRange, *, paths:
     for r, ss in enumerate(seeds):
         ev = Evaluator(scenario, [param], paths, ss, engine=engine)
         grid = np.linspace(param.low, param.high, grid_points)
-        fv = ev.fundamental(grid[:, None], c)
+        fv = ev.fundamental(grid[:, None], c, reading)
         try:
-            x = _solve_1d(lambda v, ev=ev: float(ev.fundamental([[v]], c)[0] - v0), param.low, param.high,
-                          grid, fv - v0)
+            x = _solve_1d(lambda v, ev=ev: float(ev.fundamental([[v]], c, reading)[0] - v0), param.low,
+                          param.high, grid, fv - v0)
         except ValueError:
             if r == 0:
                 raise UnreachableError(
-                    f"no value of {param.path} in [{param.low:g}, {param.high:g}] makes the fundamental value "
+                    f"no value of {param.path} in [{param.low:g}, {param.high:g}] makes the {reading} value "
                     f"of {company} reach its valuation {v0:.4g}: it goes from {fv.min():.4g} to {fv.max():.4g}; "
                     "widen the range (--range)") from None
             continue
         solutions.append(x)
     per_seed = np.asarray(solutions)
     se = float(per_seed.std(ddof=1) / math.sqrt(per_seed.size)) if per_seed.size > 1 else float("nan")
-    fv, ci = fundamental_value(scenario, company, paths=paths, seed=root, engine=engine)
-    return ImpliedValue(param=param, company=company, value=float(per_seed.mean()), standard_error=se,
-                        per_seed=per_seed, valuation=v0, fundamental_at_scenario=fv, fundamental_ci=ci)
+    value = float(per_seed.mean())
+    at_scenario = fundamental_value(scenario, company, paths=paths, seed=root, engine=engine)
+    solved = Evaluator(scenario, [param], paths, root, engine=engine)
+    at_solution = _readings(solved.tally([[value]]), c, solved.theta([value])[_valuation_slot(c)])
+    return ImpliedValue(param=param, company=company, reading=reading, value=value, standard_error=se,
+                        per_seed=per_seed, valuation=v0, at_scenario=at_scenario, at_solution=at_solution)
 
 
 def fundamental_value(scenario: Scenario, company: str, *, paths: int, seed=None,
-                      engine: str = "numba") -> tuple[float, tuple[float, float]]:
-    """The company's fundamental value under the scenario's own assumptions, with a 95% interval."""
+                      engine: str = "numba") -> dict:
+    """The company's fundamental value under the scenario's own assumptions, in both readings.
+
+    Returns ``{"equity": (mean, (low, high)), "business": (mean, (low, high))}``
+    in currency, with 95% intervals (MODEL.md step 8).
+    """
     names = [c.name for c in scenario.companies]
     c = names.index(company)
     v0 = scenario.companies[c].valuation
     t = prepare_run(scenario, paths=paths, seed=seed, engine=engine, fans=False).simulate(outcome_paths=0)
-    n, mean, m2 = t.fv[0, c]
-    half = stats.norm.ppf(0.975) * math.sqrt(m2 / max(n - 1, 1) / n) * v0
-    return float(mean * v0), (float(mean * v0 - half), float(mean * v0 + half))
+    return _readings(t, c, v0)
+
+
+def _readings(t, c: int, v0: float) -> dict:
+    """Both readings of company ``c`` from set 0 of a tally, in currency with 95% intervals."""
+    out = {}
+    for reading in READINGS:
+        n, mean, m2 = _moments_of(t, reading)[0, c]
+        half = stats.norm.ppf(0.975) * math.sqrt(m2 / max(n - 1, 1) / n) * v0
+        out[reading] = (float(mean * v0), (float(mean * v0 - half), float(mean * v0 + half)))
+    return out
 
 
 def _current_value(scenario: Scenario, path: str) -> float:

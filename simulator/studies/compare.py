@@ -186,14 +186,16 @@ def compare(a: xr.Dataset, b: xr.Dataset, *, paired: bool | None = None) -> xr.D
         out["valuation_quantile_difference_ci"] = (("company", "horizon", "quantile", "bound"),
                                                    np.stack([d - half, d + half], axis=-1),
                                                    {"long_name": "95% interval (unpaired)", "units": units})
-    fa, fb = a["fundamental_value"].values, b["fundamental_value"].values
-    ha = (a["fundamental_value_ci"].values[..., 1] - a["fundamental_value_ci"].values[..., 0]) / 2
-    hb = (b["fundamental_value_ci"].values[..., 1] - b["fundamental_value_ci"].values[..., 0]) / 2
-    half = np.sqrt(ha**2 + hb**2)
-    out["fundamental_value_difference"] = (("company",), fb - fa, {"long_name": "fundamental value, b - a",
-                                                                   "units": units})
-    out["fundamental_value_difference_ci"] = (("company", "bound"), np.stack([fb - fa - half, fb - fa + half], -1),
-                                              {"long_name": "95% interval (unpaired)", "units": units})
+    for name, label in (("fundamental_value", "equity value"), ("business_value", "business value")):
+        if name not in a or name not in b:  # results written before the business value existed
+            continue
+        fa, fb = a[name].values, b[name].values
+        ha = (a[f"{name}_ci"].values[..., 1] - a[f"{name}_ci"].values[..., 0]) / 2
+        hb = (b[f"{name}_ci"].values[..., 1] - b[f"{name}_ci"].values[..., 0]) / 2
+        half = np.sqrt(ha**2 + hb**2)
+        out[f"{name}_difference"] = (("company",), fb - fa, {"long_name": f"{label}, b - a", "units": units})
+        out[f"{name}_difference_ci"] = (("company", "bound"), np.stack([fb - fa - half, fb - fa + half], -1),
+                                        {"long_name": "95% interval (unpaired)", "units": units})
     out.attrs.update({"a": a.attrs.get("scenario_name", "a"), "b": b.attrs.get("scenario_name", "b"),
                       "a_hash": a.attrs.get("scenario_hash", ""), "b_hash": b.attrs.get("scenario_hash", ""),
                       "paired": int(codes is not None), "method": method,
@@ -248,11 +250,14 @@ def compare_table(diff: xr.Dataset) -> str:
                     cells.append(f"q{round(100 * q):02d} {format_amount(d)} [{format_amount(lo)}, "
                                  f"{format_amount(hi)}]")
                 lines.append(f"{c:<12}{int(h):>6}  " + "   ".join(cells))
-    lines += ["", f"Fundamental value, b - a ({cur})"]
-    for c in diff["company"].values:
-        d = float(diff["fundamental_value_difference"].sel(company=c))
-        lo, hi = diff["fundamental_value_difference_ci"].sel(company=c).values
-        lines.append(f"{c:<12} {format_amount(d)} [{format_amount(lo)}, {format_amount(hi)}]")
+    for name, label in (("fundamental_value", "Equity value"), ("business_value", "Business value")):
+        if f"{name}_difference" not in diff:
+            continue
+        lines += ["", f"{label}, b - a ({cur})"]
+        for c in diff["company"].values:
+            d = float(diff[f"{name}_difference"].sel(company=c))
+            lo, hi = diff[f"{name}_difference_ci"].sel(company=c).values
+            lines.append(f"{c:<12} {format_amount(d)} [{format_amount(lo)}, {format_amount(hi)}]")
     lines.append(f"\npairing: {diff.attrs['pairing']}")
     return "\n".join(lines)
 

@@ -32,7 +32,8 @@ class Output:
 
     ``name`` is an outcome (``champion``, ``contested``, ``collapse``: its
     probability), ``champion_share``, ``survival``, ``any_champion``,
-    ``mean_valuation``, ``fundamental_value`` (no ``@month``), or a quantile
+    ``mean_valuation``, ``fundamental_value`` or ``business_value`` (the two
+    readings of MODEL.md step 8, at start: no ``@month``), or a quantile
     ``<variable>_q<percent>`` of revenue, valuation, cash, capacity,
     gross_margin or narrative (``valuation_q50@36``: the median valuation).
     """
@@ -103,12 +104,13 @@ class Output:
         if self.quantile is not None:
             var = self.name.rsplit("_q", 1)[0]
             return {"gross_margin": "1", "narrative": "log multiple"}.get(var, currency)
-        if self.name in ("mean_valuation", "fundamental_value"):
+        if self.name in ("mean_valuation", *_AT_START):
             return currency
         return "1"
 
 
-_SCALARS = ("champion_share", "survival", "any_champion", "mean_valuation", "fundamental_value")
+_AT_START = ("fundamental_value", "business_value")
+_SCALARS = ("champion_share", "survival", "any_champion", "mean_valuation", *_AT_START)
 
 
 def parse_output(text: str, scenario: Scenario) -> Output:
@@ -146,9 +148,9 @@ def parse_output(text: str, scenario: Scenario) -> Output:
         if company not in companies:
             raise UserError(f"{where}: no company {company!r} (companies: {', '.join(companies)})")
         c_index = companies.index(company)
-    if name == "fundamental_value":
+    if name in _AT_START:
         if month is not None:
-            raise UserError(f"{where}: the fundamental value is at start; drop @{month}")
+            raise UserError(f"{where}: the {name.replace('_', ' ')} is at start; drop @{month}")
         month_i = None
     else:
         if month is None:

@@ -36,7 +36,7 @@ from simulator.errors import ScenarioError, UserError
 from simulator.model import quantities as L
 from simulator.model.parameters import ParameterLayout, build_layout
 from simulator.model.scenario_file import load_scenario, with_overrides
-from simulator.model.schema import Scenario
+from simulator.model.schema import Effects, Scenario, range_bounds
 from simulator.results.dataset import build_sets_dataset
 from simulator.runner.prepared import prepare_run
 
@@ -224,14 +224,26 @@ def parse_number(text: str, where: str) -> float:
     return value
 
 
+def _range_end_bounds(path: str) -> tuple[float, float] | None:
+    """The bounds of a range effect's key (``...import_cut``, ``...import_cut.low``), or None."""
+    parts = path.split(".")
+    if parts[-1] in ("low", "high"):
+        parts = parts[:-1]
+    info = Effects.model_fields.get(parts[-1]) if "events" in parts else None
+    return range_bounds(info) if info is not None else None
+
+
 def check_value(scenario: Scenario, path: str, value: float, *, where: str) -> None:
     """Raise a one-line ScenarioError when ``value`` is not allowed for the key ``path``."""
     if path.endswith((".chips.enabled", ".funding.enabled")):
         raise ScenarioError(f"{where}: {path} is a switch (true/false), not a number to vary; compare "
                             "both settings with --set instead")
-    if path.endswith((".import_cut.low", ".import_cut.high", ".import_cut")):
-        if not 0.0 <= value <= 1.0:
-            raise ScenarioError(f"{where}: {path} = {value:g}: out of range (allowed: >= 0 and <= 1)")
+    bounds = _range_end_bounds(path)
+    if bounds is not None:
+        # One end of a [low, high] range: its own bounds (the other end is checked when the run is set up).
+        if not bounds[0] <= value <= bounds[1]:
+            raise ScenarioError(f"{where}: {path} = {value:g}: out of range (allowed: >= {bounds[0]:g} and "
+                                f"<= {bounds[1]:g})")
         return
     try:
         with_overrides(scenario, {path: float(value)})

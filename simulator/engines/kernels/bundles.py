@@ -49,13 +49,13 @@ Tasks = namedtuple("Tasks", "set start n rng group_start share_events")
 #: (slot, set, company, variable, recorded month, bin) int64 and ``minmax`` (...,
 #: 2) float64 (one slot per thread, or one shared slot when each set is run by one
 #: group); ``hist_dirty`` zero each group's own histograms first (a reused buffer);
-#: per task: ``fv`` (task, company, 2) and ``vh`` (task, company, horizon, 2)
-#: float64 Welford moments; ``kept`` (variable, path, company, month) float32 and
+#: per task: ``fv`` and ``bv`` (task, company, 2) (equity and business value) and
+#: ``vh`` (task, company, horizon, 2) float64 Welford moments; ``kept`` (variable, path, company, month) float32 and
 #: ``fail_month`` (path, company) int64 of the kept paths; ``path_outcome`` (set,
 #: path, company, horizon) int8 outcome codes of the first paths; ``trace`` (state variable,
 #: path, company, month) and ``trace_mood`` (path, month) float64 of the traced paths.
 Tallies = namedtuple("Tallies", "counts any_champion n_champions fail_counts market_exceed hist minmax hist_dirty "
-                                "fv vh kept fail_month path_outcome trace trace_mood")
+                                "fv bv vh kept fail_month path_outcome trace trace_mood")
 
 #: One thread's lane arrays (rows of LANES values, see lanes.py and state.py):
 #: ``P`` parameters, ``S`` company state, ``sec`` sector state, ``p_none`` P(no

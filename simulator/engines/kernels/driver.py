@@ -130,7 +130,7 @@ def run_months(j, where, buffers, model, plan, out, work):
             # 5. Revenue, margin, cash; funding, backstop, failure.
             need, n_need = operate(lanes, c, n, dt, chips_on[c], funding_on[c])
             if n_need > 0:
-                fund(lanes, rs, c, n, need, n_need)
+                fund(lanes, rs, c, n, need, n_need, m * dt)
             fail(lanes, c, n, m)
         # 6. Record the month.
         row = plan.rec_row[m]
@@ -234,7 +234,7 @@ def _block(group, b, model, inputs, plan, tasks, out, work):
             _month0(where, buffers, model, plan, out, work)
             run_months(j, where, buffers, model, plan, out, work)
             finish_lanes((work.P, work.S, work.sec), n, n_comp, (tid, s, t, path0, base), horizon_t,
-                         (out.fv, out.fail_counts, out.fail_month), keep_j)
+                         (out.fv, out.bv, out.fail_counts, out.fail_month), keep_j)
     if plan.fans:
         slot = tid if out.hist.shape[0] > 1 else 0
         for j in range(n_sg):

@@ -3,7 +3,8 @@
 Each event type arrives as Poisson with its hazard; an arrival picks a branch
 by its probability and applies the branch's effects: a narrative jump (the
 sector mood for sector events, the company narrative otherwise), a growth
-jump, a log-demand jump, an import cut, cash and an opex multiplier.  Failed
+jump, a log-demand jump, an import multiplier (a cut below 1, an easing above),
+cash and an opex multiplier.  Failed
 companies take no economic effect (their narrative still takes jumps).
 
 ``lanes`` is ``(P, S, sec)``: lane parameters, company state, sector state.
@@ -63,6 +64,12 @@ def _draw_jump(gen, mean, sd):
 
 
 @no_refcounts
+def _uniform_in(gen, lo, hi):
+    """A value uniform in [lo, hi], drawn only when the range has a width (a fixed value draws nothing)."""
+    return lo + (hi - lo) * next_double(gen) if hi > lo else lo
+
+
+@no_refcounts
 def arrivals(lanes, rng, events, draws, d0, n, n_comp, dt, tape, record):
     """Event arrivals of every lane this month, by inversion of its uniform, and their effects.
 
@@ -118,9 +125,9 @@ def _event_lane(lanes, table, branch_slots, e, u, p0, i, n_comp, dt, ge, tape, r
         narr = _draw_jump(ge, P[br + BRANCH.narrative.mean + i], P[br + BRANCH.narrative.sd + i])
         growth = _draw_jump(ge, P[br + BRANCH.growth.mean + i], P[br + BRANCH.growth.sd + i])
         demand = _draw_jump(ge, P[br + BRANCH.demand.mean + i], P[br + BRANCH.demand.sd + i])
-        lo = P[br + BRANCH.import_cut.low + i]
-        hi = P[br + BRANCH.import_cut.high + i]
-        cut = lo + (hi - lo) * next_double(ge) if hi > lo else lo
+        cut = _uniform_in(ge, P[br + BRANCH.import_cut.low + i], P[br + BRANCH.import_cut.high + i])
+        ease = _uniform_in(ge, P[br + BRANCH.import_multiplier.low + i], P[br + BRANCH.import_multiplier.high + i])
+        imports = (1.0 - cut) * ease  # the import factor's multiplier: a cut, an easing, or both
         if record:
             tape_i, tape_f, tape_n = tape
             k = tape_n[0]
@@ -131,18 +138,18 @@ def _event_lane(lanes, table, branch_slots, e, u, p0, i, n_comp, dt, ge, tape, r
                 tape_f[k, 0] = narr
                 tape_f[k, 1] = growth
                 tape_f[k, 2] = demand
-                tape_f[k, 3] = cut
+                tape_f[k, 3] = imports
                 tape_n[0] = k + 1
             else:
                 tape_n[1] = 1
-        apply_event(lanes, br, comp, (narr, growth, demand, cut), i, n_comp)
+        apply_event(lanes, br, comp, (narr, growth, demand, imports), i, n_comp)
 
 
 @no_refcounts
 def apply_event(lanes, br, comp, jumps, i, n_comp):
     """Effects of one arrival (branch record at row offset ``br``; ``jumps`` its drawn values) on lane ``i``."""
     P, S, sec = lanes
-    narr, growth, demand, cut = jumps
+    narr, growth, demand, imports = jumps
     cash = P[br + BRANCH.cash + i]
     opex_mult = P[br + BRANCH.opex + i]
     if comp < 0:
@@ -157,7 +164,7 @@ def apply_event(lanes, br, comp, jumps, i, n_comp):
             continue
         S[cs + GROWTH + i] += growth
         S[cs + LOG_DEMAND + i] += demand
-        S[cs + IMPORT_FACTOR + i] *= 1.0 - cut
+        S[cs + IMPORT_FACTOR + i] *= imports
         S[cs + CASH + i] += cash
         S[cs + OPEX + i] *= opex_mult
 

@@ -5,7 +5,9 @@ the logistic probability of the effective narrative and brings a share of
 the valuation; if cash is still negative the state steps in with its
 probability; a company whose cash stays negative fails: failure is absorbing
 and its valuation is the recovery share of the valuation at failure.  A
-backstop smaller than the shortfall does not save the company.
+backstop smaller than the shortfall does not save the company.  The money
+brought in (raises and backstop), discounted to the start at the company's
+``discount_rate``, is summed in the ``RAISED`` row for the business value.
 ``lanes`` is ``(P, S, sec)``.
 """
 
@@ -26,6 +28,7 @@ from simulator.engines.kernels.state import (
     LOG_VALUATION,
     MOOD,
     NARRATIVE,
+    RAISED,
     VALUE_AT_FAILURE,
     company_params,
     company_state,
@@ -35,27 +38,28 @@ __all__ = ["fail", "fund"]
 
 
 @no_refcounts
-def fund(lanes, rs, c, n, need, n_need):
+def fund(lanes, rs, c, n, need, n_need, t):
     """Market raises and the state backstop of company ``c`` in the lanes of ``need``, from their funding streams.
 
     A lane draws one uniform for a raise when its runway is short, then one for
     the backstop if its cash is still negative; other lanes draw nothing.  With
     few lanes in the mask only those are visited; with many, one branch-free
     pass over all lanes is cheaper (lanes outside the mask neither want a raise
-    nor have negative cash, so the pass leaves them as they are).
+    nor have negative cash, so the pass leaves them as they are).  ``t`` is the
+    time of the month's end in years (the money raised is discounted from it).
     """
     if n_need > 12:
         for i in range(n):
-            _fund_lane(lanes, rs, c, i)
+            _fund_lane(lanes, rs, c, i, t)
         return
     while need != U0:
         i = trailing_zeros(need)
         need &= need - U1
-        _fund_lane(lanes, rs, c, i)
+        _fund_lane(lanes, rs, c, i, t)
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _fund_lane(lanes, rs, c, i):
+def _fund_lane(lanes, rs, c, i, t):
     """Raise and backstop of lane ``i``, branch-free (masked draws), so a loop over lanes vectorises."""
     P, S, sec = lanes
     cs = company_state(c)
@@ -69,12 +73,16 @@ def _fund_lane(lanes, rs, c, i):
     prob = 1.0 / (1.0 + fast_exp(-x))
     u = lane_masked_double(rs, FUNDING, i, want)
     raised = P[cp + COMPANY.funding.raise_fraction_of_valuation + i] * fast_exp(S[cs + LOG_VALUATION + i])
-    cash = cash + raised if (want and u < prob) else cash
+    got = want and u < prob
+    cash = cash + raised if got else cash
     short = alive and cash < 0.0
     u = lane_masked_double(rs, FUNDING, i, short)
-    cash = (cash + P[cp + COMPANY.funding.backstop + i]
-            if (short and u < P[cp + COMPANY.funding.backstop_probability + i]) else cash)
+    backstop = P[cp + COMPANY.funding.backstop + i]
+    saved = short and u < P[cp + COMPANY.funding.backstop_probability + i]
+    cash = cash + backstop if saved else cash
     S[cs + CASH + i] = cash
+    brought = (raised if got else 0.0) + (backstop if saved else 0.0)
+    S[cs + RAISED + i] += brought * fast_exp(-P[cp + COMPANY.valuation_model.discount_rate + i] * t)
 
 
 @no_refcounts

@@ -5,14 +5,17 @@ most ``collapse_valuation_ratio`` times V0), a champion (alive, valuation at
 least ``champion_valuation_ratio`` times V0 and price-to-sales at most
 ``champion_max_price_to_sales``) or contested.  Counts are integers (exact in
 any order); the valuation's moments are Welford updates in path order, per
-task.  At the end of a path: the fundamental value (discounted cash plus the
-exit multiple of operating profit, floored at zero, 0 for failed paths) and
-the month of failure.  ``lanes`` is ``(P, S, sec)``.
+task.  At the end of a path: the fundamental value in its two readings
+(MODEL.md step 8: discounted cash plus the exit multiple of operating
+profit, 0 for failed paths; the equity value floors it at zero, the
+business value does not and subtracts the discounted money raised after the
+start) and the month of failure.  ``lanes`` is ``(P, S, sec)``.
 """
 
 import math
 
 import numpy as np
+from numba import njit
 
 from simulator.engines.kernels.fastmath import INF
 from simulator.engines.kernels.rng import no_refcounts
@@ -29,6 +32,7 @@ from simulator.engines.kernels.state import (
     MARGIN,
     OPEX,
     OPEX_GROWTH,
+    RAISED,
     REVENUE,
     VALUE_AT_FAILURE,
     company_params,
@@ -95,33 +99,43 @@ def horizon_lanes(lanes, n, n_comp, where, h_idx, out, market_h):
 
 @no_refcounts
 def finish_lanes(lanes, n, n_comp, where, horizon_t, out, keep_n):
-    """Fundamental value (discounted cash plus exit multiple of operating profit) and month of failure.
+    """Equity and business value (MODEL.md step 8) and month of failure of ``n`` lanes.
 
-    ``where`` as for :func:`horizon_lanes`; ``out`` = (fundamental-value moments
-    per task, paths by month of failure, month of failure of the kept paths).
+    ``where`` as for :func:`horizon_lanes`; ``out`` = (equity-value and
+    business-value moments per task, paths by month of failure, month of failure
+    of the kept paths).
     """
     P, S, _ = lanes
     tid, s, task, path0, base = where
-    fv_stats, fail_counts, fail_month = out
+    fv_stats, bv_stats, fail_counts, fail_month = out
     for i in range(n):
         p = path0 + base + np.int64(i)
         ip = base + np.int64(i)
+        nn = ip + 1.0
         for c in range(n_comp):
             cs = company_state(c)
             cp = company_params(c)
-            value = 0.0
+            equity = 0.0
+            business = 0.0
             if S[cs + ALIVE + i] > 0.5:
                 profit = S[cs + REVENUE + i] * S[cs + MARGIN + i] - S[cs + OPEX + i] / S[cs + OPEX_GROWTH + i]
                 value = S[cs + CASH + i] + P[cp + COMPANY.valuation_model.exit_multiple + i] * profit
-                if value < 0.0:
-                    value = 0.0  # limited liability
-                value *= math.exp(-P[cp + COMPANY.valuation_model.discount_rate + i] * horizon_t)
-            x = value / P[cp + COMPANY.valuation + i]
-            nn = ip + 1.0
-            delta = x - fv_stats[task, c, 0]
-            fv_stats[task, c, 0] += delta / nn
-            fv_stats[task, c, 1] += delta * (x - fv_stats[task, c, 0])
+                discount = math.exp(-P[cp + COMPANY.valuation_model.discount_rate + i] * horizon_t)
+                business = value * discount
+                equity = max(value, 0.0) * discount  # limited liability
+            business -= S[cs + RAISED + i]
+            v0 = P[cp + COMPANY.valuation + i]
+            _welford(fv_stats, task, c, nn, equity / v0)
+            _welford(bv_stats, task, c, nn, business / v0)
             if p < keep_n:
                 fail_month[p, c] = S[cs + FAILURE_MONTH + i]
             # Paths by month of failure (0: never failed); the caller turns these into survival.
             fail_counts[tid, s, c, int(S[cs + FAILURE_MONTH + i])] += 1
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _welford(stats, task, c, nn, x):
+    """Welford update of (mean, M2) at ``stats[task, c]`` with the ``nn``-th value ``x``."""
+    delta = x - stats[task, c, 0]
+    stats[task, c, 0] += delta / nn
+    stats[task, c, 1] += delta * (x - stats[task, c, 0])

@@ -55,6 +55,7 @@ from simulator.engines.kernels.state import (
     OPEX,
     OPEX_GROWTH,
     PTRS_RATE,
+    RAISED,
     REVENUE,
     SECTOR_ROWS,
     SIGMA_GROWTH,
@@ -137,6 +138,7 @@ def start_lanes(lanes, event_table, p_none, n_comp, n, dt, chips_on):
             S[cs + SIGMA_GROWTH + i] = P[cp + COMPANY.growth.sigma_growth + i]
             S[cs + NEW_CARDS + i] = 0.0
             S[cs + FLOW + i] = 0.0
+            S[cs + RAISED + i] = 0.0
             logr, rev, logcap, g = serve(S[cs + LOG_DEMAND + i], 0.0, S[cs + LOG_UNIT_COST + i], S[cs + CARDS + i],
                                          chips_on[c], S[cs + LOG_REVENUE_PER_CARD + i],
                                          P[cp + COMPANY.pricing.scarcity_premium + i])

@@ -24,7 +24,7 @@ __all__ = [
     "LOG_REVENUE", "LOG_REVENUE_PER_CARD", "LOG_UNIT_COST", "LOG_VALUATION", "LOG_VALUATION_AT_START",
     "LOSS_CARRYFORWARD", "MARGIN", "MARGIN_AT_START", "MOOD", "MOOD_DECAY", "MOOD_NOISE", "NARRATIVE",
     "NARRATIVE_AT_START", "NARRATIVE_DECAY", "NARRATIVE_NOISE", "NEW_CARDS", "OPEX", "OPEX_GROWTH", "PTRS",
-    "PTRS_RATE", "REVENUE", "SECTOR_ROWS", "SIGMA_GROWTH", "SIGMA_REVENUE", "TRACED", "VALUE_AT_FAILURE",
+    "PTRS_RATE", "RAISED", "REVENUE", "SECTOR_ROWS", "SIGMA_GROWTH", "SIGMA_REVENUE", "TRACED", "VALUE_AT_FAILURE",
     "VOLATILITY_DECAY", "company_params", "company_slot", "company_state",
 ]
 
@@ -65,7 +65,9 @@ PTRS_RATE = row(31)           # supply rate whose PTRS constants are cached in t
 OPEX_GROWTH = row(32)         # exp(opex_growth dt)
 LOG_REVENUE_PER_CARD = row(33)
 PTRS = row(34)                # rows PTRS .. PTRS + 4: numpy's PTRS constants
-COMPANY_ROWS = 39
+# Accumulated over the path.
+RAISED = row(39)              # money raised after the start (market and backstop), discounted to the start
+COMPANY_ROWS = 40
 
 # Sector state, one set of rows per path.
 MOOD = row(0)                 # sector mood S
@@ -79,7 +81,7 @@ SECTOR_ROWS = 6
 #: The rows of the traced state (simulator.model.quantities.STATE_NAMES), in that order.
 TRACED = (NARRATIVE, GROWTH, LOG_DEMAND, LOG_PRICE, LOG_UNIT_COST, CARDS, IMPORT_FACTOR, CASH, OPEX,
           LOSS_CARRYFORWARD, ALIVE, VALUE_AT_FAILURE, FAILURE_MONTH, SIGMA_REVENUE, SIGMA_GROWTH, REVENUE,
-          NEW_CARDS, MARGIN, LOG_VALUATION, LOG_CAPACITY)
+          NEW_CARDS, MARGIN, LOG_VALUATION, LOG_CAPACITY, RAISED)
 if len(TRACED) != len(STATE_NAMES):  # pragma: no cover - a new state name needs its row here
     raise ImportError("kernels/state.py: TRACED must give one row per simulator.model.quantities.STATE_NAMES")
 

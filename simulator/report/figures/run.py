@@ -488,12 +488,14 @@ def _all_unlimited(ds: xr.Dataset, names: Sequence[str]) -> bool:
 def valuation_decomposition(ds: xr.Dataset, companies: Sequence[str] | None = None) -> Figure:
     """The stated valuation at start split into fundamental value and narrative premium.
 
-    Left: one stacked bar per company, fundamental value (``fundamental_value``,
+    Left: one stacked bar per company, the equity value (``fundamental_value``,
     dark, with its 95% interval) plus narrative premium (``narrative_premium``,
     hatched) = V0 (``valuation_start``), on a linear axis, labelled with the
-    premium's share of V0.  Right: the same two amounts per company on a log
-    axis, where a fundamental value hundreds of times smaller than V0 is
-    still visible with its interval.  A fundamental value <= 0 cannot be drawn
+    premium's share of V0; the business value (``business_value``, not floored,
+    minus the money raised after the start) as a red circle with its 95%
+    interval, left of zero when it is negative.  Right: the positive amounts per
+    company on a log axis, where a fundamental value hundreds of times smaller
+    than V0 is still visible with its interval.  A value <= 0 cannot be drawn
     on the log axis; its label says so.
 
     Parameters
@@ -517,6 +519,9 @@ def valuation_decomposition(ds: xr.Dataset, companies: Sequence[str] | None = No
     fv = sel["fundamental_value"].values.astype(float)
     ci = sel["fundamental_value_ci"].values.astype(float)
     premium = sel["narrative_premium"].values.astype(float)
+    has_bv = "business_value" in sel
+    bv = sel["business_value"].values.astype(float) if has_bv else np.full(len(names), np.nan)
+    bv_ci = sel["business_value_ci"].values.astype(float) if has_bv else np.full((len(names), 2), np.nan)
     fig = new_figure(2.4 + 0.7 * len(names))
     ax, axl = fig.subplots(1, 2, sharey=True, gridspec_kw={"width_ratios": [1.0, 1.0]})
     y = np.arange(len(names))[::-1]  # first company on top
@@ -529,13 +534,20 @@ def valuation_decomposition(ds: xr.Dataset, companies: Sequence[str] | None = No
     for yi, v, p in zip(y, v0, premium, strict=True):
         ax.annotate(f"{100 * p / v:.1f}%", (v, yi), xytext=(4, 0), textcoords="offset points",
                     ha="left", va="center", fontsize="small")
-    ax.set_xlim(0, max(v0.max(), (fv_bar + premium).max()) * 1.22)
+    if has_bv:
+        ax.errorbar(bv, y, xerr=np.clip(np.stack([bv - bv_ci[:, 0], bv_ci[:, 1] - bv]), 0.0, None), fmt="o",
+                    markersize=6, color="#b2182b", markerfacecolor="white", capsize=3)
+    right = max(v0.max(), (fv_bar + premium).max()) * 1.22
+    left = min(0.0, np.nanmin(bv_ci[:, 0]) * 1.15) if has_bv else 0.0
+    ax.set_xlim(left, right)
+    if left < 0:
+        ax.axvline(0.0, color="0.4", linewidth=0.8)
     ax.xaxis.set_major_locator(MaxNLocator(4))
     amount_axis(ax.xaxis, log=False)
     ax.set_yticks(y, names)
     ax.set_ylim(-0.6, len(names) - 0.4)
     ax.set_xlabel(f"{cur} (label: premium as a share of V0)")
-    ax.set_title("V0 = fundamental value + narrative premium", fontsize="medium")
+    ax.set_title("V0 = equity value + narrative premium", fontsize="medium")
     ax.grid(True, axis="x", color="0.9", linewidth=0.6)
     ax.set_axisbelow(True)
 
@@ -544,25 +556,36 @@ def valuation_decomposition(ds: xr.Dataset, companies: Sequence[str] | None = No
     low_err = fv - np.maximum(ci[:, 0], fv * 1e-3)  # a CI reaching <= 0 is cut on the log axis
     axl.errorbar(fv[positive], y[positive], xerr=np.clip(np.stack([low_err, ci[:, 1] - fv]), 0.0, None)[:, positive],
                  fmt="D", markersize=7, color="#17375e", capsize=4)
-    for yi, f in zip(y, fv, strict=True):
-        label = f"FV {short_amount(f)}" if f > 0 else f"FV {short_amount(f)}: <= 0, not on a log axis"
-        axl.annotate(label, (f if f > 0 else 0.0, yi), xytext=(0, 7), textcoords="offset points",
-                     xycoords=("data" if f > 0 else "axes fraction", "data"), ha="left" if f <= 0 else "center",
-                     va="bottom", fontsize="small")
+    bv_positive = has_bv & (bv > 0)
+    if np.any(bv_positive):
+        bv_low = bv - np.maximum(bv_ci[:, 0], bv * 1e-3)
+        axl.errorbar(bv[bv_positive], y[bv_positive],
+                     xerr=np.clip(np.stack([bv_low, bv_ci[:, 1] - bv]), 0.0, None)[:, bv_positive], fmt="o",
+                     markersize=6, color="#b2182b", markerfacecolor="white", capsize=3)
+    for yi, f, b in zip(y, fv, bv, strict=True):
+        # Labels start at the panel's left edge so that long ones stay inside the figure.
+        label = f"equity {short_amount(f)}" + ("" if f > 0 else " (not on a log axis)")
+        if np.isfinite(b):
+            label += f", business {short_amount(b)}" + ("" if b > 0 else " (left panel)")
+        axl.annotate(label, (0.02, yi), xytext=(0, 7), textcoords="offset points",
+                     xycoords=("axes fraction", "data"), ha="left", va="bottom", fontsize="small")
     axl.set_xscale("log")
-    finite = np.concatenate([v0, fv[positive], ci[positive, 0][ci[positive, 0] > 0]])
+    finite = np.concatenate([v0, fv[positive], ci[positive, 0][ci[positive, 0] > 0], bv[bv_positive]])
     axl.set_xlim(finite.min() / 4, finite.max() * 4)
     amount_axis(axl.xaxis, log=True)
     axl.tick_params(labelleft=False)
     axl.set_xlabel(f"{cur} (log scale)")
     axl.set_title("V0 and fundamental value on a log scale", fontsize="medium")
     axl.grid(True, axis="x", which="major", color="0.9", linewidth=0.6)
-    handles = [Patch(facecolor="#17375e", edgecolor="0.2", label="fundamental value (Schwartz-Moon)"),
+    handles = [Patch(facecolor="#17375e", edgecolor="0.2", label="equity value (Schwartz-Moon)"),
                Patch(facecolor="#f4c27a", hatch="//", edgecolor="0.3", label="narrative premium"),
                Line2D([], [], color="black", marker="s", linestyle="none", label="V0"),
                Line2D([], [], color="#17375e", marker="D", linestyle="-",
-                      label="fundamental value, 95% CI")]
-    figure_legend(fig, handles, ncols=4)
+                      label="equity value, 95% CI")]
+    if has_bv:
+        handles.append(Line2D([], [], color="#b2182b", marker="o", markerfacecolor="white", linestyle="-",
+                              label="business value, 95% CI"))
+    figure_legend(fig, handles, ncols=3)
     suptitle(fig, ds, "fundamental value vs narrative premium at start")
     return fig
 
