@@ -33,7 +33,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         try:
             sc = load_scenario(path, overrides=args.overrides)
         except ScenarioError as exc:
-            print(f"simulator: error: {exc}", file=sys.stderr)
+            for line in str(exc).splitlines():
+                print(f"simulator: error: {line}", file=sys.stderr)
             failed += 1
             continue
         n_events = len(sc.sector.events) + sum(len(c.events) for c in sc.companies)
