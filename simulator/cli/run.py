@@ -42,6 +42,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from simulator.model.scenario_file import load_scenario
 
     scenario = load_scenario(args.scenario, overrides=args.overrides)
+    if not args.quiet:
+        from simulator.cli.validate import derived_lines
+
+        for line in derived_lines(scenario):
+            print(line)
     out = args.out or Path("results") / f"{scenario.name}.nc"
     start = time.perf_counter()
     if args.precision is not None:

@@ -19,15 +19,25 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from simulator.errors import ScenarioError
-from simulator.model.schema import MONEY, NAMED_LISTS, Scenario, model_of
+from simulator.model.schema import (
+    DERIVED_AMOUNTS,
+    MONEY,
+    NAMED_LISTS,
+    Effects,
+    Jump,
+    Scenario,
+    model_of,
+    own_fields_first,
+)
 from simulator.model.uncertain import extract_uncertain, restore_tables
 
-__all__ = ["apply_overrides", "load_scenario", "parse_scenario", "parse_value", "set_dotted", "with_overrides"]
+__all__ = ["DerivedAmount", "apply_overrides", "defaulted_keys", "derived_amounts", "load_scenario", "parse_scenario",
+           "parse_value", "set_dotted", "with_overrides"]
 
 
 def _describe_field(loc: tuple[Any, ...]) -> tuple[str, str]:
@@ -327,3 +337,57 @@ def with_overrides(scenario: Scenario, overrides: Any) -> Scenario:
     except ValidationError as exc:
         raise _errors(exc, raw, scenario.source_path or "<scenario>") from None
 
+
+
+class DerivedAmount(NamedTuple):
+    """An amount key the file does not give, with the value derived from the company's own figures."""
+
+    path: str
+    value: float
+    units: str
+    rule: str
+    #: False when its table is switched off (chips or funding disabled), so the value is never read.
+    used: bool = True
+
+
+def derived_amounts(scenario: Scenario) -> list[DerivedAmount]:
+    """The amount keys of every company that took their derived default (schema.DERIVED_AMOUNTS)."""
+    out = []
+    for company in scenario.companies:
+        for key in company.derived:
+            table, name = key.split(".")
+            model = getattr(company, table)
+            units = str((type(model).model_fields[name].json_schema_extra or {}).get("units", ""))
+            used = bool(getattr(model, "enabled", True))
+            out.append(DerivedAmount(f"companies.{company.name}.{key}", float(getattr(model, name)),
+                                     units.replace(MONEY, scenario.currency), DERIVED_AMOUNTS[key], used))
+    return out
+
+
+def defaulted_keys(scenario: Scenario) -> list[str]:
+    """Every dotted key the scenario does not give (after overrides), so it took its default.
+
+    The derived amounts (:func:`derived_amounts`) are among them.  Keys given as
+    distributions count as given.  An event's effects that are not given (no
+    effect) and empty lists of events are not listed.
+    """
+    out: list[str] = []
+
+    def walk(obj: BaseModel, prefix: str) -> None:
+        derived = set(getattr(obj, "derived", ()))
+        for name, _ in own_fields_first(type(obj)):
+            value = getattr(obj, name)
+            path = f"{prefix}{name}"
+            if isinstance(obj, Effects) and name in Effects.model_fields:
+                continue  # an effect not given is no effect
+            if isinstance(value, BaseModel) and not isinstance(value, Jump):
+                walk(value, f"{path}.")
+            elif isinstance(value, tuple) and value and all(isinstance(v, BaseModel) for v in value):
+                for item in value:
+                    walk(item, f"{path}.{getattr(item, 'name', '?')}.")
+            elif name not in obj.model_fields_set and not (isinstance(value, tuple) and not value):
+                out.append(path)
+        out.extend(f"{prefix}{key}" for key in DERIVED_AMOUNTS if key in derived)
+
+    walk(scenario, "")
+    return out
