@@ -6,6 +6,8 @@ option), the value and what is allowed.  Nothing here imports the rest of the
 package: any module may import this one.
 """
 
+import re
+
 __all__ = [
     "BatchError",
     "DaskError",
@@ -18,8 +20,23 @@ __all__ = [
 ]
 
 
+#: numpy scalars' reprs (``np.str_('zhipu')``, ``np.float64(0.5)``), shown to a user as their plain values.
+_NUMPY_REPR = re.compile(r"\bnp\.(?:str_|bytes_|bool_?|u?int\d*|float\d*|complex\d*|longdouble)\(([^()]*)\)")
+
+
 class UserError(ValueError):
-    """Bad input from the user (a file, a key, a value, an option); the message is one line."""
+    """Bad input from the user (a file, a key, a value, an option); the message is one line.
+
+    A message may hold several lines when several things are wrong at once (every
+    error of a scenario file), one line each.  Values in a message read as a user
+    wrote them: a numpy scalar's repr (``np.str_('zhipu')``) is shown as its value
+    (``'zhipu'``), whichever code built the message.
+    """
+
+    def __init__(self, *args: object) -> None:
+        if args and isinstance(args[0], str):
+            args = (_NUMPY_REPR.sub(r"\1", args[0]), *args[1:])
+        super().__init__(*args)
 
 
 class UsageError(UserError):

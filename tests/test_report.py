@@ -19,7 +19,7 @@ from simulator.cli import main
 from simulator.errors import ReportError
 from simulator.report import figures as plots
 from simulator.report.assumptions import scenario_assumptions
-from simulator.report.kinds import result_kind
+from simulator.report.kinds import from_batch_summary, result_kind
 from simulator.report.writer import write_report
 from simulator.studies.sensitivity import sensitivity
 from simulator.studies.sweep import sweep
@@ -433,17 +433,36 @@ def test_cli_report_on_a_dataset_missing_variables(zhipu_ds, tmp_path, capsys):
     assert len(err.splitlines()) == 1 and "narrative_premium" in err and "Traceback" not in err
 
 
-def test_report_from_a_batch_summary(tmp_path):
-    """``simulator report results/summary.nc`` draws the scenarios side by side."""
+def test_report_from_a_batch_summary_lists_every_scenario(tmp_path):
+    """``simulator report results/summary.nc`` shows every scenario at its own horizons.
+
+    The Amazon scenario runs 300 months, the others 36: at the batch's last
+    horizon the 36-month scenarios have no numbers, and none may vanish.
+    """
     from simulator.cli import main as cli_main
 
     root = Path(__file__).resolve().parents[1] / "scenarios"
     out = tmp_path / "batch"
-    assert cli_main(["batch", str(root / "zhipu_base.toml"), str(root / "narrative_flip.toml"),
-                     "--out", str(out), "--paths", "1000", "--quiet"]) == 0
+    names = ["zhipu_base", "narrative_flip", "schwartz_moon_amazon"]
+    assert cli_main(["batch", *(str(root / f"{n}.toml") for n in names),
+                     "--out", str(out), "--paths", "500", "--quiet"]) == 0
     assert cli_main(["report", str(out / "summary.nc"), "--out", str(tmp_path / "rep")]) == 0
     png = tmp_path / "rep" / "batch_summary.png"
     assert png.exists() and png.stat().st_size > 10_000
+    md = (tmp_path / "rep" / "report.md").read_text()
+    assert md.startswith("# Report: batch of 3 scenarios\n")
+    key_numbers = md.split("## Key numbers")[1].split("## Figures")[0]
+    table = [line for line in key_numbers.splitlines() if line.startswith("| ")][1:]  # no header
+    rows = {(cells[0], int(cells[2])) for line in table for cells in [[c.strip() for c in line.strip("|").split("|")]]}
+    summary = simulator.open_results(out / "summary.nc")
+    for name in names:
+        expected = {int(h) for h in simulator.open_results(out / f"{name}.nc")["horizon"].values}
+        assert {h for n, h in rows if n == name} == expected, name
+    assert "n/a" not in "\n".join(table)
+    fig = plots.batch_summary(from_batch_summary(summary))
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert sorted(labels) == sorted(["zhipu_base / zhipu (36 m)", "narrative_flip / zhipu (36 m)",
+                                     "schwartz_moon_amazon / amazon (300 m)"])
 
 
 # --------------------------------------------------------------------------- every result kind the tool makes

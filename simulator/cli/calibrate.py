@@ -10,6 +10,7 @@ import datetime as _dt
 from pathlib import Path
 
 from simulator.cli.options import non_negative_int, positive_int
+from simulator.cli.outputs import default_output
 from simulator.errors import UserError
 
 __all__ = ["register"]
@@ -28,7 +29,8 @@ def register(sub) -> dict:
     p.add_argument("--replicates", type=non_negative_int, default=4,
                    help="extra calibrations with independent seeds, for the uncertainty (default 4)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    p.add_argument("--out", type=Path, help="calibrated scenario file (default: <name>_calibrated.toml)")
+    p.add_argument("--out", type=Path, help="calibrated scenario file (default: results/<name>_calibrated-<hash of the options>.toml, "
+                   "never into scenarios/)")
     p.add_argument("--engine", choices=("numba", "numpy"), default="numba")
 
     return {"calibrate": _cmd_calibrate}
@@ -43,7 +45,10 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario, overrides=args.overrides)
     targets = [parse_target(t, scenario, need_value=True) for t in args.target]
     params = [parse_param_range(p, scenario) for p in args.param]
-    out = args.out or args.scenario.with_name(f"{scenario.name}_calibrated.toml")
+    out = args.out or default_output(scenario.name, {
+        "target": args.target, "param": args.param, "set": args.overrides, "paths": args.paths, "seed": args.seed,
+        "replicates": args.replicates, "engine": args.engine != "numba" and args.engine},
+        kind="calibrated", suffix=".toml")
     # The saved file must reproduce the calibration: --set values go into it too.
     fixed = _override_values(args.overrides, str(args.scenario))
     # Check before the search that every key can be written back into this file.

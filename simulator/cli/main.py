@@ -54,7 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
         return handlers[args.command](args)
     except UserError as exc:
-        print(f"simulator: error: {exc}", file=sys.stderr)
+        for line in str(exc).splitlines() or [""]:  # every error of a file at once, one line each
+            print(f"simulator: error: {line}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("simulator: interrupted", file=sys.stderr)

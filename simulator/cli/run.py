@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from simulator.cli.options import add_run_options, non_negative_int, positive_int
+from simulator.cli.outputs import default_output
 from simulator.errors import UsageError
 
 __all__ = ["register"]
@@ -20,7 +21,8 @@ def register(sub) -> dict:
     p = sub.add_parser("run", help="simulate a scenario, print a summary, save a NetCDF file")
     p.add_argument("scenario", type=Path, help="scenario TOML file")
     add_run_options(p)
-    p.add_argument("--out", type=Path, help="results file (default: results/<scenario name>.nc)")
+    p.add_argument("--out", type=Path, help="results file (default: results/<scenario name>.nc, or "
+                   "results/<scenario name>-<hash>.nc with options that change the numbers; README)")
     p.add_argument("--keep-paths", type=non_negative_int, default=0, metavar="N",
                    help="keep the first N full paths in the results (float32)")
     p.add_argument("--report", type=Path, metavar="DIR",
@@ -42,7 +44,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from simulator.model.scenario_file import load_scenario
 
     scenario = load_scenario(args.scenario, overrides=args.overrides)
-    out = args.out or Path("results") / f"{scenario.name}.nc"
+    if not args.quiet:
+        from simulator.cli.validate import derived_lines
+
+        for line in derived_lines(scenario):
+            print(line)
+    out = args.out or default_output(scenario.name, {
+        "set": args.overrides, "paths": args.paths, "seed": args.seed, "engine": args.engine != "numba" and args.engine,
+        "keep_paths": args.keep_paths, "precision": args.precision, "target": args.target,
+        "max_paths": args.precision is not None and args.max_paths})
     start = time.perf_counter()
     if args.precision is not None:
         from simulator.results.targets import parse_target

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from simulator.cli.options import add_study_options
+from simulator.cli.outputs import default_output
 from simulator.errors import UserError
 from simulator.studies.sensitivity import DEFAULT_PATHS, METHODS
 
@@ -34,7 +35,7 @@ def register(subparsers) -> dict[str, Callable[[argparse.Namespace], int]]:
                    "N, a power of two >= 64 (default 128)")
     add_study_options(p, paths_help=f"paths per evaluation (default {DEFAULT_PATHS:,}); given-data: paths "
                       "of the one run")
-    p.add_argument("--out", type=Path, help="results file (default: results/<scenario>_<method>.nc)")
+    p.add_argument("--out", type=Path, help="results file (default: results/<scenario>_<method>[-<hash of the options>].nc)")
 
     return {"sensitivity": _cmd_sensitivity}
 
@@ -51,7 +52,10 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
     if args.overrides:
         ds.attrs["overrides"] = json.dumps(args.overrides)
     name = ds.attrs.get("scenario_name", args.scenario.stem) or args.scenario.stem
-    out = args.out or Path("results") / f"{name}_{args.method.replace('-', '_')}.nc"
+    out = args.out or default_output(name, {
+        "param": args.param, "output": args.output, "samples": args.samples, "set": args.overrides,
+        "paths": args.paths, "seed": args.seed, "engine": args.engine != "numba" and args.engine},
+        kind=args.method.replace("-", "_"))
     save_results(ds, out)
     if not args.quiet:
         print(sensitivity_table(ds))

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from simulator.cli.options import add_study_options
+from simulator.cli.outputs import default_output
 from simulator.errors import UserError
 
 __all__ = ["register"]
@@ -27,7 +28,7 @@ def register(subparsers) -> dict[str, Callable[[argparse.Namespace], int]]:
     add_study_options(p, paths_help="paths per grid point (default: the scenario's)")
     p.add_argument("--no-quantiles", action="store_true",
                    help="skip the quantiles at the horizons (less memory, larger batches)")
-    p.add_argument("--out", type=Path, help="results file (default: results/<scenario name>_sweep.nc)")
+    p.add_argument("--out", type=Path, help="results file (default: results/<scenario name>_sweep-<hash of the options>.nc)")
     return {"sweep": _cmd_sweep}
 
 
@@ -45,7 +46,9 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - start
     if args.overrides:
         ds.attrs["overrides"] = json.dumps(args.overrides)
-    out = args.out or Path("results") / f"{scenario.name}_sweep.nc"
+    out = args.out or default_output(scenario.name, {
+        "param": args.param, "set": args.overrides, "paths": args.paths, "seed": args.seed,
+        "engine": args.engine != "numba" and args.engine, "no_quantiles": args.no_quantiles}, kind="sweep")
     save_results(ds, out)
     if not args.quiet:
         print(sweep_table(ds))

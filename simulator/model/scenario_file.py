@@ -19,15 +19,25 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from simulator.errors import ScenarioError
-from simulator.model.schema import MONEY, NAMED_LISTS, Scenario, model_of
+from simulator.model.schema import (
+    DERIVED_AMOUNTS,
+    MONEY,
+    NAMED_LISTS,
+    Effects,
+    Jump,
+    Scenario,
+    model_of,
+    own_fields_first,
+)
 from simulator.model.uncertain import extract_uncertain, restore_tables
 
-__all__ = ["apply_overrides", "load_scenario", "parse_scenario", "parse_value", "set_dotted", "with_overrides"]
+__all__ = ["DerivedAmount", "apply_overrides", "defaulted_keys", "derived_amounts", "load_scenario", "parse_scenario",
+           "parse_value", "set_dotted", "with_overrides"]
 
 
 def _describe_field(loc: tuple[Any, ...]) -> tuple[str, str]:
@@ -98,8 +108,31 @@ def _format_value(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _first_error(exc: ValidationError, raw: dict[str, Any], source: str) -> ScenarioError:
-    err = exc.errors(include_url=False)[0]
+def _model_at(loc: tuple[Any, ...]) -> Any:
+    """The schema model of the table at ``loc`` (list indices skipped), or None."""
+    model: Any = Scenario
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        fields = getattr(model, "model_fields", None)
+        if fields is None or part not in fields:
+            return None
+        model = model_of(fields[part].annotation)
+    return model
+
+
+def _suggestion(loc: tuple[Any, ...]) -> str:
+    """``; did you mean revenue?`` for an unknown key close to a key of its table, else ``""``."""
+    import difflib
+
+    model = _model_at(loc[:-1])
+    fields = [k for k, f in getattr(model, "model_fields", {}).items() if not f.exclude]
+    close = difflib.get_close_matches(str(loc[-1]), fields, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]}?" if close else ""
+
+
+def _error_line(err: dict[str, Any], raw: dict[str, Any], source: str) -> tuple[tuple[Any, ...], str]:
+    """(location, one line) of one pydantic error: file, dotted key, value, what is wrong, the allowed range."""
     loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith(("function-", "json-or-python"))))
     msg = err["msg"]
     # Errors raised by our own validators name their key first ("horizons: ...").
@@ -123,15 +156,39 @@ def _first_error(exc: ValidationError, raw: dict[str, Any], source: str) -> Scen
     if err["type"] == "missing":
         line = f"{source}: {dotted}: required key is missing"
     elif err["type"] == "extra_forbidden":
-        line = f"{source}: {dotted}: unknown key (check the spelling; see docs/scenario-reference.md)"
+        line = (f"{source}: {dotted}: unknown key{_suggestion(loc)} (check the spelling; see "
+                "docs/scenario-reference.md)")
+        allowed = ""
     if allowed:
         line += f" (allowed: {allowed}"
         if units and units != "1":
             line += f" {units}"
         line += ")"
-    if len(exc.errors()) > 1:
-        line += f" [+{len(exc.errors()) - 1} more error(s)]"
-    return ScenarioError(line.replace("\n", " "))
+    return loc, line.replace("\n", " ")
+
+
+def _errors(exc: ValidationError, raw: dict[str, Any], source: str) -> ScenarioError:
+    """Every error of a validation at once, one line each: unknown keys first (a typo also makes the
+    key it misspells "missing"), then the others in file order; one line per key."""
+    order = _file_order(raw)
+    lines: dict[tuple[Any, ...], tuple[tuple[bool, int], str]] = {}
+    for err in exc.errors(include_url=False):
+        loc, line = _error_line(err, raw, source)
+        # Where the key (or, for a missing key, its table) sits in the file.
+        at = next((order[loc[:n]] for n in range(len(loc), -1, -1) if loc[:n] in order), 0)
+        lines.setdefault(loc, ((err["type"] != "extra_forbidden", at), line))  # a union's second error adds nothing
+    ordered = sorted(lines.values(), key=lambda item: item[0])
+    return ScenarioError("\n".join(line for _, line in ordered))
+
+
+def _file_order(raw: Any, prefix: tuple[Any, ...] = (), out: dict | None = None) -> dict[tuple[Any, ...], int]:
+    """Every location of the raw data, numbered in reading order (tables in the order TOML gives them)."""
+    out = {} if out is None else out
+    out[prefix] = len(out)
+    items = raw.items() if isinstance(raw, dict) else enumerate(raw) if isinstance(raw, list) else ()
+    for key, value in items:
+        _file_order(value, (*prefix, key), out)
+    return out
 
 
 def _resolve_list_item(items: list[Any], name: str, where: str, source: str, dotted: str) -> dict[str, Any]:
@@ -236,7 +293,7 @@ def parse_scenario(text: str, *, source: str = "<string>", overrides: Any = None
         return Scenario.model_validate({**raw, "source_text": text, "source_path": source,
                                         "uncertain": uncertain or None})
     except ValidationError as exc:
-        raise _first_error(exc, raw, source) from None
+        raise _errors(exc, raw, source) from None
 
 
 def load_scenario(path: str | Path, *, overrides: Any = None) -> Scenario:
@@ -278,5 +335,59 @@ def with_overrides(scenario: Scenario, overrides: Any) -> Scenario:
                                         "source_path": scenario.source_path,
                                         "uncertain": uncertain or None})
     except ValidationError as exc:
-        raise _first_error(exc, raw, scenario.source_path or "<scenario>") from None
+        raise _errors(exc, raw, scenario.source_path or "<scenario>") from None
 
+
+
+class DerivedAmount(NamedTuple):
+    """An amount key the file does not give, with the value derived from the company's own figures."""
+
+    path: str
+    value: float
+    units: str
+    rule: str
+    #: False when its table is switched off (chips or funding disabled), so the value is never read.
+    used: bool = True
+
+
+def derived_amounts(scenario: Scenario) -> list[DerivedAmount]:
+    """The amount keys of every company that took their derived default (schema.DERIVED_AMOUNTS)."""
+    out = []
+    for company in scenario.companies:
+        for key in company.derived:
+            table, name = key.split(".")
+            model = getattr(company, table)
+            units = str((type(model).model_fields[name].json_schema_extra or {}).get("units", ""))
+            used = bool(getattr(model, "enabled", True))
+            out.append(DerivedAmount(f"companies.{company.name}.{key}", float(getattr(model, name)),
+                                     units.replace(MONEY, scenario.currency), DERIVED_AMOUNTS[key], used))
+    return out
+
+
+def defaulted_keys(scenario: Scenario) -> list[str]:
+    """Every dotted key the scenario does not give (after overrides), so it took its default.
+
+    The derived amounts (:func:`derived_amounts`) are among them.  Keys given as
+    distributions count as given.  An event's effects that are not given (no
+    effect) and empty lists of events are not listed.
+    """
+    out: list[str] = []
+
+    def walk(obj: BaseModel, prefix: str) -> None:
+        derived = set(getattr(obj, "derived", ()))
+        for name, _ in own_fields_first(type(obj)):
+            value = getattr(obj, name)
+            path = f"{prefix}{name}"
+            if isinstance(obj, Effects) and name in Effects.model_fields:
+                continue  # an effect not given is no effect
+            if isinstance(value, BaseModel) and not isinstance(value, Jump):
+                walk(value, f"{path}.")
+            elif isinstance(value, tuple) and value and all(isinstance(v, BaseModel) for v in value):
+                for item in value:
+                    walk(item, f"{path}.{getattr(item, 'name', '?')}.")
+            elif name not in obj.model_fields_set and not (isinstance(value, tuple) and not value):
+                out.append(path)
+        out.extend(f"{prefix}{key}" for key in DERIVED_AMOUNTS if key in derived)
+
+    walk(scenario, "")
+    return out

@@ -26,12 +26,14 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 __all__ = [
+    "DERIVED_AMOUNTS",
     "NAMED_LISTS",
     "Branch",
     "Company",
     "Event",
     "Jump",
     "Scenario",
+    "derive_amounts",
     "model_of",
     "own_fields_first",
     "range_bounds",
@@ -291,17 +293,21 @@ class Chips(_Model):
                                       "times the import factor I", units="cards/month", lo=0.0, hi=1e7)
     depreciation: float = _field(0.25, doc="share of installed cards retired a year", units="1/year",
                                  lo=0.0, hi=12.0)
-    card_price: float = _field(1.2e6, doc="price of one new card", units=MONEY + "/card",
-                               lo=0.0, hi=1e12)
-    revenue_per_card: float = _field(2e5, doc="annual revenue one card serves at start prices",
-                                     units=MONEY_PER_YEAR + "/card", lo=0.0, hi=1e12, lo_open=True)
+    card_price: float | None = _field(None, doc="price of one new card (default: 2 x revenue_per_card, a "
+                                      "card costs two years of the revenue it serves)", units=MONEY + "/card",
+                                      lo=0.0, hi=1e12)
+    revenue_per_card: float | None = _field(None, doc="annual revenue one card serves at start prices "
+                                            "(default: 3 x revenue / cards, capacity at start three times "
+                                            "revenue)", units=MONEY_PER_YEAR + "/card", lo=0.0, hi=1e12,
+                                            lo_open=True)
 
 
 class Costs(_Model):
     """Non-compute operating costs, taxes and interest."""
 
-    opex: float = _field(4.5e9, doc="non-compute operating expenses at start", units=MONEY_PER_YEAR,
-                         lo=0.0, hi=1e16)
+    opex: float | None = _field(None, doc="non-compute operating expenses at start (default: revenue x "
+                                "(1 - pricing.compute_cost_share), operating break-even at start before "
+                                "card purchases)", units=MONEY_PER_YEAR, lo=0.0, hi=1e16)
     opex_growth: float = _field(0.2, doc="growth of opex", units="1/year", lo=-1.0, hi=10.0)
     tax_rate: float = _field(0.0, doc="tax on positive operating profit after the loss "
                              "carry-forward", units="1", lo=0.0, hi=1.0)
@@ -325,8 +331,8 @@ class Funding(_Model):
                                                 units="1", lo=0.0, hi=1.0)
     backstop_probability: float = _field(0.3, doc="probability the state saves the company when cash "
                                          "would go negative", units="1", lo=0.0, hi=1.0)
-    backstop: float = _field(5e9, doc="cash the state injects when it saves the company",
-                             units=MONEY, lo=0.0, hi=1e16)
+    backstop: float | None = _field(None, doc="cash the state injects when it saves the company "
+                                    "(default: one year of costs.opex)", units=MONEY, lo=0.0, hi=1e16)
     recovery_fraction: float = _field(0.0, doc="valuation after failure, as a share of the "
                                       "valuation at failure", units="1", lo=0.0, hi=1.0)
 
@@ -356,6 +362,74 @@ class ValuationModel(_Model):
                                   units="1/year", lo=-0.5, hi=1.0)
 
 
+#: Amount keys whose default is derived from the company's own figures, in the order they are derived
+#: (each may use those before it), with the rule: an amount default in one currency means nothing in
+#: another, so no amount key defaults to a fixed number (docs/model-decisions.md).
+DERIVED_AMOUNTS: dict[str, str] = {
+    "chips.revenue_per_card": "3 x revenue / chips.cards: capacity at start three times revenue",
+    "chips.card_price": "2 x chips.revenue_per_card: a card costs two years of the revenue it serves",
+    "costs.opex": "revenue x (1 - pricing.compute_cost_share): operating break-even at start, before card "
+                  "purchases",
+    "funding.backstop": "1 x costs.opex: one year of non-compute opex",
+}
+
+
+def _number_or_none(value: Any) -> float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+def derive_amounts(data: Any) -> Any:
+    """Raw company data with every amount key of :data:`DERIVED_AMOUNTS` it does not give filled in.
+
+    ``data["derived"]`` lists the keys filled.  Data that is no mapping, or whose
+    revenue is no number (an error reported by validation), is returned as is.
+    """
+    if not isinstance(data, dict):
+        return data
+    revenue = _number_or_none(data.get("revenue"))
+    if revenue is None or revenue <= 0.0:
+        return data  # validation reports the revenue
+    data = dict(data)
+    tables: dict[str, dict] = {}
+    for table in ("chips", "costs", "funding", "pricing"):
+        given = data.get(table, {})
+        if isinstance(given, BaseModel):
+            given = given.model_dump(exclude_unset=True)
+        if not isinstance(given, dict):
+            return data  # a table given as a value: validation reports it
+        tables[table] = dict(given)
+
+    def value(table: str, key: str, model: type[BaseModel]) -> float | None:
+        given = tables[table].get(key)
+        return _number_or_none(model.model_fields[key].default if given is None else given)
+
+    derived = []
+    for dotted in DERIVED_AMOUNTS:
+        table, key = dotted.split(".")
+        if tables[table].get(key) is not None:
+            continue
+        if dotted == "chips.revenue_per_card":
+            cards = value("chips", "cards", Chips)
+            amount = 3.0 * revenue / cards if cards else 3.0 * revenue
+        elif dotted == "chips.card_price":
+            amount = 2.0 * tables["chips"]["revenue_per_card"]
+        elif dotted == "costs.opex":
+            share = value("pricing", "compute_cost_share", Pricing)
+            amount = revenue * max(0.0, 1.0 - share) if share is not None else None
+        else:
+            amount = tables["costs"].get("opex")
+        amount = _number_or_none(amount)
+        if amount is None:
+            continue  # an input it needs is invalid: validation reports that one
+        tables[table][key] = amount
+        derived.append(dotted)
+        data[table] = tables[table]
+    data["derived"] = tuple(derived)
+    return data
+
+
 class Company(_Model):
     """One company; all companies of a scenario share one sector environment."""
 
@@ -377,6 +451,14 @@ class Company(_Model):
     valuation_model: ValuationModel = Field(ValuationModel(), json_schema_extra={"units": ""})
     events: _tuple_of(Event) = Field((), description="events of this company only",
                                       json_schema_extra={"units": ""})
+    # The amount keys that were not given and took their derived default
+    # (DERIVED_AMOUNTS), as dotted keys inside the company; not a TOML key.
+    derived: tuple[str, ...] = Field((), exclude=True, json_schema_extra={"units": ""})
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_amounts(cls, data: Any) -> Any:
+        return derive_amounts(data)
 
     @model_validator(mode="after")
     def _names(self) -> Company:

@@ -89,6 +89,10 @@ placeholder of the right shape, not a calibration, so a real scenario should sta
 and say where each number comes from. A default shown as *derived* is computed from other keys,
 as its description says (for example `sigma_revenue_long_run` defaults to `sigma_revenue`,
 `horizons` to 6, 12, 24, 36 up to `horizon_months`, and `scenario.name` to the file name).
+No amount defaults to a fixed number, which would mean something different in every currency:
+`chips.revenue_per_card`, `chips.card_price`, `costs.opex` and `funding.backstop` are derived from
+the company's own revenue (docs/model-decisions.md, "Defaults"), and `simulator validate` lists
+the ones a file leaves to their default (`--defaults`: every key at its default).
 
 ## Types, units and ranges
 

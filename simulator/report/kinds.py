@@ -118,5 +118,8 @@ def from_batch_summary(ds: xr.Dataset) -> xr.Dataset:
         return ds
     extra = [k for k in ds.coords if k not in ("row", "scenario", "company") and "row" in ds[k].dims]
     grid = ds.drop_vars(extra).set_index(row=["scenario", "company"]).unstack("row")
+    # In the batch's order (unstack sorts the names).
+    order = {k: list(dict.fromkeys(str(v) for v in ds[k].values)) for k in ("scenario", "company")}
+    grid = grid.sel(scenario=order["scenario"], company=order["company"])
     grid.attrs = {**ds.attrs, "currency": str(ds["currency"].values[0]) if "currency" in ds.coords else ""}
     return grid

@@ -379,23 +379,35 @@ def attribution_report(ds: xr.Dataset, doc: Doc, out: Path) -> None:
 
 def batch_report(ds: xr.Dataset, doc: Doc, out: Path) -> None:
     from simulator.report import figures as plots
+    from simulator.report.figures.batch import batch_rows
 
+    rows_by = batch_rows(ds)
+    last = {h[-1] for _, _, h in rows_by}
+    at = f"at {last.pop()} months" if len(last) == 1 else "each at its own last horizon"
     fig = plots.batch_summary(ds)
     figure = FigureBlock("batch_summary", "Scenarios side by side",
-                     "Outcome probabilities at the last horizon for each scenario and company, with "
-                     "95% Wilson intervals.", save_figure(fig, out, "batch_summary"))
-    h = int(ds["horizon"].values[-1])
+                         f"Outcome probabilities {at} for each scenario and company, with 95% Wilson "
+                         "intervals.", save_figure(fig, out, "batch_summary"))
     doc.h(2, "Key numbers")
+    scenarios = sorted({s for s, _, _ in rows_by}, key=[str(x) for x in ds["scenario"].values].index)
+    doc.p(f"{len(scenarios)} scenarios ({', '.join(scenarios)}), each at its own horizons; probabilities "
+          "with 95% Wilson intervals.")
     rows = []
-    for scen in ds["scenario"].values:
-        for company in ds["company"].values:
-            p = ds["probability"].sel(scenario=scen, company=company, horizon=h)
-            if np.all(np.isnan(p.values)):
-                continue
-            ci = ds["probability_ci"].sel(scenario=scen, company=company, horizon=h)
-            rows.append([str(scen), str(company)] + [
-                pct_ci(float(p.sel(outcome=o)), *(float(x) for x in ci.sel(outcome=o).values))
-                for o in ("champion", "contested", "collapse")])
-    doc.p(f"At {h} months.")
-    doc.table(["scenario", "company", "champion", "contested", "collapse"], rows, align="llrrr")
+    for scen, company, horizons in rows_by:
+        for h in horizons:
+            sel = dict(scenario=scen, company=company, horizon=h)
+            p = ds["probability"].sel(**sel)
+            ci = ds["probability_ci"].sel(**sel)
+            row = [scen, company, str(h)] + [pct_ci(float(p.sel(outcome=o)), *(float(x) for x in ci.sel(outcome=o).values))
+                                             for o in ("champion", "contested", "collapse")]
+            if "champion_share" in ds.variables:
+                share_ci = (ds["champion_share_ci"].sel(**sel).values if "champion_share_ci" in ds.variables
+                            else None)
+                share = float(ds["champion_share"].sel(**sel))
+                row.append(pct(share) if share_ci is None else pct_ci(share, *(float(x) for x in share_ci)))
+            rows.append(row)
+    headers = ["scenario", "company", "month", "champion", "contested", "collapse"]
+    if "champion_share" in ds.variables:
+        headers.append("champion share")
+    doc.table(headers, rows, align="llr" + "r" * (len(headers) - 3))
     figures_section(doc, [figure])

@@ -82,7 +82,11 @@ def write_report(ds: xr.Dataset, out_dir: str | Path) -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     name = ds.attrs.get("scenario_name", kind)
-    doc = Doc(f"Report: {name}" if kind == "run" else f"Report: {name}, {KIND_LABELS[kind]}")
+    if kind == "batch":
+        title = f"Report: batch of {ds.sizes['scenario']} scenarios"
+    else:
+        title = f"Report: {name}" if kind == "run" else f"Report: {name}, {KIND_LABELS[kind]}"
+    doc = Doc(title)
     if kind == "run":
         run_report(ds, doc, out)
     else:

@@ -480,7 +480,8 @@ def _execute(jobs, out, report, log, say, fail, bar_sc, bar_paths, *, client, bl
 
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
-    return f"{exc.__class__.__name__}: {text[0]}" if text else exc.__class__.__name__
+    more = f" [+{len(text) - 1} more; see `simulator validate`]" if len(text) > 1 else ""
+    return f"{exc.__class__.__name__}: {text[0]}{more}" if text else exc.__class__.__name__
 
 
 # ---------------------------------------------------------------------------

@@ -166,7 +166,7 @@ def draws_from(source: Path | Scenario, *, paths: int | None, seed, overrides, t
         ds = open_results(source)
         if "input_draw" not in ds or "path_outcome" not in ds:
             raise UserError(f"{source}: no per-path draws; run a scenario with uncertain inputs (a key given "
-                            "as {{dist = ...}}) with `simulator run` first, or give the TOML file")
+                            "as { dist = ... }) with `simulator run` first, or give the TOML file")
         attrs = {k: v for k, v in ds.attrs.items() if k.startswith(("scenario_", "seed_", "uncertain"))
                  or k in ("currency", "block_size", "engine", "simulator_version")}
         return (ds["input_draw"].values, ds["path_outcome"].values, [str(x) for x in ds["input"].values],

@@ -1,156 +1,209 @@
-"""Write parameter values back into scenario TOML text, keeping its comments.
+"""Write parameter values back into scenario TOML text, keeping its comments and layout (tomlkit).
 
-``set_values(text, {"companies.zhipu.growth.long_run": 0.8})`` finds the line of
-that key (tables, ``[[companies]]`` and ``[[...events]]`` entries addressed by
-their ``name``, inline ``{ mean = ..., sd = ... }`` tables) and replaces only the
-value, so the source comments survive.  A key the file does not spell out is
-inserted under its table.  The result is validated by parsing it again.
+``set_values(text, {"companies.zhipu.growth.long_run": 0.8})`` parses the text
+with tomlkit, a style-preserving TOML library, finds the key by its dotted path
+(``[[companies]]``, ``[[...events]]`` entries and event ``outcomes`` addressed by
+their ``name``, wherever they are written: tables, arrays of inline tables,
+inline ``{ mean = ..., sd = ... }`` jumps, ``[low, high]`` ranges) and replaces
+only its value: every comment, the comment column and the rest of the file stay
+as they were.  A key the file does not spell out is added to its table (a
+missing table is created).  The result is validated by parsing it again.
+
+May import: every layer below :mod:`simulator.studies`.
 """
 
 from __future__ import annotations
 
+import math
 import re
-import tomllib
-from dataclasses import dataclass
+from typing import Any
+
+import tomlkit
+from tomlkit.items import AoT, Array, Float, InlineTable, Integer, Item, Table, Trivia
 
 from simulator.errors import ScenarioError
 from simulator.model.scenario_file import parse_scenario
+from simulator.model.schema import NAMED_LISTS
 
 __all__ = ["set_values"]
 
-_HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\-]+)\s*\]\]?\s*(#.*)?$")
-_KEY = re.compile(r"^(\s*)([A-Za-z0-9_\-]+)(\s*=\s*)(.*)$")
+#: The tag a changed line's comment gets, with the value before the first change.
+_TAG = re.compile(r"\s*\[(?P<tag>[^;\]]+); was (?P<old>[^\]]*)\]")
+#: The note ``set_values(note=...)`` writes at the top of the file (a later note replaces it).
+_NOTE_FIRST_LINE = "# Calibrated by `simulator calibrate`"
 
 
-@dataclass
-class _Table:
-    header: int  # line index of the header (-1: the implicit root table)
-    end: int  # one past its last line
-    path: str  # logical dotted prefix, e.g. companies.zhipu.growth
+def number_text(value: float) -> str:
+    """The shortest TOML float that reads back as ``value``, in the file's style (``5e9``, ``0.35``)."""
+    if isinstance(value, bool) or not isinstance(value, float):
+        return str(value).lower() if isinstance(value, bool) else str(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{value}: not a finite number")
+    text = repr(value)
+    for digits in range(1, 18):
+        sci = f"{value:.{digits - 1}e}"
+        if float(sci) == value:
+            mantissa, exponent = sci.split("e")
+            mantissa = mantissa.rstrip("0").rstrip(".") if "." in mantissa else mantissa
+            sci = f"{mantissa}e{int(exponent)}"
+            break
+    return sci if len(sci) < len(text) else text
 
 
-def _format(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return repr(value)
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_format(v) for v in value) + "]"
-    return str(value)
+def _item(value: Any, like: Item | None = None) -> Item:
+    """A tomlkit item for ``value``, taking over the trivia (comment, its column) of the item it replaces."""
+    if isinstance(value, float) and not isinstance(value, bool):
+        new: Item = Float(value, Trivia(), number_text(value))
+    elif isinstance(value, (list, tuple)):
+        new = tomlkit.array()
+        for v in value:
+            new.append(_item(float(v)) if isinstance(v, (int, float)) and not isinstance(v, bool) else v)
+    else:
+        new = tomlkit.item(value)
+    if like is not None and not isinstance(like, (Table, AoT)):
+        old = like.trivia
+        width = len(like.as_string()) + len(old.comment_ws)
+        new.trivia.indent, new.trivia.trail, new.trivia.comment = old.indent, old.trail, old.comment
+        # Keep the comment in its column when the value's width changes.
+        new.trivia.comment_ws = " " * max(1, width - len(new.as_string())) if old.comment else old.comment_ws
+    return new
 
 
-def _split_comment(rest: str) -> tuple[str, str]:
-    """Split ``value  # comment`` outside of strings."""
-    in_str = None
-    for i, ch in enumerate(rest):
-        if in_str:
-            if ch == in_str:
-                in_str = None
-        elif ch in "\"'":
-            in_str = ch
-        elif ch == "#":
-            return rest[:i].rstrip(), rest[i:]
-    return rest.rstrip(), ""
-
-
-def _tables(lines: list[str]) -> list[_Table]:
-    """Tables of the file with their logical dotted paths (array entries named)."""
-    heads = [(i, m) for i, line in enumerate(lines) if (m := _HEADER.match(line))]
-    spans = []
-    for k, (i, m) in enumerate(heads):
-        end = heads[k + 1][0] if k + 1 < len(heads) else len(lines)
-        spans.append((i, end, m.group(1) == "[[", m.group(2)))
-    tables: list[_Table] = [_Table(-1, heads[0][0] if heads else len(lines), "")]
-    current_array: dict[str, str] = {}  # array name -> logical prefix of its current entry
-    for i, end, is_array, name in spans:
-        logical = _logical(name, current_array)
-        if is_array:
-            entry = _entry_name(lines[i + 1:end])
-            prefix = f"{logical}.{entry}" if entry else f"{logical}.?"
-            current_array[name] = prefix
-            # Nested arrays under a new entry start afresh.
-            for key in list(current_array):
-                if key.startswith(name + "."):
-                    del current_array[key]
-            tables.append(_Table(i, end, prefix))
-        else:
-            tables.append(_Table(i, end, logical))
-    return tables
-
-
-def _logical(name: str, current_array: dict[str, str]) -> str:
-    """Map a header name to its logical path, replacing array names by their current entry."""
-    best = ""
-    for array in current_array:
-        if (name == array or name.startswith(array + ".")) and len(array) > len(best):
-            best = array
-    if not best:
-        return name
-    return current_array[best] + name[len(best):]
-
-
-def _entry_name(lines: list[str]) -> str | None:
-    for line in lines:
-        m = _KEY.match(line)
-        if m and m.group(2) == "name":
-            value, _ = _split_comment(m.group(4))
-            try:
-                return str(tomllib.loads(f"v = {value}")["v"])
-            except tomllib.TOMLDecodeError:
-                return None
+def _named(items: Any, name: str) -> Any:
+    for item in items:
+        if isinstance(item, (dict, Table, InlineTable)) and item.get("name") == name:
+            return item
     return None
 
 
-def _set_one(lines: list[str], dotted: str, value, tag: str | None = None) -> bool:
-    tables = sorted(_tables(lines), key=lambda t: -len(t.path))
-    for table in tables:
-        prefix = f"{table.path}." if table.path else ""
-        if not dotted.startswith(prefix):
+def _container(doc: Any, parts: list[str], dotted: str, source: str) -> Any:
+    """The table (or inline table) that holds the key ``parts[-1]``; missing plain tables are created."""
+    node = doc
+    i = 0
+    while i < len(parts) - 1:
+        part = parts[i]
+        child = node.get(part) if hasattr(node, "get") else None
+        if part in NAMED_LISTS and isinstance(child, (AoT, Array, list)):
+            if i + 1 >= len(parts) - 1:
+                raise ScenarioError(f"{source}: {dotted}: name a key inside {'.'.join(parts[:i + 2])}")
+            item = _named(child, parts[i + 1])
+            if item is None:
+                raise ScenarioError(f"{source}: {dotted}: no {part} entry named {parts[i + 1]!r} in the file")
+            node, i = item, i + 2
             continue
-        rest = dotted[len(prefix):]
-        start = table.header + 1
-        # Plain key, or a member of an inline table on the key's line.
-        key, _, member = rest.partition(".")
-        for i in range(start, table.end):
-            m = _KEY.match(lines[i])
-            if not m or m.group(2) != key:
-                continue
-            old, comment = _split_comment(m.group(4))
-            if not member:
-                if old.startswith("{"):
-                    return False
-                new_value = _format(value)
-            elif old.startswith("{") and "." not in member:
-                pattern = re.compile(rf"(\b{re.escape(member)}\s*=\s*)([^,}}]+)")
-                if not pattern.search(old):
-                    new_value = old.rstrip("} ").rstrip(",") + f", {member} = {_format(value)} }}"
+        if child is None:
+            if part in NAMED_LISTS:
+                raise ScenarioError(f"{source}: {dotted}: the file has no {'.'.join(parts[:i + 1])}")
+            child = tomlkit.inline_table() if isinstance(node, InlineTable) else tomlkit.table()
+            node[part] = child
+            child = node[part]
+        if not isinstance(child, (Table, InlineTable, dict)):
+            return node  # a value: the rest of the path is inside it (a jump or a range)
+        node, i = child, i + 1
+    return node
+
+
+def _set_one(doc: Any, dotted: str, value: Any, source: str, tag: str | None) -> None:
+    parts = dotted.split(".")
+    node = _container(doc, parts, dotted, source)
+    # The path may go on inside a value: ``narrative.mean`` of a jump, ``import_cut.low`` of a range.
+    consumed = _depth_of(doc, node, parts)
+    key, rest = parts[consumed], parts[consumed + 1:]
+    old = node.get(key) if hasattr(node, "get") else None
+    if rest:
+        member = rest[0]
+        if member in ("mean", "sd"):
+            if isinstance(old, InlineTable):
+                if member in old:
+                    old[member] = _item(value, old[member])
                 else:
-                    new_value = pattern.sub(lambda mm: mm.group(1) + _format(value) + " ", old, count=1)
-                    new_value = re.sub(r"\s+}", " }", re.sub(r"\s+,", ",", new_value))
-            else:
-                return False
-            pad = " " * max(1, len(m.group(4)) - len(old) - len(comment)) if comment else "  "
-            if tag:
-                comment = (comment + f" [{tag}; was {old}]") if comment else f"# {tag}; was {old}"
-            lines[i] = f"{m.group(1)}{key}{m.group(3)}{new_value}{pad}{comment}".rstrip()
-            return True
-        if "." in rest:  # the table for it is not in the file
-            continue
-        # Not spelled out: insert after the table's last key line.
-        last = table.header
-        for i in range(start, table.end):
-            if _KEY.match(lines[i]):
-                last = i
-        lines.insert(last + 1, f"{rest} = {_format(value)}" + (f"  # {tag}" if tag else ""))
-        return True
-    return False
+                    old[member] = _item(value)
+                return
+            parts_ = {"mean": float(old) if isinstance(old, (Float, Integer)) else 0.0, "sd": 0.0, member: value}
+            jump = tomlkit.parse(f"v = {{ mean = {number_text(float(parts_['mean']))}, "
+                                 f"sd = {number_text(float(parts_['sd']))} }}")["v"]
+            node[key] = _retag(_with_trivia(jump, old), node, tag, old)
+            return
+        if member in ("low", "high"):
+            ends = list(old) if isinstance(old, Array) else [old, old] if old is not None else [value, value]
+            ends = [float(e) for e in ends]
+            ends[0 if member == "low" else 1] = float(value)
+            node[key] = _retag(_item(ends, old), node, tag, old)
+            return
+        raise ScenarioError(f"{source}: {dotted}: {'.'.join(parts[:consumed + 1])} is a value, not a table")
+    if isinstance(old, InlineTable) and "mean" in old and not isinstance(value, dict):
+        old["mean"] = _item(value, old["mean"])  # the bare key of a jump is its mean
+        return
+    node[key] = _retag(_item(value, old), node, tag, old)
+    if isinstance(node, InlineTable) and old is None and node.as_string().endswith("}"):
+        # A new member of an inline table: space before the closing brace, as the file writes it.
+        node[key].trivia.trail = " "
+
+
+def _depth_of(doc: Any, node: Any, parts: list[str]) -> int:
+    """How many parts of ``parts`` lead to ``node`` (names of list entries counted)."""
+    cur = doc
+    i = 0
+    while cur is not node and i < len(parts):
+        part = parts[i]
+        child = cur.get(part)
+        if part in NAMED_LISTS and isinstance(child, (AoT, Array, list)):
+            cur, i = _named(child, parts[i + 1]), i + 2
+        else:
+            cur, i = child, i + 1
+    return i
+
+
+def _with_trivia(new: Item, old: Item | None) -> Item:
+    """``new`` with the comment of ``old``, in the same column."""
+    if old is not None:
+        width = len(old.as_string()) + len(old.trivia.comment_ws)
+        new.trivia.comment = old.trivia.comment
+        new.trivia.comment_ws = " " * max(1, width - len(new.as_string())) if old.trivia.comment else "  "
+    return new
+
+
+def _retag(new: Item, node: Any, tag: str | None, old: Item | None) -> Item:
+    """``new`` with the change tag in its comment (lines of a table only: an inline table has no comments)."""
+    if not tag or isinstance(node, InlineTable):
+        return new
+    if old is None:
+        new.trivia.comment, new.trivia.comment_ws = f"# {tag}", "  "
+    else:
+        new.trivia.comment = _tagged(new.trivia.comment, tag, old)
+        new.trivia.comment_ws = new.trivia.comment_ws or "  "
+    return new
+
+
+def _tagged(comment: str, tag: str, old: Item) -> str:
+    """``comment`` with ``[tag; was OLD]``: a second change keeps the value before the first, one tag only."""
+    first = _TAG.search(comment)
+    was = first.group("old") if first else old.as_string().strip()
+    comment = _TAG.sub("", comment).rstrip()
+    return f"{comment} [{tag}; was {was}]" if comment else f"# {tag}; was {was}"
+
+
+def _strip_note(text: str) -> tuple[str, str]:
+    """(``text`` without a note an earlier ``set_values(note=...)`` put at its top, what separated the two).
+
+    The note is its first line (``# Calibrated by ...``) and the indented lines
+    (``#   ...``) after it; comments written by hand below it are kept.
+    """
+    if not text.startswith(_NOTE_FIRST_LINE):
+        return text, "\n\n"
+    lines = text.splitlines(keepends=True)
+    end = 1
+    while end < len(lines) and lines[end].startswith("#   "):
+        end += 1
+    blank = end < len(lines) and not lines[end].strip()
+    while end < len(lines) and not lines[end].strip():
+        end += 1
+    return "".join(lines[end:]), "\n\n" if blank else "\n"
 
 
 def set_values(text: str, values: dict[str, object], *, source: str = "<calibrated>",
                note: str | None = None, tag: str | None = None) -> str:
-    """Return ``text`` with the dotted keys set to ``values``, comments kept.
+    """Return ``text`` with the dotted keys set to ``values``, comments and layout kept.
 
     Parameters
     ----------
@@ -161,26 +214,62 @@ def set_values(text: str, values: dict[str, object], *, source: str = "<calibrat
     source : str
         Name used in error messages.
     note : str, optional
-        A comment to put at the top of the file (e.g. how the values were obtained).
+        A comment to put at the top of the file (e.g. how the values were
+        obtained); it replaces the note of an earlier call.
     tag : str, optional
-        Appended to the comment of every changed line, with the old value.
+        Appended to the comment of every changed line as ``[tag; was OLD]`` (one
+        tag per line: a second change keeps the value before the first).
 
     Raises
     ------
     ScenarioError
         If a key cannot be placed, or the edited text does not give the values back.
     """
-    lines = text.splitlines()
+    body, gap = _strip_note(text) if note else (text, "")
+    try:
+        doc = tomlkit.parse(body)
+    except tomlkit.exceptions.ParseError as exc:
+        raise ScenarioError(f"{source}: not valid TOML: {exc}") from None
     for dotted, value in values.items():
-        if not _set_one(lines, dotted, value, tag):
-            raise ScenarioError(f"{source}: {dotted}: could not find where to write this key in the file; "
-                                "edit it by hand or use --set")
+        if not dotted or any(not p for p in dotted.split(".")):
+            raise ScenarioError(f"{source}: {dotted!r}: not a dotted key such as companies.zhipu.cash")
+        _set_one(doc, dotted, value, source, tag)
+    new_text = tomlkit.dumps(doc)
     if note:
-        lines = [f"# {line}" if line else "#" for line in note.splitlines()] + [""] + lines
-    new_text = "\n".join(lines) + "\n"
-    edited = parse_scenario(new_text, source=source)
-    check = parse_scenario(text, source=source, overrides=dict(values))
-    if edited.model_dump(mode="json") != check.model_dump(mode="json"):
-        raise ScenarioError(f"{source}: editing the file did not give the intended values "
-                            f"({', '.join(values)}); edit it by hand or use --set")
+        header = [f"# {line}" if line else "#" for line in note.splitlines()]
+        new_text = "\n".join(header) + gap + new_text
+    _check(text, new_text, values, source)
     return new_text
+
+
+def _check(text: str, new_text: str, values: dict[str, object], source: str) -> None:
+    """The edited file must give the original parameters with exactly ``values`` changed.
+
+    Compared slot by slot in the parameter vector, so a key is read as the engines
+    read it (the bare key of a jump is its mean; of a range, both ends).
+    """
+    import numpy as np
+
+    from simulator.model.parameters import build_layout
+
+    before, after = parse_scenario(text, source=source), parse_scenario(new_text, source=source)
+    old, new = build_layout(before), build_layout(after)
+    expected = old.theta.copy()
+    wrong = []
+    for dotted, value in values.items():
+        if dotted in old.paths:
+            expected[list(old.paths[dotted])] = np.asarray(value, dtype=np.float64)
+            continue
+        node: Any = after
+        for part in dotted.split("."):
+            node = getattr(node, part, None)
+        if node != value:
+            wrong.append(dotted)
+    if new.theta.shape != expected.shape:
+        wrong.append("the parameter layout")
+    else:
+        wrong += [d for d, slots in new.paths.items() if not np.array_equal(new.theta[list(slots)],
+                                                                               expected[list(slots)])]
+    if wrong:
+        raise ScenarioError(f"{source}: editing the file did not give the intended values ({', '.join(wrong[:3])}"
+                            f"{'...' if len(wrong) > 3 else ''}); edit it by hand or use --set")

@@ -1,0 +1,112 @@
+"""Write-back with a style-preserving TOML library: any key, comments and layout kept.
+
+``calibrate --out`` used to edit the text with hand-written regular expressions,
+which failed on a branch key of zhipu_base ("could not find where to write this
+key in the file").
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+import simulator
+from simulator.cli import main
+from simulator.model.parameters import build_layout
+from simulator.model.scenario_file import parse_scenario
+from simulator.studies.scenario_edit import number_text, set_values
+
+ROOT = Path(__file__).resolve().parents[1]
+BASE = (ROOT / "scenarios" / "zhipu_base.toml").read_text()
+
+
+def _comments(text: str) -> list[str]:
+    return [m.group(0).strip() for m in re.finditer(r"#.*$", text, flags=re.M)]
+
+
+def _theta(text: str, **values):
+    layout = build_layout(parse_scenario(text))
+    return {k: [float(layout.theta[s]) for s in layout.paths[k]] for k in values}
+
+
+# Every kind of key: a plain key, a branch of an array of inline tables, a jump's parts (inline table
+# and scalar), a range end, a key the file does not spell out, a table the file does not have.
+KEYS = {
+    "companies.zhipu.growth.long_run": 0.8123,
+    "companies.zhipu.events.model_release.outcomes.top3.demand": 0.5,
+    "companies.zhipu.events.model_release.outcomes.top3.narrative": 0.6,
+    "companies.zhipu.events.model_release.outcomes.flop.narrative.sd": 0.2,
+    "companies.zhipu.events.government_contract.demand.sd": 0.01,
+    "sector.events.export_control_escalation.import_cut.high": 0.95,
+    "companies.zhipu.funding.backstop": 7.5e9,
+    "sector.events.regulatory_crackdown.cash": -1e9,
+}
+
+
+@pytest.mark.parametrize("key", list(KEYS))
+def test_any_key_is_written_with_every_comment_kept(key):
+    value = KEYS[key]
+    text = set_values(BASE, {key: value}, tag="calibrated")
+    assert _theta(text, **{key: 0})[key] == [value] or key.endswith(".high")
+    # Every source comment survives, and no line but the edited one changes.
+    for comment in _comments(BASE):
+        assert any(comment.split(" [calibrated;")[0] in c for c in _comments(text)), comment
+    changed = [line for line in text.splitlines() if line not in BASE.splitlines()]
+    assert len(changed) == 1, changed
+
+
+def test_all_keys_at_once_give_exactly_those_values():
+    text = set_values(BASE, KEYS, tag="calibrated")
+    before, after = build_layout(parse_scenario(BASE)), build_layout(parse_scenario(text))
+    moved = {k for k, slots in after.paths.items()
+             if [after.theta[s] for s in slots] != [before.theta[s] for s in slots]}
+    # The bare key of a jump is its mean; a range's bare key moves with its end.
+    assert moved == set(KEYS) | {"companies.zhipu.events.model_release.outcomes.top3.narrative.mean",
+                                 "companies.zhipu.events.model_release.outcomes.top3.demand.mean",
+                                 "companies.zhipu.events.model_release.outcomes.flop.narrative.sd",
+                                 "sector.events.export_control_escalation.import_cut"}
+    assert "narrative = { mean = 0.6, sd = 0.15 }" in text  # the sd kept
+    assert "demand = { mean = 0.09, sd = 0.01 }" in text  # a scalar jump became a table, in the file's style
+
+
+def test_a_missing_table_is_created():
+    text = set_values(BASE, {"sector.market_growth": 0.4, "companies.zhipu.growth.market_price_of_risk": 0.1})
+    sc = parse_scenario(text)
+    assert sc.sector.market_growth == 0.4 and sc.company("zhipu").growth.market_price_of_risk == 0.1
+
+
+def test_a_second_calibration_keeps_one_tag_and_one_note():
+    note = "Calibrated by `simulator calibrate` on DAY from zhipu_base.toml:\n  x = 1"
+    once = set_values(BASE, {"companies.zhipu.growth.long_run": 0.8}, tag="calibrated", note=note)
+    twice = set_values(once, {"companies.zhipu.growth.long_run": 0.9}, tag="calibrated",
+                       note=note.replace("DAY", "LATER"))
+    line = next(line for line in twice.splitlines() if line.startswith("long_run = 0.9"))
+    assert line.count("[calibrated;") == 1 and line.endswith("[calibrated; was 0.35]")
+    assert twice.count("# Calibrated by `simulator calibrate`") == 1 and "LATER" in twice
+    assert twice.split("\n", 3)[3] == once.split("\n", 3)[3].replace("long_run = 0.8 ", "long_run = 0.9 ")
+
+
+def test_an_unknown_entry_is_one_line():
+    with pytest.raises(simulator.ScenarioError, match="no events entry named 'nope'"):
+        set_values(BASE, {"companies.zhipu.events.nope.hazard_per_year": 1.0})
+
+
+@pytest.mark.parametrize("value", [5e9, 0.35, 0.1 + 0.2, 1e-7, 724e6, 2.0, 0.4, 123456.789])
+def test_numbers_are_written_short_and_read_back_exactly(value):
+    text = number_text(value)
+    assert float(text) == value and len(text) <= len(repr(value))
+    assert parse_scenario(BASE.replace("backstop = 5e9", f"backstop = {text}")).company(
+        "zhipu").funding.backstop == value
+
+
+def test_calibrate_writes_a_branch_key_of_zhipu_base(tmp_path, capsys):
+    out = tmp_path / "cal.toml"
+    key = "companies.zhipu.events.model_release.outcomes.top3.demand"
+    assert main(["calibrate", str(ROOT / "scenarios" / "zhipu_base.toml"), "--target", "zhipu.collapse@36=0.75",
+                 "--param", f"{key}=0:1", "--paths", "2000", "--replicates", "1", "--out", str(out)]) == 0
+    text = out.read_text()
+    assert re.search(r'\{ name = "top3", .*demand = [0-9.e-]+ \}', text)
+    value = simulator.load_scenario(out).company("zhipu").events[0].outcomes[0].demand.mean
+    assert f"{key} = {value:.6g}" in capsys.readouterr().out
