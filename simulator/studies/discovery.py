@@ -515,7 +515,10 @@ def _limit_text(ds: xr.Dataset, i: int, j: int) -> str:
 
 
 def _pct(v: float) -> str:
-    return f"{100 * v:.1f}%" if math.isfinite(v) else "n/a"
+    """A share in percent, with more decimals for small shares (rare outcomes)."""
+    if not math.isfinite(v):
+        return "n/a"
+    return f"{100 * v:.{1 if v >= 0.1 or v == 0 else 2 if v >= 0.01 else 3}f}%"
 
 
 def discovery_table(ds: xr.Dataset) -> str:
