@@ -319,3 +319,41 @@ def test_results_without_draws_or_kept_paths_are_one_line_errors(planted_files, 
     assert code == 2 and "no such file" in err
     code, err = _cli(["discover", str(plain), "--outcome", "co.collapse@36", "--paths", "100"], capsys)
     assert code == 2 and "--paths and --set apply to a scenario file" in err
+
+
+def test_path_events_per_path():
+    from simulator.model.scenario_file import parse_scenario
+    from simulator.results.targets import parse_event
+
+    sc = parse_scenario(PLANTED.replace('name = "co"', 'name = "co"\n'), source="planted.toml")
+    codes = np.array([[[0, 0]], [[1, 2]], [[2, 0]]], dtype=np.int8)  # (path, company, horizon)
+    assert parse_event("any_champion@36", sc).from_outcomes(codes, ["co"], [12, 36]).tolist() == [True, False, True]
+    assert parse_event("co.collapse@36", sc).from_outcomes(codes, ["co"], [12, 36]).tolist() == [False, True, False]
+    values = np.array([1.0, 2.0, 3.0])
+    for text, expected in (("co.cash@36>=2", [False, True, True]), ("co.cash@36>2", [False, False, True]),
+                           ("co.cash@36<=2", [True, True, False]), ("co.cash@36 < 2", [True, False, False])):
+        event = parse_event(text, sc)
+        assert event.from_values(values).tolist() == expected and event.month == 36 and event.company == "co"
+    assert parse_event("co.valuation@36>=700e9", sc).label == "co.valuation@36>=7e+11"
+
+
+def test_no_box_when_the_inputs_do_not_matter(tmp_path):
+    from simulator.report.writer import write_report
+
+    rng = np.random.default_rng(2)
+    x = rng.uniform(size=(20_000, 4))
+    y = rng.uniform(size=20_000) < 0.3
+    for method in ("cart", "prim"):
+        ds = discover(x, y, inputs=list("abcd"), method=method, seed=2)
+        assert ds.sizes["box"] == 0 and ds.sizes["step"] >= 1
+        assert "No box" in discovery_table(ds)
+        write_report(ds, tmp_path / method)
+        assert "No box" in (tmp_path / method / "report.md").read_text(encoding="utf-8")
+
+
+def test_too_many_paths_for_the_memory_is_one_line_error():
+    from simulator.studies.discovery_data import check_memory
+
+    with pytest.raises(UserError, match=r"--paths 1,000,000,000,000: discovery over 10 inputs needs about"):
+        check_memory(10**12, 10)
+    check_memory(1000, 10)

@@ -251,12 +251,12 @@ def _prim(xa, ya, xb, yb, names, *, min_mass: float, max_boxes: int) -> tuple[li
             steps = [_limits(df, names, init_lo, init_hi) for df in box.box_lims]
             chosen = one_standard_error(_counts(xb[keep_b], yb[keep_b], steps))
             lo, hi, qp = prune_box(*steps[chosen], xb[keep_b], yb[keep_b])
-            if not (np.isfinite(lo).any() or np.isfinite(hi).any()):
-                break
-            if b == 0:
+            if b == 0:  # the trade-off curve, even when no limit survives
                 traj = box.peeling_trajectory
                 trajectory = _Trajectory([[step] for step in steps],
                                          traj[["coverage", "density", "mass"]].to_numpy(dtype=np.float64), chosen)
+            if not (np.isfinite(lo).any() or np.isfinite(hi).any()):
+                break
             found.append(_Found(lo, hi, qp))
             # Covering: PRIM searches the next box outside this one.
             lims = box.box_lims[0].copy()

@@ -50,7 +50,7 @@ def discovery_tradeoff(ds: xr.Dataset) -> Figure:
             linestyle="--", linewidth=1.0)
     ax.plot(cov, den, color=FAN_COLOR, linewidth=1.4, marker="o", markersize=3)
     restricted = ds["trajectory_restricted"].values
-    for s in np.flatnonzero(np.r_[True, np.diff(restricted) != 0]):
+    for s in np.flatnonzero(np.r_[True, np.diff(restricted) != 0])[:restricted.size]:
         ax.annotate(str(int(restricted[s])), (cov[s], den[s]), textcoords="offset points", xytext=(0, 5),
                     ha="center", fontsize="x-small", color="0.25")
     chosen = int(ds.attrs.get("chosen_step", -1))
