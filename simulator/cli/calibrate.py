@@ -9,7 +9,7 @@ import argparse
 import datetime as _dt
 from pathlib import Path
 
-from simulator.cli.options import non_negative_int, positive_int
+from simulator.cli.options import non_negative_int, paths_count, seed_value
 from simulator.errors import UserError
 
 __all__ = ["register"]
@@ -23,8 +23,8 @@ def register(sub) -> dict:
                    help="e.g. zhipu.champion@36=0.6 or zhipu.champion_share@36=0.6 (repeatable)")
     p.add_argument("--param", action="append", default=[], required=True, metavar="PATH=LO:HI",
                    help="a key to adjust and its range, e.g. companies.zhipu.growth.long_run=0.0:1.5")
-    p.add_argument("--paths", type=positive_int, default=20_000, help="paths per evaluation (default 20000)")
-    p.add_argument("--seed", type=non_negative_int, help="main seed (default: the scenario's)")
+    p.add_argument("--paths", type=paths_count, default=20_000, help="paths per evaluation (default 20000)")
+    p.add_argument("--seed", type=seed_value, help="main seed (default: the scenario's)")
     p.add_argument("--replicates", type=non_negative_int, default=4,
                    help="extra calibrations with independent seeds, for the uncertainty (default 4)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")

@@ -12,6 +12,7 @@ May import: every layer below :mod:`simulator.cli`.
 from __future__ import annotations
 
 import sys
+import warnings
 from collections.abc import Sequence
 
 from simulator.cli import (
@@ -49,19 +50,68 @@ def build_parser() -> tuple[Parser, dict]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``simulator`` console script; returns the exit code."""
+    with warnings.catch_warnings():
+        # Every warning is one line on stderr (the library's SimulatorWarning says what was adjusted
+        # or what went out of range); the test suite's "warnings are errors" does not apply here.
+        from simulator.warnings import SimulatorWarning
+
+        warnings.simplefilter("default", SimulatorWarning)
+        warnings.showwarning = _show_warning
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     try:
         parser, handlers = build_parser()
         args = parser.parse_args(argv)
+        _clamp_threads(args)
         return handlers[args.command](args)
     except UserError as exc:
-        print(f"simulator: error: {exc}", file=sys.stderr)
+        print(f"simulator: error: {_one_line(str(exc))}", file=sys.stderr)
+        return EXIT_USAGE
+    except MemoryError:
+        # The memory checks (simulator.runner.memory) come first; this is the last resort.
+        print("simulator: error: out of memory; use fewer paths, kept paths, grid points or samples",
+              file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("simulator: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except OSError as exc:
-        print(f"simulator: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        name = f"{exc.filename}: " if exc.filename else ""
+        print(f"simulator: error: {name}{_one_line(str(exc.strerror or exc))}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Print a warning as one line: ``simulator: warning: ...``."""
+    from simulator.warnings import SimulatorWarning
+
+    label = "" if issubclass(category, SimulatorWarning) else f"{category.__name__}: "
+    print(f"simulator: warning: {label}{_one_line(str(message))}", file=file or sys.stderr)
+
+
+def _clamp_threads(args) -> None:
+    """``--threads`` above the cores this process may use runs on those cores, said in one line.
+
+    Results never depend on the thread count; threads beyond the cores only cost
+    memory (a histogram and a workspace each), so the run goes on rather than stops.
+    """
+    threads = getattr(args, "threads", None)
+    if not threads:
+        return
+    from simulator.engines.dispatch import max_threads
+
+    cores = max_threads()
+    if threads > cores:
+        print(f"simulator: note: --threads {threads:,}: this process may use {cores} core"
+              f"{'s' if cores > 1 else ''}; running on {cores} (results do not depend on the thread count)",
+              file=sys.stderr)
+        args.threads = cores
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -9,7 +9,7 @@ import argparse
 import time
 from pathlib import Path
 
-from simulator.cli.options import add_run_options, non_negative_int, positive_int
+from simulator.cli.options import add_run_options, finite_float, kept_count, paths_count
 from simulator.errors import UsageError
 
 __all__ = ["register"]
@@ -21,17 +21,17 @@ def register(sub) -> dict:
     p.add_argument("scenario", type=Path, help="scenario TOML file")
     add_run_options(p)
     p.add_argument("--out", type=Path, help="results file (default: results/<scenario name>.nc)")
-    p.add_argument("--keep-paths", type=non_negative_int, default=0, metavar="N",
+    p.add_argument("--keep-paths", type=kept_count, default=0, metavar="N",
                    help="keep the first N full paths in the results (float32)")
     p.add_argument("--report", type=Path, metavar="DIR",
                    help="also write the figures and report of the run to DIR")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no table")
-    p.add_argument("--precision", type=float, metavar="HALF_WIDTH",
+    p.add_argument("--precision", type=finite_float, metavar="HALF_WIDTH",
                    help="choose the number of paths so that the 95%% CI half-width of the targeted "
                         "probabilities is at most this (two-stage rule, see docs)")
     p.add_argument("--target", action="append", default=[], metavar="C.OUTCOME@H",
                    help="with --precision: the probability to make precise (default: all of them)")
-    p.add_argument("--max-paths", type=positive_int, default=10_000_000,
+    p.add_argument("--max-paths", type=paths_count, default=10_000_000,
                    help="with --precision: cap on the number of paths (default 10,000,000)")
 
     return {"run": _cmd_run}

@@ -10,8 +10,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from simulator.cli.options import add_study_options
-from simulator.errors import UserError
+from simulator.cli.options import add_study_options, positive_int
 from simulator.studies.sensitivity import DEFAULT_PATHS, METHODS
 
 __all__ = ["register"]
@@ -30,7 +29,7 @@ def register(subparsers) -> dict[str, Callable[[argparse.Namespace], int]]:
     p.add_argument("--output", action="append", default=[], metavar="OUT",
                    help="[company.]name@month, e.g. zhipu.champion@36 or zhipu.valuation_q50@36 "
                         "(default: champion and collapse at the last horizon)")
-    p.add_argument("--samples", type=int, help="morris trajectories (default 20) or Sobol base samples "
+    p.add_argument("--samples", type=positive_int, help="morris trajectories (default 20) or Sobol base samples "
                    "N, a power of two >= 64 (default 128)")
     add_study_options(p, paths_help=f"paths per evaluation (default {DEFAULT_PATHS:,}); given-data: paths "
                       "of the one run")
@@ -43,8 +42,6 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
     from simulator.results.io import save_results
     from simulator.studies.sensitivity import sensitivity, sensitivity_table
 
-    if args.samples is not None and args.samples < 1:
-        raise UserError(f"--samples {args.samples}: must be >= 1")
     ds = sensitivity(args.scenario, method=args.method, params=args.param, outputs=args.output,
                      samples=args.samples, paths=args.paths, seed=args.seed, threads=args.threads,
                      engine=args.engine, overrides=args.overrides, progress=not args.quiet)

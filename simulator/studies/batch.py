@@ -54,6 +54,7 @@ from simulator.model.scenario_file import load_scenario
 from simulator.results.dataset import scenario_hash
 from simulator.results.io import file_mode, save_results
 from simulator.runner.distributed import Job, prepare_job, run_jobs
+from simulator.runner.memory import Need, check
 
 __all__ = ["BatchReport", "load_checkpoint", "run_batch", "save_checkpoint",
            "summary_dataset", "summary_rows"]
@@ -377,6 +378,7 @@ def _plan_jobs(scenarios, out, report, log, say, fail, bar_sc, *, paths, seed, o
     jobs: list[Job] = []
     order: list[str] = []
     seen: dict[str, str] = {}
+    resident = 0.0
     for path in scenarios:
         label = str(path)
         try:
@@ -409,6 +411,15 @@ def _plan_jobs(scenarios, out, report, log, say, fail, bar_sc, *, paths, seed, o
             say(f"up to date: {name}: {result}")
             bar_sc.update(1)
             continue
+        # The batch's started scenarios keep their kept paths and recorded outcomes until they finish.
+        try:
+            check([*job.memory_needs(), Need("kept paths and outcomes of the batch's other scenarios",
+                                             "--keep-paths", int(keep_paths), 0.0, fixed=resident)],
+                  what=f"{name} beside the batch's other scenarios")
+        except UserError as exc:
+            fail(label, f"{path}: {exc}", True)
+            continue
+        resident += sum(n.bytes for n in job.memory_needs() if n.what in ("kept paths", "recorded outcomes"))
         if load_checkpoint(partial / "tally.npz", job):
             job.start()
             if job.tally is None:  # its Zarr store is gone or another run's: the checkpoint is useless
