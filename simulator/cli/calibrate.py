@@ -9,7 +9,7 @@ import argparse
 import datetime as _dt
 from pathlib import Path
 
-from simulator.cli.options import non_negative_int, paths_count, seed_value
+from simulator.cli.options import non_negative_int, output_path, paths_count, seed_value
 from simulator.errors import UserError
 
 __all__ = ["register"]
@@ -43,7 +43,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario, overrides=args.overrides)
     targets = [parse_target(t, scenario, need_value=True) for t in args.target]
     params = [parse_param_range(p, scenario) for p in args.param]
-    out = args.out or args.scenario.with_name(f"{scenario.name}_calibrated.toml")
+    out = output_path(args.out or args.scenario.with_name(f"{scenario.name}_calibrated.toml"))
     # The saved file must reproduce the calibration: --set values go into it too.
     fixed = _override_values(args.overrides, str(args.scenario))
     # Check before the search that every key can be written back into this file.

@@ -60,12 +60,49 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _main(argv)
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP: unwound like Ctrl-C, so temporary files go and batches checkpoint."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _on_signal(signum, frame) -> None:
+    io = sys.modules.get("simulator.results.io")  # not imported: no file is being written
+    if io is not None:
+        io.remove_own_temporaries()
+    raise _Terminated(signum)
+
+
+def _install_signal_handlers() -> dict:
+    """Handle SIGTERM and SIGHUP while a command runs (main thread only); returns the previous handlers."""
+    import signal
+    import threading
+
+    previous = {}
+    if threading.current_thread() is not threading.main_thread():
+        return previous
+    for name in ("SIGTERM", "SIGHUP"):
+        signum = getattr(signal, name, None)
+        if signum is not None:
+            previous[signum] = signal.signal(signum, _on_signal)
+    return previous
+
+
 def _main(argv: Sequence[str] | None) -> int:
+    import signal
+
+    previous = _install_signal_handlers()
     try:
         parser, handlers = build_parser()
         args = parser.parse_args(argv)
         _clamp_threads(args)
         return handlers[args.command](args)
+    except _Terminated as exc:
+        print(f"simulator: terminated ({signal.Signals(exc.signum).name}); nothing half-written is left",
+              file=sys.stderr)
+        return 128 + exc.signum
     except UserError as exc:
         print(f"simulator: error: {_one_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
@@ -81,6 +118,9 @@ def _main(argv: Sequence[str] | None) -> int:
         name = f"{exc.filename}: " if exc.filename else ""
         print(f"simulator: error: {name}{_one_line(str(exc.strerror or exc))}", file=sys.stderr)
         return EXIT_USAGE
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _one_line(text: str) -> str:

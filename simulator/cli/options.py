@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 
 from simulator.errors import UsageError
 
 __all__ = ["EXIT_INTERRUPTED", "EXIT_USAGE", "Parser", "add_run_options", "add_study_options", "finite_float",
-           "int_at_least", "kept_count", "non_negative_int", "parse_whole_number", "paths_count", "positive_int", "seconds",
+           "int_at_least", "kept_count", "non_negative_int", "open_results_argument", "output_path", "parse_whole_number", "paths_count", "positive_int", "seconds",
            "seed_value"]
 
 EXIT_USAGE = 2
@@ -152,3 +154,28 @@ def add_study_options(p: argparse.ArgumentParser, *, paths_help: str) -> None:
     p.add_argument("--engine", choices=("numba", "numpy"), default="numba",
                    help="compiled engine (default) or the numpy reference engine")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no table")
+
+
+def open_results_argument(path: Path, *, expected: str, problem: Callable | None = None):
+    """Open a results file given on the command line, or raise one line naming it and what was expected.
+
+    Every way the file can be wrong is caught: missing, a folder, empty, not
+    NetCDF, truncated (:func:`simulator.results.io.open_results`), or a results
+    file of another kind: ``problem(ds)`` says why it is not what the command
+    needs (None when it is).
+    """
+    from simulator.errors import UserError
+    from simulator.results.io import open_results
+
+    ds = open_results(path, expected=expected)
+    why = problem(ds) if problem is not None else None
+    if why:
+        raise UserError(f"{path}: {why} (expected {expected})")
+    return ds
+
+
+def output_path(path: Path, *, option: str = "--out", folder: bool = False) -> Path:
+    """Check an output path before any work (:func:`simulator.results.io.check_output`); returns it."""
+    from simulator.results.io import check_output
+
+    return check_output(path, folder=folder, option=option)

@@ -9,7 +9,7 @@ import argparse
 import time
 from pathlib import Path
 
-from simulator.cli.options import add_run_options, finite_float, kept_count, paths_count
+from simulator.cli.options import add_run_options, finite_float, kept_count, output_path, paths_count
 from simulator.errors import UsageError
 
 __all__ = ["register"]
@@ -42,7 +42,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from simulator.model.scenario_file import load_scenario
 
     scenario = load_scenario(args.scenario, overrides=args.overrides)
-    out = args.out or Path("results") / f"{scenario.name}.nc"
+    out = output_path(args.out or Path("results") / f"{scenario.name}.nc")
+    if args.report:
+        output_path(args.report, option="--report", folder=True)
     start = time.perf_counter()
     if args.precision is not None:
         from simulator.results.targets import parse_target

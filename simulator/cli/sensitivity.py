@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from simulator.cli.options import add_study_options, positive_int
+from simulator.cli.options import add_study_options, output_path, positive_int
 from simulator.studies.sensitivity import DEFAULT_PATHS, METHODS
 
 __all__ = ["register"]
@@ -42,6 +42,8 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
     from simulator.results.io import save_results
     from simulator.studies.sensitivity import sensitivity, sensitivity_table
 
+    # The default file's name comes from the scenario's (known after the study): check its folder now.
+    output_path(args.out or Path("results") / f"{args.scenario.stem}_{args.method.replace('-', '_')}.nc")
     ds = sensitivity(args.scenario, method=args.method, params=args.param, outputs=args.output,
                      samples=args.samples, paths=args.paths, seed=args.seed, threads=args.threads,
                      engine=args.engine, overrides=args.overrides, progress=not args.quiet)

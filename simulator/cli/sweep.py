@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from simulator.cli.options import add_study_options
+from simulator.cli.options import add_study_options, output_path
 from simulator.errors import UserError
 
 __all__ = ["register"]
@@ -39,13 +39,13 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     if not args.param:
         raise UserError("sweep: give at least one --param PATH=LO:HI:N")
     scenario = load_scenario(args.scenario, overrides=args.overrides)
+    out = output_path(args.out or Path("results") / f"{scenario.name}_sweep.nc")
     start = time.perf_counter()
     ds = sweep(scenario, args.param, paths=args.paths, seed=args.seed, quantiles=not args.no_quantiles,
                threads=args.threads, engine=args.engine, progress=not args.quiet)
     elapsed = time.perf_counter() - start
     if args.overrides:
         ds.attrs["overrides"] = json.dumps(args.overrides)
-    out = args.out or Path("results") / f"{scenario.name}_sweep.nc"
     save_results(ds, out)
     if not args.quiet:
         print(sweep_table(ds))

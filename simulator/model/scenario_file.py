@@ -259,8 +259,12 @@ def load_scenario(path: str | Path, *, overrides: Any = None) -> Scenario:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ScenarioError(f"{path}: no such file") from None
-    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"{path}: cannot read: {exc.__class__.__name__}") from None
+    except IsADirectoryError:
+        raise ScenarioError(f"{path}: cannot read: it is a folder (expected a scenario TOML file)") from None
+    except UnicodeDecodeError:
+        raise ScenarioError(f"{path}: cannot read: not a text file (expected a scenario TOML file)") from None
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read: {exc.strerror or exc.__class__.__name__}") from None
     return parse_scenario(text, source=str(path), overrides=overrides, default_name=path.stem)
 
 

@@ -161,12 +161,16 @@ def draws_from(source: Path | Scenario, *, paths: int | None, seed, overrides, t
     if isinstance(source, Path) and source.suffix == ".nc":
         from simulator.results.io import open_results
 
-        if not source.exists():
-            raise UserError(f"{source}: no such file")
-        ds = open_results(source)
+        ds = open_results(source, expected="a run's results .nc file with per-path draws, or a scenario TOML file")
+        from simulator.studies.compare import run_problem
+
+        problem = run_problem(ds)
+        if problem:
+            raise UserError(f"{source}: {problem} (expected a run's results .nc file with per-path draws, or a "
+                            "scenario TOML file)")
         if "input_draw" not in ds or "path_outcome" not in ds:
             raise UserError(f"{source}: no per-path draws; run a scenario with uncertain inputs (a key given "
-                            "as {{dist = ...}}) with `simulator run` first, or give the TOML file")
+                            "as {dist = ...}) with `simulator run` first, or give the TOML file")
         attrs = {k: v for k, v in ds.attrs.items() if k.startswith(("scenario_", "seed_", "uncertain"))
                  or k in ("currency", "block_size", "engine", "simulator_version")}
         return (ds["input_draw"].values, ds["path_outcome"].values, [str(x) for x in ds["input"].values],
