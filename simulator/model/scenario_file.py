@@ -27,7 +27,8 @@ from simulator.errors import ScenarioError
 from simulator.model.schema import MONEY, NAMED_LISTS, Scenario, model_of
 from simulator.model.uncertain import extract_uncertain, restore_tables
 
-__all__ = ["apply_overrides", "load_scenario", "parse_scenario", "parse_value", "set_dotted", "with_overrides"]
+__all__ = ["apply_overrides", "load_scenario", "override_keys", "parse_scenario", "parse_value", "set_dotted",
+           "with_overrides"]
 
 
 def _describe_field(loc: tuple[Any, ...]) -> tuple[str, str]:
@@ -199,6 +200,15 @@ def apply_overrides(raw: dict[str, Any], overrides: Any, *, source: str = "--set
     return raw
 
 
+def override_keys(overrides: Any) -> set[str]:
+    """The dotted keys that overrides (``"a.b=1"`` strings or a mapping) set."""
+    if overrides is None:
+        return set()
+    if isinstance(overrides, dict):
+        return {str(k).strip() for k in overrides}
+    return {text.partition("=")[0].strip() for text in overrides if isinstance(text, str)}
+
+
 def parse_scenario(text: str, *, source: str = "<string>", overrides: Any = None,
                    default_name: str | None = None) -> Scenario:
     """Parse and validate scenario TOML text.
@@ -231,7 +241,7 @@ def parse_scenario(text: str, *, source: str = "<string>", overrides: Any = None
         raise ScenarioError(f"{source}: companies: required key is missing (at least one [[companies]])")
     if isinstance(raw.get("companies"), list) and not raw["companies"]:
         raise ScenarioError(f"{source}: companies = []: at least one company is required")
-    raw, uncertain = extract_uncertain(raw, source=source)
+    raw, uncertain = extract_uncertain(raw, source=source, pinned=override_keys(overrides))
     try:
         return Scenario.model_validate({**raw, "source_text": text, "source_path": source,
                                         "uncertain": uncertain or None})
@@ -276,7 +286,7 @@ def with_overrides(scenario: Scenario, overrides: Any) -> Scenario:
     raw = restore_tables(raw, scenario.uncertain)
     raw = apply_overrides(raw, overrides, source=f"{scenario.source_path or '<scenario>'}: --set")
     raw, uncertain = extract_uncertain(raw, source=scenario.source_path or "<scenario>",
-                                       previous=scenario.uncertain)
+                                       previous=scenario.uncertain, pinned=override_keys(overrides))
     try:
         return Scenario.model_validate({**raw, "source_text": scenario.source_text,
                                         "source_path": scenario.source_path,

@@ -14,6 +14,7 @@ and :mod:`simulator.results`.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,7 @@ from simulator.model.uncertain import RECORDED_PATHS, UncertainSet
 from simulator.results.dataset import build_dataset, market_path, scenario_hash
 from simulator.results.draws import annotate_dataset
 from simulator.runner.memory import Need, check, run_needs
+from simulator.warnings import SimulatorWarning
 
 __all__ = ["SCENARIO_INPUTS", "PreparedRun", "prepare_run", "resolve_scenario"]
 
@@ -275,6 +277,9 @@ def prepare_run(scenario: Scenario | str | Path, *, paths: int | None = None, se
         raise ScenarioError(f"block_size: {block_size} must be >= 1")
     if engine not in ENGINES:
         raise ScenarioError(f"engine: {engine!r} is not one of {', '.join(ENGINES)}")
+    if keep_paths > n_paths:
+        warnings.warn(f"--keep-paths {keep_paths:,}: the run has {n_paths:,} paths; keeping all {n_paths:,}",
+                      SimulatorWarning, stacklevel=2)
     if threads is not None and int(threads) < 1:
         raise ScenarioError(f"threads: {threads} must be >= 1")
     if isinstance(seed, (int, np.integer)) and not 0 <= int(seed) <= SEED_MAX:

@@ -183,6 +183,13 @@ def draws_from(source: Path | Scenario, *, paths: int | None, seed, overrides, t
         raise UserError(f"{scenario.source_path or scenario.name}: no uncertain inputs; give some keys as "
                         "distributions, e.g. long_run = {dist = \"uniform\", low = 0.1, high = 0.6}")
     n = min(int(paths or scenario.scenario.paths), RECORDED_PATHS)
+    if paths and paths > RECORDED_PATHS:
+        import warnings
+
+        from simulator.warnings import SimulatorWarning
+
+        warnings.warn(f"--paths {paths:,}: the per-path draws of at most {RECORDED_PATHS:,} paths are recorded; "
+                      f"running {RECORDED_PATHS:,}", SimulatorWarning, stacklevel=2)
     ds = simulator.run(scenario, paths=n, seed=seed, threads=threads, engine=engine)
     attrs = {k: v for k, v in ds.attrs.items() if k.startswith(("scenario_", "seed_", "uncertain"))
              or k in ("currency", "block_size", "engine", "simulator_version")}
