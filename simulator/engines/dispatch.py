@@ -277,16 +277,16 @@ def _grouping(n_sets: int, n_threads: int, n_comp: int, n_rec: int, block: int) 
 def memory_parts(layout: ParameterLayout, plan: RunPlan, *, paths: int, n_sets: int = 1, engine: str = "numba",
                  block_size: int = DEFAULT_BLOCK_SIZE, fans: bool = True, keep_paths: int = 0,
                  threads: int | None = None, outcome_paths: int = 0, uncertain_slots: int = 0,
-                 chunk_blocks: int | None = None) -> dict[str, float]:
-    """Bytes the large arrays of one :func:`simulate` call take, by what they hold.
+                 chunk_blocks: int | None = None) -> list[tuple[str, float, tuple[str, ...]]]:
+    """Bytes the large arrays of one :func:`simulate` call take: ``(what, bytes, drivers)``.
 
     Read off the allocations of :func:`simulate` and :func:`_workspace` (the tally,
-    each thread's histograms and lane workspace, the floating-point moments kept
-    per block, kept paths, recorded outcome codes); nothing is allocated.  Keys:
-    ``"block moments"`` (grows with the paths), ``"histograms"`` (with the
-    threads), ``"workspaces"`` (with the block size), ``"kept paths"`` and
-    ``"outcome codes"``.  :mod:`simulator.runner.memory` checks the sum against
-    the machine before a run starts.
+    each thread's histograms, counters and lane workspace, the floating-point
+    moments kept per block, kept paths, recorded outcome codes); nothing is
+    allocated.  ``drivers`` names the sizes a part is proportional to (``paths``,
+    ``threads``, ``block_size``, ``keep_paths``; none: fixed), so that
+    :mod:`simulator.runner.memory` can say which one to lower, and by how much,
+    when a run does not fit.
     """
     n_comp, n_hor = layout.n_companies, plan.horizons.size
     n_rec = plan.recorded_months.size if fans else 1
@@ -295,37 +295,47 @@ def memory_parts(layout: ParameterLayout, plan: RunPlan, *, paths: int, n_sets: 
     block = min(int(block_size), int(paths))
     n_threads = engine_threads(threads) if engine == "numba" else 1
     hist_set = n_comp * Q.N_VARS * n_rec * (Q.HIST_BINS + 2) * 8.0 if fans else 0.0
-    # Moments (count, mean, M2) per block: equity and business value, valuation at each horizon;
-    # collected chunk by chunk and joined once (two copies at the end).
-    moments = 2 * n_blocks * n_sets * n_comp * (2 + n_hor) * 3 * 8.0 + 16.0 * n_blocks
-    # Tally counters (alive, failure months) per thread and in the total.
-    counters = (n_threads + 2) * n_sets * n_comp * (n_months + 4 * n_hor) * 8.0
+    counters = n_sets * n_comp * (n_months + 4 * n_hor) * 8.0  # alive, failure months, outcome counts
+    keep = min(int(keep_paths), int(paths))
+    parts = [
+        # Moments (count, mean, M2) per block: equity and business value, valuation at each horizon;
+        # collected call by call and joined once (two copies at the end).
+        ("per-block moments", 2 * n_blocks * n_sets * n_comp * (2 + n_hor) * 3 * 8.0 + 16.0 * n_blocks,
+         ("paths",)),
+        ("kept paths", keep * n_comp * (Q.N_VARS * n_months * 4.0 + 8.0), ("keep_paths",)),
+        ("outcome codes", n_sets * min(int(outcome_paths), int(paths)) * n_comp * n_hor * 1.0, ()),
+        # The tally's own histograms and counters, and the quantiles' copy of the histograms.
+        ("histograms", 2 * n_sets * hist_set + 2 * counters, ()),
+    ]
     if engine == "numba":
         by_set, per_group = _grouping(n_sets, n_threads, n_comp, n_rec, block)
-        # A slot per thread (one shared slot when sets run as groups), the tally's own, the quantiles' copy.
-        histograms = ((1 if by_set else n_threads) + 2) * n_sets * hist_set
         from simulator.engines.kernels.chips import MAX_TABLE
         from simulator.engines.kernels.lanes import LANES
 
         n_events = int(layout.events.shape[0])
-        per_thread = (per_group * n_comp * n_rec * Q.N_VARS * block * (2 + 16.0 / LANES)  # histogram bins
-                      + (plan.n_months if per_group > 1 else 1) * (1 + n_events + 4 * n_comp) * LANES * 8.0
-                      + (plan.n_months * LANES * max(2, n_events) * 56.0 if per_group > 1 else 0.0)
-                      + per_group * n_comp * MAX_TABLE * 16.0 + layout.n_theta * LANES * 9.0 + 65536.0)
         per_call = min(n_blocks, chunk_blocks or max(2 * n_threads, -(-32 // max(1, n_sets))))  # per kernel call
-        workspaces = n_threads * per_thread + 2.0 * per_call * block * uncertain_slots * 8.0
+        parts += [
+            # A histogram slot per thread (one shared slot when sets run as groups), counters per thread.
+            ("histograms", (1 if by_set else n_threads) * n_sets * hist_set, () if by_set else ("threads",)),
+            ("histograms", n_threads * counters, ("threads",)),
+            # Each thread's lane workspace: histogram bins of its paths, draws, event tape, supply tables.
+            ("workspaces", n_threads * per_group * n_comp * n_rec * Q.N_VARS * block * (2 + 16.0 / LANES),
+             ("threads", "block_size")),
+            ("workspaces", n_threads * ((plan.n_months if per_group > 1 else 1) * (1 + n_events + 4 * n_comp)
+                                        * LANES * 8.0
+                                        + (plan.n_months * LANES * max(2, n_events) * 56.0 if per_group > 1 else 0.0)
+                                        + per_group * n_comp * MAX_TABLE * 16.0 + layout.n_theta * LANES * 9.0
+                                        + 65536.0), ("threads",)),
+            ("workspaces", 2.0 * per_call * block * uncertain_slots * 8.0, ("block_size",)),
+        ]
     else:
-        histograms = 3 * n_sets * hist_set
-        # The reference engine's state of one block: about forty float64 arrays (set, company, path).
-        workspaces = 40.0 * n_sets * n_comp * block * 8.0 + 2.0 * block * uncertain_slots * 8.0
-    keep = min(int(keep_paths), int(paths))
-    return {
-        "block moments": moments + counters,
-        "histograms": histograms,
-        "workspaces": workspaces,
-        "kept paths": keep * n_comp * (Q.N_VARS * n_months * 4.0 + 8.0),
-        "outcome codes": n_sets * min(int(outcome_paths), int(paths)) * n_comp * n_hor * 1.0,
-    }
+        parts += [
+            ("histograms", n_sets * hist_set + counters, ()),
+            # The reference engine's state of one block: about forty float64 arrays (set, company, path).
+            ("workspaces", 40.0 * n_sets * n_comp * block * 8.0 + 2.0 * block * uncertain_slots * 8.0,
+             ("block_size",)),
+        ]
+    return parts
 
 
 def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, keep, threads,

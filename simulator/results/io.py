@@ -302,7 +302,7 @@ def open_results(path: str | Path, *, expected: str = EXPECTED) -> xr.Dataset:
             reason = "the file is truncated (an interrupted copy or download?)"
         elif len(reason) > 120:
             reason = reason[:117] + "..."
-        raise UserError(f"{path}: cannot be read as {expected}: {reason}") from None
+        raise UserError(f"{path}: cannot be read: {reason} (expected {expected})") from None
     # The checksum describes the file (verify_checksum); the Dataset saved again gets a new one.
     ds.attrs.pop(CHECKSUM_ATTR, None)
     return ds

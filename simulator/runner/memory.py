@@ -28,7 +28,7 @@ May import: :mod:`simulator.errors`, :mod:`simulator.model`, :mod:`simulator.eng
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,32 +50,22 @@ TASK_BYTES = 8_192
 
 @dataclass(frozen=True)
 class Need:
-    """One part of an estimate: ``per_unit`` bytes for each unit of ``option``'s value.
+    """One part of an estimate: ``bytes``, proportional to the values of the options in ``drivers``.
 
     Attributes
     ----------
     what : str
         What the memory holds ("kept paths", "histograms", ...).
-    option : str
-        The option whose value drives it, as the command line spells it (``--keep-paths``).
-    value : int
-        That option's value.
-    per_unit : float
-        Bytes per unit of the value (the other sizes held as they are).
-    fixed : float
-        Bytes that do not change with the value (e.g. what earlier scenarios of a batch hold).
+    bytes : float
+        Its size.
+    drivers : tuple of str
+        The options (as the command line spells them: ``--keep-paths``) whose values
+        it is proportional to; none for a part that does not change with any.
     """
 
     what: str
-    option: str
-    value: int
-    per_unit: float
-    fixed: float = 0.0
-
-    @property
-    def bytes(self) -> float:
-        """Bytes of this part."""
-        return self.per_unit * self.value + self.fixed
+    bytes: float
+    drivers: tuple[str, ...] = ()
 
 
 def available_bytes() -> float:
@@ -107,31 +97,39 @@ def format_bytes(n: float) -> str:
     return f"{n:.0f} bytes"
 
 
-def check(needs: Iterable[Need], *, what: str = "this run", available: float | None = None) -> None:
+def check(needs: Iterable[Need], sizes: Mapping[str, int], *, what: str = "this run",
+          available: float | None = None) -> None:
     """Raise a one-line :class:`UserError` when the needs do not fit in memory.
 
-    The message names the part's option that costs the most, its value, the
-    estimate (with its largest parts), what is available and the largest value
-    of that option that fits with everything else as it is.
+    ``sizes`` are the values of the options the needs depend on.  The message
+    names the option to lower: of those whose lowering alone can make the run
+    fit, the one that drives the most bytes (else the one that drives the most);
+    its value, the estimate with its largest parts, what is available and the
+    largest value of that option that fits with everything else as it is.
     """
     needs = [n for n in needs if n.bytes > 0]
     total = sum(n.bytes for n in needs)
     room = USABLE_SHARE * (available_bytes() if available is None else float(available))
     if total <= room or not needs:
         return
-    # The option that costs the most, over all its parts.
-    by_option: dict[tuple[str, int], float] = {}
+    candidates = []
+    for option, value in sizes.items():
+        driven = sum(n.bytes for n in needs if option in n.drivers)
+        if driven <= 0 or value <= 0:
+            continue
+        rest = total - driven
+        fits = math.floor(value * (room - rest) / driven) if room > rest else 0
+        candidates.append((fits >= 1, driven, option, int(value), fits, rest))
+    parts: dict[str, float] = {}
     for n in needs:
-        by_option[(n.option, n.value)] = by_option.get((n.option, n.value), 0.0) + n.bytes
-    (option, value), _ = max(by_option.items(), key=lambda item: item[1])
-    own = [n for n in needs if (n.option, n.value) == (option, value)]
-    per_unit = sum(n.per_unit for n in own)
-    rest = total - sum(n.per_unit * n.value for n in own)
-    fits = math.floor((room - rest) / per_unit) if per_unit > 0 and room > rest else 0
-    parts = sorted(needs, key=lambda n: -n.bytes)[:3]
-    detail = ", ".join(f"{n.what} {format_bytes(n.bytes)}" for n in parts)
-    limit = (f"at most {fits:,} fit" if fits >= 1 else
-             f"the rest alone needs {format_bytes(rest)}, so no value of {option} fits")
+        parts[n.what] = parts.get(n.what, 0.0) + n.bytes
+    detail = ", ".join(f"{k} {format_bytes(v)}" for k, v in sorted(parts.items(), key=lambda kv: -kv[1])[:3])
+    if not candidates:
+        raise UserError(f"{what} needs about {format_bytes(total)} of memory ({detail}) but "
+                        f"{format_bytes(room)} is available")
+    feasible, _, option, value, fits, rest = max(candidates)
+    limit = (f"at most {fits:,} fit" if feasible else
+             f"even the smallest {option} does not fit (the rest needs {format_bytes(rest)})")
     raise UserError(f"{option} {value:,}: {what} needs about {format_bytes(total)} of memory ({detail}) but "
                     f"{format_bytes(room)} is available; {limit}")
 
@@ -139,29 +137,28 @@ def check(needs: Iterable[Need], *, what: str = "this run", available: float | N
 def run_needs(layout: ParameterLayout, plan: RunPlan, *, paths: int, paths_option: str = "--paths",
               engine: str = "numba", block_size: int, keep_paths: int = 0, kept_in_memory: bool = True,
               threads: int | None = None, fans: bool = True, recorded: int = 0,
-              uncertain_slots: int = 0) -> list[Need]:
+              uncertain_slots: int = 0) -> tuple[list[Need], dict[str, int]]:
     """What one run (one parameter set) needs: the engine's arrays and the results Dataset's.
 
+    Returns the needs and the sizes they depend on (for :func:`check`).
     ``recorded`` paths keep their outcome codes and input draws; kept paths
     count twice (the engine's array and the Dataset's months), unless they go to
     a Zarr store (``kept_in_memory=False``: a group's worth at a time).
     """
-    parts = memory_parts(layout, plan, paths=paths, engine=engine, block_size=block_size, fans=fans,
-                         keep_paths=keep_paths if kept_in_memory else 0, threads=threads,
-                         outcome_paths=recorded, uncertain_slots=uncertain_slots)
-    n_threads = max(1, engine_threads(threads) if engine == "numba" else 1)
     keep = min(int(keep_paths), int(paths)) if kept_in_memory else 0
-    n_comp = layout.n_companies
-    # The Dataset's kept paths hold the recorded months only, float32.
-    kept_dataset = keep * n_comp * Q.N_VARS * plan.recorded_months.size * 4.0
-    recorded_draws = 3 * recorded * max(1, uncertain_slots) * 8.0 if uncertain_slots else 0.0
-    return [
-        Need("per-block moments", paths_option, int(paths), parts["block moments"] / max(1, int(paths))),
-        Need("histograms", "--threads", n_threads, parts["histograms"] / n_threads),
-        Need("workspaces", "--block-size", int(block_size), parts["workspaces"] / max(1, int(block_size))),
-        Need("kept paths", "--keep-paths", keep, (parts["kept paths"] + kept_dataset) / keep if keep else 0.0),
-        Need("recorded outcomes", paths_option, int(paths), (parts["outcome codes"] + recorded_draws) / max(1, paths)),
-    ]
+    options = {"paths": paths_option, "threads": "--threads", "block_size": "--block-size",
+               "keep_paths": "--keep-paths"}
+    needs = [Need(what, nbytes, tuple(options[d] for d in drivers))
+             for what, nbytes, drivers in memory_parts(
+                 layout, plan, paths=paths, engine=engine, block_size=block_size, fans=fans, keep_paths=keep,
+                 threads=threads, outcome_paths=recorded, uncertain_slots=uncertain_slots)]
+    # The Dataset's kept paths hold the recorded months only, float32; recorded draws are float64.
+    needs.append(Need("kept paths", keep * layout.n_companies * Q.N_VARS * plan.recorded_months.size * 4.0,
+                      ("--keep-paths",)))
+    needs.append(Need("outcome codes", 3 * recorded * uncertain_slots * 8.0))
+    sizes = {paths_option: int(paths), "--threads": max(1, engine_threads(threads) if engine == "numba" else 1),
+             "--block-size": int(block_size), "--keep-paths": keep}
+    return needs, sizes
 
 
 def result_bytes_per_set(n_comp: int, plan: RunPlan, *, quantiles: bool) -> float:
@@ -203,17 +200,16 @@ def bytes_per_set(n_comp: int, plan: RunPlan, *, quantiles: bool, outcome_paths:
 def sets_needs(layout: ParameterLayout, plan: RunPlan, n_sets: int, *, option: str, value: int | None = None,
                paths: int, engine: str = "numba", block_size: int, threads: int | None = None,
                quantiles: bool = True, outcome_paths: int = 0, per_set_extra: float = 0.0,
-               uncertain_slots: int = 0, max_memory: float | None = None) -> list[Need]:
+               uncertain_slots: int = 0, max_memory: float | None = None) -> tuple[list[Need], dict[str, int]]:
     """What a study of ``n_sets`` parameter sets needs (:func:`simulator.studies.sweep.evaluate_sets`).
 
     The sets' parameters, their results and recorded outcomes grow with the sets
     (named ``option``, e.g. ``--param`` grid points or ``--samples``, whose value
-    is ``value``: the sets per unit follow from it); the kernel calls run the sets
+    is ``value``: the sets are proportional to it); the kernel calls run the sets
     in batches sized to :func:`memory_budget`.  ``per_set_extra`` adds bytes per set
-    (a sensitivity study's per-path values).
+    (a sensitivity study's per-path values).  Returns the needs and the sizes.
     """
     value = int(n_sets if value is None else value)
-    sets_per_unit = n_sets / max(1, value)
     n_comp, n_hor = layout.n_companies, plan.horizons.size
     n_blocks = -(-int(paths) // int(block_size))
     outcome_paths = min(int(outcome_paths), int(paths))
@@ -222,25 +218,26 @@ def sets_needs(layout: ParameterLayout, plan: RunPlan, n_sets: int, *, option: s
                             n_blocks=n_blocks)
     batch = int(max(1, min(n_sets, memory_budget(max_memory) // per_set)))
     chunk_blocks = int(max(1, min(n_blocks, 32_768 // batch)))
-    parts = memory_parts(layout, plan, paths=paths, n_sets=batch, engine=engine, block_size=block_size,
-                         fans=quantiles, threads=threads, outcome_paths=outcome_paths,
-                         uncertain_slots=uncertain_slots, chunk_blocks=chunk_blocks)
-    n_threads = max(1, engine_threads(threads) if engine == "numba" else 1)
+    options = {"paths": "--paths", "threads": "--threads", "block_size": "--block-size", "keep_paths": "--keep-paths"}
+    # The batch's kernel calls: its per-block moments grow with the paths, not with the study's sets.
+    needs = [Need(what, nbytes, tuple(options[d] for d in drivers))
+             for what, nbytes, drivers in memory_parts(
+                 layout, plan, paths=paths, n_sets=batch, engine=engine, block_size=block_size, fans=quantiles,
+                 threads=threads, outcome_paths=outcome_paths, uncertain_slots=uncertain_slots,
+                 chunk_blocks=chunk_blocks)]
     # Per set: parameters (the grid and its copy), results (each batch's Dataset and the joined one),
     # outcome codes (each batch's and the joined ones) and the caller's extra.
     each = (2 * layout.n_theta * 8.0 + 2 * result_bytes_per_set(n_comp, plan, quantiles=quantiles)
             + 2 * outcome_paths * n_comp * n_hor + per_set_extra)
-    return [
-        Need("parameter sets and their results", option, value, each * sets_per_unit),
-        Need("per-block moments", "--paths", int(paths), parts["block moments"] / max(1, int(paths))),
-        Need("histograms", "--threads", n_threads, parts["histograms"] / n_threads),
-        Need("workspaces", "--block-size", int(block_size), parts["workspaces"] / max(1, int(block_size))),
-    ]
+    needs.append(Need("parameter sets and their results", each * n_sets, (option,)))
+    sizes = {option: value, "--paths": int(paths),
+             "--threads": max(1, engine_threads(threads) if engine == "numba" else 1), "--block-size": int(block_size)}
+    return needs, sizes
 
 
-def need_of(what: str, option: str, value: int, nbytes: float) -> Need:
-    """A part of ``nbytes`` driven by ``option`` = ``value`` (per unit: ``nbytes / value``)."""
-    return Need(what, option, int(value), nbytes / max(1, int(value)))
+def need_of(what: str, nbytes: float, *drivers: str) -> Need:
+    """A part of ``nbytes`` proportional to the values of ``drivers``."""
+    return Need(what, float(nbytes), tuple(drivers))
 
 
 def total_bytes(needs: Sequence[Need]) -> float:

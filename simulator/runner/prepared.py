@@ -122,8 +122,8 @@ class PreparedRun:
         unc = self.uncertain
         return sum(len(self.layout.slots(spec.path)) for spec in unc.inputs) if unc else 0
 
-    def memory_needs(self, *, paths_option: str = "--paths") -> list[Need]:
-        """What this run needs in memory, by part (:mod:`simulator.runner.memory`)."""
+    def memory_needs(self, *, paths_option: str = "--paths") -> tuple[list[Need], dict[str, int]]:
+        """What this run needs in memory, by part, and the sizes it depends on (:mod:`simulator.runner.memory`)."""
         return run_needs(self.layout, self.plan, paths=self.paths, paths_option=paths_option, engine=self.engine, block_size=self.block_size, keep_paths=self.keep_paths,
             kept_in_memory=self.zarr is None, threads=self.threads, fans=self.fans, recorded=self.recorded,
             uncertain_slots=self.uncertain_slots)
@@ -295,6 +295,6 @@ def prepare_run(scenario: Scenario | str | Path, *, paths: int | None = None, se
                            threads=None if threads is None else int(threads), fans=fans)
     # Nothing is allocated yet: check that the run fits in memory (one line naming the
     # option that costs the most otherwise).
-    check(prepared.memory_needs(paths_option=paths_option or ("--paths" if paths is not None else "scenario.paths")),
+    check(*prepared.memory_needs(paths_option=paths_option or ("--paths" if paths is not None else "scenario.paths")),
           what=f"{scenario.name} ({n_paths:,} paths)")
     return prepared

@@ -419,13 +419,13 @@ def _plan_jobs(scenarios, out, report, log, say, fail, bar_sc, *, paths, seed, o
             continue
         # The batch's started scenarios keep their kept paths and recorded outcomes until they finish.
         try:
-            check([*job.memory_needs(), Need("kept paths and outcomes of the batch's other scenarios",
-                                             "--keep-paths", int(keep_paths), 0.0, fixed=resident)],
-                  what=f"{name} beside the batch's other scenarios")
+            needs, sizes = job.memory_needs()
+            check([*needs, Need("kept paths and outcomes of the batch's other scenarios", resident,
+                                ("--keep-paths",))], sizes, what=f"{name} beside the batch's other scenarios")
         except UserError as exc:
             fail(label, f"{path}: {exc}", True)
             continue
-        resident += sum(n.bytes for n in job.memory_needs() if n.what in ("kept paths", "recorded outcomes"))
+        resident += sum(n.bytes for n in job.memory_needs()[0] if n.what in ("kept paths", "outcome codes"))
         def damaged(reason: str, name=name, partial=partial) -> None:
             say(f"simulator: warning: {partial / 'tally.npz'}: damaged checkpoint ({reason}); discarded, "
                 f"{name} is recomputed from the start", error=True)

@@ -495,7 +495,7 @@ def _check_memory(scenario: Scenario, method: str, n_sets: int, samples: int | N
     prepared = prepare_run(scenario, paths=paths, seed=seed, engine=engine, threads=threads, fans=False)
     outcome_paths = min(paths, NOISE_PATHS) if any(o.per_path for o in outputs) else 0
     option, value = ("--samples", int(samples)) if method in ("morris", "sobol") else ("--param", n_sets)
-    needs = sets_needs(prepared.layout, prepared.plan, n_sets, option=option, value=value, paths=paths,
+    needs, sizes = sets_needs(prepared.layout, prepared.plan, n_sets, option=option, value=value, paths=paths,
                        engine=engine, block_size=prepared.block_size, threads=threads,
                        quantiles=any(o.quantile is not None for o in outputs), outcome_paths=outcome_paths,
                        per_set_extra=len(outputs) * outcome_paths * 9.0, uncertain_slots=prepared.uncertain_slots)
@@ -503,8 +503,8 @@ def _check_memory(scenario: Scenario, method: str, n_sets: int, samples: int | N
         # SALib's bootstrap of one output: 1000 resamples of the samples (Sobol: index and three
         # resampled arrays; Morris: index and the resampled elementary effects).
         per_sample = 1000 * 8.0 * (5 if method == "sobol" else 2)
-        needs.append(need_of("SALib's bootstrap", option, value, per_sample * value))
-    check(needs, what=f"{method} with {n_sets:,} evaluations x {paths:,} paths")
+        needs.append(need_of("SALib's bootstrap", per_sample * value, option))
+    check(needs, sizes, what=f"{method} with {n_sets:,} evaluations x {paths:,} paths")
 
 
 # --------------------------------------------------------------------------- tables

@@ -38,6 +38,7 @@ from simulator.model.parameters import ParameterLayout, build_layout
 from simulator.model.scenario_file import load_scenario, with_overrides
 from simulator.model.schema import Effects, Scenario, range_bounds
 from simulator.results.dataset import build_sets_dataset
+from simulator.results.overflow import range_problem, warn_out_of_range
 from simulator.runner.memory import bytes_per_set, check, memory_budget, sets_needs
 from simulator.runner.prepared import prepare_run
 
@@ -148,7 +149,7 @@ def evaluate_sets(
     n_blocks = -(-paths // block_size)
     outcome_paths = min(int(outcome_paths), paths)
     unc = scenario.uncertain
-    check(sets_needs(layout, plan, n_sets, option=sets_option, paths=paths, engine=engine, block_size=block_size,
+    check(*sets_needs(layout, plan, n_sets, option=sets_option, paths=paths, engine=engine, block_size=block_size,
                      threads=threads, quantiles=quantiles, outcome_paths=outcome_paths,
                      uncertain_slots=prepared.uncertain_slots, max_memory=max_memory),
           what=f"{n_sets:,} parameter sets x {paths:,} paths")
@@ -171,7 +172,7 @@ def evaluate_sets(
         # chunk_blocks blocks per kernel call (engine._simulate_numba).
         per_call = max(1, min(chunk_blocks, n_blocks))
         calls += -(-n_blocks // per_call) if engine == "numba" else 0
-        parts.append(build_sets_dataset(scenario, layout, plan, tally, sets))
+        parts.append(build_sets_dataset(scenario, layout, plan, tally, sets, check_range=False))
         if outcome_paths:
             outcomes.append(tally.path_outcome)
         del tally
@@ -187,6 +188,9 @@ def evaluate_sets(
         "parameter_sets": int(n_sets),
         "sets_per_kernel_batch": int(batch),
     })
+    # Outputs that left float64's range: one warning for the whole study.
+    warn_out_of_range(range_problem(ds, scenario, theta_sets, n_months=plan.n_months, set_axis=True),
+                      scenario.name, ds.attrs)
     if unc:
         ds.attrs["uncertain_inputs"] = unc.to_json()
         ds.attrs["uncertain_held_fixed"] = json.dumps([p for p in hold_fixed if p in unc.names])
@@ -404,7 +408,7 @@ def sweep(
     n_sets = math.prod(spec.count for spec in specs)
     prepared = prepare_run(scenario, paths=n_paths, seed=seed, engine=engine, block_size=block_size,
                            threads=threads, fans=False)
-    check(sets_needs(prepared.layout, prepared.plan, n_sets, option="--param grid points", paths=n_paths,
+    check(*sets_needs(prepared.layout, prepared.plan, n_sets, option="--param grid points", paths=n_paths,
                      engine=engine, block_size=block_size, threads=threads, quantiles=quantiles,
                      uncertain_slots=prepared.uncertain_slots, max_memory=max_memory),
           what=f"a sweep of {n_sets:,} grid points x {n_paths:,} paths")
