@@ -173,6 +173,10 @@ BAD_OPTIONS = [
     (["sensitivity", ZB, "--method", "sobol", "--samples", "0"], "--samples: 0 must be >= 1"),
     (["calibrate", ZB, "--target", "zhipu.champion@36=0.5", "--param", f"{GROWTH}=0:1", "--replicates", "x"],
      "--replicates: 'x' is not a whole number"),
+    (["batch", ZB, "--out", "x", "--scheduler", "garbage"], "cannot connect to the dask scheduler garbage"),
+    (["batch", ZB, "--out", "x", "--cluster", "local:0"], "'local:0' is not local:N with N >= 1"),
+    (["implied", ZB, "--company", "nobody"], "--company 'nobody': no such company (known: zhipu)"),
+    (["run", ZB, "--set", "scenario.seed=-1"], f"scenario.seed = -1: out of range (allowed: >= 0 and <= {2**128 - 1})"),
 ]
 
 

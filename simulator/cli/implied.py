@@ -46,6 +46,9 @@ def _cmd_implied(args: argparse.Namespace) -> int:
 
     scenario = load_scenario(args.scenario, overrides=args.overrides)
     company = args.company or scenario.companies[0].name
+    if company not in [c.name for c in scenario.companies]:
+        raise UserError(f"--company {company!r}: no such company (known: "
+                        f"{', '.join(c.name for c in scenario.companies)})")
     path = args.param or f"companies.{company}.growth.long_run"
     if args.search:
         param = parse_param_range(f"{path}={args.search}", scenario)

@@ -136,16 +136,25 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 
 def _clamp_threads(args) -> None:
-    """``--threads`` above the cores this process may use runs on those cores, said in one line.
+    """``--threads`` (and ``--cluster local:N``) above the cores this process may use runs on those
+    cores, said in one line.
 
-    Results never depend on the thread count; threads beyond the cores only cost
-    memory (a histogram and a workspace each), so the run goes on rather than stops.
+    Results never depend on the thread count or the workers; threads beyond the
+    cores only cost memory (a histogram and a workspace each), worker processes
+    beyond them memory and start-up time, so the run goes on rather than stops.
     """
+    from simulator.engines.dispatch import max_threads
+
+    cluster = getattr(args, "cluster", None)
+    if cluster and cluster.startswith("local:") and cluster[6:].isdigit() and int(cluster[6:]) > max_threads():
+        cores = max_threads()
+        print(f"simulator: note: --cluster {cluster}: this process may use {cores} core"
+              f"{'s' if cores > 1 else ''}; starting {cores} worker processes (results do not depend on them)",
+              file=sys.stderr)
+        args.cluster = f"local:{cores}"
     threads = getattr(args, "threads", None)
     if not threads:
         return
-    from simulator.engines.dispatch import max_threads
-
     cores = max_threads()
     if threads > cores:
         print(f"simulator: note: --threads {threads:,}: this process may use {cores} core"

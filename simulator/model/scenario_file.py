@@ -51,7 +51,9 @@ def _describe_field(loc: tuple[Any, ...]) -> tuple[str, str]:
         for attr, sym in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
             value = getattr(meta, attr, None)
             if value is not None:
-                parts.append(f"{sym} {value:g}")
+                # Integer bounds beyond float precision (the seed's 2^128 - 1) are written exactly.
+                text = f"{value}" if isinstance(value, int) and abs(value) > 2**53 else f"{value:g}"
+                parts.append(f"{sym} {text}")
     return " and ".join(parts), units
 
 
