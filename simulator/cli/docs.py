@@ -27,6 +27,10 @@ def register(sub) -> dict:
 def _cmd_docs(args: argparse.Namespace) -> int:
     from simulator.report.docs import reference_state, write_reference
 
+    if not args.check:
+        from simulator.cli.options import output_path
+
+        output_path(args.output, option="--output")
     if args.check:
         state = reference_state(args.output)
         if state != "current":

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from simulator.cli.options import add_study_options
+from simulator.cli.options import add_study_options, output_path
 from simulator.cli.outputs import default_output
 from simulator.errors import UserError
 
@@ -40,15 +40,15 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     if not args.param:
         raise UserError("sweep: give at least one --param PATH=LO:HI:N")
     scenario = load_scenario(args.scenario, overrides=args.overrides)
+    out = output_path(args.out or default_output(scenario.name, {
+        "param": args.param, "set": args.overrides, "paths": args.paths, "seed": args.seed,
+        "engine": args.engine != "numba" and args.engine, "no_quantiles": args.no_quantiles}, kind="sweep"))
     start = time.perf_counter()
     ds = sweep(scenario, args.param, paths=args.paths, seed=args.seed, quantiles=not args.no_quantiles,
                threads=args.threads, engine=args.engine, progress=not args.quiet)
     elapsed = time.perf_counter() - start
     if args.overrides:
         ds.attrs["overrides"] = json.dumps(args.overrides)
-    out = args.out or default_output(scenario.name, {
-        "param": args.param, "set": args.overrides, "paths": args.paths, "seed": args.seed,
-        "engine": args.engine != "numba" and args.engine, "no_quantiles": args.no_quantiles}, kind="sweep")
     save_results(ds, out)
     if not args.quiet:
         print(sweep_table(ds))

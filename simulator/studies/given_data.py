@@ -166,10 +166,13 @@ def run_provenance(attrs: dict) -> dict:
 def open_draws(path: Path) -> xr.Dataset:
     """A run's results file with its per-path draws and outcome codes; one-line error otherwise."""
     from simulator.results.io import open_results
+    from simulator.studies.compare import run_problem
 
-    if not path.exists():
-        raise UserError(f"{path}: no such file")
-    ds = open_results(path)
+    expected = "a run's results .nc file with per-path draws, or a scenario TOML file"
+    ds = open_results(path, expected=expected)
+    problem = run_problem(ds)
+    if problem:
+        raise UserError(f"{path}: {problem} (expected {expected})")
     if "input_draw" not in ds or "path_outcome" not in ds:
         raise UserError(f"{path}: no per-path draws; run a scenario with uncertain inputs (a key given "
                         "as { dist = ... }) with `simulator run` first, or give the TOML file")
@@ -189,6 +192,13 @@ def draws_from(source: Path | Scenario, *, paths: int | None, seed, overrides, t
     if not scenario.uncertain:
         raise UserError(no_uncertain_inputs(scenario))
     n = min(int(paths or scenario.scenario.paths), RECORDED_PATHS)
+    if paths and paths > RECORDED_PATHS:
+        import warnings
+
+        from simulator.warnings import SimulatorWarning
+
+        warnings.warn(f"--paths {paths:,}: the per-path draws of at most {RECORDED_PATHS:,} paths are recorded; "
+                      f"running {RECORDED_PATHS:,}", SimulatorWarning, stacklevel=2)
     ds = simulator.run(scenario, paths=n, seed=seed, threads=threads, engine=engine)
     return (ds["input_draw"].values, ds["path_outcome"].values, [str(x) for x in ds["input"].values],
             ds["horizon"].values, [str(c) for c in ds["company"].values], run_provenance(ds.attrs), scenario)
