@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from simulator.errors import ScenarioError
 from simulator.model.schema import MONEY, NAMED_LISTS, Scenario, model_of
-from simulator.model.uncertain import extract_uncertain, restore_tables
+from simulator.model.uncertain import check_market_support, extract_uncertain, restore_tables
 
 __all__ = ["apply_overrides", "load_scenario", "parse_scenario", "parse_value", "set_dotted", "with_overrides"]
 
@@ -87,6 +87,26 @@ def _value_at(loc: tuple[Any, ...], raw: Any) -> Any:
 _MISSING = object()
 
 
+def _named_loc(loc: tuple[Any, ...], parts: list[str], raw: dict[str, Any]) -> tuple[Any, ...]:
+    """``loc`` extended by dotted ``parts``, an item of a list named by its ``name`` becoming its index."""
+    node = _value_at(loc, raw)
+    out = list(loc)
+    for part in parts:
+        if isinstance(node, list):
+            index = next((i for i, item in enumerate(node) if isinstance(item, dict) and item.get("name") == part),
+                         None)
+            if index is None:
+                out.append(part)
+                node = _MISSING
+                continue
+            out.append(index)
+            node = node[index]
+        else:
+            out.append(part)
+            node = node.get(part, _MISSING) if isinstance(node, dict) else _MISSING
+    return tuple(out)
+
+
 def _format_value(value: Any) -> str:
     if value is _MISSING:
         return "(missing)"
@@ -103,11 +123,14 @@ def _first_error(exc: ValidationError, raw: dict[str, Any], source: str) -> Scen
     loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith(("function-", "json-or-python"))))
     msg = err["msg"]
     # Errors raised by our own validators name their key first ("horizons: ...").
-    if err["type"] == "value_error":
+    own = err["type"] == "value_error"
+    if own:
         text = msg.removeprefix("Value error, ")
         key, sep, rest = text.partition(": ")
         if sep and " " not in key:
-            loc = (*loc, key)
+            # A dotted key (``sector.market_size``, ``events.<name>.outcomes.<branch>.market``)
+            # is a location below the validator's, list items named.
+            loc = _named_loc(loc, key.split("."), raw)
             msg = rest
         else:
             msg = text
@@ -124,7 +147,7 @@ def _first_error(exc: ValidationError, raw: dict[str, Any], source: str) -> Scen
         line = f"{source}: {dotted}: required key is missing"
     elif err["type"] == "extra_forbidden":
         line = f"{source}: {dotted}: unknown key (check the spelling; see docs/scenario-reference.md)"
-    if allowed:
+    if allowed and not own:  # our own validators state the rule themselves
         line += f" (allowed: {allowed}"
         if units and units != "1":
             line += f" {units}"
@@ -233,10 +256,12 @@ def parse_scenario(text: str, *, source: str = "<string>", overrides: Any = None
         raise ScenarioError(f"{source}: companies = []: at least one company is required")
     raw, uncertain = extract_uncertain(raw, source=source)
     try:
-        return Scenario.model_validate({**raw, "source_text": text, "source_path": source,
-                                        "uncertain": uncertain or None})
+        scenario = Scenario.model_validate({**raw, "source_text": text, "source_path": source,
+                                            "uncertain": uncertain or None})
     except ValidationError as exc:
         raise _first_error(exc, raw, source) from None
+    check_market_support(scenario)
+    return scenario
 
 
 def load_scenario(path: str | Path, *, overrides: Any = None) -> Scenario:
@@ -274,9 +299,11 @@ def with_overrides(scenario: Scenario, overrides: Any) -> Scenario:
     raw, uncertain = extract_uncertain(raw, source=scenario.source_path or "<scenario>",
                                        previous=scenario.uncertain)
     try:
-        return Scenario.model_validate({**raw, "source_text": scenario.source_text,
-                                        "source_path": scenario.source_path,
-                                        "uncertain": uncertain or None})
+        edited = Scenario.model_validate({**raw, "source_text": scenario.source_text,
+                                          "source_path": scenario.source_path,
+                                          "uncertain": uncertain or None})
     except ValidationError as exc:
         raise _first_error(exc, raw, scenario.source_path or "<scenario>") from None
+    check_market_support(edited)
+    return edited
 

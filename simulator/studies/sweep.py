@@ -235,7 +235,7 @@ def _range_end_bounds(path: str) -> tuple[float, float] | None:
 
 def check_value(scenario: Scenario, path: str, value: float, *, where: str) -> None:
     """Raise a one-line ScenarioError when ``value`` is not allowed for the key ``path``."""
-    if path.endswith((".chips.enabled", ".funding.enabled")):
+    if path.endswith(".enabled"):  # chips, funding, sector.competition
         raise ScenarioError(f"{where}: {path} is a switch (true/false), not a number to vary; compare "
                             "both settings with --set instead")
     bounds = _range_end_bounds(path)
