@@ -21,12 +21,12 @@ import numpy as np
 
 from simulator.engines.plan import DEFAULT_BLOCK_SIZE, RunPlan
 from simulator.engines.plan import blocks as path_blocks
-from simulator.engines.streams import block_states
+from simulator.engines.streams import N_STREAMS, block_states
 from simulator.engines.tally import Tally, empty_minmax, empty_tally, merge_tallies
 from simulator.model import quantities as Q
-from simulator.model.parameters import BRANCH, EVENT, EVENT_TABLE, ParameterLayout
+from simulator.model.parameters import BRANCH, EVENT, EVENT_TABLE, GLOBAL, ParameterLayout
 
-__all__ = ["DRAWS", "ENGINES", "engine_threads", "max_threads", "rng_bound_seconds", "simulate"]
+__all__ = ["DRAWS", "ENGINES", "competing_sets", "engine_threads", "max_threads", "rng_bound_seconds", "simulate"]
 
 ENGINES = ("numba", "numpy")
 #: Where the numpy engine's random numbers come from (see :func:`simulate`).
@@ -147,14 +147,16 @@ def simulate(
         raise ValueError(f"draws: {draws!r} is not one of {', '.join(DRAWS)}")
     if keep_start and trace:
         raise ValueError("keep_start: cannot be combined with trace_paths")
-    total = empty_tally(n_sets, n_comp, plan, fans=fans, keep=keep, outcome_paths=outcome_paths, trace=trace)
+    competition = bool(competing_sets(theta_sets).any())
+    total = empty_tally(n_sets, n_comp, plan, fans=fans, keep=keep, outcome_paths=outcome_paths, trace=trace,
+                        competition=competition)
     if engine == "numpy":
         from simulator.engines import reference
 
         if keep_start:
             # The reference engine indexes kept paths globally: keep up to the end, then slice.
             total = empty_tally(n_sets, n_comp, plan, fans=fans, keep=keep_start + keep,
-                                outcome_paths=outcome_paths)
+                                outcome_paths=outcome_paths, competition=competition)
         for blk in all_blocks:
             start = time.perf_counter()
             part = reference.simulate_block(layout, plan, theta_sets, blk, seed, fans=fans,
@@ -167,12 +169,18 @@ def simulate(
                 progress(blk[2] * n_sets)
         if keep_start:
             total.kept = np.ascontiguousarray(total.kept[:, keep_start:])
+            total.kept_market = np.ascontiguousarray(total.kept_market[keep_start:])
             total.fail_month = np.ascontiguousarray(total.fail_month[keep_start:])
         return total
     return _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, fans=fans,
                            keep=keep, threads=threads, uncertain=uncertain, progress=progress,
                            chunk_blocks=chunk_blocks, market_h=market_h, keep_start=keep_start,
                            hist_buffer=hist_buffer)
+
+
+def competing_sets(theta_sets: np.ndarray) -> np.ndarray:
+    """Which parameter sets have competition on (MODEL.md step 9), shape (set,) bool."""
+    return np.asarray(theta_sets)[:, GLOBAL.slot("sector.competition.enabled")] > 0.5
 
 
 def max_threads() -> int:
@@ -230,7 +238,7 @@ def _workspace(layout: ParameterLayout, plan: RunPlan, *, sets_per_group: int, b
     per_month = 1 + n_events + 4 * n_comp
     draw_months = plan.n_months if sets_per_group > 1 else 1
     cap = plan.n_months * LANES * max(2, n_events) if tape else 0
-    n_streams = 4
+    n_streams = N_STREAMS
     return bundles.Workspace(
         P=_private(np.empty, layout.n_theta * LANES), S=_private(np.zeros, n_comp * COMPANY_ROWS * LANES),
         sec=_private(np.zeros, SECTOR_ROWS * LANES), p_none=_private(np.empty, max(1, n_events) * LANES),
@@ -241,7 +249,7 @@ def _workspace(layout: ParameterLayout, plan: RunPlan, *, sets_per_group: int, b
         raw=_private(np.empty, LANES, dtype=np.uint64), one=_private(np.empty, 4, dtype=np.uint64),
         block_state=_private(np.empty, (n_streams, 4), dtype=np.uint64),
         rec_vals=_private(np.empty, Q.N_VARS * LANES), rec_bins=_private(np.empty, Q.N_VARS * LANES, dtype=np.uint16),
-        tape_i=_private(np.empty, (cap, 3), dtype=np.int64), tape_f=_private(np.empty, (cap, 4)), tape_n=_private(np.zeros, 2, dtype=np.int64),
+        tape_i=_private(np.empty, (cap, 3), dtype=np.int64), tape_f=_private(np.empty, (cap, 6)), tape_n=_private(np.zeros, 2, dtype=np.int64),
         tape_end=_private(np.zeros, plan.n_months + 1, dtype=np.int64),
         # Uninitialised: every entry the inversion reads is written first.
         tables=_private(np.empty, (sets_per_group, n_comp, MAX_TABLE)),
@@ -254,6 +262,10 @@ def _workspace(layout: ParameterLayout, plan: RunPlan, *, sets_per_group: int, b
         mm_pool=_private(np.empty, sets_per_group * n_comp * n_rec * Q.N_VARS * 2),
         chips=_private(np.empty, (sets_per_group, n_comp), dtype=np.bool_),
         funding=_private(np.empty, (sets_per_group, n_comp), dtype=np.bool_),
+        compete=_private(np.empty, sets_per_group, dtype=np.bool_), market_z=_private(np.empty, 2 * LANES),
+        share_vals=_private(np.empty, (n_comp + 2) * LANES),
+        share_bins=_private(np.empty, (n_comp + 2) * LANES, dtype=np.uint16),
+        oc=_private(np.empty, n_comp, dtype=np.int64),
         differs=_private(np.empty, layout.n_theta, dtype=np.bool_), all_slots=np.arange(layout.n_theta, dtype=np.int64))
 
 
@@ -279,8 +291,10 @@ def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, 
         buffer_per_set = 2 * n_comp * Q.N_VARS * (n_rec if fans else 1) * biggest_block
         sets_per_group = max(1, min(16, n_sets // (8 * n_threads), int(32e6 // buffer_per_set)))
     # Every parameter of the event arrivals: hazards and all branch fields.
+    # And the competition switch: with it on, sector events draw market and platforms jumps too.
     ev_slots = np.concatenate([layout.events[:, EVENT_TABLE.slot] + EVENT.slot("hazard_per_year"),
-                               (layout.branches[:, None] + np.arange(BRANCH.size)).ravel()]).astype(np.int64)
+                               (layout.branches[:, None] + np.arange(BRANCH.size)).ravel(),
+                               [GLOBAL.slot("sector.competition.enabled")]]).astype(np.int64)
     hist_slots = 1 if by_set else n_threads
     hist_shape = (hist_slots, n_sets, n_comp, Q.N_VARS, n_rec, Q.HIST_BINS) if fans else (1, 1, 1, 1, 1, 1)
     n_hist = math.prod(hist_shape)
@@ -292,6 +306,13 @@ def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, 
         hist = np.zeros(hist_shape, dtype=np.int64)
         hist_dirty = False
     minmax = empty_minmax(hist_shape[:-1])
+    # The shares' histograms, with competition on (MODEL.md step 9), in the same slots.
+    share_shape = ((hist_slots, n_sets, n_comp + 2, n_rec, Q.HIST_BINS) if fans and total.share_hist is not None
+                   else (1, 1, 1, 1, 1))
+    share_hist = np.zeros(share_shape, dtype=np.int64)
+    share_minmax = empty_minmax(share_shape[:-1])
+    pairs = np.zeros((n_threads, n_sets, n_hor, 2, n_comp, n_comp), dtype=np.int64)
+    reached = np.zeros((n_threads, n_sets, n_comp, n_hor), dtype=np.int64)
     counts = np.zeros((n_threads, n_sets, n_comp, n_hor, 3), dtype=np.int64)
     any_champ = np.zeros((n_threads, n_sets, n_hor), dtype=np.int64)
     n_champ = np.zeros((n_threads, n_sets, n_hor, n_comp + 1), dtype=np.int64)
@@ -302,6 +323,8 @@ def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, 
                     else np.zeros((n_sets, 0, n_comp, n_hor), dtype=np.int8))
     kept = total.kept if total.kept is not None else np.zeros((Q.N_VARS, 0, n_comp, plan.n_months + 1),
                                                               dtype=np.float32)
+    kept_market = (total.kept_market if total.kept_market is not None
+                   else np.zeros((0, plan.n_months + 1), dtype=np.float32))
     fail_month = total.fail_month if total.fail_month is not None else np.zeros((0, n_comp), dtype=np.int64)
     model = bundles.Model(theta=theta_sets, events=layout.events, branches=layout.branches, n_comp=n_comp)
     n_trace = 0 if total.trace is None else total.trace.shape[1]
@@ -309,7 +332,8 @@ def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, 
                             rec_row=plan.rec_row, market=market_h, fans=bool(fans), keep_n=int(keep),
                             trace_n=int(n_trace))
     trace = total.trace if total.trace is not None else np.zeros((Q.N_STATE, 0, n_comp, plan.n_months + 1))
-    trace_mood = total.trace_mood if total.trace_mood is not None else np.zeros((0, plan.n_months + 1))
+    trace_sector = (total.trace_sector if total.trace_sector is not None
+                    else np.zeros((Q.N_SECTOR_STATE, 0, plan.n_months + 1)))
     share_any = sets_per_group > 1
     work = [_workspace(layout, plan, sets_per_group=sets_per_group, block_size=biggest_block, fans=fans,
                        tape=share_any) for _ in range(n_threads)]
@@ -359,8 +383,10 @@ def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, 
                               share_events=share_events)
         out = bundles.Tallies(counts=counts, any_champion=any_champ, n_champions=n_champ, fail_counts=fail_counts,
                               market_exceed=market_exceed, hist=hist, minmax=minmax, hist_dirty=hist_dirty,
-                              fv=fv_stats, bv=bv_stats, vh=vh_stats, kept=kept, fail_month=fail_month,
-                              path_outcome=path_outcome, trace=trace, trace_mood=trace_mood)
+                              fv=fv_stats, bv=bv_stats, vh=vh_stats, kept=kept, kept_market=kept_market,
+                              fail_month=fail_month, path_outcome=path_outcome, trace=trace,
+                              trace_sector=trace_sector, pairs=pairs, reached=reached, share_hist=share_hist,
+                              share_minmax=share_minmax)
 
         n_groups = group_start.size - 1
         next_group = np.zeros(1, dtype=np.int64)
@@ -397,6 +423,11 @@ def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, 
     failed[..., 0] = 0
     total.alive += n_run - np.cumsum(failed, axis=-1)
     total.market_exceed += market_exceed.sum(axis=0)
+    total.pairs += pairs.sum(axis=0)
+    total.reached += reached.sum(axis=0)
+    if total.share_hist is not None:
+        total.share_hist += share_hist.sum(axis=0)
+        total.share_minmax = np.stack([share_minmax[..., 0].min(axis=0), share_minmax[..., 1].max(axis=0)], axis=-1)
     if fans:
         # Threads' histograms added in place into thread 0's (``total`` is fresh
         # from empty_tally): a sweep's are hundreds of MB, and a sum over the
@@ -407,6 +438,7 @@ def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, 
         total.minmax = np.stack([minmax[..., 0].min(axis=0), minmax[..., 1].max(axis=0)], axis=-1)
     if keep:
         total.kept = kept
+        total.kept_market = kept_market
         total.fail_month = fail_month
     return total
 
