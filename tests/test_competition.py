@@ -19,6 +19,7 @@ from scipy import stats
 from test_limits import FROZEN
 
 import simulator
+from simulator.cli.main import main
 from simulator.engines.dispatch import simulate
 from simulator.errors import ScenarioError
 from simulator.model.parameters import build_layout
@@ -310,3 +311,28 @@ hazard_per_year = 0.8
     assert set(a.data_vars) == set(b.data_vars)
     for name in a.data_vars:
         np.testing.assert_array_equal(a[name].values, b[name].values, err_msg=name)
+
+
+# --------------------------------------------------------------------------- the big market check
+
+
+def test_implied_reports_the_static_and_the_dynamic_market_check(tmp_path, capsys):
+    """``simulator implied`` keeps the required revenues against the stated market, and with competition on
+    adds each company's probability of reaching its required revenue under competition."""
+    path = tmp_path / "duo.toml"
+    path.write_text(DUO, encoding="utf-8")
+    code = main(["implied", str(path), "--paths", "2000", "--replicates", "2", "--seed", "1",
+                 "--param", "companies.zhipu.cash", "--range", "0:2e12"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "stated market by month 24" in out
+    lines = out.splitlines()
+    for company in ("zhipu", "minimax"):
+        row = next(i for i, line in enumerate(lines) if line.strip().startswith(company + " "))
+        assert "P(revenue at month 24 reaches it, under competition) = " in lines[row + 1]
+    off = tmp_path / "off.toml"
+    off.write_text(DUO.replace("enabled = true", "enabled = false"), encoding="utf-8")
+    main(["implied", str(off), "--paths", "2000", "--replicates", "2", "--seed", "1",
+          "--param", "companies.zhipu.cash", "--range", "0:2e12"])
+    out = capsys.readouterr().out
+    assert "stated market by month 24" in out and "under competition" not in out

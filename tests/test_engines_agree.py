@@ -40,7 +40,7 @@ import pytest
 
 from simulator.engines.dispatch import simulate
 from simulator.engines.plan import plan_run
-from simulator.engines.reference import bin_index, share_grid
+from simulator.engines.reference import bin_index
 from simulator.engines.streams import normalise_seed
 from simulator.engines.tally import merge_tallies
 from simulator.model import quantities as L
@@ -444,7 +444,7 @@ def _check_exact(t, plan, n_comp: int, n_paths: int, n_sets: int = 1) -> None:
             for q in range(n_comp + 2):
                 for r in range(plan.recorded_months.size):
                     nz = np.flatnonzero(t.share_hist[s, q, r])
-                    lo, hi = bin_index(t.share_minmax[s, q, r], share_grid(q, n_comp))
+                    lo, hi = bin_index(t.share_minmax[s, q, r], L.share_grid(q, n_comp))
                     assert (lo, hi) == (nz[0], nz[-1]), (s, q, r)
     if t.hist is not None:
         assert np.all(t.hist.sum(axis=-1) == n_paths)

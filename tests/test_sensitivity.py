@@ -280,6 +280,25 @@ def test_vectorised_builder_matches_build_dataset(zhipu):
                                        err_msg=name)
 
 
+def test_vectorised_builder_matches_build_dataset_with_competition():
+    """Joint outcomes, shares and the required revenue reached: many sets at once equal one set at a time."""
+    sc = simulator.load_scenario(ROOT / "scenarios" / "sector_portfolio.toml",
+                                 overrides=["sector.competition.enabled=true", "sector.market_size=40e9"])
+    layout = build_layout(sc)
+    thetas = grid_thetas(layout, layout.theta, [parse_sweep_param(
+        "sector.competition.convergence_rate=0,0.5", sc, layout)])
+    plan = plan_run(sc.scenario.horizon_months, sc.scenario.horizon_list, fans=False)
+    tally = simulate(layout, plan, paths=2000, seed=normalise_seed(6), theta_sets=thetas, fans=True)
+    many = build_sets_dataset(sc, layout, plan, tally, thetas)
+    assert "market_share_quantile" in many and "champion_correlation" in many
+    for k in range(2):
+        one = build_dataset(sc, layout, plan, tally, set_index=k, theta=thetas[k])
+        for name in one.data_vars:
+            got = many[name].isel(set=k) if "set" in many[name].dims else many[name]
+            np.testing.assert_allclose(got.values, one[name].values, rtol=1e-13, atol=0, equal_nan=True,
+                                       err_msg=name)
+
+
 def test_sweep_dataset_shape_and_crn(zhipu):
     ds = sweep(zhipu, ["companies.zhipu.chips.imports_per_month=0:400:3",
                        "companies.zhipu.funding.backstop_probability=0.2,0.8"], paths=3000, seed=9)

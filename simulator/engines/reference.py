@@ -54,19 +54,12 @@ from simulator.engines.tally import Tally, empty_tally
 from simulator.model import quantities as Q
 from simulator.model.parameters import BRANCH, COMPANY, EVENT, GLOBAL, ParameterLayout
 
-__all__ = ["bin_index", "share_grid", "simulate_block"]
+__all__ = ["bin_index", "simulate_block"]
 
 _LN10 = math.log(10.0)
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-def share_grid(q: int, n_comp: int) -> tuple[bool, float, float]:
-    """(log10, low, high) grid of row ``q`` of the competition histograms (shares, then the market)."""
-    if q == n_comp + 1:
-        return True, Q.MARKET_HIST_LOW, Q.MARKET_HIST_HIGH
-    return True, Q.SHARE_HIST_LOW, Q.SHARE_HIST_HIGH
 
 
 def bin_index(values: np.ndarray, var: int | tuple[bool, float, float]) -> np.ndarray:
@@ -82,7 +75,7 @@ def bin_index(values: np.ndarray, var: int | tuple[bool, float, float]) -> np.nd
         Values of one variable.
     var : int or tuple
         Variable index (``quantities.VAR_*``), or a grid ``(log10, low, high)``
-        (the competition histograms, :func:`share_grid`).
+        (the competition histograms, :func:`simulator.model.quantities.share_grid`).
 
     Returns
     -------
@@ -695,7 +688,7 @@ def simulate_block(layout: ParameterLayout, plan: RunPlan, theta_sets: np.ndarra
                     vh_values[c][h] = vals[Q.VAR_VALUATION] / run.cps[c].p.valuation
             if fans and row >= 0 and run.market.on:
                 for q, vals_q in enumerate(run.market.recorded()):
-                    tally.share_hist[s, q, row] += np.bincount(bin_index(vals_q, share_grid(q, n_comp)),
+                    tally.share_hist[s, q, row] += np.bincount(bin_index(vals_q, Q.share_grid(q, n_comp)),
                                                                minlength=Q.HIST_BINS)
                     mm = tally.share_minmax[s, q, row]
                     mm[0] = np.fmin(mm[0], np.fmin.reduce(vals_q))

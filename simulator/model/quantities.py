@@ -42,6 +42,7 @@ __all__ = [
     "VAR_NARRATIVE",
     "VAR_REVENUE",
     "VAR_VALUATION",
+    "share_grid",
 ]
 
 # Variables tracked month by month (histograms for quantile fans, kept paths).
@@ -81,6 +82,13 @@ SHARE_HIST_LOW = -12.0
 SHARE_HIST_HIGH = 0.0
 MARKET_HIST_LOW = 0.0
 MARKET_HIST_HIGH = 16.0
+
+
+def share_grid(q: int, n_comp: int) -> tuple[bool, float, float]:
+    """(log10, low, high) histogram grid of row ``q`` of the competition histograms (shares, then the market)."""
+    if q == n_comp + 1:
+        return True, MARKET_HIST_LOW, MARKET_HIST_HIGH
+    return True, SHARE_HIST_LOW, SHARE_HIST_HIGH
 
 # Valuations are capped at exp(MAX_LOG_VALUATION_RATIO) = 1e12 times their start value: far
 # beyond any meaningful outcome, it keeps exp() and the moments finite for extreme inputs.

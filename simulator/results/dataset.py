@@ -24,14 +24,14 @@ import xarray as xr
 from simulator.engines.plan import RunPlan
 from simulator.engines.tally import Tally
 from simulator.model import quantities as Q
-from simulator.model.parameters import COMPANY, ParameterLayout
+from simulator.model.parameters import COMPANY, GLOBAL, ParameterLayout
 from simulator.model.schema import Scenario
 from simulator.results import accessor  # noqa: F401  (registers ds.sim on every results Dataset)
 from simulator.results.outputs import CONFIDENCE, COORD_ATTRS, MONEY, OUTPUTS, QUANTILE_ERROR, QUANTILES
-from simulator.results.statistics import hist_quantiles, mean_interval, wilson_interval
+from simulator.results.statistics import hist_quantiles, mean_interval, phi_interval, wilson_interval
 
-__all__ = ["build_dataset", "build_sets_dataset", "market_path", "package_version", "required_revenue",
-           "scenario_hash", "start_state"]
+__all__ = ["build_dataset", "build_sets_dataset", "competing", "market_path", "package_version",
+           "required_revenue", "scenario_hash", "start_state"]
 
 
 def _outcome_variables(counts: np.ndarray, n) -> dict[str, np.ndarray]:
@@ -53,6 +53,49 @@ def _outcome_variables(counts: np.ndarray, n) -> dict[str, np.ndarray]:
         "champion_share_ci": wilson_interval(champ, decided),
         "decided_probability": decided / n_decided,
     }
+
+
+def _joint_variables(n_champions: np.ndarray, pairs: np.ndarray, counts: np.ndarray, n) -> dict[str, np.ndarray]:
+    """P(exactly k champions) intervals and the correlations of the companies' outcomes.
+
+    Any leading axes (parameter sets) come first: ``n_champions`` (..., horizon,
+    champions), ``pairs`` (..., horizon, 2, company, company) paths in which both
+    of a pair (first < second) are champions (0) or collapse (1), ``counts``
+    (..., company, horizon, outcome); ``n`` (...) paths.
+    """
+    n = np.asarray(n, dtype=np.float64)
+    out = {"champion_count_probability_ci": wilson_interval(n_champions, n[..., None, None])}
+    for kind, (name, outcome) in enumerate((("champion", Q.CHAMPION), ("collapse", Q.COLLAPSE))):
+        own = np.swapaxes(counts[..., outcome], -1, -2)  # (..., horizon, company)
+        upper = pairs[..., kind, :, :]
+        both = upper + np.swapaxes(upper, -1, -2)
+        idx = np.arange(own.shape[-1])
+        both[..., idx, idx] = own  # a company with itself: both is its own count
+        phi, ci = phi_interval(both, own[..., :, None], own[..., None, :], n[..., None, None, None])
+        upper = idx[:, None] <= idx[None, :]  # the pair's phi once, mirrored (exactly symmetric)
+        phi = np.where(upper, phi, np.swapaxes(phi, -1, -2))
+        ci = np.where(upper[..., None], ci, np.swapaxes(ci, -2, -3))
+        one = np.where(np.isnan(phi[..., idx, idx]), np.nan, 1.0)  # with itself: 1 exactly (where defined)
+        phi[..., idx, idx] = one
+        ci[..., idx, idx, :] = one[..., None]
+        out[f"{name}_correlation"], out[f"{name}_correlation_ci"] = phi, ci
+    return out
+
+
+def _share_quantiles(share_hist: np.ndarray, share_minmax: np.ndarray, n_comp: int) -> dict[str, np.ndarray]:
+    """Quantile fans of the shares, the platforms' share and the market (MODEL.md step 9).
+
+    ``share_hist`` (..., company + 2, recorded month, bin) and ``share_minmax`` (..., 2).
+    """
+    rows = [hist_quantiles(share_hist[..., q, :, :], share_minmax[..., q, :, :], QUANTILES, Q.share_grid(q, n_comp))
+            for q in range(n_comp + 2)]
+    return {"market_share_quantile": np.stack(rows[:n_comp], axis=-3), "platform_share_quantile": rows[n_comp],
+            "market_quantile": rows[n_comp + 1]}
+
+
+def competing(theta: np.ndarray) -> bool:
+    """Whether a parameter vector has competition on (MODEL.md step 9)."""
+    return bool(np.asarray(theta)[..., GLOBAL.slot("sector.competition.enabled")].max() > 0.5)
 
 
 def start_state(theta: np.ndarray, c: int) -> dict[str, float]:
@@ -152,6 +195,10 @@ def build_dataset(
         data["any_champion"] = tally.any_champion[s] / n
         data["any_champion_ci"] = wilson_interval(tally.any_champion[s], n)
         data["champion_count_probability"] = tally.n_champions[s] / n
+        data.update(_joint_variables(tally.n_champions[s], tally.pairs[s], tally.counts[s], n))
+    competition = competing(theta)
+    if competition and tally.share_hist is not None:
+        data.update(_share_quantiles(tally.share_hist[s], tally.share_minmax[s], n_comp))
     alive = tally.alive[s][:, months]
     data["survival"] = alive / n
     data["survival_ci"] = wilson_interval(alive, n)
@@ -181,6 +228,9 @@ def build_dataset(
         exceed = tally.market_exceed[s] if tally.market_exceed is not None else np.zeros(plan.horizons.size)
         data["market_exceeded"] = exceed / n
         data["market_exceeded_ci"] = wilson_interval(exceed, n)
+    if competition:
+        data["required_revenue_reached"] = tally.reached[s] / n
+        data["required_revenue_reached_ci"] = wilson_interval(tally.reached[s], n)
     coords: dict[str, np.ndarray] = {
         "company": np.asarray(names, dtype=object),
         "horizon": plan.horizons.astype(np.int64),
@@ -191,10 +241,13 @@ def build_dataset(
     }
     if n_comp > 1:
         coords["champions"] = np.arange(n_comp + 1, dtype=np.int64)
+        coords["rival"] = np.asarray(names, dtype=object)
     if tally.kept is not None and tally.kept.shape[1] > 0:
         for v, var in enumerate(Q.VAR_NAMES):
             data[f"path_{var}"] = np.transpose(tally.kept[v][:, :, months], (0, 1, 2))
         data["failure_month"] = tally.fail_month.astype(np.int64)
+        if competition and tally.kept_market is not None:
+            data["path_market"] = tally.kept_market[:, months]
         coords["path"] = np.arange(tally.kept.shape[1], dtype=np.int64)
     variables = {}
     for name, values in data.items():
@@ -239,7 +292,8 @@ def _one_set(tally: Tally, s: int) -> Tally:
         alive=tally.alive[s:s + 1], hist=None, minmax=None, block_ids=tally.block_ids,
         fv_blocks=tally.fv_blocks[:, s:s + 1], bv_blocks=tally.bv_blocks[:, s:s + 1],
         vh_blocks=tally.vh_blocks[:, s:s + 1],
-        market_exceed=None if tally.market_exceed is None else tally.market_exceed[s:s + 1])
+        market_exceed=None if tally.market_exceed is None else tally.market_exceed[s:s + 1],
+        pairs=tally.pairs[s:s + 1], reached=tally.reached[s:s + 1])
 
 
 def build_sets_dataset(
@@ -281,6 +335,10 @@ def build_sets_dataset(
         data["any_champion"] = tally.any_champion / n[:, None]
         data["any_champion_ci"] = wilson_interval(tally.any_champion, n[:, None])
         data["champion_count_probability"] = tally.n_champions / n[:, None, None]
+        data.update(_joint_variables(tally.n_champions, tally.pairs, tally.counts, n))
+    competition = competing(theta_sets)
+    if competition and tally.share_hist is not None:
+        data.update(_share_quantiles(tally.share_hist, tally.share_minmax, n_comp))
     alive = tally.alive[:, :, months]
     data["survival"] = alive / n[:, None, None]
     data["survival_ci"] = wilson_interval(alive, n[:, None, None])
@@ -312,6 +370,9 @@ def build_sets_dataset(
                   else np.zeros((n_sets, plan.horizons.size)))
         data["market_exceeded"] = exceed / n[:, None]
         data["market_exceeded_ci"] = wilson_interval(exceed, n[:, None])
+    if competition:
+        data["required_revenue_reached"] = tally.reached / n[:, None, None]
+        data["required_revenue_reached_ci"] = wilson_interval(tally.reached, n[:, None, None])
     # Set 0 built the ordinary way gives the coordinates, attributes and any
     # variable not computed above.
     first = build_dataset(scenario, layout, plan, _one_set(tally, 0), theta=theta_sets[0], attrs=attrs)

@@ -37,7 +37,7 @@ from simulator.model import quantities as L
 from simulator.model.parameters import ParameterLayout, build_layout
 from simulator.model.scenario_file import load_scenario, with_overrides
 from simulator.model.schema import Effects, Scenario, range_bounds
-from simulator.results.dataset import build_sets_dataset
+from simulator.results.dataset import build_sets_dataset, competing
 from simulator.runner.prepared import prepare_run
 
 __all__ = ["SetsResult", "check_value", "evaluate_sets", "parse_number", "parse_sweep_param", "split_param", "sweep",
@@ -88,12 +88,16 @@ def _memory_budget(max_memory: float | None) -> float:
 
 
 def _bytes_per_set(n_comp: int, plan: RunPlan, *, quantiles: bool, outcome_paths: int, threads: int,
-                   n_blocks: int) -> float:
+                   n_blocks: int, competition: bool = False) -> float:
     n_hor, n_rec = plan.horizons.size, plan.recorded_months.size
     # Histograms: a slot per thread (one shared slot once sets run as task groups),
-    # and the contiguous copies hist_quantiles makes; counted generously.
-    hist = (threads + 4) * n_comp * L.N_VARS * n_rec * L.HIST_BINS * 8.0 if quantiles else 0.0
-    small = (threads + 1) * 8.0 * (n_comp * n_hor * 4 + n_hor * (n_comp + 3) + n_comp * (plan.n_months + 1))
+    # and the contiguous copies hist_quantiles makes; counted generously. With competition,
+    # the shares', the platforms' and the market's histograms (MODEL.md step 9) too.
+    rows = n_comp * L.N_VARS + (n_comp + 2 if competition else 0)
+    hist = (threads + 4) * rows * n_rec * L.HIST_BINS * 8.0 if quantiles else 0.0
+    # Counts per thread: outcomes, survival, champions, required revenue, pairs of companies.
+    small = (threads + 1) * 8.0 * (n_comp * n_hor * 5 + n_hor * (n_comp + 3) + n_comp * (plan.n_months + 1)
+                                   + 2 * n_hor * n_comp * n_comp)
     moments = n_blocks * 8.0 * n_comp * (n_hor + 1) * 3 * 2
     tasks = min(n_blocks, 64) * _TASK_BYTES
     return hist + small + moments + outcome_paths * n_comp * n_hor + tasks + 4096.0
@@ -168,7 +172,7 @@ def evaluate_sets(
     unc = scenario.uncertain
     threads_max = max_threads() if engine == "numba" else 1
     per_set = _bytes_per_set(n_comp, plan, quantiles=quantiles, outcome_paths=outcome_paths,
-                             threads=threads_max, n_blocks=n_blocks)
+                             threads=threads_max, n_blocks=n_blocks, competition=competing(theta_sets))
     batch = int(max(1, min(n_sets, _memory_budget(max_memory) // per_set)))
     # All blocks of a batch in one kernel call unless that makes too many tasks.
     chunk_blocks = int(max(1, min(n_blocks, MAX_TASKS_PER_CALL // batch)))
