@@ -225,7 +225,7 @@ def _private_full(shape, value):
 
 
 def _workspace(layout: ParameterLayout, plan: RunPlan, *, sets_per_group: int, block_size: int, fans: bool,
-               tape: bool):
+               tape: bool, competition: bool = False):
     """One thread's lane arrays for groups of up to ``sets_per_group`` sets (kernels/bundles.py)."""
     from simulator.engines.kernels import bundles
     from simulator.engines.kernels.chips import MAX_TABLE, SCRATCH_ROWS
@@ -264,8 +264,10 @@ def _workspace(layout: ParameterLayout, plan: RunPlan, *, sets_per_group: int, b
         funding=_private(np.empty, (sets_per_group, n_comp), dtype=np.bool_),
         compete=_private(np.empty, sets_per_group, dtype=np.bool_), market_z=_private(np.empty, 2 * LANES),
         share_vals=_private(np.empty, (n_comp + 2) * LANES),
-        share_bins=_private(np.empty, (n_comp + 2) * LANES, dtype=np.uint16),
         oc=_private(np.empty, n_comp, dtype=np.int64),
+        # The share bins of a block (competition with fans), every entry written before it is read.
+        share_pool=_private(np.empty, sets_per_group * ((n_comp + 2) * n_rec * block_size if fans and competition
+                                                        else 1), dtype=np.uint16),
         differs=_private(np.empty, layout.n_theta, dtype=np.bool_), all_slots=np.arange(layout.n_theta, dtype=np.int64))
 
 
@@ -336,7 +338,7 @@ def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, 
                     else np.zeros((Q.N_SECTOR_STATE, 0, plan.n_months + 1)))
     share_any = sets_per_group > 1
     work = [_workspace(layout, plan, sets_per_group=sets_per_group, block_size=biggest_block, fans=fans,
-                       tape=share_any) for _ in range(n_threads)]
+                       tape=share_any, competition=total.share_hist is not None) for _ in range(n_threads)]
     # About 32 block-sets per kernel call (at least two tasks per thread): the progress
     # bar moves every ~130k paths, and the per-call overhead stays under 1%.
     per_chunk = chunk_blocks or max(2 * n_threads, -(-32 // max(1, n_sets)))

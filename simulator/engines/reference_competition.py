@@ -92,7 +92,7 @@ class Market:
             for i in range(w.shape[0]):  # company by company, as the kernels sum
                 total = total + np.where(w[i] > -np.inf, np.exp(w[i] - top), 0.0)
             log_total = top + np.log(total)
-            self.platform_share = np.where(w0 > -np.inf, np.exp(w0 - log_total), 0.0)
+            self.platform_share = np.where(w0 > -np.inf, np.exp(w0 - top), 0.0) / total
             self.log_share = np.where(w > -np.inf, w - log_total, -np.inf)
         self.log_competed = self.log_m + self.log_share
 

@@ -74,11 +74,13 @@ Tallies = namedtuple("Tallies", "counts any_champion n_champions fail_counts mar
 #: ``tape_end`` the event tape, ``tables``/``guides``/``table_len``/``table_rate``
 #: (set in group, company, ...) the supply inversion tables, ``bin_pool`` and
 #: ``mm_pool`` the bins and extremes of a block, ``chips``/``funding`` (set in
-#: group, company) switches, ``compete`` (set in group,) the competition switch, ``market_z``
-#: the market stream's two normals of a month, ``share_vals``/``share_bins`` recording scratch
-#: of the shares, ``oc`` (company,) one path's outcomes at a horizon, ``differs`` (slot,) and
+#: group, company) switches, ``compete`` (set in group,) the competition switch,
+#: ``market_z`` the market stream's two normals of a month, ``share_vals`` recording
+#: scratch of the shares, ``oc`` (company,) one path's outcomes at a horizon,
+#: ``share_pool`` the share bins of a block (sets in group x (company + 2) x recorded
+#: months x paths, or one per set without competition or fans), ``differs`` (slot,) and
 #: ``all_slots`` (slot,).
 Workspace = namedtuple("Workspace", "P S sec p_none beta draws us sup rs rs0 raw one block_state rec_vals rec_bins "
                                     "tape_i tape_f tape_n tape_end tables guides table_len table_rate bin_pool "
-                                    "mm_pool chips funding compete market_z share_vals share_bins oc differs "
-                                    "all_slots")
+                                    "mm_pool chips funding compete market_z share_vals oc share_pool "
+                                    "differs all_slots")

@@ -32,6 +32,7 @@ from simulator.engines.kernels.state import (
     LOG_COMPETED,
     LOG_DEMAND,
     LOG_MARKET,
+    LOG_PLATFORM_SHARE,
     LOG_PLATFORMS_AT_START,
     LOG_PULL_AT_START,
     LOG_SHARE,
@@ -70,6 +71,7 @@ def start_competition(lanes, n_comp, i, on):
     # The schema requires M0 > sum R; a per-path draw that breaks it leaves the platforms nothing.
     sec[LOG_PLATFORMS_AT_START + i] = math.log(rest) if on and rest > 0.0 else -INF
     sec[PLATFORM_SHARE + i] = 0.0
+    sec[LOG_PLATFORM_SHARE + i] = -INF
 
 
 @no_refcounts
@@ -97,17 +99,21 @@ def shares(lanes, n_comp, n):
             sec[SHARE_MAX + i] = w if w > top else top
     for i in range(n):
         w0 = sec[PLATFORM_SHARE + i]
-        sec[SHARE_SUM + i] = fast_exp(w0 - sec[SHARE_MAX + i]) if w0 > -INF else 0.0
+        sec[LOG_PLATFORM_SHARE + i] = w0  # kept for the last pass
+        term = fast_exp(w0 - sec[SHARE_MAX + i]) if w0 > -INF else 0.0
+        sec[PLATFORM_SHARE + i] = term  # the platforms' term relative to the largest, until the last pass
+        sec[SHARE_SUM + i] = term
     for c in range(n_comp):
         cs = company_state(c)
         for i in range(n):
             w = S[cs + LOG_SHARE + i]
             sec[SHARE_SUM + i] += fast_exp(w - sec[SHARE_MAX + i]) if w > -INF else 0.0
     for i in range(n):
-        w0 = sec[PLATFORM_SHARE + i]
-        log_total = sec[SHARE_MAX + i] + fast_log(sec[SHARE_SUM + i])
+        total = sec[SHARE_SUM + i]
+        log_total = sec[SHARE_MAX + i] + fast_log(total)
         sec[SHARE_SUM + i] = log_total
-        sec[PLATFORM_SHARE + i] = fast_exp(w0 - log_total) if w0 > -INF else 0.0
+        sec[PLATFORM_SHARE + i] = sec[PLATFORM_SHARE + i] / total
+        sec[LOG_PLATFORM_SHARE + i] = sec[LOG_PLATFORM_SHARE + i] - log_total
     for c in range(n_comp):
         cs = company_state(c)
         for i in range(n):

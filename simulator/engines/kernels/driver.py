@@ -43,7 +43,14 @@ from simulator.engines.kernels.lanes import (
 )
 from simulator.engines.kernels.operations import operate
 from simulator.engines.kernels.outcomes import finish_lanes, horizon_lanes
-from simulator.engines.kernels.record import flush_bins, keep_lanes, record_lanes, record_shares, trace_lanes
+from simulator.engines.kernels.record import (
+    flush_bins,
+    flush_share_bins,
+    keep_lanes,
+    record_lanes,
+    record_shares,
+    trace_lanes,
+)
 from simulator.engines.kernels.rng import no_refcounts
 from simulator.engines.kernels.start import fill_lanes, start_paths, switches
 from simulator.engines.kernels.state import GLOBAL_SLOT
@@ -85,7 +92,7 @@ def run_months(j, where, buffers, model, plan, out, work):
     within the task, lanes, paths kept, draws made ahead, tape mode): tape mode
     1 records the event arrivals, 2 replays them (sets whose event parameters
     are those of the recording set), 0 neither.  ``buffers`` = the set's bins
-    and extremes of this block.  Compiled without reference counting: every
+    and extremes of this block, and its share bins (competition).  Compiled without reference counting: every
     array read from a bundle inside the month loop would otherwise cost two
     atomic instructions.
     """
@@ -149,10 +156,10 @@ def run_months(j, where, buffers, model, plan, out, work):
         row = plan.rec_row[m]
         if plan.fans and row >= 0:
             for c in range(n_comp):
-                record_lanes(lanes, work.beta, c, n, base, buffers, row, (work.rec_vals, work.rec_bins))
+                record_lanes(lanes, work.beta, c, n, base, (buffers[0], buffers[1]), row, (work.rec_vals, work.rec_bins))
             if competing:
-                record_shares(lanes, n_comp, n, (out.share_hist, out.share_minmax), (slot, s, row),
-                              (work.share_vals, work.share_bins))
+                record_shares(lanes, n_comp, n, base, (buffers[2], out.share_minmax), (slot, s, row),
+                              work.share_vals)
         if keeping:
             keep_lanes(lanes, work.beta, n, n_comp, path0 + base, (out.kept, out.kept_market, keep_n), m)
         if tracing:
@@ -169,11 +176,11 @@ def _month0(j, where, buffers, model, plan, out, work):
     lanes = (work.P, work.S, work.sec)
     if plan.fans and plan.rec_row[0] >= 0:
         for c in range(model.n_comp):
-            record_lanes(lanes, work.beta, c, n, base, buffers, plan.rec_row[0], (work.rec_vals, work.rec_bins))
+            record_lanes(lanes, work.beta, c, n, base, (buffers[0], buffers[1]), plan.rec_row[0], (work.rec_vals, work.rec_bins))
         if work.compete[j]:
             slot = tid if out.share_hist.shape[0] > 1 else 0
-            record_shares(lanes, model.n_comp, n, (out.share_hist, out.share_minmax), (slot, s, plan.rec_row[0]),
-                          (work.share_vals, work.share_bins))
+            record_shares(lanes, model.n_comp, n, base, (buffers[2], out.share_minmax), (slot, s, plan.rec_row[0]),
+                          work.share_vals)
     if path0 + base < keep_n:
         keep_lanes(lanes, work.beta, n, model.n_comp, path0 + base, (out.kept, out.kept_market, keep_n), _MONTH0)
     trace_n = plan.trace_n if s == 0 else 0
@@ -225,6 +232,10 @@ def _block(group, b, model, inputs, plan, tasks, out, work):
         flat[k] = INF
         flat[k + 1] = -INF
     mm = flat.reshape((n_sg, n_comp, n_rec, N_VARS, 2))
+    # The share bins of a run that competes (MODEL.md step 9; its share histograms have a row per
+    # company and two more), else one placeholder per set.
+    shape = (n_sg, n_comp + 2, n_rec, width) if plan.fans and out.share_hist.shape[2] > 1 else (n_sg, 1, 1, 1)
+    sharebuf = work.share_pool[:shape[0] * shape[1] * shape[2] * shape[3]].reshape(shape)
     drawn = n_sg > 1
     n_events = model.events.shape[0]
     per_month = 1 + n_events + 4 * n_comp
@@ -250,7 +261,7 @@ def _block(group, b, model, inputs, plan, tasks, out, work):
                         n, plan.dt, work.chips[j], (inputs.slots, inputs.values), inputs.task_row[t] + base)
             where = (s, t, tid, path0, base, n, keep_j, drawn, 0 if (not share or work.tape_n[1] != 0) else
                      (1 if j == 0 else 2))
-            buffers = (binbuf[j], mm[j])
+            buffers = (binbuf[j], mm[j], sharebuf[j])
             _month0(j, where, buffers, model, plan, out, work)
             run_months(j, where, buffers, model, plan, out, work)
             finish_lanes((work.P, work.S, work.sec), n, n_comp, (tid, s, t, path0, base), horizon_t,
@@ -259,6 +270,8 @@ def _block(group, b, model, inputs, plan, tasks, out, work):
         slot = tid if out.hist.shape[0] > 1 else 0
         for j in range(n_sg):
             flush_bins((binbuf[j], mm[j]), n_paths, out.hist, out.minmax, slot, s0 + j)
+            if work.compete[j]:
+                flush_share_bins(sharebuf[j], n_paths, out.share_hist, slot, s0 + j)
 
 
 @njit(cache=True, error_model="numpy", inline="always")

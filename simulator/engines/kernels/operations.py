@@ -78,7 +78,10 @@ def operate(lanes, c, n, dt, chips_on, funding_on, competing):
     n_need = 0
     for i in range(n):
         alive = S[cs + ALIVE + i] > 0.5
-        logd = S[cs + LOG_COMPETED + i] if competing else S[cs + LOG_DEMAND + i]
+        # Both rows are loaded, then one is chosen: a load inside a branch kept the loop from vectorising.
+        competed = S[cs + LOG_COMPETED + i]
+        own = S[cs + LOG_DEMAND + i]
+        logd = competed if competing else own
         logr, rev, logcap, g = serve(logd, S[cs + LOG_PRICE + i], S[cs + LOG_UNIT_COST + i],
                                      S[cs + CARDS + i], chips_on, S[cs + LOG_REVENUE_PER_CARD + i],
                                      P[cp + COMPANY.pricing.scarcity_premium + i])

@@ -5,7 +5,8 @@ recorded month into a task's bin buffer (one uint16 per path, variable and
 month), with their exact extremes, and the buffer is added to the histograms
 once per task.  Amounts are binned on log10 grids and their extremes tracked
 in natural logs (no exp per lane).  With competition on, the market shares,
-the platforms' share and the market go straight into their own histograms.
+the platforms' share and the market are buffered and counted alike, into
+histograms of their own.
 The first paths of a run can be kept whole.  ``lanes`` is ``(P, S, sec)``.
 """
 
@@ -22,13 +23,13 @@ from simulator.engines.kernels.state import (
     CASH,
     LOG_CAPACITY,
     LOG_MARKET,
+    LOG_PLATFORM_SHARE,
     LOG_REVENUE,
     LOG_SHARE,
     LOG_VALUATION,
     MARGIN,
     MOOD,
     NARRATIVE,
-    PLATFORM_SHARE,
     REVENUE,
     SECTOR_TRACED,
     TRACED,
@@ -53,7 +54,7 @@ from simulator.model.quantities import (
     VAR_VALUATION,
 )
 
-__all__ = ["flush_bins", "keep_lanes", "record_lanes", "record_shares", "trace_lanes"]
+__all__ = ["flush_bins", "flush_share_bins", "keep_lanes", "record_lanes", "record_shares", "trace_lanes"]
 
 _INV_LN10 = 1.0 / math.log(10.0)
 # Histogram grids as compile-time constants: the bin scale is folded into the code.
@@ -204,50 +205,60 @@ def flush_bins(buffers, n_paths, hist, minmax, slot, s):
 
 
 @no_refcounts
-def record_shares(lanes, n_comp, n, out, where, scratch):
-    """Market shares, the platforms' share and the market of every lane, into their histograms.
+def record_shares(lanes, n_comp, n, base, out, where, vals):
+    """Bins of the market shares, the platforms' share and the market of every lane, into the task's buffer.
 
-    ``out`` = (histograms (slot, set, company + 2, recorded month, bin) int64,
-    extremes (..., 2)); ``where`` = (slot, set, recorded month); ``scratch`` =
-    (values, bins): company + 2 rows of lanes each.  Rows: each company's share
-    (0 after failure), the platforms' share, the market M.  Shares are binned on
+    ``out`` = (bins (company + 2, recorded month, path) uint16 of this set from
+    path ``base``, extremes (slot, set, company + 2, recorded month, 2));
+    ``where`` = (slot, set, recorded month); ``vals`` scratch of company + 2
+    rows of lanes (the logs, for the extremes).  Rows: each company's share (0
+    after failure), the platforms' share, the market M.  Shares are binned on
     :data:`SHARE_HIST_LOW`..:data:`SHARE_HIST_HIGH`, the market on the amounts'
-    grid, both in log10; the values are counted straight into the histograms
-    (they are few: no buffer).
+    grid, both in log10; :func:`flush_share_bins` adds the buffer to the
+    histograms once per task (one histogram row at a time stays in cache).
     """
     _, S, sec = lanes
-    hist, mm = out
+    binbuf, mm = out
     slot, s, month_row = where
-    vals, bins = scratch
+    b0 = np.uint64(base)
     for c in range(n_comp):
         cs = company_state(c)
         rc = offset(c)
+        bins = binbuf[c, month_row]
         for i in range(n):
             x = S[cs + LOG_SHARE + i]
             vals[rc + i] = x
-            bins[rc + i] = _bin_of(x * _INV_LN10, SHARE_HIST_LOW, SHARE_HIST_HIGH)
+            bins[b0 + i] = _bin_of(x * _INV_LN10, SHARE_HIST_LOW, SHARE_HIST_HIGH)
     rp = offset(n_comp)
     rm = offset(n_comp + 1)
+    platforms = binbuf[n_comp, month_row]
+    market = binbuf[n_comp + 1, month_row]
     for i in range(n):
-        share = sec[PLATFORM_SHARE + i]
-        x = fast_log(share) if share > 0.0 else -INF
+        x = sec[LOG_PLATFORM_SHARE + i]
         vals[rp + i] = x
-        bins[rp + i] = _bin_of(x * _INV_LN10, SHARE_HIST_LOW, SHARE_HIST_HIGH)
+        platforms[b0 + i] = _bin_of(x * _INV_LN10, SHARE_HIST_LOW, SHARE_HIST_HIGH)
         x = sec[LOG_MARKET + i]
         vals[rm + i] = x
-        bins[rm + i] = _bin_of(x * _INV_LN10, MARKET_HIST_LOW, MARKET_HIST_HIGH)
+        market[b0 + i] = _bin_of(x * _INV_LN10, MARKET_HIST_LOW, MARKET_HIST_HIGH)
     for q in range(n_comp + 2):
-        rq = offset(q)
-        counts = hist[slot, s, q, month_row]
-        for i in range(n):
-            counts[bins[rq + i]] += 1
-        lo, hi = _min_max(vals, rq, n, INF, -INF)
+        lo, hi = _min_max(vals, offset(q), n, INF, -INF)
         lo = math.exp(lo)
         hi = math.exp(hi)
         if lo < mm[slot, s, q, month_row, 0]:
             mm[slot, s, q, month_row, 0] = lo
         if hi > mm[slot, s, q, month_row, 1]:
             mm[slot, s, q, month_row, 1] = hi
+
+
+@no_refcounts
+def flush_share_bins(binbuf, n_paths, hist, slot, s):
+    """Add a task's buffered share bins (company + 2, recorded month, path) to histogram slot ``slot`` of set ``s``."""
+    for q in range(binbuf.shape[0]):
+        for r in range(binbuf.shape[1]):
+            counts = hist[slot, s, q, r]
+            bins = binbuf[q, r]
+            for ip in range(n_paths):
+                counts[bins[ip]] += 1
 
 
 @no_refcounts
