@@ -158,6 +158,8 @@ def test_phi_is_pearsons_correlation_of_the_indicators():
     phi, _ = phi_interval(np.sum(a & b), a.sum(), b.sum(), a.size)
     assert phi == pytest.approx(np.corrcoef(a, b)[0, 1], rel=1e-12)
     assert np.isnan(phi_interval(0, 0, 10, 100)[0])  # an outcome that never happens: undefined
+    assert np.isnan(phi_interval(0, 9, 500, 20_000)[0])  # in fewer than 10 paths: not reported
+    assert np.isfinite(phi_interval(0, 10, 500, 20_000)[0])
 
 
 @pytest.mark.parametrize(("n", "p1", "p2", "phi"), [(2000, 0.3, 0.4, 0.25), (5000, 0.03, 0.05, 0.4),

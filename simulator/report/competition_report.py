@@ -45,7 +45,7 @@ def joint_section(ds: xr.Dataset, doc: Doc) -> None:
     last = horizons[-1]
     doc.p(f"Correlation (phi) of two companies' champion outcomes and of their collapse outcomes at month {last}, "
           "with 95% intervals (delta method on Fisher's z scale); 0 is independent bets, 1 one bet. n/a: the "
-          "outcome never (or always) happens for one of the two.")
+          "outcome happens (or fails to) in fewer than 10 paths for one of the two.")
     rows = [[f"{a} - {b}", _phi(ds, "champion_correlation", {"horizon": last, "company": a, "rival": b}),
              _phi(ds, "collapse_correlation", {"horizon": last, "company": a, "rival": b})]
             for i, a in enumerate(names) for b in names[i + 1:]]

@@ -106,7 +106,7 @@ class SimulationAccessor:
             lines.append(f"{int(h):>6}  " + "".join(f"{c:<26}" for c in cells))
         last = int(ds["horizon"].values[-1])
         lines += ["", f"Correlation of outcomes between companies at month {last} (phi, 95% CI; n/a: an outcome "
-                  "never happens)", f"{'pair':<26}{'champion':<28}{'collapse':<28}"]
+                  "in fewer than 10 paths)", f"{'pair':<26}{'champion':<28}{'collapse':<28}"]
         names = [str(c) for c in ds["company"].values]
         for i, a in enumerate(names):
             for b in names[i + 1:]:

@@ -68,12 +68,12 @@ OUTPUTS: dict[str, Output] = {
                                             "own)"),
     "champion_correlation": Output(("horizon", "company", "rival"), "1",
                                    "correlation (phi) of two companies' champion outcomes: how far backing both "
-                                   "is one bet rather than two; NaN where either never or always is a champion"),
+                                   "is one bet rather than two; NaN where either is a champion (or not) in fewer than 10 paths"),
     "champion_correlation_ci": Output(("horizon", "company", "rival", "bound"), "1",
                                       "95% interval of champion_correlation (delta method, Fisher z scale)"),
     "collapse_correlation": Output(("horizon", "company", "rival"), "1",
-                                   "correlation (phi) of two companies' collapse outcomes; NaN where either never "
-                                   "or always collapses"),
+                                   "correlation (phi) of two companies' collapse outcomes; NaN where either "
+                                   "collapses (or not) in fewer than 10 paths"),
     "collapse_correlation_ci": Output(("horizon", "company", "rival", "bound"), "1",
                                       "95% interval of collapse_correlation (delta method, Fisher z scale)"),
     "survival": Output(("company", "month"), "1", "share of paths in which the company has not failed"),

@@ -12,7 +12,7 @@ from scipy import stats
 from simulator.model import quantities as Q
 from simulator.results.outputs import CONFIDENCE
 
-__all__ = ["hist_quantiles", "mean_interval", "phi_interval", "wilson_interval"]
+__all__ = ["MIN_OUTCOME_PATHS", "hist_quantiles", "mean_interval", "phi_interval", "wilson_interval"]
 
 
 def wilson_interval(successes, trials, *, confidence: float = CONFIDENCE) -> np.ndarray:
@@ -47,6 +47,12 @@ def mean_interval(moments: np.ndarray, scale, *, confidence: float = CONFIDENCE)
     return centre, np.stack([centre - half, centre + half], axis=-1)
 
 
+#: Fewest paths with (and without) each outcome for its correlation to be reported: the delta
+#: method's normal approximation needs them (with one champion in 20,000 paths it would give a
+#: correlation of -0.000 with an interval of zero width).
+MIN_OUTCOME_PATHS = 10
+
+
 def phi_interval(both, first, second, n, *, confidence: float = CONFIDENCE) -> tuple[np.ndarray, np.ndarray]:
     """The phi coefficient of two 0/1 outcomes and its interval, vectorised; the interval's last axis is (low, high).
 
@@ -57,7 +63,8 @@ def phi_interval(both, first, second, n, *, confidence: float = CONFIDENCE) -> t
     S (var p11 = p11 q11, cov(p11, pj) = p11 qj, var pj = pj qj, cov(p1, p2) =
     p11 - p1 p2), se^2 = g' S g / n.  The interval is taken on Fisher's z scale,
     atanh(phi) +- z se / (1 - phi^2), and transformed back, so it stays inside
-    [-1, 1].  NaN where either outcome never or always happens (phi undefined).
+    [-1, 1].  NaN where either outcome happens, or fails to happen, in fewer than
+    :data:`MIN_OUTCOME_PATHS` paths (phi undefined, or its interval unreliable).
     """
     n = np.asarray(n, dtype=np.float64)
     p11 = np.asarray(both, dtype=np.float64) / n
@@ -67,7 +74,8 @@ def phi_interval(both, first, second, n, *, confidence: float = CONFIDENCE) -> t
     z = stats.norm.ppf(0.5 + confidence / 2.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         d = np.sqrt(p1 * q1 * p2 * q2)
-        phi = np.where(d > 0.0, (p11 - p1 * p2) / d, np.nan)
+        rare = np.minimum(np.minimum(p1, q1), np.minimum(p2, q2)) * n < MIN_OUTCOME_PATHS
+        phi = np.where((d > 0.0) & ~rare, (p11 - p1 * p2) / d, np.nan)
         g11 = 1.0 / d
         g1 = -p2 / d - phi * (q1 - p1) / (2.0 * p1 * q1)
         g2 = -p1 / d - phi * (q2 - p2) / (2.0 * p2 * q2)
