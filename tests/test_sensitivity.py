@@ -240,14 +240,15 @@ def test_sets_sharing_draws_in_groups_equal_sets_run_one_by_one(zhipu, case, mon
     layout = build_layout(sc)
     thetas = grid_thetas(layout, layout.theta, [parse_sweep_param(s, sc, layout) for s in specs])
     assert thetas.shape[0] >= 48
-    grouped = evaluate_sets(sc, thetas, paths=700, seed=3, layout=layout, threads=2)
+    # A budget that holds every set's histograms (sector_portfolio's include its shares').
+    grouped = evaluate_sets(sc, thetas, paths=700, seed=3, layout=layout, threads=2, max_memory=4e9)
     assert grouped.kernel_calls == 1
     single = evaluate_sets(sc, thetas, paths=700, seed=3, max_memory=1.0, layout=layout, threads=2)
     assert single.kernel_calls == thetas.shape[0]
     # Batches of 17 sets (still in groups), their histograms in one buffer reused from batch to batch.
     plan = plan_run(sc.scenario.horizon_months, sc.scenario.horizon_list, fans=False)
     per_set = _bytes_per_set(len(layout.company_names), plan, quantiles=True, outcome_paths=0,
-                             threads=K.max_threads(), n_blocks=1)
+                             threads=K.max_threads(), n_blocks=1, competition=sc.sector.competition.enabled)
     batched = evaluate_sets(sc, thetas, paths=700, seed=3, max_memory=17.5 * per_set, layout=layout, threads=2)
     assert batched.ds.attrs["sets_per_kernel_batch"] == 17
     for name, var in grouped.ds.data_vars.items():
@@ -255,7 +256,7 @@ def test_sets_sharing_draws_in_groups_equal_sets_run_one_by_one(zhipu, case, mon
         np.testing.assert_array_equal(var.values, batched.ds[name].values, err_msg=name)
     # Blocks of 256 paths, one kernel call per block: the buffer is zeroed by the first call
     # of each batch only, and the later calls add to its counts.
-    whole = evaluate_sets(sc, thetas, paths=700, seed=3, block_size=256, layout=layout, threads=2)
+    whole = evaluate_sets(sc, thetas, paths=700, seed=3, block_size=256, layout=layout, threads=2, max_memory=4e9)
     assert whole.kernel_calls == 1
     monkeypatch.setattr("simulator.studies.sweep.MAX_TASKS_PER_CALL", 17)
     by_block = evaluate_sets(sc, thetas, paths=700, seed=3, block_size=256, max_memory=17.5 * per_set,
