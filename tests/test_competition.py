@@ -336,3 +336,21 @@ def test_implied_reports_the_static_and_the_dynamic_market_check(tmp_path, capsy
           "--param", "companies.zhipu.cash", "--range", "0:2e12"])
     out = capsys.readouterr().out
     assert "stated market by month 24" in out and "under competition" not in out
+
+
+def test_a_swept_market_size_is_each_sets_own():
+    """sector.market_size is a parameter now: a sweep's static market check uses each set's market, and each
+    set equals the plain run with that market (common random numbers)."""
+    from simulator.studies.sweep import sweep
+
+    sc = parse_scenario(DUO.replace("enabled = true", "enabled = false"), source="duo.toml")
+    ds = sweep(sc, ["sector.market_size=3e9,30e9"], paths=3000, seed=4)
+    key = "sector.market_size"
+    assert ds["market_size"].dims == (key, "horizon")
+    small, large = (ds.sel({key: size}) for size in (3e9, 30e9))
+    assert float(small["market_exceeded"].sel(horizon=24)) > float(large["market_exceeded"].sel(horizon=24))
+    for size in (3e9, 30e9):
+        plain = simulator.run(parse_scenario(DUO.replace("enabled = true", "enabled = false"), source="duo.toml",
+                                             overrides={key: size}), paths=3000, seed=4)
+        for name in ("market_size", "market_exceeded", "implied_market_share", "outcome_count"):
+            np.testing.assert_array_equal(ds[name].sel({key: size}).values, plain[name].values, err_msg=name)

@@ -90,9 +90,9 @@ def simulate(
         Called with the number of paths finished after every chunk.
     chunk_blocks : int, optional
         Blocks per kernel call; a memory/progress trade-off with no effect on results.
-    market : ndarray, shape (n_horizons,), optional
-        Market size at each horizon; tallies the paths whose combined served revenue
-        exceeds it (the "big market delusion" check).
+    market : ndarray, shape (n_horizons,) or (n_sets, n_horizons), optional
+        Market size at each horizon (of each parameter set); tallies the paths whose
+        combined served revenue exceeds it (the "big market delusion" check).
     outcome_paths : int
         Record the outcome code of each company at each horizon for the first
         ``outcome_paths`` paths of every set (for paired comparisons).
@@ -140,8 +140,9 @@ def simulate(
         raise ValueError("keep_start: cannot be combined with outcome_paths")
     if keep_start and any(first < keep_start for _, first, _ in all_blocks):
         raise ValueError(f"keep_start: {keep_start} is after the first path of a selected block")
-    market_h = (np.zeros(plan.horizons.size) if market is None
-                else np.ascontiguousarray(market, dtype=np.float64).reshape(plan.horizons.size))
+    market_h = np.zeros((n_sets, plan.horizons.size))
+    if market is not None:  # one market for every set, or each set's own (a swept market size)
+        market_h[:] = np.asarray(market, dtype=np.float64).reshape(-1, plan.horizons.size)
     trace = min(int(trace_paths), paths)
     if draws not in DRAWS:
         raise ValueError(f"draws: {draws!r} is not one of {', '.join(DRAWS)}")

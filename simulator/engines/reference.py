@@ -589,8 +589,8 @@ def simulate_block(layout: ParameterLayout, plan: RunPlan, theta_sets: np.ndarra
         values (shape ``(n_paths, n_slots)``) overriding those theta slots in
         every set.
     market : ndarray, optional
-        Market size at each horizon: count the paths whose combined served
-        revenue exceeds it.
+        Market size at each horizon, (horizon,) or (set, horizon): count the paths
+        whose combined served revenue exceeds it.
     outcome_paths : int
         Record outcome codes for paths whose global index is below this.
     trace : int
@@ -621,7 +621,9 @@ def simulate_block(layout: ParameterLayout, plan: RunPlan, theta_sets: np.ndarra
                         competition=bool(enabled.any()))
     n_traced = max(0, min(first + n, trace) - first)
     n_out = max(0, min(first + n, outcome_paths) - first)
-    market = np.zeros(n_hor) if market is None else np.asarray(market, dtype=np.float64)
+    markets = np.zeros((n_sets, n_hor))
+    if market is not None:
+        markets[:] = np.asarray(market, dtype=np.float64).reshape(-1, n_hor)
     if n_kept == 0:
         # A block past the kept paths contributes nothing there (merge skips None).
         tally.kept = None
@@ -640,6 +642,7 @@ def simulate_block(layout: ParameterLayout, plan: RunPlan, theta_sets: np.ndarra
     horizon_index = {int(h): i for i, h in enumerate(plan.horizons)}
 
     for s in range(n_sets):
+        market = markets[s]
         source = (LaneDraws(block_states(seed, block), n, layout, theta_sets[s]) if draws == "lanes"
                   else BlockDraws(block_generators(seed, block)))
         run = _SetRun(layout, plan, _Theta(theta_sets[s], slots, values), n, source)

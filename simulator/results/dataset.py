@@ -30,8 +30,8 @@ from simulator.results import accessor  # noqa: F401  (registers ds.sim on every
 from simulator.results.outputs import CONFIDENCE, COORD_ATTRS, MONEY, OUTPUTS, QUANTILE_ERROR, QUANTILES
 from simulator.results.statistics import hist_quantiles, mean_interval, phi_interval, wilson_interval
 
-__all__ = ["build_dataset", "build_sets_dataset", "competing", "market_path", "package_version",
-           "required_revenue", "scenario_hash", "start_state"]
+__all__ = ["build_dataset", "build_sets_dataset", "competing", "package_version", "required_revenue",
+           "scenario_hash", "start_state", "stated_market"]
 
 
 def _outcome_variables(counts: np.ndarray, n) -> dict[str, np.ndarray]:
@@ -135,12 +135,19 @@ def required_revenue(theta: np.ndarray, c: int, horizon_months: int, start_margi
     return (v0 * math.exp(p.valuation_model.discount_rate * t) / multiple + opex_t) / start_margin
 
 
-def market_path(scenario: Scenario, horizons) -> np.ndarray | None:
-    """The stated market size at each horizon (None when ``sector.market_size`` is 0)."""
-    size = scenario.sector.market_size
-    if size <= 0.0:
+def stated_market(theta: np.ndarray, horizons) -> np.ndarray | None:
+    """The stated market at each horizon: ``sector.market_size`` grown at ``sector.market_growth``.
+
+    ``theta`` is one parameter vector (shape (horizon,) out) or a stack of them (a
+    study's sets, whose market size may be swept: (set, horizon)); 0 where a set
+    states none, None when no set does.
+    """
+    theta = np.asarray(theta, dtype=np.float64)
+    size = theta[..., GLOBAL.slot("sector.market_size"), None]
+    growth = theta[..., GLOBAL.slot("sector.market_growth"), None]
+    if not np.any(size > 0.0):
         return None
-    return size * np.exp(scenario.sector.market_growth * np.asarray(horizons, dtype=np.float64) / 12.0)
+    return np.where(size > 0.0, size * np.exp(growth * np.asarray(horizons, dtype=np.float64) / 12.0), 0.0)
 
 
 def scenario_hash(scenario: Scenario) -> str:
@@ -221,10 +228,11 @@ def build_dataset(
     data["required_revenue"] = np.asarray([[required_revenue(theta, c, int(h), starts[c]["gross_margin"])
                                             for h in plan.horizons] for c in range(n_comp)])
     data["required_revenue_total"] = data["required_revenue"].sum(axis=0)
-    market = market_path(scenario, plan.horizons)
+    market = stated_market(theta, plan.horizons)
     if market is not None:
         data["market_size"] = market
-        data["implied_market_share"] = data["required_revenue"] / market[None, :]
+        with np.errstate(divide="ignore"):
+            data["implied_market_share"] = np.where(market > 0.0, data["required_revenue"] / market[None, :], np.nan)
         exceed = tally.market_exceed[s] if tally.market_exceed is not None else np.zeros(plan.horizons.size)
         data["market_exceeded"] = exceed / n
         data["market_exceeded_ci"] = wilson_interval(exceed, n)
@@ -309,8 +317,8 @@ def build_sets_dataset(
 
     Vectorised over sets (a thousand sets take milliseconds, not a thousand
     Dataset builds).  Every variable :func:`build_dataset` reports for one set is
-    here with dimensions ``("set", *OUTPUTS[name].dims)``, except ``market_size``
-    (it does not depend on the set), and ``isel(set=k)`` equals
+    here with dimensions ``("set", *OUTPUTS[name].dims)`` (``market_size`` too: a
+    study may sweep it), and ``isel(set=k)`` equals
     ``build_dataset(..., set_index=k, theta=theta_sets[k])`` variable by variable.
     Kept paths are not included.  A variable this function does not know (added
     to :func:`build_dataset` later) is filled set by set, so nothing is lost.
@@ -363,9 +371,12 @@ def build_sets_dataset(
         [[[required_revenue(theta_sets[s], c, int(h), starts[s][c]["gross_margin"]) for h in plan.horizons]
           for c in range(n_comp)] for s in range(n_sets)]).reshape(n_sets, n_comp, plan.horizons.size)
     data["required_revenue_total"] = data["required_revenue"].sum(axis=1)
-    market = market_path(scenario, plan.horizons)
+    market = stated_market(theta_sets, plan.horizons)  # (set, horizon): a study may sweep the market
     if market is not None:
-        data["implied_market_share"] = data["required_revenue"] / market[None, None, :]
+        data["market_size"] = market
+        with np.errstate(divide="ignore"):
+            data["implied_market_share"] = np.where(market[:, None, :] > 0.0,
+                                                    data["required_revenue"] / market[:, None, :], np.nan)
         exceed = (tally.market_exceed if tally.market_exceed is not None
                   else np.zeros((n_sets, plan.horizons.size)))
         data["market_exceeded"] = exceed / n[:, None]
@@ -376,7 +387,7 @@ def build_sets_dataset(
     # Set 0 built the ordinary way gives the coordinates, attributes and any
     # variable not computed above.
     first = build_dataset(scenario, layout, plan, _one_set(tally, 0), theta=theta_sets[0], attrs=attrs)
-    missing = [name for name in first.data_vars if name not in data and name != "market_size"
+    missing = [name for name in first.data_vars if name not in data
                and not name.startswith("path_") and name != "failure_month"]
     if missing:
         per_set = [first] + [build_dataset(scenario, layout, plan, _one_set(tally, s), theta=theta_sets[s])
@@ -389,8 +400,6 @@ def build_sets_dataset(
         spec = OUTPUTS[name]
         variables[name] = xr.Variable(("set", *spec.dims), np.asarray(values), attrs={
             "long_name": spec.long_name, "units": spec.units.replace(MONEY, currency)})
-    if market is not None:
-        variables["market_size"] = first["market_size"].variable
     coords = {k: v for k, v in first.coords.items() if k != "path"}
     ds = xr.Dataset(variables, coords=coords)
     ds.attrs.update(first.attrs)

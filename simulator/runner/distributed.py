@@ -108,7 +108,7 @@ def simulate_group(layout: ParameterLayout, plan: RunPlan, *, paths: int, seed: 
     progress : callable, optional
         Called with the paths finished after every kernel call.
     market : ndarray, optional
-        Market size at each horizon (:func:`simulator.results.market_path`).
+        Market size at each horizon (:func:`simulator.results.dataset.stated_market`).
     uncertain : UncertainSet, optional
         The scenario's uncertain inputs, drawn per path from the block's own stream
         (seeded by ``seed``), as :func:`simulator.run` draws them.

@@ -30,7 +30,7 @@ Inputs = namedtuple("Inputs", "slots values task_row")
 
 #: ``n_months``; ``dt`` years per step; ``horizons`` (horizon,) int64 months;
 #: ``rec_row`` (month + 1,) int64 histogram row of each month (-1: not recorded);
-#: ``market`` (horizon,) float64 market size (0: none); ``fans`` record histograms;
+#: ``market`` (set, horizon) float64 market size of each parameter set (0: none); ``fans`` record histograms;
 #: ``keep_n`` paths kept whole (of parameter set 0); ``trace_n`` paths whose whole state is
 #: traced (of parameter set 0).
 Plan = namedtuple("Plan", "n_months dt horizons rec_row market fans keep_n trace_n")
