@@ -3,7 +3,7 @@
 Usage::
 
     python benchmarks/throughput.py [--scenario scenarios/zhipu_base.toml] [--paths 1000000]
-        [--numpy-paths 20000] [--big-paths 10000000] [--threads 2]
+        [--numpy-paths 20000] [--big-paths 10000000] [--threads 2] [--versus KEY=VALUE ...]
 
 Prints company-path-steps per second for each, their ratios, the warm wall time
 of the numba engine on ``--paths`` paths, and peak memory (RSS) of a separate
@@ -11,6 +11,11 @@ of the numba engine on ``--paths`` paths, and peak memory (RSS) of a separate
 bound draws exactly the variates one path-month consumes in the common case
 (one sector normal, one uniform per event type, per company four normals and
 one supply uniform) from the same generators, in njit, and does nothing else.
+``--versus KEY=VALUE`` (repeatable) also times the numba engine on the scenario with
+those overrides, interleaved with the scenario as it is (best of five each, with
+and without fans), and prints the ratio: e.g. ``--scenario
+scenarios/sector_portfolio.toml --versus sector.competition.enabled=false`` is the
+cost of competition (MODEL.md step 9) in one run.
 """
 
 from __future__ import annotations
@@ -68,6 +73,8 @@ def main(argv=None) -> int:
     parser.add_argument("--big-paths", type=int, default=10_000_000, help="0 to skip the memory run")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    parser.add_argument("--versus", action="append", default=[], metavar="KEY=VALUE",
+                        help="also time the scenario with these overrides, interleaved (repeatable)")
     args = parser.parse_args(argv)
 
     import simulator
@@ -109,6 +116,8 @@ def main(argv=None) -> int:
     }
     if args.big_paths:
         figures["big_run"] = {"paths": args.big_paths, **_peak_rss_child(args.scenario, args.big_paths, args.threads)}
+    if args.versus:
+        figures["versus"] = _versus(sc, layout, plan, args, seed, steps)
 
     print(f"scenario {sc.name}: {n_comp} company(ies), {plan.n_months} months, "
           f"{int(layout.events.shape[0])} event types, {args.threads} threads")
@@ -122,9 +131,37 @@ def main(argv=None) -> int:
     if args.big_paths:
         big = figures["big_run"]
         print(f"{args.big_paths:,} paths: {big['seconds']:.1f} s, peak RSS {big['peak_rss_mb']:.0f} MB")
+    if args.versus:
+        v = figures["versus"]
+        for fans in ("with fans", "no fans"):
+            f = v[fans]
+            print(f"{fans}: as is {f['rate']:,.0f}/s, with {' '.join(args.versus)} {f['versus_rate']:,.0f}/s: "
+                  f"as is / with = {f['ratio']:.3f} (best of {v['rounds']} interleaved rounds of {args.paths:,} paths)")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
     return 0
+
+
+def _versus(sc, layout, plan, args, seed, steps: int) -> dict:
+    """The numba engine on the scenario as it is and with ``--versus`` overrides, rounds interleaved."""
+    from simulator.engines.dispatch import simulate
+    from simulator.model.parameters import build_layout
+    from simulator.model.scenario_file import with_overrides
+
+    other = build_layout(with_overrides(sc, args.versus))
+    simulate(other, plan, paths=1000, seed=seed, threads=args.threads)  # compile / load the cache
+    rounds = 5
+    out = {"overrides": args.versus, "rounds": rounds}
+    for label, fans in (("with fans", True), ("no fans", False)):
+        best = {"as_is": np.inf, "versus": np.inf}
+        for _ in range(rounds):
+            for key, lay in (("as_is", layout), ("versus", other)):
+                best[key] = min(best[key], _measure(
+                    lambda lay=lay, fans=fans: simulate(lay, plan, paths=args.paths, seed=seed, fans=fans,
+                                                        threads=args.threads), 1))
+        rate, versus_rate = args.paths * steps / best["as_is"], args.paths * steps / best["versus"]
+        out[label] = {"rate": rate, "versus_rate": versus_rate, "ratio": rate / versus_rate}
+    return out
 
 
 if __name__ == "__main__":

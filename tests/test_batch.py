@@ -205,7 +205,7 @@ def test_merged_quantiles_within_one_bin_of_exact_on_a_million_paths():
         part = simulate(layout, plan, paths=paths, seed=root, block_size=block, blocks=group,
                         keep_paths=len(group) * block, keep_start=first)
         exact[:, first:first + part.kept.shape[1]] = part.kept[:, :, 0][:, :, plan.horizons]
-        part.kept = part.fail_month = None
+        part.kept = part.kept_market = part.fail_month = None
         merged = part if merged is None else merge_tallies(merged, part)
     assert int(merged.n_paths[0]) == paths
     for v, var in enumerate(L.VAR_NAMES):

@@ -185,6 +185,18 @@ BAD_FILES = [
      ["sector.events.regulatory_crackdown.narrative.sd", "-0.3", "out of range", ">= 0"]),
     ("bad_company_name", edit('name = "minimax"', 'name = "mini max"'),
      ["companies", "'mini max'", "pattern"]),
+    # MODEL.md step 9: the platforms hold the rest of the market, so it must exceed the summed revenue.
+    ("market_not_above_summed_revenue",
+     edit("market_size = 1e12", "market_size = 1.2e9\n\n[sector.competition]\nenabled = true"),
+     ["sector.market_size", "1200000000.0", "must exceed the companies' summed revenue", "1.224e+09 CNY/year",
+      "sector.competition.enabled = true"]),
+    ("market_effect_on_a_company_event",
+     edit('{ name = "flop", probability = 0.25, narrative = -0.6 }',
+          '{ name = "flop", probability = 0.25, narrative = -0.6, platforms = 0.2 }'),
+     ["companies.zhipu.events.model_release.outcomes.flop.platforms", "0.2", "belongs to a sector event"]),
+    ("competition_concentration_negative",
+     edit("market_size = 1e12", "market_size = 1e12\n\n[sector.competition]\nconcentration = -1"),
+     ["sector.competition.concentration", "-1", "out of range", ">= 0", "<= 10"]),
 ]
 
 
@@ -252,6 +264,10 @@ BAD_OVERRIDES = [
      ["companies.zhipu.events.model_release.outcomes", "sum to 1.25", "must sum to 1"]),
     ("set_horizon_months_below_horizons", ["scenario.horizon_months=12"],
      ["scenario.horizons", "month 24", "horizon_months (12)"]),
+    ("set_competition_on_a_small_market", ["sector.competition.enabled=true", "sector.market_size=1e9"],
+     ["sector.market_size", "1000000000.0", "summed revenue, 1.224e+09 CNY/year"]),
+    ("set_competition_switch_to_a_number", ["sector.competition.enabled=1"],
+     ["sector.competition.enabled", "valid boolean"]),
 ]
 
 

@@ -64,7 +64,7 @@ class Traced:
         self.ds = p.dataset(tally)
         self.codes = tally.path_outcome[0]  # (path, company, horizon), the kernel's own classification
         self.state = {name: tally.trace[i] for i, name in enumerate(Q.STATE_NAMES)}  # (path, company, month)
-        self.mood = tally.trace_mood  # (path, month)
+        self.mood = tally.trace_sector[Q.SECTOR_STATE_NAMES.index("mood")]  # (path, month)
         self.scenario = p.scenario
         self.n = paths
         self.horizons = [int(h) for h in self.ds["horizon"].values]

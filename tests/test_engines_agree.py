@@ -11,8 +11,12 @@ tolerance comes from the sample sizes:
   with the pooled standard error;
 * the means of the fundamental value and of V/V0 at each horizon: Welch
   z-tests with both standard errors (from the tallies' M2);
+* with several companies, the paths in which both companies of a pair are
+  champions (and both collapse), and with any, those whose revenue reached the
+  required revenue: two-proportion z-tests;
 * the distribution of every recorded variable at each horizon (hence every
-  quantile of the fans): the largest gap between the two binned CDFs, bounded
+  quantile of the fans), with competition the shares, the platforms' share and
+  the market too: the largest gap between the two binned CDFs, bounded
   with the Dvoretzky-Kiefer-Wolfowitz inequality (Massart's constant),
   P(sup|F_n - F| > e) <= 2 exp(-2 n e^2), applied to each sample, which needs
   no assumption on the distribution (atoms included) and holds for every n.
@@ -371,6 +375,10 @@ def _compare(fam: _Family, a, b, layout, plan, *, sa: int = 0, sb: int = 0,
                     f"{x1 / n1:.4f} vs {x2 / n2:.4f}")
             fam.add(f"mean V/V0 {where}", _welch_p(a.vh[sa, c, h], b.vh[sb, c, h]),
                     f"{a.vh[sa, c, h, 1]:.5g} vs {b.vh[sb, c, h, 1]:.5g}")
+            x1, x2 = int(a.reached[sa, c, h]), int(b.reached[sb, c, h])
+            if x1 + x2 > 0:
+                fam.add(f"P(required revenue reached) {where}", _two_proportion_p(x1, n1, x2, n2),
+                        f"{x1 / n1:.4f} vs {x2 / n2:.4f}")
         fam.add(f"{tag}{name} mean equity value/V0", _welch_p(a.fv[sa, c], b.fv[sb, c]),
                 f"{a.fv[sa, c, 1]:.5g} vs {b.fv[sb, c, 1]:.5g}")
         fam.add(f"{tag}{name} mean business value/V0", _welch_p(a.bv[sa, c], b.bv[sb, c]),
@@ -393,6 +401,21 @@ def _compare(fam: _Family, a, b, layout, plan, *, sa: int = 0, sb: int = 0,
                 if x1 + x2 > 0:
                     fam.add(f"P({k} champions) {tag}month {month}",
                             _two_proportion_p(x1, n1, x2, n2), f"{x1 / n1:.4f} vs {x2 / n2:.4f}")
+            for kind, outcome in enumerate(("champions", "collapse")):
+                for c in range(n_comp):
+                    for d in range(c + 1, n_comp):
+                        x1, x2 = int(a.pairs[sa, h, kind, c, d]), int(b.pairs[sb, h, kind, c, d])
+                        if x1 + x2 > 0:
+                            fam.add(f"P(both {outcome}) {names[c]}-{names[d]} {tag}month {month}",
+                                    _two_proportion_p(x1, n1, x2, n2), f"{x1 / n1:.4f} vs {x2 / n2:.4f}")
+    if a.share_hist is not None:
+        labels = [*(f"share of {name}" for name in names), "platforms' share", "market"]
+        months = plan.horizons if hist_months is None else hist_months
+        for month in months:
+            row = int(plan.rec_row[month])
+            for q, label in enumerate(labels):
+                p, gap = _dkw_p(a.share_hist[sa, q, row], b.share_hist[sb, q, row])
+                fam.add(f"CDF of {label} {tag}month {month}", p, f"max gap {gap:.4f}")
 
 
 def _check_exact(t, plan, n_comp: int, n_paths: int, n_sets: int = 1) -> None:
@@ -408,6 +431,21 @@ def _check_exact(t, plan, n_comp: int, n_paths: int, n_sets: int = 1) -> None:
         assert np.all(t.counts[:, :, h, L.COLLAPSE] >= n_paths - t.alive[:, :, month])
     assert np.all(t.any_champion == n_paths - t.n_champions[:, :, 0])
     assert np.all(t.fv[..., 0] == n_paths) and np.all(t.vh[..., 0] == n_paths)
+    # Both champions (collapse) in a pair: at most either's own count; only pairs first < second.
+    for kind, outcome in enumerate((L.CHAMPION, L.COLLAPSE)):
+        own = t.counts[:, :, :, outcome].transpose(0, 2, 1)  # (set, horizon, company)
+        both = t.pairs[:, :, kind]
+        assert np.all(both <= own[:, :, :, None]) and np.all(both <= own[:, :, None, :])
+        assert np.all(np.tril(both) == 0)  # np.tril: over the last two axes, diagonal included
+    assert np.all(t.reached <= t.counts[..., L.CHAMPION] + t.counts[..., L.CONTESTED] + t.counts[..., L.COLLAPSE])
+    if t.share_hist is not None:
+        assert np.all(t.share_hist.sum(axis=-1) == n_paths)
+        for s in range(n_sets):
+            for q in range(n_comp + 2):
+                for r in range(plan.recorded_months.size):
+                    nz = np.flatnonzero(t.share_hist[s, q, r])
+                    lo, hi = bin_index(t.share_minmax[s, q, r], L.share_grid(q, n_comp))
+                    assert (lo, hi) == (nz[0], nz[-1]), (s, q, r)
     if t.hist is not None:
         assert np.all(t.hist.sum(axis=-1) == n_paths)
         # min and max fall in the first and last non-empty bins.
@@ -495,6 +533,24 @@ def test_portfolio_every_channel_agrees():
     assert a.counts[0, :, :, L.CHAMPION].max(axis=-1).min() > 0.01 * n
     assert (a.alive[0, :, -1] < 0.99 * n).all()
     assert a.n_champions[0, -1, 2:].sum() > 0.01 * n
+    fam = _Family()
+    _compare(fam, a, b, layout, plan)
+    fam.check()
+
+
+def test_competition_agrees():
+    """The portfolio sharing one market with the platforms (MODEL.md step 9), winner-take-most, with the
+    market's and the platforms' jumps on sector events: outcomes, pairs, shares and the market agree."""
+    text = PORTFOLIO.replace('name = "licence"', 'name = "licence"\nplatforms = { mean = 0.3, sd = 0.1 }\n'
+                             'market = { mean = -0.05, sd = 0.05 }')
+    layout, plan = _setup(text, overrides={"sector.market_size": 40e9, "sector.competition.enabled": True,
+                                           "sector.competition.concentration": 1.5,
+                                           "sector.competition.convergence_rate": 0.3})
+    paths = 20_000
+    a, b = _run_both(layout, plan, paths, seed=9_100)
+    for t in (a, b):
+        _check_exact(t, plan, 3, paths)
+    assert a.share_hist is not None and a.pairs[0, -1, 0].sum() > 0.01 * paths
     fam = _Family()
     _compare(fam, a, b, layout, plan)
     fam.check()

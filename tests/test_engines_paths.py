@@ -35,7 +35,7 @@ import numpy as np
 import pytest
 
 from simulator.engines.dispatch import simulate
-from simulator.model.quantities import STATE_NAMES
+from simulator.model.quantities import SECTOR_STATE_NAMES, STATE_NAMES
 from simulator.model.scenario_file import parse_scenario
 from simulator.runner.prepared import prepare_run
 
@@ -136,8 +136,13 @@ def _assert_same_paths(kernel, reference) -> None:
             p, c, m = np.argwhere(bad)[0]
             pytest.fail(f"{name}: path {p}, company {c}, month {m}: kernel {a[p, c, m]!r}, reference "
                         f"{b[p, c, m]!r} ({int(bad.sum())} cells differ beyond {RTOL:g} of the path's scale)")
-    scale = np.max(np.abs(kernel.trace_mood), axis=-1, keepdims=True)
-    assert np.all(np.abs(kernel.trace_mood - reference.trace_mood) <= RTOL * np.maximum(scale, 1.0)), "sector mood"
+    for k, name in enumerate(SECTOR_STATE_NAMES):
+        a, b = kernel.trace_sector[k], reference.trace_sector[k]
+        assert not np.isnan(a).any() and not np.isnan(b).any(), f"{name}: a month was not traced"
+        scale = np.max(np.where(np.isfinite(a), np.abs(a), 0.0), axis=-1, keepdims=True)
+        with np.errstate(invalid="ignore"):
+            ok = (a == b) | (np.abs(a - b) <= RTOL * np.maximum(scale, 1.0))
+        assert ok.all(), f"sector {name}: kernel and reference differ"
     np.testing.assert_array_equal(kernel.path_outcome, reference.path_outcome, err_msg="outcome codes")
     np.testing.assert_array_equal(kernel.fail_month, reference.fail_month, err_msg="failure months")
     np.testing.assert_array_equal(kernel.counts, reference.counts, err_msg="outcome counts")
@@ -164,6 +169,45 @@ def test_engines_agree_path_by_path_with_uncertain_inputs_and_every_channel():
     assert (kernel.trace[STATE_NAMES.index("import_factor")] < 1).any()
     assert (kernel.trace[STATE_NAMES.index("import_factor")] > 1).any()  # easings
     assert (kernel.trace[STATE_NAMES.index("raised")] > 0).any()
+
+
+#: UNCERTAIN with a rival and competition on (MODEL.md step 9): an uncertain market, winner-take-most,
+#: a platform price war with spread jumps of the market and of the platforms' pull.
+COMPETING = UNCERTAIN.replace("[sector]\nmarket_size = 2500e9", """[sector]
+market_size = { dist = "uniform", low = 4e9, high = 20e9 }
+
+[sector.competition]
+enabled = true
+concentration = 1.5
+convergence_rate = 0.3
+
+[[sector.events]]
+name = "platform_price_war"
+hazard_per_year = 1.5
+platforms = { mean = 0.2, sd = 0.1 }
+market = { mean = 0.05, sd = 0.05 }""") + """
+[[companies]]
+name = "minimax"
+revenue = 513e6
+valuation = 265e9
+cash = 3e9
+
+[companies.costs]
+opex = 4.5e9                  # heavy spending, so that some paths fail and drop out of the shares
+"""
+
+
+def test_engines_agree_path_by_path_with_competition():
+    scenario = parse_scenario(COMPETING, source="paths_competing.toml")
+    kernel, reference = _both(scenario, paths=PATHS + 9, seed=13)
+    _assert_same_paths(kernel, reference)
+    np.testing.assert_array_equal(kernel.pairs, reference.pairs, err_msg="pair counts")
+    np.testing.assert_array_equal(kernel.reached, reference.reached, err_msg="required revenue reached")
+    np.testing.assert_allclose(kernel.kept_market, reference.kept_market, rtol=1e-6, err_msg="kept market")
+    # The shares move, some companies fail (their share drops to 0) and the platforms' share moves.
+    share = np.exp(kernel.trace[STATE_NAMES.index("log_share")])
+    assert (share[:, :, -1] == 0).any() and (np.ptp(share[:, 0, 1:], axis=-1) > 1e-3).all()
+    assert np.ptp(kernel.trace_sector[SECTOR_STATE_NAMES.index("platform_share")], axis=-1).min() > 1e-3
 
 
 def test_lane_draws_are_what_the_kernels_consume():

@@ -35,7 +35,11 @@ RUN_FIGURES = {  # file stem in the report -> figure function
     "revenue_capacity": plots.revenue_capacity,
     "valuation_decomposition": plots.valuation_decomposition,
     "any_champion": plots.any_champion,
+    "champion_count": plots.champion_count,
+    "market_shares": plots.market_shares,
 }
+#: Figures of several companies, and the one that needs competition on (MODEL.md step 9).
+MULTI_COMPANY = ("any_champion", "champion_count")
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -50,6 +54,18 @@ def zhipu_ds():
 def sector_ds():
     # Kept paths switch the valuation distribution to a true histogram.
     return simulator.run(SCENARIOS / "sector_portfolio.toml", paths=2000, seed=1, keep_paths=60)
+
+
+@pytest.fixture(scope="module")
+def competing_ds():
+    # The portfolio sharing a 40B market with the platforms: the share fan and the joint outcomes.
+    return simulator.run(SCENARIOS / "sector_portfolio.toml", paths=3000, seed=1,
+                         overrides=["sector.competition.enabled=true", "sector.market_size=40e9"])
+
+
+@pytest.fixture(scope="module")
+def competing_report(competing_ds, tmp_path_factory):
+    return write_report(competing_ds, tmp_path_factory.mktemp("competing_report"))
 
 
 @pytest.fixture(scope="module")
@@ -116,13 +132,15 @@ def _check_png(path: Path, fig) -> None:
 
 
 @pytest.mark.parametrize("stem", list(RUN_FIGURES))
-@pytest.mark.parametrize("which", ["zhipu", "sector"])
+@pytest.mark.parametrize("which", ["zhipu", "sector", "competing"])
 def test_every_run_figure_is_drawn(which, stem, request):
     ds = request.getfixturevalue(f"{which}_ds")
     report = request.getfixturevalue(f"{which}_report")
-    if stem == "any_champion" and ds.sizes["company"] == 1:
+    needs = {"any_champion": "any_champion", "champion_count": "champion_count_probability",
+             "market_shares": "market_share_quantile"}.get(stem)
+    if needs is not None and needs not in ds:
         assert not (report.parent / f"{stem}.png").exists()
-        with pytest.raises(ReportError, match="any_champion"):
+        with pytest.raises(ReportError, match=needs):
             RUN_FIGURES[stem](ds)
         return
     fig = RUN_FIGURES[stem](ds)  # the report drew it from the same Dataset; compare sizes
@@ -194,6 +212,8 @@ def test_amount_ticks_use_currency_suffixes():
     (plots.revenue_capacity, "capacity_quantile"),
     (plots.valuation_decomposition, "fundamental_value"),
     (plots.any_champion, "any_champion"),
+    (plots.champion_count, "champion_count_probability_ci"),
+    (plots.market_shares, "market_share_quantile"),
     (plots.sensitivity_tornado, "low"),
     (plots.sensitivity_sobol, "ST_conf"),
     (plots.sweep_lines, "probability_ci"),
@@ -295,6 +315,33 @@ def test_report_md_probabilities_match_dataset(which, request):
             assert _close_pct(got.group(1), float(ds["any_champion"].sel(horizon=int(row[0]))))
 
 
+def test_report_md_joint_outcomes_and_shares_match_dataset(competing_ds, competing_report):
+    ds = competing_ds
+    md = (competing_report.parent / "report.md").read_text(encoding="utf-8")
+    (rows,) = _md_tables(md, "month | k = 0")
+    assert [int(r[0]) for r in rows] == [int(h) for h in ds["horizon"].values]
+    for row in rows:
+        for k, cell in enumerate(row[1:]):
+            sel = {"horizon": int(row[0]), "champions": k}
+            got = _CI_CELL.fullmatch(cell)
+            lo, hi = (float(x) for x in ds["champion_count_probability_ci"].sel(sel).values)
+            assert got and _close_pct(got.group(1), float(ds["champion_count_probability"].sel(sel)))
+            assert _close_pct(got.group(2), lo) and _close_pct(got.group(3), hi)
+    (pairs,) = _md_tables(md, "pair | champion correlation")
+    assert len(pairs) == 6  # four companies
+    last = int(ds["horizon"].values[-1])
+    for row in pairs:
+        a, b = row[0].split(" - ")
+        value = float(ds["collapse_correlation"].sel(horizon=last, company=a, rival=b))
+        assert float(row[2].split(" ")[0]) == pytest.approx(value, abs=5e-4)
+    (shares,) = _md_tables(md, " | start")
+    names = [*(str(c) for c in ds["company"].values), "platforms"]
+    assert [r[0] for r in shares[:len(names)]] == names
+    platforms = float(ds["platform_share_quantile"].sel(month=last, quantile=0.5))
+    assert _close_pct(shares[len(names) - 1][-1].split(" ")[0].rstrip("%"), platforms)
+    assert "required, P(reached)" in md and "market_shares.png" in md and "champion_count.png" in md
+
+
 @pytest.mark.parametrize("which", ["zhipu", "sector"])
 def test_report_md_valuation_numbers_match_dataset(which, request):
     ds = request.getfixturevalue(f"{which}_ds")
@@ -345,16 +392,16 @@ def test_report_md_assumptions_and_provenance(zhipu_ds, zhipu_report):
     assert f"{zhipu_ds.attrs['paths']:,}" in md
 
 
-def test_report_html_is_self_contained(sector_report):
-    text = sector_report.read_text(encoding="utf-8")
+def test_report_html_is_self_contained(competing_report):
+    text = competing_report.read_text(encoding="utf-8")
     # No network reference of any kind: no remote src/href, stylesheet, font, script or import.
     assert not re.search(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", text, re.IGNORECASE)
     assert not re.search(r"url\(|@import|<script|<link|<iframe", text, re.IGNORECASE)
     embedded = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', text)
-    pngs = sorted(sector_report.parent.glob("*.png"))
+    pngs = sorted(competing_report.parent.glob("*.png"))
     assert len(embedded) == len(pngs) == len(RUN_FIGURES)
     assert sorted(base64.b64decode(e) for e in embedded) == sorted(p.read_bytes() for p in pngs)
-    md = (sector_report.parent / "report.md").read_text(encoding="utf-8")
+    md = (competing_report.parent / "report.md").read_text(encoding="utf-8")
     for p in pngs:
         assert f"({p.name})" in md
 

@@ -13,7 +13,7 @@ from scipy import stats
 import simulator
 from simulator.model import quantities as L
 from simulator.results.outputs import OUTPUTS, QUANTILE_ERROR
-from simulator.results.statistics import hist_quantiles, wilson_interval
+from simulator.results.statistics import hist_quantiles, phi_interval, wilson_interval
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -121,3 +121,92 @@ def test_table_mentions_every_company(portfolio_ds):
     assert "At least one champion" in text
     p, lo, hi = portfolio_ds.sim.outcome("zhipu", 36, "collapse")
     assert lo <= p <= hi
+
+
+# --------------------------------------------------------------------------- joint outcomes, competition
+
+
+@pytest.fixture(scope="module")
+def competing_ds():
+    """The portfolio sharing a 40B market with the platforms (MODEL.md step 9), kept paths included."""
+    sc = simulator.load_scenario(ROOT / "scenarios" / "sector_portfolio.toml",
+                                 overrides=["sector.competition.enabled=true", "sector.market_size=40e9"])
+    return simulator.run(sc, paths=6000, seed=3, keep_paths=20)
+
+
+def _bernoulli_pairs(rng, n: int, p1: float, p2: float, phi: float, reps: int):
+    """Counts (both, first, second) of ``reps`` samples of ``n`` pairs of 0/1 outcomes with correlation ``phi``."""
+    p11 = p1 * p2 + phi * math.sqrt(p1 * (1 - p1) * p2 * (1 - p2))
+    cells = [p11, p1 - p11, p2 - p11, 1.0 - p1 - p2 + p11]
+    counts = rng.multinomial(n, cells, size=reps)
+    return counts[:, 0], counts[:, 0] + counts[:, 1], counts[:, 0] + counts[:, 2]
+
+
+def test_phi_is_pearsons_correlation_of_the_indicators():
+    rng = np.random.default_rng(8)
+    a = rng.random(5000) < 0.2
+    b = (rng.random(5000) < 0.5) & a | (rng.random(5000) < 0.1)
+    phi, _ = phi_interval(np.sum(a & b), a.sum(), b.sum(), a.size)
+    assert phi == pytest.approx(np.corrcoef(a, b)[0, 1], rel=1e-12)
+    assert np.isnan(phi_interval(0, 0, 10, 100)[0])  # an outcome that never happens: undefined
+    assert np.isnan(phi_interval(0, 9, 500, 20_000)[0])  # in fewer than 10 paths: not reported
+    assert np.isfinite(phi_interval(0, 10, 500, 20_000)[0])
+
+
+@pytest.mark.parametrize(("n", "p1", "p2", "phi"), [(2000, 0.3, 0.4, 0.25), (5000, 0.03, 0.05, 0.4),
+                                                    (3000, 0.1, 0.6, -0.1)])
+def test_phi_interval_covers_the_true_correlation(n, p1, p2, phi):
+    """Over 800 samples the 95% interval covers the true phi 92-98% of the time (sd of the rate 0.8 point)."""
+    both, first, second = _bernoulli_pairs(np.random.default_rng(21), n, p1, p2, phi, 800)
+    _, ci = phi_interval(both, first, second, n)
+    covered = np.mean((ci[:, 0] <= phi) & (phi <= ci[:, 1]))
+    assert 0.92 <= covered <= 0.98, covered
+
+
+def test_pair_counts_are_those_of_the_paths():
+    """The kernels' counts of paths with both of a pair champions (collapse) equal those of the outcome codes."""
+    from simulator.engines.dispatch import simulate
+    from simulator.runner.prepared import prepare_run
+
+    prepared = prepare_run(ROOT / "scenarios" / "sector_portfolio.toml", paths=3000, seed=4,
+                           overrides=["companies.zhipu.valuation=20e9", "companies.deepseek.valuation=20e9"])
+    tally = simulate(prepared.layout, prepared.plan, paths=3000, seed=prepared.seed, outcome_paths=3000)
+    codes = tally.path_outcome[0]  # (path, company, horizon)
+    for kind, code in enumerate((L.CHAMPION, L.COLLAPSE)):
+        hit = codes == code
+        both = np.einsum("pch,pdh->hcd", hit.astype(np.int64), hit.astype(np.int64))
+        np.testing.assert_array_equal(tally.pairs[0, :, kind], np.triu(both, k=1))
+    assert tally.pairs[0, -1, 0].sum() > 0  # some pairs are both champions
+
+
+def test_joint_outcome_and_competition_outputs(competing_ds):
+    ds = competing_ds
+    for name in ("champion_count_probability_ci", "champion_correlation", "champion_correlation_ci",
+                 "collapse_correlation", "collapse_correlation_ci", "market_share_quantile",
+                 "platform_share_quantile", "market_quantile", "path_market", "required_revenue_reached",
+                 "required_revenue_reached_ci"):
+        assert ds[name].dims == OUTPUTS[name].dims, name
+        assert ds[name].attrs["long_name"] and "{currency}" not in ds[name].attrs["units"]
+    assert ds["market_quantile"].attrs["units"] == ds["path_market"].attrs["units"] == "CNY/year"
+    p = ds["champion_count_probability"]
+    ci = ds["champion_count_probability_ci"]
+    assert bool(((ci.sel(bound="low") <= p) & (p <= ci.sel(bound="high"))).all())
+    for kind in ("champion", "collapse"):
+        r = ds[f"{kind}_correlation"].values
+        np.testing.assert_array_equal(r, np.swapaxes(r, -1, -2))
+        diagonal = np.diagonal(r, axis1=-2, axis2=-1)
+        assert np.all(np.isnan(diagonal) | (diagonal == 1.0))
+    assert np.isfinite(ds["collapse_correlation"].sel(horizon=36, company="zhipu", rival="minimax"))
+    # At start each company holds its revenue's share of the market, and the platforms the rest.
+    revenue = ds["revenue_start"].values
+    np.testing.assert_allclose(ds["market_share_quantile"].sel(month=0).values,
+                               np.repeat((revenue / 40e9)[:, None], ds.sizes["quantile"], axis=1), rtol=1e-2)
+    np.testing.assert_allclose(ds["platform_share_quantile"].sel(month=0), 1 - revenue.sum() / 40e9, rtol=1e-2)
+    np.testing.assert_allclose(ds["path_market"].sel(month=0), 40e9, rtol=1e-7)
+    assert bool((ds["market_share_quantile"].diff("quantile") >= 0).all())
+    reached = ds["required_revenue_reached"]
+    assert bool((reached <= ds["survival"].sel(month=ds["horizon"].values).rename(month="horizon")).all())
+    text = ds.sim.table()
+    for fragment in ("Exactly k champions", "Correlation of outcomes", "Market shares (competition on)",
+                     "platforms", "required_revenue"):
+        assert fragment in text

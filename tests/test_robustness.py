@@ -664,3 +664,22 @@ def test_results_json_attribute_keeps_its_form(files):
     ds = simulator.open_results(files / "run.nc")
     assert "content_sha256" not in ds.attrs
     assert json.loads(ds.attrs["seed_spawn_key"]) == []
+
+
+def test_a_failed_dask_connection_leaves_no_default_client(tmp_path):
+    # distributed registers a Client as dask's default before it connects: a failed
+    # `--scheduler garbage` used to leave one behind, and every later xarray write in the
+    # process then waited on a distributed lock at that address (a ValueError from dask).
+    import distributed
+
+    from simulator.errors import DaskError
+    from simulator.runner.distributed import dask_client
+
+    with pytest.raises(DaskError, match="cannot connect to the dask scheduler garbage"):
+        with dask_client(scheduler="garbage", timeout=2):
+            pass
+    with pytest.raises(ValueError, match="No clients found"):
+        distributed.default_client()
+    ds = simulator.run(ZB, paths=100, seed=1)
+    simulator.save_results(ds, tmp_path / "after.nc")
+    assert simulator.open_results(tmp_path / "after.nc")["outcome_count"].sum() > 0

@@ -267,14 +267,15 @@ def test_sets_sharing_draws_in_groups_equal_sets_run_one_by_one(zhipu, case, mon
     layout = build_layout(sc)
     thetas = grid_thetas(layout, layout.theta, [parse_sweep_param(s, sc, layout) for s in specs])
     assert thetas.shape[0] >= 48
-    grouped = evaluate_sets(sc, thetas, paths=700, seed=3, layout=layout, threads=2)
+    # A budget that holds every set's histograms (sector_portfolio's include its shares').
+    grouped = evaluate_sets(sc, thetas, paths=700, seed=3, layout=layout, threads=2, max_memory=4e9)
     assert grouped.kernel_calls == 1
     single = evaluate_sets(sc, thetas, paths=700, seed=3, max_memory=1.0, layout=layout, threads=2)
     assert single.kernel_calls == thetas.shape[0]
     # Batches of 17 sets (still in groups), their histograms in one buffer reused from batch to batch.
     plan = plan_run(sc.scenario.horizon_months, sc.scenario.horizon_list, fans=False)
     per_set = _bytes_per_set(len(layout.company_names), plan, quantiles=True, outcome_paths=0,
-                             threads=K.max_threads(), n_blocks=1)
+                             threads=K.max_threads(), n_blocks=1, competition=sc.sector.competition.enabled)
     batched = evaluate_sets(sc, thetas, paths=700, seed=3, max_memory=17.5 * per_set, layout=layout, threads=2)
     assert batched.ds.attrs["sets_per_kernel_batch"] == 17
     for name, var in grouped.ds.data_vars.items():
@@ -282,7 +283,7 @@ def test_sets_sharing_draws_in_groups_equal_sets_run_one_by_one(zhipu, case, mon
         np.testing.assert_array_equal(var.values, batched.ds[name].values, err_msg=name)
     # Blocks of 256 paths, one kernel call per block: the buffer is zeroed by the first call
     # of each batch only, and the later calls add to its counts.
-    whole = evaluate_sets(sc, thetas, paths=700, seed=3, block_size=256, layout=layout, threads=2)
+    whole = evaluate_sets(sc, thetas, paths=700, seed=3, block_size=256, layout=layout, threads=2, max_memory=4e9)
     assert whole.kernel_calls == 1
     monkeypatch.setattr("simulator.studies.sweep.MAX_TASKS_PER_CALL", 17)
     by_block = evaluate_sets(sc, thetas, paths=700, seed=3, block_size=256, max_memory=17.5 * per_set,
@@ -292,19 +293,32 @@ def test_sets_sharing_draws_in_groups_equal_sets_run_one_by_one(zhipu, case, mon
         np.testing.assert_array_equal(var.values, by_block.ds[name].values, err_msg=name)
 
 
-def test_vectorised_builder_matches_build_dataset(zhipu):
-    layout = build_layout(zhipu)
-    thetas = grid_thetas(layout, layout.theta, [parse_sweep_param(
-        "companies.zhipu.chips.imports_per_month=0,150,600", zhipu, layout)])
-    plan = plan_run(zhipu.scenario.horizon_months, zhipu.scenario.horizon_list, fans=False)
-    tally = simulate(layout, plan, paths=3000, seed=normalise_seed(5), theta_sets=thetas, fans=True)
-    many = build_sets_dataset(zhipu, layout, plan, tally, thetas)
-    for k in range(3):
-        one = build_dataset(zhipu, layout, plan, tally, set_index=k, theta=thetas[k])
+def _sets_at_once_equal_one_at_a_time(sc, param: str, paths: int, seed: int):
+    """The many-set Dataset of a sweep of ``param`` against build_dataset of each set; returns the former."""
+    layout = build_layout(sc)
+    thetas = grid_thetas(layout, layout.theta, [parse_sweep_param(param, sc, layout)])
+    plan = plan_run(sc.scenario.horizon_months, sc.scenario.horizon_list, fans=False)
+    tally = simulate(layout, plan, paths=paths, seed=normalise_seed(seed), theta_sets=thetas, fans=True)
+    many = build_sets_dataset(sc, layout, plan, tally, thetas)
+    for k in range(thetas.shape[0]):
+        one = build_dataset(sc, layout, plan, tally, set_index=k, theta=thetas[k])
         for name in one.data_vars:
             got = many[name].isel(set=k) if "set" in many[name].dims else many[name]
             np.testing.assert_allclose(got.values, one[name].values, rtol=1e-13, atol=0, equal_nan=True,
                                        err_msg=name)
+    return many
+
+
+def test_vectorised_builder_matches_build_dataset(zhipu):
+    _sets_at_once_equal_one_at_a_time(zhipu, "companies.zhipu.chips.imports_per_month=0,150,600", 3000, 5)
+
+
+def test_vectorised_builder_matches_build_dataset_with_competition():
+    """Joint outcomes, shares and the required revenue reached: many sets at once equal one set at a time."""
+    sc = simulator.load_scenario(ROOT / "scenarios" / "sector_portfolio.toml",
+                                 overrides=["sector.competition.enabled=true", "sector.market_size=40e9"])
+    many = _sets_at_once_equal_one_at_a_time(sc, "sector.competition.convergence_rate=0,0.5", 2000, 6)
+    assert "market_share_quantile" in many and "champion_correlation" in many
 
 
 def test_sweep_dataset_shape_and_crn(zhipu):

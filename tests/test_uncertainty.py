@@ -192,8 +192,11 @@ def test_non_model_keys_cannot_be_uncertain():
     text = BASE.replace("horizon_months = 12", 'horizon_months = { dist = "uniform", low = 6, high = 12 }')
     with pytest.raises(ScenarioError, match=r"scenario\.horizon_months .*only numeric model keys"):
         parse_scenario(text, source="unc.toml")
-    with pytest.raises(ScenarioError, match=r"sector\.market_size"):
-        parse_scenario(BASE + '[sector]\nmarket_size = { dist = "uniform", low = 1, high = 2 }\n',
+    # The market size is a model parameter since competition (MODEL.md step 9); its switch is no number.
+    assert parse_scenario(BASE + '[sector]\nmarket_size = { dist = "uniform", low = 1, high = 2 }\n',
+                          source="unc.toml").uncertain.names == ("sector.market_size",)
+    with pytest.raises(ScenarioError, match=r"sector\.competition\.enabled: a switch"):
+        parse_scenario(BASE + '[sector.competition]\nenabled = { dist = "uniform", low = 0, high = 1 }\n',
                        source="unc.toml")
 
 

@@ -92,7 +92,8 @@ def _readings_text(readings: dict, cur: str) -> str:
 
 
 def _print_market(scenario, args) -> None:
-    """The big market delusion check: required revenues against the stated market."""
+    """The big market delusion check: required revenues against the stated market (static), and with
+    competition on (MODEL.md step 9) the probability that each company's revenue reaches it (dynamic)."""
     import simulator
     from simulator.results.accessor import format_amount
 
@@ -109,6 +110,11 @@ def _print_market(scenario, args) -> None:
         share = (f", {100 * float(ds['implied_market_share'].sel(company=c, horizon=h)):.1f}% of the market"
                  if "implied_market_share" in ds else "")
         print(f"  {c:<12} {format_amount(req):>10} (median simulated {format_amount(med)}){share}")
+        if "required_revenue_reached" in ds:  # competition on: the dynamic check
+            p = float(ds["required_revenue_reached"].sel(company=c, horizon=h))
+            lo, hi = (float(x) for x in ds["required_revenue_reached_ci"].sel(company=c, horizon=h).values)
+            print(f"  {'':<12} P(revenue at month {h} reaches it, under competition) = {100 * p:.2f}% "
+                  f"[{100 * lo:.2f}%, {100 * hi:.2f}%]")
     total = float(ds["required_revenue_total"].sel(horizon=h))
     print(f"  {'total':<12} {format_amount(total):>10}")
     if "market_size" in ds:

@@ -21,12 +21,13 @@ import numpy as np
 
 from simulator.engines.plan import DEFAULT_BLOCK_SIZE, RunPlan
 from simulator.engines.plan import blocks as path_blocks
-from simulator.engines.streams import block_states
+from simulator.engines.streams import N_STREAMS, block_states
 from simulator.engines.tally import Tally, empty_minmax, empty_tally, merge_tallies
 from simulator.model import quantities as Q
-from simulator.model.parameters import BRANCH, EVENT, EVENT_TABLE, ParameterLayout
+from simulator.model.parameters import BRANCH, EVENT, EVENT_TABLE, GLOBAL, ParameterLayout
 
-__all__ = ["DRAWS", "ENGINES", "engine_threads", "max_threads", "memory_parts", "rng_bound_seconds", "simulate"]
+__all__ = ["DRAWS", "ENGINES", "competing_sets", "engine_threads", "max_threads", "memory_parts", "rng_bound_seconds",
+           "simulate"]
 
 ENGINES = ("numba", "numpy")
 #: Where the numpy engine's random numbers come from (see :func:`simulate`).
@@ -90,9 +91,9 @@ def simulate(
         Called with the number of paths finished after every chunk.
     chunk_blocks : int, optional
         Blocks per kernel call; a memory/progress trade-off with no effect on results.
-    market : ndarray, shape (n_horizons,), optional
-        Market size at each horizon; tallies the paths whose combined served revenue
-        exceeds it (the "big market delusion" check).
+    market : ndarray, shape (n_horizons,) or (n_sets, n_horizons), optional
+        Market size at each horizon (of each parameter set); tallies the paths whose
+        combined served revenue exceeds it (the "big market delusion" check).
     outcome_paths : int
         Record the outcome code of each company at each horizon for the first
         ``outcome_paths`` paths of every set (for paired comparisons).
@@ -108,7 +109,7 @@ def simulate(
         view into it, valid until the buffer's next use.
     trace_paths : int
         Trace the whole state of the first ``trace_paths`` paths of set 0, month by
-        month (``Tally.trace``, ``Tally.trace_mood``): for comparing the engines path by path.
+        month (``Tally.trace``, ``Tally.trace_sector``): for comparing the engines path by path.
     draws : {"block", "lanes"}
         The numpy engine's random numbers: its own block streams (default), or the
         kernels' per-path lane streams and sampling choices, so that both engines
@@ -142,21 +143,24 @@ def simulate(
         raise ValueError("keep_start: cannot be combined with outcome_paths")
     if keep_start and any(first < keep_start for _, first, _ in all_blocks):
         raise ValueError(f"keep_start: {keep_start} is after the first path of a selected block")
-    market_h = (np.zeros(plan.horizons.size) if market is None
-                else np.ascontiguousarray(market, dtype=np.float64).reshape(plan.horizons.size))
+    market_h = np.zeros((n_sets, plan.horizons.size))
+    if market is not None:  # one market for every set, or each set's own (a swept market size)
+        market_h[:] = np.asarray(market, dtype=np.float64).reshape(-1, plan.horizons.size)
     trace = min(int(trace_paths), paths)
     if draws not in DRAWS:
         raise ValueError(f"draws: {draws!r} is not one of {', '.join(DRAWS)}")
     if keep_start and trace:
         raise ValueError("keep_start: cannot be combined with trace_paths")
-    total = empty_tally(n_sets, n_comp, plan, fans=fans, keep=keep, outcome_paths=outcome_paths, trace=trace)
+    competition = bool(competing_sets(theta_sets).any())
+    total = empty_tally(n_sets, n_comp, plan, fans=fans, keep=keep, outcome_paths=outcome_paths, trace=trace,
+                        competition=competition)
     if engine == "numpy":
         from simulator.engines import reference
 
         if keep_start:
             # The reference engine indexes kept paths globally: keep up to the end, then slice.
             total = empty_tally(n_sets, n_comp, plan, fans=fans, keep=keep_start + keep,
-                                outcome_paths=outcome_paths)
+                                outcome_paths=outcome_paths, competition=competition)
         for blk in all_blocks:
             start = time.perf_counter()
             part = reference.simulate_block(layout, plan, theta_sets, blk, seed, fans=fans,
@@ -169,12 +173,18 @@ def simulate(
                 progress(blk[2] * n_sets)
         if keep_start:
             total.kept = np.ascontiguousarray(total.kept[:, keep_start:])
+            total.kept_market = np.ascontiguousarray(total.kept_market[keep_start:])
             total.fail_month = np.ascontiguousarray(total.fail_month[keep_start:])
         return total
     return _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, fans=fans,
                            keep=keep, threads=threads, uncertain=uncertain, progress=progress,
                            chunk_blocks=chunk_blocks, market_h=market_h, keep_start=keep_start,
                            hist_buffer=hist_buffer)
+
+
+def competing_sets(theta_sets: np.ndarray) -> np.ndarray:
+    """Which parameter sets have competition on (MODEL.md step 9), shape (set,) bool."""
+    return np.asarray(theta_sets)[:, GLOBAL.slot("sector.competition.enabled")] > 0.5
 
 
 def max_threads() -> int:
@@ -219,7 +229,7 @@ def _private_full(shape, value):
 
 
 def _workspace(layout: ParameterLayout, plan: RunPlan, *, sets_per_group: int, block_size: int, fans: bool,
-               tape: bool):
+               tape: bool, competition: bool = False):
     """One thread's lane arrays for groups of up to ``sets_per_group`` sets (kernels/bundles.py)."""
     from simulator.engines.kernels import bundles
     from simulator.engines.kernels.chips import MAX_TABLE, SCRATCH_ROWS
@@ -232,7 +242,7 @@ def _workspace(layout: ParameterLayout, plan: RunPlan, *, sets_per_group: int, b
     per_month = 1 + n_events + 4 * n_comp
     draw_months = plan.n_months if sets_per_group > 1 else 1
     cap = plan.n_months * LANES * max(2, n_events) if tape else 0
-    n_streams = 4
+    n_streams = N_STREAMS
     return bundles.Workspace(
         P=_private(np.empty, layout.n_theta * LANES), S=_private(np.zeros, n_comp * COMPANY_ROWS * LANES),
         sec=_private(np.zeros, SECTOR_ROWS * LANES), p_none=_private(np.empty, max(1, n_events) * LANES),
@@ -243,7 +253,7 @@ def _workspace(layout: ParameterLayout, plan: RunPlan, *, sets_per_group: int, b
         raw=_private(np.empty, LANES, dtype=np.uint64), one=_private(np.empty, 4, dtype=np.uint64),
         block_state=_private(np.empty, (n_streams, 4), dtype=np.uint64),
         rec_vals=_private(np.empty, Q.N_VARS * LANES), rec_bins=_private(np.empty, Q.N_VARS * LANES, dtype=np.uint16),
-        tape_i=_private(np.empty, (cap, 3), dtype=np.int64), tape_f=_private(np.empty, (cap, 4)), tape_n=_private(np.zeros, 2, dtype=np.int64),
+        tape_i=_private(np.empty, (cap, 3), dtype=np.int64), tape_f=_private(np.empty, (cap, 6)), tape_n=_private(np.zeros, 2, dtype=np.int64),
         tape_end=_private(np.zeros, plan.n_months + 1, dtype=np.int64),
         # Uninitialised: every entry the inversion reads is written first.
         tables=_private(np.empty, (sets_per_group, n_comp, MAX_TABLE)),
@@ -256,6 +266,12 @@ def _workspace(layout: ParameterLayout, plan: RunPlan, *, sets_per_group: int, b
         mm_pool=_private(np.empty, sets_per_group * n_comp * n_rec * Q.N_VARS * 2),
         chips=_private(np.empty, (sets_per_group, n_comp), dtype=np.bool_),
         funding=_private(np.empty, (sets_per_group, n_comp), dtype=np.bool_),
+        compete=_private(np.empty, sets_per_group, dtype=np.bool_), market_z=_private(np.empty, 2 * LANES),
+        share_vals=_private(np.empty, (n_comp + 2) * LANES),
+        oc=_private(np.empty, n_comp, dtype=np.int64),
+        # The share bins of a block (competition with fans), every entry written before it is read.
+        share_pool=_private(np.empty, sets_per_group * ((n_comp + 2) * n_rec * block_size if fans and competition
+                                                        else 1), dtype=np.uint16),
         differs=_private(np.empty, layout.n_theta, dtype=np.bool_), all_slots=np.arange(layout.n_theta, dtype=np.int64))
 
 
@@ -352,8 +368,10 @@ def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, 
     biggest_block = max((blk[2] for blk in all_blocks[:2]), default=1)
     by_set, sets_per_group = _grouping(n_sets, n_threads, n_comp, n_rec if fans else 1, biggest_block)
     # Every parameter of the event arrivals: hazards and all branch fields.
+    # And the competition switch: with it on, sector events draw market and platforms jumps too.
     ev_slots = np.concatenate([layout.events[:, EVENT_TABLE.slot] + EVENT.slot("hazard_per_year"),
-                               (layout.branches[:, None] + np.arange(BRANCH.size)).ravel()]).astype(np.int64)
+                               (layout.branches[:, None] + np.arange(BRANCH.size)).ravel(),
+                               [GLOBAL.slot("sector.competition.enabled")]]).astype(np.int64)
     hist_slots = 1 if by_set else n_threads
     hist_shape = (hist_slots, n_sets, n_comp, Q.N_VARS, n_rec, Q.HIST_BINS) if fans else (1, 1, 1, 1, 1, 1)
     n_hist = math.prod(hist_shape)
@@ -365,6 +383,13 @@ def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, 
         hist = np.zeros(hist_shape, dtype=np.int64)
         hist_dirty = False
     minmax = empty_minmax(hist_shape[:-1])
+    # The shares' histograms, with competition on (MODEL.md step 9), in the same slots.
+    share_shape = ((hist_slots, n_sets, n_comp + 2, n_rec, Q.HIST_BINS) if fans and total.share_hist is not None
+                   else (1, 1, 1, 1, 1))
+    share_hist = np.zeros(share_shape, dtype=np.int64)
+    share_minmax = empty_minmax(share_shape[:-1])
+    pairs = np.zeros((n_threads, n_sets, n_hor, 2, n_comp, n_comp), dtype=np.int64)
+    reached = np.zeros((n_threads, n_sets, n_comp, n_hor), dtype=np.int64)
     counts = np.zeros((n_threads, n_sets, n_comp, n_hor, 3), dtype=np.int64)
     any_champ = np.zeros((n_threads, n_sets, n_hor), dtype=np.int64)
     n_champ = np.zeros((n_threads, n_sets, n_hor, n_comp + 1), dtype=np.int64)
@@ -375,6 +400,8 @@ def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, 
                     else np.zeros((n_sets, 0, n_comp, n_hor), dtype=np.int8))
     kept = total.kept if total.kept is not None else np.zeros((Q.N_VARS, 0, n_comp, plan.n_months + 1),
                                                               dtype=np.float32)
+    kept_market = (total.kept_market if total.kept_market is not None
+                   else np.zeros((0, plan.n_months + 1), dtype=np.float32))
     fail_month = total.fail_month if total.fail_month is not None else np.zeros((0, n_comp), dtype=np.int64)
     model = bundles.Model(theta=theta_sets, events=layout.events, branches=layout.branches, n_comp=n_comp)
     n_trace = 0 if total.trace is None else total.trace.shape[1]
@@ -382,10 +409,11 @@ def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, 
                             rec_row=plan.rec_row, market=market_h, fans=bool(fans), keep_n=int(keep),
                             trace_n=int(n_trace))
     trace = total.trace if total.trace is not None else np.zeros((Q.N_STATE, 0, n_comp, plan.n_months + 1))
-    trace_mood = total.trace_mood if total.trace_mood is not None else np.zeros((0, plan.n_months + 1))
+    trace_sector = (total.trace_sector if total.trace_sector is not None
+                    else np.zeros((Q.N_SECTOR_STATE, 0, plan.n_months + 1)))
     share_any = sets_per_group > 1
     work = [_workspace(layout, plan, sets_per_group=sets_per_group, block_size=biggest_block, fans=fans,
-                       tape=share_any) for _ in range(n_threads)]
+                       tape=share_any, competition=total.share_hist is not None) for _ in range(n_threads)]
     # About 32 block-sets per kernel call (at least two tasks per thread): the progress
     # bar moves every ~130k paths, and the per-call overhead stays under 1%.
     per_chunk = chunk_blocks or max(2 * n_threads, -(-32 // max(1, n_sets)))
@@ -436,8 +464,10 @@ def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, 
                               share_events=share_events)
         out = bundles.Tallies(counts=counts, any_champion=any_champ, n_champions=n_champ, fail_counts=fail_counts,
                               market_exceed=market_exceed, hist=hist, minmax=minmax, hist_dirty=hist_dirty,
-                              fv=fv_stats, bv=bv_stats, vh=vh_stats, kept=kept, fail_month=fail_month,
-                              path_outcome=path_outcome, trace=trace, trace_mood=trace_mood)
+                              fv=fv_stats, bv=bv_stats, vh=vh_stats, kept=kept, kept_market=kept_market,
+                              fail_month=fail_month, path_outcome=path_outcome, trace=trace,
+                              trace_sector=trace_sector, pairs=pairs, reached=reached, share_hist=share_hist,
+                              share_minmax=share_minmax)
 
         n_groups = group_start.size - 1
         next_group = np.zeros(1, dtype=np.int64)
@@ -476,6 +506,11 @@ def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, 
     failed[..., 0] = 0
     total.alive += n_run - np.cumsum(failed, axis=-1)
     total.market_exceed += market_exceed.sum(axis=0)
+    total.pairs += pairs.sum(axis=0)
+    total.reached += reached.sum(axis=0)
+    if total.share_hist is not None:
+        total.share_hist += share_hist.sum(axis=0)
+        total.share_minmax = np.stack([share_minmax[..., 0].min(axis=0), share_minmax[..., 1].max(axis=0)], axis=-1)
     if fans:
         # Threads' histograms added in place into thread 0's (``total`` is fresh
         # from empty_tally): a sweep's are hundreds of MB, and a sum over the
@@ -486,6 +521,7 @@ def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, 
         total.minmax = np.stack([minmax[..., 0].min(axis=0), minmax[..., 1].max(axis=0)], axis=-1)
     if keep:
         total.kept = kept
+        total.kept_market = kept_market
         total.fail_month = fail_month
     return total
 

@@ -18,8 +18,10 @@ the same quantities (the tests would flag any difference):
 * a month runs: event arrivals and their effects; the sector mood's OU step;
   per company the narrative, revenue, growth, price and cost steps (revenue
   drift uses the growth rate before its own step, Euler-style as in
-  Schwartz-Moon), volatility decay, card supply, served revenue and margin,
-  the cash flow, the valuation, then funding, backstop and failure;
+  Schwartz-Moon) and volatility decay; with competition on, the market, the
+  platforms' pull and the shares (:mod:`simulator.engines.reference_competition`);
+  then per company card supply, served revenue and margin, the cash flow, the
+  valuation, then funding, backstop and failure;
 * the runway test uses cash after the month's flow and the month's burn
   ``-flow``; a raise is tried before the backstop, and the backstop is tried
   once, only when cash is below zero; a company fails when cash stays below
@@ -45,6 +47,7 @@ import math
 import numpy as np
 
 from simulator.engines.plan import RunPlan
+from simulator.engines.reference_competition import Market
 from simulator.engines.reference_draws import BlockDraws, LaneDraws
 from simulator.engines.streams import block_generators, block_states
 from simulator.engines.tally import Tally, empty_tally
@@ -59,8 +62,8 @@ _LN10 = math.log(10.0)
 # ----------------------------------------------------------------------------- helpers
 
 
-def bin_index(values: np.ndarray, var: int) -> np.ndarray:
-    """Histogram bin of each value of variable ``var`` (the grid of ``_layout``).
+def bin_index(values: np.ndarray, var: int | tuple[bool, float, float]) -> np.ndarray:
+    """Histogram bin of each value of variable ``var`` (its grid in :mod:`simulator.model.quantities`).
 
     Bin 0 holds values below ``HIST_LOW`` (for amounts, binned in log10: any
     value below 1, including zero and negative amounts), the last bin values at
@@ -70,8 +73,9 @@ def bin_index(values: np.ndarray, var: int) -> np.ndarray:
     ----------
     values : array_like
         Values of one variable.
-    var : int
-        Variable index (``_layout.VAR_*``).
+    var : int or tuple
+        Variable index (``quantities.VAR_*``), or a grid ``(log10, low, high)``
+        (the competition histograms, :func:`simulator.model.quantities.share_grid`).
 
     Returns
     -------
@@ -87,8 +91,9 @@ def bin_index(values: np.ndarray, var: int) -> np.ndarray:
     so every path is still counted once.
     """
     values = np.asarray(values, dtype=np.float64)
-    low, high, nb = Q.HIST_LOW[var], Q.HIST_HIGH[var], Q.HIST_BINS
-    if Q.HIST_LOG10[var]:
+    log10, low, high = var if isinstance(var, tuple) else (Q.HIST_LOG10[var], Q.HIST_LOW[var], Q.HIST_HIGH[var])
+    nb = Q.HIST_BINS
+    if log10:
         positive = values > 0.0
         with np.errstate(divide="ignore", invalid="ignore"):
             x = np.log(np.where(positive, values, 1.0)) / _LN10
@@ -280,6 +285,7 @@ class _SetRun:
                       - cp.p.valuation_model.growth_sensitivity * (cp.p.growth.initial - cp.p.growth.long_run))
                 self.narr[c] = e0 - cp.p.beta_sector * self.sector
                 self.log_v[c] = np.log(cp.p.valuation)
+        self.market = Market(self.g, [cp.p.revenue for cp in self.cps], n)
 
     # -- events ----------------------------------------------------------------
 
@@ -333,6 +339,10 @@ class _SetRun:
         cut = self._uniform_in(br.import_cut, sub)
         # The import factor's multiplier of one arrival: 1 - cut times the easing factor.
         imports = (1.0 - cut) * self._uniform_in(br.import_multiplier, sub)
+        if comp < 0 and self.market.on:
+            # The shared market's jumps, drawn after the others (nothing is drawn without competition).
+            market = self._jump(br.market.mean, br.market.sd, sub)
+            self.market.jump(sub, market, self._jump(br.platforms.mean, br.platforms.sd, sub))
         cash = _take(br.cash, sub)
         opex_mult = _take(br.opex, sub)
         # Sector events move the mood S and hit every company with the same
@@ -354,10 +364,9 @@ class _SetRun:
 
     # -- diffusion, chips, cash, funding ------------------------------------------
 
-    def step_company(self, c: int, z: np.ndarray, m: int) -> None:
-        """One month of company ``c`` after the events and the sector step."""
+    def diffuse_company(self, c: int, z: np.ndarray) -> dict[str, np.ndarray]:
+        """Company ``c``'s narrative, demand, growth, price, cost and volatility steps of the month (not committed)."""
         cp, dt, sqdt = self.cps[c], self.dt, self.sqdt
-        live = self.alive[c].copy()  # a copy: alive is updated at the end of the month
         z_n, z_mu, z_d, z_p = z
         narr = cp.p.narrative.long_run + (self.narr[c] - cp.p.narrative.long_run) * cp.a_n + cp.b_n * z_n
         sig_r, sig_g = self.sig_r[c], self.sig_g[c]
@@ -372,6 +381,16 @@ class _SetRun:
         # Volatilities move to their long-run values: x0 e^{-kt} + x_inf (1 - e^{-kt}).
         sig_r_next = cp.p.growth.sigma_revenue_long_run + (sig_r - cp.p.growth.sigma_revenue_long_run) * cp.decay
         sig_g_next = sig_g * cp.decay
+        return {"narr": narr, "log_d": log_d, "mu": mu, "log_p": log_p, "log_c": log_c, "sig_r": sig_r_next,
+                "sig_g": sig_g_next}
+
+    def step_company(self, c: int, moved: dict[str, np.ndarray], m: int) -> None:
+        """The rest of company ``c``'s month, after every company's diffusion (and the shares)."""
+        cp, dt = self.cps[c], self.dt
+        live = self.alive[c].copy()  # a copy: alive is updated at the end of the month
+        narr, log_d, mu, log_p, log_c = (moved[k] for k in ("narr", "log_d", "mu", "log_p", "log_c"))
+        # With competition the demand served is the competed demand share * M (MODEL.md step 9).
+        demand = self.market.log_competed[c] if self.market.on else log_d
 
         # Chips: depreciation plus Poisson deliveries (domestic + imports * I in
         # one draw, equal in law to the sum of two Poissons); none for the dead.
@@ -379,7 +398,7 @@ class _SetRun:
         new_cards = self.draws.new_cards(c, lam, live, cp.chips_on)
         cards = np.where(cp.chips_on, self.cards[c] * (1.0 - cp.p.chips.depreciation * dt) + new_cards,
                          self.cards[c])
-        served, cap, margin = _serve(cp, log_d, log_p, log_c, cards)
+        served, cap, margin = _serve(cp, demand, log_p, log_c, cards)
 
         # Cash: operating result, card purchases, interest on the cash held at the
         # start of the month, taxes once the loss carry-forward is used up.
@@ -424,7 +443,7 @@ class _SetRun:
 
         # Commit the month for live companies only: failure is absorbing.
         for name, new in (("narr", narr), ("log_d", log_d), ("mu", mu), ("log_p", log_p),
-                          ("log_c", log_c), ("sig_r", sig_r_next), ("sig_g", sig_g_next),
+                          ("log_c", log_c), ("sig_r", moved["sig_r"]), ("sig_g", moved["sig_g"]),
                           ("cards", cards), ("served", served), ("cap", cap),
                           ("margin", margin), ("lcf", lcf), ("cash", cash), ("log_v", log_v),
                           ("opex_used", np.broadcast_to(opex, live.shape)),
@@ -445,8 +464,13 @@ class _SetRun:
         # Diffusion shocks for every company and path, failed or not: a fixed
         # number of variates per month keeps parameter sets on common numbers.
         z = self.draws.company_normals(self.n_comp, self.n)
+        moved = [self.diffuse_company(c, z[c]) for c in range(self.n_comp)]
+        if self.market.on:
+            # The shares need every company's pull; the market's normals come from their own stream.
+            pulls = np.stack([np.where(self.alive[c], moved[c]["log_d"], self.log_d[c]) for c in range(self.n_comp)])
+            self.market.step(self.draws.market_normals(self.n), self.dt, pulls, self.alive)
         for c in range(self.n_comp):
-            self.step_company(c, z[c], m)
+            self.step_company(c, moved[c], m)
 
     # -- what is recorded ----------------------------------------------------------
 
@@ -469,7 +493,25 @@ class _SetRun:
         return [self.narr[c], self.mu[c], self.log_d[c], self.log_p[c], self.log_c[c], self.cards[c], self.imp[c],
                 self.cash[c], self.opex[c], self.lcf[c], self.alive[c].astype(np.float64), self.v_fail[c],
                 self.fail_month[c].astype(np.float64), self.sig_r[c], self.sig_g[c], self.served[c],
-                self.new_cards[c], self.margin[c], self.log_v[c], log_cap, self.raised[c]]
+                self.new_cards[c], self.margin[c], self.log_v[c], log_cap, self.raised[c],
+                self.market.log_share[c], self.market.log_competed[c]]
+
+    def sector_state(self) -> list[np.ndarray]:
+        """The sector's state (:data:`simulator.model.quantities.SECTOR_STATE_NAMES` order), for traces."""
+        return [self.sector, *self.market.state()]
+
+    def required_revenue(self, c: int, t: float) -> np.ndarray:
+        """Annual revenue at time ``t`` (years) that makes company ``c``'s stated valuation fair, per path.
+
+        As :func:`simulator.results.dataset.required_revenue`, with each path's own parameters.
+        """
+        p = self.cps[c].p
+        multiple, margin = p.valuation_model.exit_multiple, self.margin0[c]
+        ok = (np.asarray(multiple) > 0.0) & (margin > 0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            need = (p.valuation * np.exp(p.valuation_model.discount_rate * t) / multiple
+                    + p.costs.opex * np.exp(p.costs.opex_growth * t)) / margin
+        return np.where(ok, need, np.inf)
 
     def outcome(self, c: int, valuation: np.ndarray) -> np.ndarray:
         """Outcome of company ``c`` at a horizon (MODEL.md "Outcomes")."""
@@ -492,6 +534,21 @@ class _SetRun:
         equity = np.where(self.alive[c], np.maximum(value, 0.0) * discount, 0.0)  # limited liability
         business = np.where(self.alive[c], value * discount, 0.0) - self.raised[c]
         return equity / cp.p.valuation, business / cp.p.valuation
+
+
+def _pair_counts(outcomes: np.ndarray) -> np.ndarray:
+    """Paths in which both companies of a pair (first < second) are champions (0) or collapse (1).
+
+    ``outcomes`` (company, path) outcome codes; returns (2, company, company) int64.
+    """
+    n_comp = outcomes.shape[0]
+    out = np.zeros((2, n_comp, n_comp), dtype=np.int64)
+    for k, code in enumerate((Q.CHAMPION, Q.COLLAPSE)):
+        hit = outcomes == code
+        for c in range(n_comp):
+            for d in range(c + 1, n_comp):
+                out[k, c, d] = int(np.count_nonzero(hit[c] & hit[d]))
+    return out
 
 
 def _moments(x: np.ndarray) -> np.ndarray:
@@ -532,8 +589,8 @@ def simulate_block(layout: ParameterLayout, plan: RunPlan, theta_sets: np.ndarra
         values (shape ``(n_paths, n_slots)``) overriding those theta slots in
         every set.
     market : ndarray, optional
-        Market size at each horizon: count the paths whose combined served
-        revenue exceeds it.
+        Market size at each horizon, (horizon,) or (set, horizon): count the paths
+        whose combined served revenue exceeds it.
     outcome_paths : int
         Record outcome codes for paths whose global index is below this.
     trace : int
@@ -559,13 +616,18 @@ def simulate_block(layout: ParameterLayout, plan: RunPlan, theta_sets: np.ndarra
     n_comp = len(layout.company_names)
     n_hor = plan.horizons.size
     n_kept = max(0, min(first + n, keep) - first)
-    tally = empty_tally(n_sets, n_comp, plan, fans=fans, keep=keep, outcome_paths=outcome_paths, trace=trace)
+    enabled = theta_sets[:, GLOBAL.slot("sector.competition.enabled")] > 0.5
+    tally = empty_tally(n_sets, n_comp, plan, fans=fans, keep=keep, outcome_paths=outcome_paths, trace=trace,
+                        competition=bool(enabled.any()))
     n_traced = max(0, min(first + n, trace) - first)
     n_out = max(0, min(first + n, outcome_paths) - first)
-    market = np.zeros(n_hor) if market is None else np.asarray(market, dtype=np.float64)
+    markets = np.zeros((n_sets, n_hor))
+    if market is not None:
+        markets[:] = np.asarray(market, dtype=np.float64).reshape(-1, n_hor)
     if n_kept == 0:
         # A block past the kept paths contributes nothing there (merge skips None).
         tally.kept = None
+        tally.kept_market = None
         tally.fail_month = None
     if uncertain is not None:
         slots, values = uncertain(block, first, n)
@@ -580,6 +642,7 @@ def simulate_block(layout: ParameterLayout, plan: RunPlan, theta_sets: np.ndarra
     horizon_index = {int(h): i for i, h in enumerate(plan.horizons)}
 
     for s in range(n_sets):
+        market = markets[s]
         source = (LaneDraws(block_states(seed, block), n, layout, theta_sets[s]) if draws == "lanes"
                   else BlockDraws(block_generators(seed, block)))
         run = _SetRun(layout, plan, _Theta(theta_sets[s], slots, values), n, source)
@@ -592,8 +655,10 @@ def simulate_block(layout: ParameterLayout, plan: RunPlan, theta_sets: np.ndarra
             h = horizon_index.get(m)
             n_champ = np.zeros(n, dtype=np.int64)
             combined = np.zeros(n)
+            outcomes = np.zeros((n_comp, n), dtype=np.int64)
             if s == 0 and n_traced:
-                tally.trace_mood[first:first + n_traced, m] = run.sector[:n_traced]
+                for k, values_k in enumerate(run.sector_state()):
+                    tally.trace_sector[k, first:first + n_traced, m] = values_k[:n_traced]
                 for c in range(n_comp):
                     for k, values_k in enumerate(run.state(c)):
                         tally.trace[k, first:first + n_traced, c, m] = values_k[:n_traced]
@@ -617,11 +682,24 @@ def simulate_block(layout: ParameterLayout, plan: RunPlan, theta_sets: np.ndarra
                     outcome = run.outcome(c, vals[Q.VAR_VALUATION])
                     tally.counts[s, c, h] += np.bincount(outcome, minlength=3)
                     n_champ += outcome == Q.CHAMPION
+                    outcomes[c] = outcome
                     combined += vals[Q.VAR_REVENUE]
+                    tally.reached[s, c, h] += int(np.count_nonzero(
+                        run.alive[c] & (run.served[c] >= run.required_revenue(c, m * run.dt))))
                     if n_out:
                         tally.path_outcome[s, first:first + n_out, c, h] = outcome[:n_out]
                     vh_values[c][h] = vals[Q.VAR_VALUATION] / run.cps[c].p.valuation
+            if fans and row >= 0 and run.market.on:
+                for q, vals_q in enumerate(run.market.recorded()):
+                    tally.share_hist[s, q, row] += np.bincount(bin_index(vals_q, Q.share_grid(q, n_comp)),
+                                                               minlength=Q.HIST_BINS)
+                    mm = tally.share_minmax[s, q, row]
+                    mm[0] = np.fmin(mm[0], np.fmin.reduce(vals_q))
+                    mm[1] = np.fmax(mm[1], np.fmax.reduce(vals_q))
+            if keep_here:
+                tally.kept_market[first:first + n_kept, m] = np.exp(run.market.log_m[:n_kept])
             if h is not None:
+                tally.pairs[s, h] += _pair_counts(outcomes)
                 if market[h] > 0.0:
                     tally.market_exceed[s, h] += int(np.count_nonzero(combined > market[h]))
                 tally.any_champion[s, h] += int(np.count_nonzero(n_champ))

@@ -8,7 +8,7 @@ source for every variate, by what it is for.  Two sources:
   The reference engine then agrees with the numba kernels *in distribution*
   only: it is an independent implementation, checked statistically
   (tests/test_engines_agree.py).
-- :class:`LaneDraws`: every path gets its own four SFC64 streams, seeded exactly
+- :class:`LaneDraws`: every path gets its own five SFC64 streams, seeded exactly
   as the kernels seed their lanes (three outputs of the block stream per path,
   counter 1, twelve rounds), and a variate is drawn only where and when the
   kernels draw one, by the same algorithm: the sector and company normals and
@@ -17,7 +17,10 @@ source for every variate, by what it is for.  Two sources:
   from the events stream; one supply uniform per path and month when chips are
   on, inverted through the Poisson CDF at the set's starting rate, else numpy's
   Poisson sampler on the same stream; a raise uniform where the runway is short
-  and a backstop uniform where cash is still negative.  Both engines then
+  and a backstop uniform where cash is still negative; with competition on, the
+  market's and the platforms' normals of each month from the market stream,
+  and a sector event's market and platforms jump normals (positive sd) after
+  its other draws from the events stream.  Both engines then
   consume identical variates, and must agree path by path
   (tests/test_engines_paths.py).  It loops over paths in Python: for small
   runs only.
@@ -58,7 +61,7 @@ class BlockDraws:
     """The block's streams, a vector of variates at a time (the reference engine's own way)."""
 
     def __init__(self, gens: list[np.random.Generator]):
-        self.gd, self.ge, self.gs, self.gf = gens
+        self.gd, self.ge, self.gs, self.gf, self.gm = gens
         self._funding = None
 
     def sector_normals(self, n: int) -> np.ndarray:
@@ -98,13 +101,17 @@ class BlockDraws:
     def backstop_uniforms(self, short: np.ndarray) -> np.ndarray:
         return self._funding[1]
 
+    def market_normals(self, n: int) -> np.ndarray:
+        """The month's normals of the market (row 0) and of the platforms' pull (row 1)."""
+        return self.gm.standard_normal((2, n))
+
 
 class LaneDraws:
     """Per-path streams seeded as the kernels' lanes; a variate only where the kernels draw one.
 
     Parameters
     ----------
-    block_state : ndarray of uint64, shape (4, 4)
+    block_state : ndarray of uint64, shape (5, 4)
         The block's stream states (:func:`simulator.engines.streams.block_states`).
     n : int
         Paths of the block.
@@ -117,7 +124,7 @@ class LaneDraws:
     def __init__(self, block_state: np.ndarray, n: int, layout: ParameterLayout, theta_row: np.ndarray):
         self.n = n
         self.streams = [self._lanes(block_state[j], n) for j in range(N_STREAMS)]
-        self.gd, self.ge, self.gs, self.gf = self.streams
+        self.gd, self.ge, self.gs, self.gf, self.gm = self.streams
         self.tables = []
         for c in range(layout.n_companies):
             off = ParameterLayout.company_offset(c)
@@ -190,3 +197,10 @@ class LaneDraws:
 
     def backstop_uniforms(self, short: np.ndarray) -> np.ndarray:
         return np.array([self.gf[p].random() if s else np.nan for p, s in enumerate(short)])
+
+    def market_normals(self, n: int) -> np.ndarray:
+        # The kernels draw the market's normal of every lane, then the platforms' (one path's stream each).
+        out = np.empty((2, n))
+        for k in range(2):
+            out[k] = self._each(self.gm, range(n), lambda g: g.standard_normal())
+        return out

@@ -33,7 +33,15 @@ import numpy as np
 from pydantic import BaseModel
 
 from simulator.errors import ScenarioError
-from simulator.model.schema import Branch, Company, Event, Jump, Scenario, own_fields_first
+from simulator.model.schema import (
+    SECTOR_ONLY_EFFECTS,
+    Branch,
+    Company,
+    Event,
+    Jump,
+    Scenario,
+    own_fields_first,
+)
 
 __all__ = [
     "BRANCH",
@@ -366,6 +374,8 @@ def build_layout(scenario: Scenario) -> ParameterLayout:
             for key in BRANCH.keys:
                 if key == "probability" and not event.outcomes:
                     continue
+                if company_index >= 0 and key.split(".")[0] in SECTOR_ONLY_EFFECTS:
+                    continue  # a company event has no market or platforms effect (its slots stay 0)
                 paths[f"{bbase}.{key}"] = tuple(bslot + s for s in BRANCH.slots(key))
     return ParameterLayout(
         theta=np.asarray(theta, dtype=np.float64),

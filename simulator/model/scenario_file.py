@@ -34,7 +34,7 @@ from simulator.model.schema import (
     model_of,
     own_fields_first,
 )
-from simulator.model.uncertain import extract_uncertain, restore_tables
+from simulator.model.uncertain import check_market_support, extract_uncertain, restore_tables
 
 __all__ = ["DerivedAmount", "apply_overrides", "defaulted_keys", "derived_amounts", "load_scenario", "override_keys",
            "parse_scenario", "parse_value", "set_dotted", "with_overrides"]
@@ -99,6 +99,26 @@ def _value_at(loc: tuple[Any, ...], raw: Any) -> Any:
 _MISSING = object()
 
 
+def _named_loc(loc: tuple[Any, ...], parts: list[str], raw: dict[str, Any]) -> tuple[Any, ...]:
+    """``loc`` extended by dotted ``parts``, an item of a list named by its ``name`` becoming its index."""
+    node = _value_at(loc, raw)
+    out = list(loc)
+    for part in parts:
+        if isinstance(node, list):
+            index = next((i for i, item in enumerate(node) if isinstance(item, dict) and item.get("name") == part),
+                         None)
+            if index is None:
+                out.append(part)
+                node = _MISSING
+                continue
+            out.append(index)
+            node = node[index]
+        else:
+            out.append(part)
+            node = node.get(part, _MISSING) if isinstance(node, dict) else _MISSING
+    return tuple(out)
+
+
 def _format_value(value: Any) -> str:
     if value is _MISSING:
         return "(missing)"
@@ -138,11 +158,14 @@ def _error_line(err: dict[str, Any], raw: dict[str, Any], source: str) -> tuple[
     loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith(("function-", "json-or-python"))))
     msg = err["msg"]
     # Errors raised by our own validators name their key first ("horizons: ...").
-    if err["type"] == "value_error":
+    own = err["type"] == "value_error"
+    if own:
         text = msg.removeprefix("Value error, ")
         key, sep, rest = text.partition(": ")
         if sep and " " not in key:
-            loc = (*loc, key)
+            # A dotted key (``sector.market_size``, ``events.<name>.outcomes.<branch>.market``)
+            # is a location below the validator's, list items named.
+            loc = _named_loc(loc, key.split("."), raw)
             msg = rest
         else:
             msg = text
@@ -161,7 +184,7 @@ def _error_line(err: dict[str, Any], raw: dict[str, Any], source: str) -> tuple[
         line = (f"{source}: {dotted}: unknown key{_suggestion(loc)} (check the spelling; see "
                 "docs/scenario-reference.md)")
         allowed = ""
-    if allowed:
+    if allowed and not own:  # our own validators state the rule themselves
         line += f" (allowed: {allowed}"
         if units and units != "1":
             line += f" {units}"
@@ -301,10 +324,12 @@ def parse_scenario(text: str, *, source: str = "<string>", overrides: Any = None
         raise ScenarioError(f"{source}: companies = []: at least one company is required")
     raw, uncertain = extract_uncertain(raw, source=source, pinned=override_keys(overrides))
     try:
-        return Scenario.model_validate({**raw, "source_text": text, "source_path": source,
-                                        "uncertain": uncertain or None})
+        scenario = Scenario.model_validate({**raw, "source_text": text, "source_path": source,
+                                            "uncertain": uncertain or None})
     except ValidationError as exc:
         raise _errors(exc, raw, source) from None
+    check_market_support(scenario)
+    return scenario
 
 
 def load_scenario(path: str | Path, *, overrides: Any = None) -> Scenario:
@@ -346,11 +371,13 @@ def with_overrides(scenario: Scenario, overrides: Any) -> Scenario:
     raw, uncertain = extract_uncertain(raw, source=scenario.source_path or "<scenario>",
                                        previous=scenario.uncertain, pinned=override_keys(overrides))
     try:
-        return Scenario.model_validate({**raw, "source_text": scenario.source_text,
-                                        "source_path": scenario.source_path,
-                                        "uncertain": uncertain or None})
+        edited = Scenario.model_validate({**raw, "source_text": scenario.source_text,
+                                          "source_path": scenario.source_path,
+                                          "uncertain": uncertain or None})
     except ValidationError as exc:
         raise _errors(exc, raw, scenario.source_path or "<scenario>") from None
+    check_market_support(edited)
+    return edited
 
 
 

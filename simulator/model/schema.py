@@ -29,9 +29,11 @@ __all__ = [
     "DERIVED_AMOUNTS",
     "NAMED_LISTS",
     "PATHS_MAX",
+    "SECTOR_ONLY_EFFECTS",
     "SEED_MAX",
     "Branch",
     "Company",
+    "Competition",
     "Event",
     "Jump",
     "Scenario",
@@ -144,6 +146,12 @@ class Effects(_Model):
         (1.0, 1.0), doc="the import factor I is multiplied by this factor, drawn uniformly in [low, high]: "
         "above 1 an easing (a licence granted, a control lifted); a number is a fixed factor; with "
         "import_cut as well, I is multiplied by (1 - cut) x factor", lo=0.0, hi=100.0)
+    market: JumpField = _field(
+        Jump(), doc="jump of the log market size M (MODEL.md step 9: sector events only, with "
+        "sector.competition on; 0.05 is about +5%); a number or {mean, sd}", units="log")
+    platforms: JumpField = _field(
+        Jump(), doc="jump of the log pull of the platforms (MODEL.md step 9: sector events only, with "
+        "sector.competition on; positive takes share from every company); a number or {mean, sd}", units="log")
     cash: float = _field(0.0, doc="cash added (negative: removed, e.g. a fine)", units=MONEY,
                          lo=-1e15, hi=1e15)
     opex: float = _field(1.0, doc="non-compute opex is multiplied by this factor", units="1",
@@ -160,6 +168,10 @@ class Effects(_Model):
                 raise ValueError(f"{name}: [{low:g}, {high:g}] must satisfy "
                                  f"{bounds[0]:g} <= low <= high <= {bounds[1]:g}")
         return self
+
+
+#: Effects that only sector events have (MODEL.md step 9: the market and the platforms are shared).
+SECTOR_ONLY_EFFECTS = ("market", "platforms")
 
 
 class Branch(Effects):
@@ -222,14 +234,41 @@ class OrnsteinUhlenbeck(_Model):
     sigma: float = _field(0.3, doc="volatility", units="1/sqrt(year)", lo=0.0, hi=10.0)
 
 
+class Competition(_Model):
+    """Competition and convergence (MODEL.md step 9): the companies and the platforms share one market.
+
+    The market M starts at ``sector.market_size`` and grows at ``sector.market_growth``
+    with volatility ``market_sigma``; the platforms' pull starts at M minus the
+    companies' revenue and grows ``convergence_rate`` faster; each company's share is
+    its revenue at start times its pull relative to start to the power
+    ``concentration``, over the same sum for every live company and the platforms.
+    """
+
+    enabled: bool = Field(False, description="true: the companies of a path and the platforms share one market "
+                          "of size sector.market_size, each company's demand process becoming its pull; false: "
+                          "each company grows its own demand", json_schema_extra={"units": ""})
+    convergence_rate: float = _field(0.2, doc="how fast the platforms' channels gain on the labs' capability: "
+                                     "growth of the platforms' pull above the market's (negative: the labs gain)",
+                                     units="1/year", lo=-5.0, hi=10.0)
+    concentration: float = _field(1.0, doc="share elasticity to pull: 1 shares in proportion to pull, above 1 "
+                                  "winner-take-most (the leader's edge compounds), 0 freezes the shares",
+                                  units="1", lo=0.0, hi=10.0)
+    market_sigma: float = _field(0.1, doc="volatility of the log market size", units="1/sqrt(year)",
+                                 lo=0.0, hi=5.0)
+    platform_sigma: float = _field(0.1, doc="volatility of the platforms' log pull", units="1/sqrt(year)",
+                                   lo=0.0, hi=5.0)
+
+
 class Sector(_Model):
     """The environment shared by every company of a path."""
 
-    market_size: float = _field(0.0, doc="size of the market the companies share at start "
-                                "(0: not stated); used by the implied-expectations checks",
-                                units=MONEY_PER_YEAR, lo=0.0, hi=1e18, engine=False)
-    market_growth: float = _field(0.35, doc="growth of that market", units="1/year", lo=-1.0, hi=10.0,
-                                  engine=False)
+    market_size: float = _field(0.0, doc="annual revenue of the market the companies share, at start (0: not "
+                                "stated); the implied-expectations checks compare the required revenues with it "
+                                "and, with competition on, the companies and the platforms share it (then it must "
+                                "exceed the companies' summed revenue)", units=MONEY_PER_YEAR, lo=0.0, hi=1e18)
+    market_growth: float = _field(0.35, doc="growth of that market (with competition on, the expected growth rate of M)",
+                                  units="1/year", lo=-1.0, hi=10.0)
+    competition: Competition = Field(Competition(), json_schema_extra={"units": ""})
     narrative: OrnsteinUhlenbeck = Field(OrnsteinUhlenbeck(), description="sector mood S",
                                          json_schema_extra={"units": ""})
     events: _tuple_of(Event) = Field((), description="sector-wide events: they hit every company",
@@ -470,6 +509,13 @@ class Company(_Model):
     @model_validator(mode="after")
     def _names(self) -> Company:
         _unique_names(self.events, "events")
+        for event in self.events:
+            for effects, where in [(event, event.name), *((b, f"{event.name}.outcomes.{b.name}")
+                                                          for b in event.outcomes)]:
+                for key in SECTOR_ONLY_EFFECTS:
+                    if getattr(effects, key) != Jump():
+                        raise ValueError(f"events.{where}.{key}: a {key} effect belongs to a sector event (the "
+                                         "market is shared by every company); move the event to sector.events")
         if self.chips.enabled and self.chips.cards <= 0.0:
             raise ValueError("chips: cards must be > 0 when chips are enabled (revenue capacity at "
                              "start would be 0, so the valuation would imply an infinite narrative)")
@@ -553,6 +599,18 @@ class Scenario(_Model):
         if not self.companies:
             raise ValueError("companies: at least one company is required")
         _unique_names(self.companies, "companies")
+        return self
+
+    @model_validator(mode="after")
+    def _market_holds_the_companies(self) -> Scenario:
+        # MODEL.md step 9: the platforms hold the rest of the market at start, M0 - sum R > 0.
+        if not self.sector.competition.enabled:
+            return self
+        total = math.fsum(c.revenue for c in self.companies)
+        if not self.sector.market_size > total:
+            raise ValueError(f"sector.market_size: must exceed the companies' summed revenue, {total:.6g} "
+                             f"{self.scenario.currency}/year, when sector.competition.enabled = true (the "
+                             "platforms hold the rest of the market at start)")
         return self
 
     @property

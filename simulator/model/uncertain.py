@@ -65,6 +65,7 @@ __all__ = [
     "RECORDED_PATHS",
     "UncertainInput",
     "UncertainSet",
+    "check_market_support",
     "extract_uncertain",
     "fmt_table",
     "restore_tables",
@@ -382,6 +383,8 @@ def _numeric_key(loc: tuple) -> str | None:
         if keys[1:2] == ["events"]:
             return event_key(keys[2:])
         key = ".".join(keys)
+        if key == "sector.competition.enabled":
+            return "a switch (true/false), not a number"
         return None if key in GLOBAL.keys else "not a numeric model parameter"
     if head == "outcomes":
         return None if ".".join(keys) in GLOBAL.keys else "not a numeric model parameter"
@@ -666,3 +669,27 @@ def restore_tables(raw: dict[str, Any], unc: UncertainSet | None) -> dict[str, A
 
 
 # --------------------------------------------------------------------------- results
+
+
+def check_market_support(scenario: Scenario) -> None:
+    """With competition on, every draw of the market must exceed every draw of the summed revenues.
+
+    MODEL.md step 9 requires ``sector.market_size`` above the companies' summed
+    revenue; the schema checks it on the medians, this on the supports of the
+    keys given as distributions (one-line :class:`~simulator.errors.ScenarioError`).
+    """
+    unc = scenario.uncertain
+    if not unc or not scenario.sector.competition.enabled:
+        return
+    by_path = {spec.path: spec for spec in unc.inputs}
+    market = by_path.get("sector.market_size")
+    lowest = market.support[0] if market is not None else scenario.sector.market_size
+    highest = math.fsum(by_path[f"companies.{c.name}.revenue"].support[1] if f"companies.{c.name}.revenue" in by_path
+                        else c.revenue for c in scenario.companies)
+    if lowest > highest:
+        return
+    source = scenario.source_path or "<scenario>"
+    table = f" = {fmt_table(market.table)}" if market is not None else f" = {scenario.sector.market_size:g}"
+    raise ScenarioError(f"{source}: sector.market_size{table}: draws can reach {lowest:.4g}, not above the "
+                        f"companies' summed revenue, which draws can take up to {highest:.4g}, with "
+                        "sector.competition.enabled = true (the platforms hold the rest of the market at start)")

@@ -120,6 +120,9 @@ every company; company events move that company's narrative `N`.
   multiplied by it, so a value above 1 is an easing (a licence granted, a control lifted), e.g.
   `import_multiplier = [1.5, 2.5]`. With both keys, the factor is multiplied by `(1 - cut) x multiplier`.
 - `cash` adds an amount; `opex` multiplies non-compute opex.
+- `market` and `platforms` (sector events only, with `sector.competition.enabled = true`; MODEL.md
+  step 9) take a number or `{ mean = m, sd = s }`: a jump of the log market size and of the log pull
+  of the platforms (e.g. a platform price war: `platforms = 0.2`, `market = 0.05`).
 """
 
 
@@ -288,6 +291,8 @@ def _sections(model: type[BaseModel], dotted: list[str], toml: list[str], header
                                       description or (annotation.__doc__ or "").strip()))
             continue
         path = ".".join([*dotted, name])
+        if dotted[:1] == ["companies"] and name in schema.SECTOR_ONLY_EFFECTS:
+            continue  # the market and the platforms are shared: sector events only
         if item is not None:
             placeholder = _ITEM_PLACEHOLDER.get(name, "<name>")
             children.append(_sections(item, [*dotted, name, placeholder], [*toml, name],

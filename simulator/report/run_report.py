@@ -12,6 +12,7 @@ import numpy as np
 import xarray as xr
 
 from simulator.report.assumptions import scenario_assumptions
+from simulator.report.competition_report import joint_section
 from simulator.report.document import Doc, FigureSpec, amount, draw_all, pct, pct_ci, shorten
 
 __all__ = ["assumptions_section", "provenance_section", "run_figures", "run_report"]
@@ -100,7 +101,20 @@ def run_figures() -> tuple[FigureSpec, ...]:
                                 "P(champion); 95% Wilson intervals. Points are offset slightly sideways so that "
                                 "intervals do not hide each other."),
                     ("any_champion", "any_champion_ci")),
+        FigureSpec("champion_count", plots.champion_count, "P(exactly k champions)",
+                    lambda ds: ("Probability that exactly k of the companies are champions at each horizon, with "
+                                "its 95% Wilson interval; right: k >= 1 on its own scale. The insurance argument "
+                                "needs k >= 1; how the mass spreads over k shows how independent the bets are."),
+                    ("champion_count_probability", "champion_count_probability_ci")),
+        FigureSpec("market_shares", plots.market_shares, "Market shares and the market",
+                    lambda ds: ("With competition on (MODEL.md step 9): each company's share of the market "
+                                "(median and 25-75% band, log scale; 0 after failure), the platforms' share and "
+                                "the market M (median, 25-75% and 5-95% bands)."),
+                    ("market_share_quantile", "platform_share_quantile", "market_quantile")),
     )
+
+#: Figures a run of one company has no use for (the market-share fan needs competition on).
+_MULTI_COMPANY = ("any_champion", "champion_count")
 
 
 def run_report(ds: xr.Dataset, doc: Doc, out: Path) -> None:
@@ -111,8 +125,9 @@ def run_report(ds: xr.Dataset, doc: Doc, out: Path) -> None:
         doc.p(" ".join(str(ds.attrs["scenario_description"]).split()))
     doc.p(f"{int(ds.attrs.get('paths', 0)):,} paths; amounts in {cur}. Probabilities with 95% Wilson "
           "intervals in brackets.")
-    figures, skipped = draw_all(ds, [s for s in run_figures() if s.stem != "any_champion" or len(companies) > 1],
-                                 out)
+    specs = [s for s in run_figures() if (s.stem not in _MULTI_COMPANY or len(companies) > 1)
+             and (s.stem != "market_shares" or "market_share_quantile" in ds)]
+    figures, skipped = draw_all(ds, specs, out)
 
     doc.h(2, "Key numbers")
     last = horizons[-1]
@@ -156,6 +171,7 @@ def run_report(ds: xr.Dataset, doc: Doc, out: Path) -> None:
             lo, hi = (float(x) for x in ds["any_champion_ci"].sel(horizon=h).values)
             rows.append([str(h), pct_ci(float(ds["any_champion"].sel(horizon=h)), lo, hi)])
         doc.table(["month", "P(at least one champion)"], rows)
+    joint_section(ds, doc)
 
     doc.h(3, "Valuation at start against fundamental value")
     doc.p("Fundamental value: the Schwartz-Moon value at start (discounted mean of cash plus exit multiple "

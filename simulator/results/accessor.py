@@ -44,6 +44,18 @@ class FundamentalValue(NamedTuple):
     premium: float
 
 
+def _ci(p: float, lo: float, hi: float) -> str:
+    """A probability with its interval: ``12.3% [11.9%, 12.7%]``."""
+    return f"{_pct(p)} [{_pct(lo).strip()}, {_pct(hi).strip()}]"
+
+
+def _phi(p: float, lo: float, hi: float) -> str:
+    """A correlation with its interval, or n/a where it is undefined."""
+    if not math.isfinite(p):
+        return "n/a"
+    return f"{p:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+
+
 @xr.register_dataset_accessor("sim")
 class SimulationAccessor:
     """Helpers for a results Dataset made by :func:`simulator.run`."""
@@ -77,6 +89,67 @@ class SimulationAccessor:
             premium=float(sel["narrative_premium"]),
         )
 
+    def _joint_lines(self) -> list[str]:
+        """P(exactly k champions) per horizon, and the pairs' outcome correlations at the last horizon."""
+        ds = self._ds
+        if "champion_count_probability_ci" not in ds:
+            return []
+        ks = [int(k) for k in ds["champions"].values]
+        lines = ["", "Exactly k champions, 95% Wilson intervals",
+                 f"{'month':>6}  " + "".join(f"{f'k = {k}':<26}" for k in ks)]
+        for h in ds["horizon"].values:
+            cells = []
+            for k in ks:
+                p = float(ds["champion_count_probability"].sel(horizon=h, champions=k))
+                lo, hi = (float(x) for x in ds["champion_count_probability_ci"].sel(horizon=h, champions=k).values)
+                cells.append(_ci(p, lo, hi))
+            lines.append(f"{int(h):>6}  " + "".join(f"{c:<26}" for c in cells))
+        last = int(ds["horizon"].values[-1])
+        lines += ["", f"Correlation of outcomes between companies at month {last} (phi, 95% CI; n/a: an outcome "
+                  "in fewer than 10 paths)", f"{'pair':<26}{'champion':<28}{'collapse':<28}"]
+        names = [str(c) for c in ds["company"].values]
+        for i, a in enumerate(names):
+            for b in names[i + 1:]:
+                cells = []
+                for kind in ("champion", "collapse"):
+                    sel = {"horizon": last, "company": a, "rival": b}
+                    lo, hi = (float(x) for x in ds[f"{kind}_correlation_ci"].sel(sel).values)
+                    cells.append(_phi(float(ds[f"{kind}_correlation"].sel(sel)), lo, hi))
+                lines.append(f"{a + ' - ' + b:<26}{cells[0]:<28}{cells[1]:<28}")
+        return lines
+
+    def _competition_lines(self) -> list[str]:
+        """With competition on: shares and the market at start and at the last horizon, required revenue reached."""
+        ds = self._ds
+        if "required_revenue_reached" not in ds:
+            return []
+        cur = ds.attrs.get("currency", "")
+        last = int(ds["horizon"].values[-1])
+        lines = []
+        if "market_share_quantile" in ds:
+            lines += ["", f"Market shares (competition on): at start, and median [5%, 95%] at month {last}"]
+            rows = [(str(c), ds["market_share_quantile"].sel(company=c)) for c in ds["company"].values]
+            rows.append(("platforms", ds["platform_share_quantile"]))
+            for name, q in rows:
+                start = float(q.sel(month=0, quantile=0.5))
+                end = q.sel(month=last)
+                lines.append(f"{name:<12}{_pct(start)} -> {_pct(float(end.sel(quantile=0.5)))} "
+                             f"[{_pct(float(end.sel(quantile=0.05))).strip()}, "
+                             f"{_pct(float(end.sel(quantile=0.95))).strip()}]")
+            m = ds["market_quantile"]
+            lines.append(f"{'market':<12}{format_amount(float(m.sel(month=0, quantile=0.5)), cur)} -> "
+                         f"{format_amount(float(m.sel(month=last, quantile=0.5)))} "
+                         f"[{format_amount(float(m.sel(month=last, quantile=0.05)))}, "
+                         f"{format_amount(float(m.sel(month=last, quantile=0.95)))}] per year")
+        lines += ["", f"Revenue reaches what the valuation requires (required_revenue) at month {last}, "
+                  "under competition"]
+        for c in ds["company"].values:
+            sel = {"company": c, "horizon": last}
+            lo, hi = (float(x) for x in ds["required_revenue_reached_ci"].sel(sel).values)
+            lines.append(f"{c!s:<12}{format_amount(float(ds['required_revenue'].sel(sel)), cur):>14}/year  "
+                         f"P = {_ci(float(ds['required_revenue_reached'].sel(sel)), lo, hi)}")
+        return lines
+
     def table(self) -> str:
         """A readable text summary: outcome probabilities with 95% intervals, champion share,
         valuation against fundamental value."""
@@ -105,6 +178,8 @@ class SimulationAccessor:
                 p = float(ds["any_champion"].sel(horizon=h))
                 lo, hi = ds["any_champion_ci"].sel(horizon=h).values
                 lines.append(f"{'month':>6} {int(h):>4}  {_pct(p)} [{_pct(lo).strip()}, {_pct(hi).strip()}]")
+        lines += self._joint_lines()
+        lines += self._competition_lines()
         lines += ["", f"Valuation at start vs fundamental value ({cur})",
                   "(equity value: each path floored at 0, limited liability; business value: not floored, "
                   "minus the money raised after the start)",

@@ -24,15 +24,15 @@ import xarray as xr
 from simulator.engines.plan import RunPlan
 from simulator.engines.tally import Tally
 from simulator.model import quantities as Q
-from simulator.model.parameters import COMPANY, ParameterLayout
+from simulator.model.parameters import COMPANY, GLOBAL, ParameterLayout
 from simulator.model.schema import Scenario
 from simulator.results import accessor  # noqa: F401  (registers ds.sim on every results Dataset)
 from simulator.results.outputs import CONFIDENCE, COORD_ATTRS, MONEY, OUTPUTS, QUANTILE_ERROR, QUANTILES
 from simulator.results.overflow import range_problem, warn_out_of_range
-from simulator.results.statistics import hist_quantiles, mean_interval, wilson_interval
+from simulator.results.statistics import hist_quantiles, mean_interval, phi_interval, wilson_interval
 
-__all__ = ["build_dataset", "build_sets_dataset", "market_path", "package_version", "required_revenue",
-           "scenario_hash", "start_state"]
+__all__ = ["build_dataset", "build_sets_dataset", "competing", "package_version", "required_revenue",
+           "scenario_hash", "start_state", "stated_market"]
 
 
 def _outcome_variables(counts: np.ndarray, n) -> dict[str, np.ndarray]:
@@ -54,6 +54,49 @@ def _outcome_variables(counts: np.ndarray, n) -> dict[str, np.ndarray]:
         "champion_share_ci": wilson_interval(champ, decided),
         "decided_probability": decided / n_decided,
     }
+
+
+def _joint_variables(n_champions: np.ndarray, pairs: np.ndarray, counts: np.ndarray, n) -> dict[str, np.ndarray]:
+    """P(exactly k champions) intervals and the correlations of the companies' outcomes.
+
+    Any leading axes (parameter sets) come first: ``n_champions`` (..., horizon,
+    champions), ``pairs`` (..., horizon, 2, company, company) paths in which both
+    of a pair (first < second) are champions (0) or collapse (1), ``counts``
+    (..., company, horizon, outcome); ``n`` (...) paths.
+    """
+    n = np.asarray(n, dtype=np.float64)
+    out = {"champion_count_probability_ci": wilson_interval(n_champions, n[..., None, None])}
+    for kind, (name, outcome) in enumerate((("champion", Q.CHAMPION), ("collapse", Q.COLLAPSE))):
+        own = np.swapaxes(counts[..., outcome], -1, -2)  # (..., horizon, company)
+        upper = pairs[..., kind, :, :]
+        both = upper + np.swapaxes(upper, -1, -2)
+        idx = np.arange(own.shape[-1])
+        both[..., idx, idx] = own  # a company with itself: both is its own count
+        phi, ci = phi_interval(both, own[..., :, None], own[..., None, :], n[..., None, None, None])
+        upper = idx[:, None] <= idx[None, :]  # the pair's phi once, mirrored (exactly symmetric)
+        phi = np.where(upper, phi, np.swapaxes(phi, -1, -2))
+        ci = np.where(upper[..., None], ci, np.swapaxes(ci, -2, -3))
+        one = np.where(np.isnan(phi[..., idx, idx]), np.nan, 1.0)  # with itself: 1 exactly (where defined)
+        phi[..., idx, idx] = one
+        ci[..., idx, idx, :] = one[..., None]
+        out[f"{name}_correlation"], out[f"{name}_correlation_ci"] = phi, ci
+    return out
+
+
+def _share_quantiles(share_hist: np.ndarray, share_minmax: np.ndarray, n_comp: int) -> dict[str, np.ndarray]:
+    """Quantile fans of the shares, the platforms' share and the market (MODEL.md step 9).
+
+    ``share_hist`` (..., company + 2, recorded month, bin) and ``share_minmax`` (..., 2).
+    """
+    rows = [hist_quantiles(share_hist[..., q, :, :], share_minmax[..., q, :, :], QUANTILES, Q.share_grid(q, n_comp))
+            for q in range(n_comp + 2)]
+    return {"market_share_quantile": np.stack(rows[:n_comp], axis=-3), "platform_share_quantile": rows[n_comp],
+            "market_quantile": rows[n_comp + 1]}
+
+
+def competing(theta: np.ndarray) -> bool:
+    """Whether a parameter vector has competition on (MODEL.md step 9)."""
+    return bool(np.asarray(theta)[..., GLOBAL.slot("sector.competition.enabled")].max() > 0.5)
 
 
 def start_state(theta: np.ndarray, c: int) -> dict[str, float]:
@@ -93,12 +136,19 @@ def required_revenue(theta: np.ndarray, c: int, horizon_months: int, start_margi
     return (v0 * math.exp(p.valuation_model.discount_rate * t) / multiple + opex_t) / start_margin
 
 
-def market_path(scenario: Scenario, horizons) -> np.ndarray | None:
-    """The stated market size at each horizon (None when ``sector.market_size`` is 0)."""
-    size = scenario.sector.market_size
-    if size <= 0.0:
+def stated_market(theta: np.ndarray, horizons) -> np.ndarray | None:
+    """The stated market at each horizon: ``sector.market_size`` grown at ``sector.market_growth``.
+
+    ``theta`` is one parameter vector (shape (horizon,) out) or a stack of them (a
+    study's sets, whose market size may be swept: (set, horizon)); 0 where a set
+    states none, None when no set does.
+    """
+    theta = np.asarray(theta, dtype=np.float64)
+    size = theta[..., GLOBAL.slot("sector.market_size"), None]
+    growth = theta[..., GLOBAL.slot("sector.market_growth"), None]
+    if not np.any(size > 0.0):
         return None
-    return size * np.exp(scenario.sector.market_growth * np.asarray(horizons, dtype=np.float64) / 12.0)
+    return np.where(size > 0.0, size * np.exp(growth * np.asarray(horizons, dtype=np.float64) / 12.0), 0.0)
 
 
 def scenario_hash(scenario: Scenario) -> str:
@@ -157,6 +207,10 @@ def build_dataset(
         data["any_champion"] = tally.any_champion[s] / n
         data["any_champion_ci"] = wilson_interval(tally.any_champion[s], n)
         data["champion_count_probability"] = tally.n_champions[s] / n
+        data.update(_joint_variables(tally.n_champions[s], tally.pairs[s], tally.counts[s], n))
+    competition = competing(theta)
+    if competition and tally.share_hist is not None:
+        data.update(_share_quantiles(tally.share_hist[s], tally.share_minmax[s], n_comp))
     alive = tally.alive[s][:, months]
     data["survival"] = alive / n
     data["survival_ci"] = wilson_interval(alive, n)
@@ -179,13 +233,17 @@ def build_dataset(
     data["required_revenue"] = np.asarray([[required_revenue(theta, c, int(h), starts[c]["gross_margin"])
                                             for h in plan.horizons] for c in range(n_comp)])
     data["required_revenue_total"] = data["required_revenue"].sum(axis=0)
-    market = market_path(scenario, plan.horizons)
+    market = stated_market(theta, plan.horizons)
     if market is not None:
         data["market_size"] = market
-        data["implied_market_share"] = data["required_revenue"] / market[None, :]
+        with np.errstate(divide="ignore"):
+            data["implied_market_share"] = np.where(market > 0.0, data["required_revenue"] / market[None, :], np.nan)
         exceed = tally.market_exceed[s] if tally.market_exceed is not None else np.zeros(plan.horizons.size)
         data["market_exceeded"] = exceed / n
         data["market_exceeded_ci"] = wilson_interval(exceed, n)
+    if competition:
+        data["required_revenue_reached"] = tally.reached[s] / n
+        data["required_revenue_reached_ci"] = wilson_interval(tally.reached[s], n)
     coords: dict[str, np.ndarray] = {
         "company": np.asarray(names, dtype=object),
         "horizon": plan.horizons.astype(np.int64),
@@ -196,10 +254,13 @@ def build_dataset(
     }
     if n_comp > 1:
         coords["champions"] = np.arange(n_comp + 1, dtype=np.int64)
+        coords["rival"] = np.asarray(names, dtype=object)
     if tally.kept is not None and tally.kept.shape[1] > 0:
         for v, var in enumerate(Q.VAR_NAMES):
             data[f"path_{var}"] = np.transpose(tally.kept[v][:, :, months], (0, 1, 2))
         data["failure_month"] = tally.fail_month.astype(np.int64)
+        if competition and tally.kept_market is not None:
+            data["path_market"] = tally.kept_market[:, months]
         coords["path"] = np.arange(tally.kept.shape[1], dtype=np.int64)
     variables = {}
     for name, values in data.items():
@@ -247,7 +308,8 @@ def _one_set(tally: Tally, s: int) -> Tally:
         alive=tally.alive[s:s + 1], hist=None, minmax=None, block_ids=tally.block_ids,
         fv_blocks=tally.fv_blocks[:, s:s + 1], bv_blocks=tally.bv_blocks[:, s:s + 1],
         vh_blocks=tally.vh_blocks[:, s:s + 1],
-        market_exceed=None if tally.market_exceed is None else tally.market_exceed[s:s + 1])
+        market_exceed=None if tally.market_exceed is None else tally.market_exceed[s:s + 1],
+        pairs=tally.pairs[s:s + 1], reached=tally.reached[s:s + 1])
 
 
 def build_sets_dataset(
@@ -264,8 +326,8 @@ def build_sets_dataset(
 
     Vectorised over sets (a thousand sets take milliseconds, not a thousand
     Dataset builds).  Every variable :func:`build_dataset` reports for one set is
-    here with dimensions ``("set", *OUTPUTS[name].dims)``, except ``market_size``
-    (it does not depend on the set), and ``isel(set=k)`` equals
+    here with dimensions ``("set", *OUTPUTS[name].dims)`` (``market_size`` too: a
+    study may sweep it), and ``isel(set=k)`` equals
     ``build_dataset(..., set_index=k, theta=theta_sets[k])`` variable by variable.
     Kept paths are not included.  A variable this function does not know (added
     to :func:`build_dataset` later) is filled set by set, so nothing is lost.
@@ -292,6 +354,10 @@ def build_sets_dataset(
         data["any_champion"] = tally.any_champion / n[:, None]
         data["any_champion_ci"] = wilson_interval(tally.any_champion, n[:, None])
         data["champion_count_probability"] = tally.n_champions / n[:, None, None]
+        data.update(_joint_variables(tally.n_champions, tally.pairs, tally.counts, n))
+    competition = competing(theta_sets)
+    if competition and tally.share_hist is not None:
+        data.update(_share_quantiles(tally.share_hist, tally.share_minmax, n_comp))
     alive = tally.alive[:, :, months]
     data["survival"] = alive / n[:, None, None]
     data["survival_ci"] = wilson_interval(alive, n[:, None, None])
@@ -316,13 +382,19 @@ def build_sets_dataset(
         [[[required_revenue(theta_sets[s], c, int(h), starts[s][c]["gross_margin"]) for h in plan.horizons]
           for c in range(n_comp)] for s in range(n_sets)]).reshape(n_sets, n_comp, plan.horizons.size)
     data["required_revenue_total"] = data["required_revenue"].sum(axis=1)
-    market = market_path(scenario, plan.horizons)
+    market = stated_market(theta_sets, plan.horizons)  # (set, horizon): a study may sweep the market
     if market is not None:
-        data["implied_market_share"] = data["required_revenue"] / market[None, None, :]
+        data["market_size"] = market
+        with np.errstate(divide="ignore"):
+            data["implied_market_share"] = np.where(market[:, None, :] > 0.0,
+                                                    data["required_revenue"] / market[:, None, :], np.nan)
         exceed = (tally.market_exceed if tally.market_exceed is not None
                   else np.zeros((n_sets, plan.horizons.size)))
         data["market_exceeded"] = exceed / n[:, None]
         data["market_exceeded_ci"] = wilson_interval(exceed, n[:, None])
+    if competition:
+        data["required_revenue_reached"] = tally.reached / n[:, None, None]
+        data["required_revenue_reached_ci"] = wilson_interval(tally.reached, n[:, None, None])
     # Set 0 built the ordinary way gives the coordinates, attributes and any
     # variable not computed above.
     first = build_dataset(scenario, layout, plan, _one_set(tally, 0), theta=theta_sets[0], attrs=attrs,
@@ -340,8 +412,6 @@ def build_sets_dataset(
         spec = OUTPUTS[name]
         variables[name] = xr.Variable(("set", *spec.dims), np.asarray(values), attrs={
             "long_name": spec.long_name, "units": spec.units.replace(MONEY, currency)})
-    if market is not None:
-        variables["market_size"] = first["market_size"].variable
     coords = {k: v for k, v in first.coords.items() if k != "path"}
     ds = xr.Dataset(variables, coords=coords)
     ds.attrs.update(first.attrs)

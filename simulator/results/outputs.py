@@ -64,6 +64,19 @@ OUTPUTS: dict[str, Output] = {
     "any_champion_ci": Output(("horizon", "bound"), "1", "95% Wilson interval of any_champion"),
     "champion_count_probability": Output(("horizon", "champions"), "1",
                                          "probability that exactly this many companies are champions"),
+    "champion_count_probability_ci": Output(("horizon", "champions", "bound"), "1",
+                                            "95% Wilson interval of champion_count_probability (each count on its "
+                                            "own)"),
+    "champion_correlation": Output(("horizon", "company", "rival"), "1",
+                                   "correlation (phi) of two companies' champion outcomes: how far backing both "
+                                   "is one bet rather than two; NaN where either is a champion (or not) in fewer than 10 paths"),
+    "champion_correlation_ci": Output(("horizon", "company", "rival", "bound"), "1",
+                                      "95% interval of champion_correlation (delta method, Fisher z scale)"),
+    "collapse_correlation": Output(("horizon", "company", "rival"), "1",
+                                   "correlation (phi) of two companies' collapse outcomes; NaN where either "
+                                   "collapses (or not) in fewer than 10 paths"),
+    "collapse_correlation_ci": Output(("horizon", "company", "rival", "bound"), "1",
+                                      "95% interval of collapse_correlation (delta method, Fisher z scale)"),
     "survival": Output(("company", "month"), "1", "share of paths in which the company has not failed"),
     "survival_ci": Output(("company", "month", "bound"), "1", "95% Wilson interval of survival"),
     "revenue_quantile": Output(("company", "month", "quantile"), MONEY + "/year",
@@ -77,6 +90,13 @@ OUTPUTS: dict[str, Output] = {
                                     "gross margin g = 1 - c_eff / P (frozen at failure)"),
     "narrative_quantile": Output(("company", "month", "quantile"), "log multiple",
                                  "effective narrative E = N + beta_sector * S (frozen at failure)"),
+    "market_share_quantile": Output(("company", "month", "quantile"), "1",
+                                    "share of the market M the company's competed demand takes (MODEL.md step 9; "
+                                    "0 after failure)"),
+    "platform_share_quantile": Output(("month", "quantile"), "1",
+                                      "share of the market M the platforms take (MODEL.md step 9)"),
+    "market_quantile": Output(("month", "quantile"), MONEY + "/year",
+                              "market M the companies and the platforms share (MODEL.md step 9)"),
     "mean_valuation": Output(("company", "horizon"), MONEY, "mean market valuation over paths"),
     "mean_valuation_ci": Output(("company", "horizon", "bound"), MONEY,
                                 "95% interval of the mean valuation"),
@@ -109,6 +129,12 @@ OUTPUTS: dict[str, Output] = {
     "market_exceeded": Output(("horizon",), "1",
                               "probability that the companies' combined served revenue exceeds the market"),
     "market_exceeded_ci": Output(("horizon", "bound"), "1", "95% Wilson interval of market_exceeded"),
+    "required_revenue_reached": Output(("company", "horizon"), "1",
+                                       "probability that the company is alive with served revenue at least its "
+                                       "required_revenue at the horizon (each path's own parameters; with "
+                                       "competition on, under competition)"),
+    "required_revenue_reached_ci": Output(("company", "horizon", "bound"), "1",
+                                          "95% Wilson interval of required_revenue_reached"),
     "path_revenue": Output(("path", "company", "month"), MONEY + "/year", "kept path: served revenue"),
     "path_valuation": Output(("path", "company", "month"), MONEY, "kept path: market valuation"),
     "path_cash": Output(("path", "company", "month"), MONEY, "kept path: cash"),
@@ -116,6 +142,7 @@ OUTPUTS: dict[str, Output] = {
     "path_gross_margin": Output(("path", "company", "month"), "1", "kept path: gross margin"),
     "path_narrative": Output(("path", "company", "month"), "log multiple", "kept path: narrative E"),
     "failure_month": Output(("path", "company"), "months", "kept path: month of failure (0: never)"),
+    "path_market": Output(("path", "month"), MONEY + "/year", "kept path: market M (MODEL.md step 9)"),
 }
 
 
@@ -127,6 +154,7 @@ COORD_ATTRS = {
     "month": ("months", "month since start"),
     "quantile": ("1", "quantile level"),
     "champions": ("companies", "number of champion companies"),
+    "rival": ("", "the other company of a pair"),
     "path": ("", "path index"),
 }
 

@@ -108,7 +108,7 @@ def simulate_group(layout: ParameterLayout, plan: RunPlan, *, paths: int, seed: 
     progress : callable, optional
         Called with the paths finished after every kernel call.
     market : ndarray, optional
-        Market size at each horizon (:func:`simulator.results.market_path`).
+        Market size at each horizon (:func:`simulator.results.dataset.stated_market`).
     uncertain : UncertainSet, optional
         The scenario's uncertain inputs, drawn per path from the block's own stream
         (seeded by ``seed``), as :func:`simulator.run` draws them.
@@ -217,6 +217,10 @@ class KeptZarr:
                         chunks=(chunk, n_comp, self.months.size)))
         variables["failure_month"] = xr.Variable(
             ("path", "company"), da.zeros((n, n_comp), dtype=np.int64, chunks=(chunk, n_comp)))
+        if job.scenario.sector.competition.enabled:
+            variables["path_market"] = xr.Variable(
+                ("path", "month"), da.full((n, self.months.size), np.nan, dtype=np.float32,
+                                           chunks=(chunk, self.months.size)))
         template = _with_output_attrs(xr.Dataset(variables, coords={
             "path": np.arange(n, dtype=np.int64),
             "company": np.asarray(job.layout.company_names, dtype=object),
@@ -235,12 +239,14 @@ class KeptZarr:
         zarr.open_group(str(self.path), mode="r+").attrs["run_identity"] = json.dumps(
             job.identity(), sort_keys=True)
 
-    def write(self, first: int, kept: np.ndarray, fail_month: np.ndarray) -> None:
+    def write(self, first: int, kept: np.ndarray, kept_market: np.ndarray, fail_month: np.ndarray) -> None:
         """Write the kept paths ``first, first + 1, ...`` of one group."""
         n = kept.shape[1]
         data = {f"path_{var}": (("path", "company", "month"), kept[v][:, :, self.months])
                 for v, var in enumerate(Q.VAR_NAMES)}
         data["failure_month"] = (("path", "company"), fail_month.astype(np.int64))
+        if self.job.scenario.sector.competition.enabled:
+            data["path_market"] = (("path", "month"), kept_market[:, self.months])
         xr.Dataset(data).to_zarr(str(self.path), region={"path": slice(first, first + n)},
                                  consolidated=False)
 
@@ -267,8 +273,10 @@ class Job(PreparedRun):
 
     #: Merged tally of the finished groups (kept paths excluded).
     tally: Tally | None = None
-    #: In-memory kept paths (without ``zarr``): (var, path, company, month) and (path, company).
+    #: In-memory kept paths (without ``zarr``): (var, path, company, month), the market (path, month)
+    #: and the failure months (path, company).
     kept: np.ndarray | None = None
+    kept_market: np.ndarray | None = None
     fail_month: np.ndarray | None = None
     #: Outcome codes of the first :attr:`recorded` paths (path, company, horizon); -1 until simulated.
     path_outcome: np.ndarray | None = None
@@ -299,6 +307,7 @@ class Job(PreparedRun):
                 self.sink.create()
         elif self.kept is None:
             self.kept = np.full((Q.N_VARS, n, n_comp, self.plan.n_months + 1), np.nan, dtype=np.float32)
+            self.kept_market = np.full((n, self.plan.n_months + 1), np.nan, dtype=np.float32)
             self.fail_month = np.zeros((n, n_comp), dtype=np.int64)
 
     def pending_groups(self, blocks_per_task: int) -> list[tuple[int, ...]]:
@@ -346,11 +355,13 @@ class Job(PreparedRun):
         if part.kept is not None and part.kept.shape[1] > 0:
             n = part.kept.shape[1]
             if self.sink is not None:
-                self.sink.write(first, part.kept, part.fail_month)
+                self.sink.write(first, part.kept, part.kept_market, part.fail_month)
             else:
                 self.kept[:, first:first + n] = part.kept
+                self.kept_market[first:first + n] = part.kept_market
                 self.fail_month[first:first + n] = part.fail_month
         part.kept = None
+        part.kept_market = None
         part.fail_month = None
         self.tally = part if self.tally is None else merge_tallies(self.tally, part)
 
@@ -373,7 +384,8 @@ class Job(PreparedRun):
             raise RuntimeError(f"{self.name}: {missing} blocks missing")
         tally = self.tally
         if self.kept is not None:
-            tally = Tally(**{**tally.__dict__, "kept": self.kept, "fail_month": self.fail_month})
+            tally = Tally(**{**tally.__dict__, "kept": self.kept, "kept_market": self.kept_market,
+                             "fail_month": self.fail_month})
         if self.sink is not None:
             self.sink.finish()
         return self.dataset(tally, path_outcome=self.path_outcome)
@@ -618,6 +630,9 @@ def dask_client(scheduler: str | None = None, cluster: str | None = None, *,
     Yields
     ------
     distributed.Client
+        Not made dask's default client: the runs pass it explicitly, and a default client
+        (even one whose connection failed) would route every later xarray write through
+        a distributed lock on its scheduler.
     """
     if (scheduler is None) == (cluster is None):
         raise DaskError("give exactly one of scheduler and cluster")
@@ -629,13 +644,13 @@ def dask_client(scheduler: str | None = None, cluster: str | None = None, *,
             n = _parse_local(cluster)
             local = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                                  dashboard_address=None, silence_logs=50)  # failures are reported by the caller
-            client = Client(local)
+            client = Client(local, set_as_default=False)
         elif scheduler.endswith(".json"):
             if not Path(scheduler).is_file():
                 raise DaskError(f"{scheduler}: no such scheduler file")
-            client = Client(scheduler_file=scheduler, timeout=timeout)
+            client = Client(scheduler_file=scheduler, timeout=timeout, set_as_default=False)
         else:
-            client = Client(scheduler, timeout=timeout)
+            client = Client(scheduler, timeout=timeout, set_as_default=False)
     except (OSError, TimeoutError, ValueError) as exc:  # ValueError: an address dask cannot parse
         if local is not None:
             local.close()

@@ -164,7 +164,8 @@ def run_needs(layout: ParameterLayout, plan: RunPlan, *, paths: int, paths_optio
 def result_bytes_per_set(n_comp: int, plan: RunPlan, *, quantiles: bool) -> float:
     """Bytes of one parameter set's variables in a study's Dataset, from the table of outputs."""
     sizes = {"company": n_comp, "horizon": plan.horizons.size, "outcome": 3, "bound": 2,
-             "month": plan.recorded_months.size, "quantile": len(QUANTILES), "champions": n_comp + 1}
+             "month": plan.recorded_months.size, "quantile": len(QUANTILES), "champions": n_comp + 1,
+             "rival": n_comp}
     total = 0.0
     for name, spec in OUTPUTS.items():
         if "path" in spec.dims or (name.endswith("_quantile") and not quantiles):
@@ -185,13 +186,17 @@ def memory_budget(max_memory: float | None = None) -> float:
 
 
 def bytes_per_set(n_comp: int, plan: RunPlan, *, quantiles: bool, outcome_paths: int, threads: int,
-                  n_blocks: int) -> float:
+                  n_blocks: int, competition: bool = False) -> float:
     """Bytes of one parameter set's accumulators in a many-set kernel call (sizes a study's batches)."""
     n_hor, n_rec = plan.horizons.size, plan.recorded_months.size
     # Histograms: a slot per thread (one shared slot once sets run as task groups),
-    # and the contiguous copies hist_quantiles makes; counted generously.
-    hist = (threads + 4) * n_comp * Q.N_VARS * n_rec * Q.HIST_BINS * 8.0 if quantiles else 0.0
-    small = (threads + 1) * 8.0 * (n_comp * n_hor * 4 + n_hor * (n_comp + 3) + n_comp * (plan.n_months + 1))
+    # and the contiguous copies hist_quantiles makes; counted generously. With competition,
+    # the shares', the platforms' and the market's histograms (MODEL.md step 9) too.
+    rows = n_comp * Q.N_VARS + (n_comp + 2 if competition else 0)
+    hist = (threads + 4) * rows * n_rec * Q.HIST_BINS * 8.0 if quantiles else 0.0
+    # Counts per thread: outcomes, survival, champions, required revenue, pairs of companies.
+    small = (threads + 1) * 8.0 * (n_comp * n_hor * 5 + n_hor * (n_comp + 3) + n_comp * (plan.n_months + 1)
+                                   + 2 * n_hor * n_comp * n_comp)
     moments = n_blocks * 8.0 * n_comp * (n_hor + 1) * 3 * 2
     tasks = min(n_blocks, 64) * TASK_BYTES
     return hist + small + moments + outcome_paths * n_comp * n_hor + tasks + 4096.0

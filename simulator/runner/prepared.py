@@ -33,7 +33,7 @@ from simulator.model.parameters import ParameterLayout, build_layout
 from simulator.model.scenario_file import load_scenario, with_overrides
 from simulator.model.schema import SEED_MAX, Scenario
 from simulator.model.uncertain import RECORDED_PATHS, UncertainSet
-from simulator.results.dataset import build_dataset, market_path, scenario_hash
+from simulator.results.dataset import build_dataset, scenario_hash, stated_market
 from simulator.results.draws import annotate_dataset
 from simulator.runner.memory import Need, check, run_needs
 from simulator.warnings import SimulatorWarning
@@ -104,7 +104,7 @@ class PreparedRun:
     @property
     def market(self) -> np.ndarray | None:
         """Market size at each horizon, or None."""
-        return market_path(self.scenario, self.plan.horizons)
+        return stated_market(self.layout.theta, self.plan.horizons)
 
     @property
     def n_blocks(self) -> int:
@@ -201,7 +201,7 @@ class PreparedRun:
         return simulate(self.layout, self.plan, paths=self.paths, seed=root, theta_sets=theta_sets,
                         engine=self.engine, block_size=self.block_size, fans=self.fans if fans is None else fans,
                         keep_paths=self.keep_paths if plain else 0, threads=self.threads, progress=progress,
-                        market=self.market,
+                        market=self.market if plain else stated_market(theta_sets, self.plan.horizons),
                         uncertain=(self.input_callback(seed=root, exclude=exclude) if inputs is SCENARIO_INPUTS
                                    else inputs),
                         outcome_paths=(self.recorded if plain else 0) if outcome_paths is None else outcome_paths,

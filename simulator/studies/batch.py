@@ -65,12 +65,14 @@ __all__ = ["BatchReport", "load_checkpoint", "run_batch", "save_checkpoint",
 SUMMARY_QUANTILES = (0.05, 0.5, 0.95)
 #: Seconds between checkpoints of a running scenario (default).
 CHECKPOINT_SECONDS = 60.0
-CHECKPOINT_FORMAT = 2
+#: 3: the pair counts, required-revenue counts, share histograms and kept market (competition, issue 17).
+CHECKPOINT_FORMAT = 3
 _PARTIAL = ".partial"
 _LOCK = ".batch.lock"
 _LOG = "batch.log"
 _TALLY_FIELDS = ("n_paths", "counts", "any_champion", "n_champions", "alive", "hist", "minmax", "block_ids",
-                 "fv_blocks", "bv_blocks", "vh_blocks", "market_exceed", "path_outcome")
+                 "fv_blocks", "bv_blocks", "vh_blocks", "market_exceed", "pairs", "reached", "share_hist",
+                 "share_minmax", "path_outcome")
 
 
 @dataclass
@@ -136,6 +138,7 @@ def save_checkpoint(path: Path, job: Job) -> None:
     arrays["elapsed"] = np.float64(t.elapsed)
     if job.kept is not None:
         arrays["job_kept"] = job.kept
+        arrays["job_kept_market"] = job.kept_market
         arrays["job_fail_month"] = job.fail_month
     if job.path_outcome is not None:
         arrays["job_path_outcome"] = job.path_outcome
@@ -167,6 +170,7 @@ def load_checkpoint(path: Path, job: Job, *, on_damaged: Callable[[str], None] |
             fields = {name: (data[name] if name in data else None) for name in _TALLY_FIELDS}
             tally = Tally(**fields, blocks_done=int(data["blocks_done"]), elapsed=float(data["elapsed"]))
             kept = data["job_kept"] if "job_kept" in data else None
+            kept_market = data["job_kept_market"] if "job_kept_market" in data else None
             fail_month = data["job_fail_month"] if "job_fail_month" in data else None
             path_outcome = data["job_path_outcome"] if "job_path_outcome" in data else None
         problem = _checkpoint_problem(job, tally, kept, fail_month, path_outcome)
@@ -176,7 +180,8 @@ def load_checkpoint(path: Path, job: Job, *, on_damaged: Callable[[str], None] |
         if on_damaged is not None:
             on_damaged(problem)
         return False
-    job.tally, job.kept, job.fail_month, job.path_outcome = tally, kept, fail_month, path_outcome
+    job.tally, job.kept, job.kept_market, job.fail_month, job.path_outcome = (tally, kept, kept_market, fail_month,
+                                                                             path_outcome)
     return True
 
 
@@ -494,7 +499,7 @@ def _execute(jobs, out, report, log, say, fail, bar_sc, bar_paths, *, client, bl
         note = f" (resumed {resumed:,} from a checkpoint)" if resumed else ""
         say(f"done: {job.name}: {job.paths:,} paths in {seconds:.1f} s{note} -> {result}")
         bar_sc.update(1)
-        job.tally = job.kept = job.fail_month = job.path_outcome = None  # free the finished scenario's memory
+        job.tally = job.kept = job.kept_market = job.fail_month = job.path_outcome = None  # free the finished scenario's memory
 
     def error(job: Job, exc: BaseException) -> None:
         user = isinstance(exc, UserError)

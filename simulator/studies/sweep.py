@@ -37,7 +37,7 @@ from simulator.model import quantities as L
 from simulator.model.parameters import ParameterLayout, build_layout
 from simulator.model.scenario_file import load_scenario, with_overrides
 from simulator.model.schema import Effects, Scenario, range_bounds
-from simulator.results.dataset import build_sets_dataset
+from simulator.results.dataset import build_sets_dataset, competing
 from simulator.results.overflow import range_problem, warn_out_of_range
 from simulator.runner.memory import bytes_per_set, check, memory_budget, sets_needs
 from simulator.runner.prepared import prepare_run
@@ -155,7 +155,7 @@ def evaluate_sets(
           what=f"{n_sets:,} parameter sets x {paths:,} paths")
     threads_max = max_threads() if engine == "numba" else 1
     per_set = _bytes_per_set(n_comp, plan, quantiles=quantiles, outcome_paths=outcome_paths,
-                             threads=threads_max, n_blocks=n_blocks)
+                             threads=threads_max, n_blocks=n_blocks, competition=competing(theta_sets))
     batch = int(max(1, min(n_sets, _memory_budget(max_memory) // per_set)))
     # All blocks of a batch in one kernel call unless that makes too many tasks.
     chunk_blocks = int(max(1, min(n_blocks, MAX_TASKS_PER_CALL // batch)))
@@ -225,7 +225,7 @@ def _range_end_bounds(path: str) -> tuple[float, float] | None:
 
 def check_value(scenario: Scenario, path: str, value: float, *, where: str) -> None:
     """Raise a one-line ScenarioError when ``value`` is not allowed for the key ``path``."""
-    if path.endswith((".chips.enabled", ".funding.enabled")):
+    if path.endswith(".enabled"):  # chips, funding, sector.competition
         raise ScenarioError(f"{where}: {path} is a switch (true/false), not a number to vary; compare "
                             "both settings with --set instead")
     bounds = _range_end_bounds(path)

@@ -4,8 +4,8 @@ Modules, lowest first: ``fastmath`` (branch-free exp and log), ``rng``
 (numpy's SFC64 streams and samplers, inline), ``lanes`` (LANES paths at once,
 each with its own streams), ``state`` (the names of the lane arrays' offset,
 parameters by the schema's names), one module per model channel (``events``,
-``diffusion``, ``chips``, ``operations``, ``funding``, ``start``, ``record``,
-``outcomes``), ``driver`` (one group of tasks on one thread), ``quantiles``
+``diffusion``, ``competition``, ``chips``, ``operations``, ``funding``, ``start``,
+``record``, ``outcomes``), ``driver`` (one group of tasks on one thread), ``quantiles``
 (histogram quantiles) and ``bound`` (the random-number bound of the
 benchmarks); ``bundles`` names the arrays a kernel call takes.
 

@@ -13,6 +13,7 @@ from simulator.engines.kernels.atomic import fetch_add
 from simulator.engines.kernels.lanes import (
     DIFFUSION,
     LANES,
+    STREAM_ROWS,
     SUPPLY,
     lane_doubles,
     lane_normal_rows,
@@ -40,7 +41,7 @@ def draw_only(next_task, counts, rng, out):
 @njit(cache=True, error_model="numpy")
 def _draw_task(block_state, n_events, n_comp, n_months, n_paths):
     """The variates one block's paths consume in the common case, summed."""
-    rs = np.empty(16 * LANES, dtype=np.uint64)
+    rs = np.empty(block_state.shape[0] * STREAM_ROWS * LANES, dtype=np.uint64)
     buf = np.zeros(LANES)
     scratch = (np.empty(LANES, dtype=np.uint64), np.empty(4, dtype=np.uint64))
     zero = np.uint64(0)

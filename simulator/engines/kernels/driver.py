@@ -11,8 +11,9 @@ the first set are replayed for the others.  Every set's results are those it
 gets when simulated alone (tests/test_sensitivity.py checks it).
 
 The month runs the channels in MODEL.md's order: draws, events, sector mood,
-and per company diffusion, chips, operations, funding and failure; then the
-month is recorded and, at a horizon, classified.  Integer tallies are per
+every company's diffusion, with competition on the market and the shares
+(step 9: they need every company's pull), and per company chips, operations,
+funding and failure; then the month is recorded and, at a horizon, classified.  Integer tallies are per
 thread and exact in any order; floating-point moments are per task and merged
 in task order by the caller, so results never depend on the number of threads.
 """
@@ -24,6 +25,7 @@ from numba import njit
 
 from simulator.engines.kernels.atomic import fetch_add
 from simulator.engines.kernels.chips import SCRATCH_ROWS, deliveries, supply_tables
+from simulator.engines.kernels.competition import compete
 from simulator.engines.kernels.diffusion import diffuse, sector_mood
 from simulator.engines.kernels.events import arrivals, replay
 from simulator.engines.kernels.fastmath import INF
@@ -31,6 +33,7 @@ from simulator.engines.kernels.funding import fail, fund
 from simulator.engines.kernels.lanes import (
     DIFFUSION,
     LANES,
+    MARKET,
     SUPPLY,
     lane_double_rows,
     lane_doubles,
@@ -40,9 +43,17 @@ from simulator.engines.kernels.lanes import (
 )
 from simulator.engines.kernels.operations import operate
 from simulator.engines.kernels.outcomes import finish_lanes, horizon_lanes
-from simulator.engines.kernels.record import flush_bins, keep_lanes, record_lanes, trace_lanes
+from simulator.engines.kernels.record import (
+    flush_bins,
+    flush_share_bins,
+    keep_lanes,
+    record_lanes,
+    record_shares,
+    trace_lanes,
+)
 from simulator.engines.kernels.rng import no_refcounts
 from simulator.engines.kernels.start import fill_lanes, start_paths, switches
+from simulator.engines.kernels.state import GLOBAL_SLOT
 from simulator.model.quantities import N_VARS
 
 __all__ = ["SCRATCH_ROWS", "run_group", "run_groups"]
@@ -50,6 +61,7 @@ __all__ = ["SCRATCH_ROWS", "run_group", "run_groups"]
 _U0 = np.uint64(0)
 # Typed constants, not literals: a literal argument would compile a second version of the callee.
 _ONE_ROW = np.int64(1)
+_TWO_ROWS = np.int64(2)
 _MONTH0 = np.int64(0)
 
 
@@ -80,7 +92,7 @@ def run_months(j, where, buffers, model, plan, out, work):
     within the task, lanes, paths kept, draws made ahead, tape mode): tape mode
     1 records the event arrivals, 2 replays them (sets whose event parameters
     are those of the recording set), 0 neither.  ``buffers`` = the set's bins
-    and extremes of this block.  Compiled without reference counting: every
+    and extremes of this block, and its share bins (competition).  Compiled without reference counting: every
     array read from a bundle inside the month loop would otherwise cost two
     atomic instructions.
     """
@@ -94,7 +106,10 @@ def run_months(j, where, buffers, model, plan, out, work):
     supply = (work.tables[j], work.guides[j], work.table_len[j], work.table_rate[j])
     chips_on = work.chips[j]
     funding_on = work.funding[j]
-    horizon_tally = (out.counts, out.any_champion, out.n_champions, out.vh, out.market_exceed, out.path_outcome)
+    competing = work.compete[j]
+    horizon_tally = (out.counts, out.any_champion, out.n_champions, out.vh, out.market_exceed, out.path_outcome,
+                     out.pairs, out.reached, work.oc)
+    slot = tid if out.share_hist.shape[0] > 1 else 0
     n_events = model.events.shape[0]
     n_comp = model.n_comp
     n_hor = plan.horizons.shape[0]
@@ -119,47 +134,58 @@ def run_months(j, where, buffers, model, plan, out, work):
         else:
             arrivals(lanes, rng, events, draws, d0, n, n_comp, dt, tape, mode == 1)
             work.tape_end[m] = work.tape_n[0]
-        # 3. Sector mood.
+        # 3. Sector mood; every company's narrative, growth, demand (its pull), price and cost.
         sector_mood(P, sec, draws, d0, n)
         for c in range(n_comp):
             diffuse(lanes, c, draws, d0 + offset(1 + n_events + 4 * c), n, dt, sqdt)
-            # 4. Chips: one supply uniform per path, live or not (common random numbers).
+        # 4. Competition: the market, the platforms' pull, shares and competed demand (its own stream).
+        if competing:
+            lane_normal_rows(rs, MARKET, work.market_z, _U0, _TWO_ROWS, scratch, n)
+            compete(lanes, work.market_z, n_comp, n, dt, sqdt)
+        for c in range(n_comp):
+            # 5. Chips: one supply uniform per path, live or not (common random numbers).
             if chips_on[c]:
                 lane_doubles(rs, SUPPLY, work.us, _U0, n)
                 deliveries(lanes, rng, c, work.us, work.sup, supply, n, dt)
-            # 5. Revenue, margin, cash; funding, backstop, failure.
-            need, n_need = operate(lanes, c, n, dt, chips_on[c], funding_on[c])
+            # 6. Revenue, margin, cash; funding, backstop, failure.
+            need, n_need = operate(lanes, c, n, dt, chips_on[c], funding_on[c], competing)
             if n_need > 0:
                 fund(lanes, rs, c, n, need, n_need, m * dt)
             fail(lanes, c, n, m)
-        # 6. Record the month.
+        # 7. Record the month.
         row = plan.rec_row[m]
         if plan.fans and row >= 0:
             for c in range(n_comp):
-                record_lanes(lanes, work.beta, c, n, base, buffers, row, (work.rec_vals, work.rec_bins))
+                record_lanes(lanes, work.beta, c, n, base, (buffers[0], buffers[1]), row, (work.rec_vals, work.rec_bins))
+            if competing:
+                record_shares(lanes, n_comp, n, base, (buffers[2], out.share_minmax), (slot, s, row),
+                              work.share_vals)
         if keeping:
-            keep_lanes(lanes, work.beta, n, n_comp, path0 + base, (out.kept, keep_n), m)
+            keep_lanes(lanes, work.beta, n, n_comp, path0 + base, (out.kept, out.kept_market, keep_n), m)
         if tracing:
-            trace_lanes(lanes, n, n_comp, path0 + base, (out.trace, out.trace_mood, trace_n), m)
+            trace_lanes(lanes, n, n_comp, path0 + base, (out.trace, out.trace_sector, trace_n), m)
         if h_idx < n_hor and plan.horizons[h_idx] == m:
-            horizon_lanes(lanes, n, n_comp, (tid, s, t, path0, base), h_idx, horizon_tally, plan.market)
+            horizon_lanes(lanes, n, n_comp, (tid, s, t, path0, base), (h_idx, m * dt), horizon_tally, plan.market[s])
             h_idx += 1
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _month0(where, buffers, model, plan, out, work):
-    """Record and keep month 0 of the lanes."""
-    _, _, _, path0, base, n, keep_n, _, _ = where
+def _month0(j, where, buffers, model, plan, out, work):
+    """Record and keep month 0 of the lanes under set ``j`` of the group."""
+    s, _, tid, path0, base, n, keep_n, _, _ = where
     lanes = (work.P, work.S, work.sec)
     if plan.fans and plan.rec_row[0] >= 0:
         for c in range(model.n_comp):
-            record_lanes(lanes, work.beta, c, n, base, buffers, plan.rec_row[0], (work.rec_vals, work.rec_bins))
+            record_lanes(lanes, work.beta, c, n, base, (buffers[0], buffers[1]), plan.rec_row[0], (work.rec_vals, work.rec_bins))
+        if work.compete[j]:
+            slot = tid if out.share_hist.shape[0] > 1 else 0
+            record_shares(lanes, model.n_comp, n, base, (buffers[2], out.share_minmax), (slot, s, plan.rec_row[0]),
+                          work.share_vals)
     if path0 + base < keep_n:
-        keep_lanes(lanes, work.beta, n, model.n_comp, path0 + base, (out.kept, keep_n), _MONTH0)
-    s = where[0]
+        keep_lanes(lanes, work.beta, n, model.n_comp, path0 + base, (out.kept, out.kept_market, keep_n), _MONTH0)
     trace_n = plan.trace_n if s == 0 else 0
     if path0 + base < trace_n:
-        trace_lanes(lanes, n, model.n_comp, path0 + base, (out.trace, out.trace_mood, trace_n), _MONTH0)
+        trace_lanes(lanes, n, model.n_comp, path0 + base, (out.trace, out.trace_sector, trace_n), _MONTH0)
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -182,6 +208,7 @@ def _prepare_sets(model, s0, n_sg, work):
     fill_lanes(work.P, theta[s0], work.all_slots)
     for j in range(n_sg):
         switches(theta[s0 + j], model.n_comp, work.chips[j], work.funding[j])
+        work.compete[j] = theta[s0 + j, GLOBAL_SLOT.sector.competition.enabled] > 0.5
         supply_tables(theta[s0 + j], model.n_comp,
                       (work.tables[j], work.guides[j], work.table_len[j], work.table_rate[j]))
     return n_diff
@@ -205,6 +232,10 @@ def _block(group, b, model, inputs, plan, tasks, out, work):
         flat[k] = INF
         flat[k + 1] = -INF
     mm = flat.reshape((n_sg, n_comp, n_rec, N_VARS, 2))
+    # The share bins of a run that competes (MODEL.md step 9; its share histograms have a row per
+    # company and two more), else one placeholder per set.
+    shape = (n_sg, n_comp + 2, n_rec, width) if plan.fans and out.share_hist.shape[2] > 1 else (n_sg, 1, 1, 1)
+    sharebuf = work.share_pool[:shape[0] * shape[1] * shape[2] * shape[3]].reshape(shape)
     drawn = n_sg > 1
     n_events = model.events.shape[0]
     per_month = 1 + n_events + 4 * n_comp
@@ -230,8 +261,8 @@ def _block(group, b, model, inputs, plan, tasks, out, work):
                         n, plan.dt, work.chips[j], (inputs.slots, inputs.values), inputs.task_row[t] + base)
             where = (s, t, tid, path0, base, n, keep_j, drawn, 0 if (not share or work.tape_n[1] != 0) else
                      (1 if j == 0 else 2))
-            buffers = (binbuf[j], mm[j])
-            _month0(where, buffers, model, plan, out, work)
+            buffers = (binbuf[j], mm[j], sharebuf[j])
+            _month0(j, where, buffers, model, plan, out, work)
             run_months(j, where, buffers, model, plan, out, work)
             finish_lanes((work.P, work.S, work.sec), n, n_comp, (tid, s, t, path0, base), horizon_t,
                          (out.fv, out.bv, out.fail_counts, out.fail_month), keep_j)
@@ -239,6 +270,8 @@ def _block(group, b, model, inputs, plan, tasks, out, work):
         slot = tid if out.hist.shape[0] > 1 else 0
         for j in range(n_sg):
             flush_bins((binbuf[j], mm[j]), n_paths, out.hist, out.minmax, slot, s0 + j)
+            if work.compete[j]:
+                flush_share_bins(sharebuf[j], n_paths, out.share_hist, slot, s0 + j)
 
 
 @njit(cache=True, error_model="numpy", inline="always")

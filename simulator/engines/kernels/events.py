@@ -4,7 +4,9 @@ Each event type arrives as Poisson with its hazard; an arrival picks a branch
 by its probability and applies the branch's effects: a narrative jump (the
 sector mood for sector events, the company narrative otherwise), a growth
 jump, a log-demand jump, an import multiplier (a cut below 1, an easing above),
-cash and an opex multiplier.  Failed
+cash and an opex multiplier; with competition on, a sector event's jumps of
+the log market and of the platforms' log pull (MODEL.md step 9), drawn after
+the others so that no draw moves when competition is off.  Failed
 companies take no economic effect (their narrative still takes jumps).
 
 ``lanes`` is ``(P, S, sec)``: lane parameters, company state, sector state.
@@ -24,12 +26,15 @@ from simulator.engines.kernels.state import (
     BRANCH,
     CASH,
     EVENT,
+    GLOBAL,
     GROWTH,
     IMPORT_FACTOR,
     LOG_DEMAND,
+    LOG_MARKET,
     MOOD,
     NARRATIVE,
     OPEX,
+    PLATFORM_PULL,
     company_state,
 )
 
@@ -128,6 +133,11 @@ def _event_lane(lanes, table, branch_slots, e, u, p0, i, n_comp, dt, ge, tape, r
         cut = _uniform_in(ge, P[br + BRANCH.import_cut.low + i], P[br + BRANCH.import_cut.high + i])
         ease = _uniform_in(ge, P[br + BRANCH.import_multiplier.low + i], P[br + BRANCH.import_multiplier.high + i])
         imports = (1.0 - cut) * ease  # the import factor's multiplier: a cut, an easing, or both
+        # Shared market effects: sector events with competition on only (nothing drawn otherwise).
+        shared = comp < 0 and P[GLOBAL.sector.competition.enabled + i] > 0.5
+        market = _draw_jump(ge, P[br + BRANCH.market.mean + i], P[br + BRANCH.market.sd + i]) if shared else 0.0
+        platforms = (_draw_jump(ge, P[br + BRANCH.platforms.mean + i], P[br + BRANCH.platforms.sd + i])
+                     if shared else 0.0)
         if record:
             tape_i, tape_f, tape_n = tape
             k = tape_n[0]
@@ -139,21 +149,25 @@ def _event_lane(lanes, table, branch_slots, e, u, p0, i, n_comp, dt, ge, tape, r
                 tape_f[k, 1] = growth
                 tape_f[k, 2] = demand
                 tape_f[k, 3] = imports
+                tape_f[k, 4] = market
+                tape_f[k, 5] = platforms
                 tape_n[0] = k + 1
             else:
                 tape_n[1] = 1
-        apply_event(lanes, br, comp, (narr, growth, demand, imports), i, n_comp)
+        apply_event(lanes, br, comp, (narr, growth, demand, imports, market, platforms), i, n_comp)
 
 
 @no_refcounts
 def apply_event(lanes, br, comp, jumps, i, n_comp):
     """Effects of one arrival (branch record at row offset ``br``; ``jumps`` its drawn values) on lane ``i``."""
     P, S, sec = lanes
-    narr, growth, demand, imports = jumps
+    narr, growth, demand, imports, market, platforms = jumps
     cash = P[br + BRANCH.cash + i]
     opex_mult = P[br + BRANCH.opex + i]
     if comp < 0:
         sec[MOOD + i] += narr
+        sec[LOG_MARKET + i] += market
+        sec[PLATFORM_PULL + i] += platforms
         c0, c1 = 0, n_comp
     else:
         S[company_state(comp) + NARRATIVE + i] += narr
@@ -175,4 +189,5 @@ def replay(lanes, tape, k0, k1, n_comp):
     tape_i, tape_f, _ = tape
     for k in range(k0, k1):
         apply_event(lanes, offset(tape_i[k, 2]), tape_i[k, 1],
-                    (tape_f[k, 0], tape_f[k, 1], tape_f[k, 2], tape_f[k, 3]), np.uint64(tape_i[k, 0]), n_comp)
+                    (tape_f[k, 0], tape_f[k, 1], tape_f[k, 2], tape_f[k, 3], tape_f[k, 4], tape_f[k, 5]),
+                    np.uint64(tape_i[k, 0]), n_comp)

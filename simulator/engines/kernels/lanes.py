@@ -8,8 +8,8 @@ LLVM can prove that rows do not overlap (the loops vectorise) and no
 negative-index check is emitted per access.  A lane loop is ``for i in
 range(n)`` with ``n`` a ``uint64``, which makes ``i`` one too.
 
-Each path has four SFC64 streams of its own (diffusion, events, supply,
-funding), seeded from its block's four streams: three consecutive outputs of
+Each path has five SFC64 streams of its own (diffusion, events, supply,
+funding, market), seeded from its block's five streams: three consecutive outputs of
 block stream j seed stream j of the next path, as numpy seeds SFC64 from three
 words (counter 1, then twelve rounds).  ``rs`` holds, for stream j and SFC64
 word w, row ``4 j + w``.  Every draw from a lane stream is numpy's algorithm
@@ -39,7 +39,7 @@ from simulator.engines.kernels.rng import (
     normal_rest,
 )
 
-__all__ = ["DIFFUSION", "EVENTS", "FUNDING", "LANES", "STREAM_ROWS", "SUPPLY", "lane_double_rows", "lane_doubles",
+__all__ = ["DIFFUSION", "EVENTS", "FUNDING", "LANES", "MARKET", "STREAM_ROWS", "SUPPLY", "lane_double_rows", "lane_doubles",
            "lane_load", "lane_masked_double", "lane_next", "lane_normal_rows", "lane_store", "offset", "row",
            "seed_lanes"]
 
@@ -70,11 +70,12 @@ DIFFUSION = row(0 * STREAM_ROWS)
 EVENTS = row(1 * STREAM_ROWS)
 SUPPLY = row(2 * STREAM_ROWS)
 FUNDING = row(3 * STREAM_ROWS)
+MARKET = row(4 * STREAM_ROWS)  # the market and the platforms (MODEL.md step 9), drawn only with competition on
 
 
 @no_refcounts
 def seed_lanes(block_state, rs, n):
-    """Seed the next ``n`` paths' streams from the block's states (``block_state`` (4, 4), advanced)."""
+    """Seed the next ``n`` paths' streams from the block's states (``block_state`` (streams, 4), advanced)."""
     for i in range(n):
         for j in range(block_state.shape[0]):
             a = next_uint64(block_state[j])

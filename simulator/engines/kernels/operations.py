@@ -1,7 +1,7 @@
 """Operations (MODEL.md steps 4-7): served revenue, gross margin, taxes, cash flow and market valuation.
 
-Served revenue is demand capped by the revenue capacity of the installed
-cards; the scarcity premium raises unit compute cost when demand exceeds
+Served revenue is demand (with competition on, the competed demand of
+MODEL.md step 9) capped by the revenue capacity of the installed cards; the scarcity premium raises unit compute cost when demand exceeds
 capacity; the month's operating result, card purchases, interest and taxes
 (after the loss carry-forward) move cash; the valuation prices revenue by
 the base multiple, growth and margin terms and the effective narrative,
@@ -21,6 +21,7 @@ from simulator.engines.kernels.state import (
     GROWTH,
     LOG_BASE_MULTIPLE,
     LOG_CAPACITY,
+    LOG_COMPETED,
     LOG_DEMAND,
     LOG_PRICE,
     LOG_REVENUE,
@@ -62,8 +63,10 @@ def serve(logd, logp, logc, cards, chips_on, log_rpc, scarcity):
 
 
 @no_refcounts
-def operate(lanes, c, n, dt, chips_on, funding_on):
+def operate(lanes, c, n, dt, chips_on, funding_on, competing):
     """Served revenue, margin, taxes, cash and valuation of company ``c`` in every live lane.
+
+    ``competing``: the demand served is the competed demand (MODEL.md step 9), not ``D``.
 
     Returns the lanes short of cash (runway below the trigger, or negative
     cash) as a bit mask, and how many they are; none when funding is off.
@@ -75,7 +78,11 @@ def operate(lanes, c, n, dt, chips_on, funding_on):
     n_need = 0
     for i in range(n):
         alive = S[cs + ALIVE + i] > 0.5
-        logr, rev, logcap, g = serve(S[cs + LOG_DEMAND + i], S[cs + LOG_PRICE + i], S[cs + LOG_UNIT_COST + i],
+        # Both rows are loaded, then one is chosen: a load inside a branch kept the loop from vectorising.
+        competed = S[cs + LOG_COMPETED + i]
+        own = S[cs + LOG_DEMAND + i]
+        logd = competed if competing else own
+        logr, rev, logcap, g = serve(logd, S[cs + LOG_PRICE + i], S[cs + LOG_UNIT_COST + i],
                                      S[cs + CARDS + i], chips_on, S[cs + LOG_REVENUE_PER_CARD + i],
                                      P[cp + COMPANY.pricing.scarcity_premium + i])
         opex = S[cs + OPEX + i]

@@ -5,7 +5,11 @@ most ``collapse_valuation_ratio`` times V0), a champion (alive, valuation at
 least ``champion_valuation_ratio`` times V0 and price-to-sales at most
 ``champion_max_price_to_sales``) or contested.  Counts are integers (exact in
 any order); the valuation's moments are Welford updates in path order, per
-task.  At the end of a path: the fundamental value in its two readings
+task.  For every pair of companies the paths in which both are champions
+(and both collapse) are counted, for the correlation of their outcomes, and
+for each company the paths whose served revenue reached the revenue its stated
+valuation requires (the big market check, dynamic).  At the end of a path:
+the fundamental value in its two readings
 (MODEL.md step 8: discounted cash plus the exit multiple of operating
 profit, 0 for failed paths; the equity value floors it at zero, the
 business value does not and subtracts the discounted money raised after the
@@ -30,6 +34,7 @@ from simulator.engines.kernels.state import (
     LOG_VALUATION,
     LOG_VALUATION_AT_START,
     MARGIN,
+    MARGIN_AT_START,
     OPEX,
     OPEX_GROWTH,
     RAISED,
@@ -40,20 +45,42 @@ from simulator.engines.kernels.state import (
 )
 from simulator.model.quantities import CHAMPION, COLLAPSE, CONTESTED
 
-__all__ = ["finish_lanes", "horizon_lanes"]
+__all__ = ["finish_lanes", "horizon_lanes", "required_revenue"]
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def required_revenue(P, S, c, i, t):
+    """Annual revenue at time ``t`` (years) that makes company ``c``'s stated valuation fair, in lane ``i``.
+
+    As :func:`simulator.results.dataset.required_revenue`: operating profit at
+    the start gross margin, capitalised at the exit multiple and discounted over
+    ``t``, equals V0: ``(V0 exp(r t) / exit_multiple + opex0 exp(opex_growth t)) / g0``;
+    infinite when no revenue can (``g0 <= 0`` or no exit multiple).
+    """
+    cp = company_params(c)
+    multiple = P[cp + COMPANY.valuation_model.exit_multiple + i]
+    margin = S[company_state(c) + MARGIN_AT_START + i]
+    if multiple <= 0.0 or margin <= 0.0:
+        return INF
+    return (P[cp + COMPANY.valuation + i] * math.exp(P[cp + COMPANY.valuation_model.discount_rate + i] * t) / multiple
+            + P[cp + COMPANY.costs.opex + i] * math.exp(P[cp + COMPANY.costs.opex_growth + i] * t)) / margin
 
 
 @no_refcounts
-def horizon_lanes(lanes, n, n_comp, where, h_idx, out, market_h):
-    """Outcomes of ``n`` lanes at horizon ``h_idx``, lane by lane in path order (the moments are order-dependent).
+def horizon_lanes(lanes, n, n_comp, where, horizon, out, market_h):
+    """Outcomes of ``n`` lanes at a horizon, lane by lane in path order (the moments are order-dependent).
 
     ``where`` = (thread, parameter set, task, first path of the task, first lane's
-    path within the task); ``out`` = the tallies (counts, any champion, number of
-    champions, valuation moments, paths above the market, outcome codes).
+    path within the task); ``horizon`` = (its index, its time in years); ``out`` =
+    the tallies (counts, any champion, number of champions, valuation moments,
+    paths above the market, outcome codes, both-champion and both-collapse counts
+    per pair of companies, paths that reached the required revenue, a scratch
+    row of one outcome per company).
     """
     _, S, sec = lanes
     tid, s, task, path0, base = where
-    counts, any_champ, n_champ, vh_stats, market_exceed, path_outcome = out
+    h_idx, t_h = horizon
+    counts, any_champ, n_champ, vh_stats, market_exceed, path_outcome, pairs, reached, oc = out
     P = lanes[0]
     for i in range(n):
         p = path0 + base + np.int64(i)
@@ -76,6 +103,8 @@ def horizon_lanes(lanes, n, n_comp, where, h_idx, out, market_h):
                 else:
                     outcome = CONTESTED
                 combined += rev
+                if rev >= required_revenue(P, S, c, i, t_h):
+                    reached[tid, s, c, h_idx] += 1
             else:
                 v = S[cs + VALUE_AT_FAILURE + i]
                 outcome = COLLAPSE
@@ -84,6 +113,7 @@ def horizon_lanes(lanes, n, n_comp, where, h_idx, out, market_h):
                 path_outcome[s, p, c, h_idx] = outcome
             if outcome == CHAMPION:
                 n_ch += 1
+            oc[c] = outcome
             # Welford update of the valuation relative to V0, in path order.
             x = v / P[cp + COMPANY.valuation + i]
             nn = ip + 1.0
@@ -95,6 +125,10 @@ def horizon_lanes(lanes, n, n_comp, where, h_idx, out, market_h):
         if n_ch > 0:
             any_champ[tid, s, h_idx] += 1
         n_champ[tid, s, h_idx, n_ch] += 1
+        for c in range(n_comp):
+            for d in range(c + 1, n_comp):
+                if oc[c] == oc[d] and oc[c] != CONTESTED:
+                    pairs[tid, s, h_idx, 0 if oc[c] == CHAMPION else 1, c, d] += 1
 
 
 @no_refcounts

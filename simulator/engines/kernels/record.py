@@ -4,8 +4,10 @@ The recorded variables (:mod:`simulator.model.quantities`) are binned every
 recorded month into a task's bin buffer (one uint16 per path, variable and
 month), with their exact extremes, and the buffer is added to the histograms
 once per task.  Amounts are binned on log10 grids and their extremes tracked
-in natural logs (no exp per lane).  The first paths of a run can be kept
-whole.  ``lanes`` is ``(P, S, sec)``.
+in natural logs (no exp per lane).  With competition on, the market shares,
+the platforms' share and the market are buffered and counted alike, into
+histograms of their own.
+The first paths of a run can be kept whole.  ``lanes`` is ``(P, S, sec)``.
 """
 
 import math
@@ -20,12 +22,16 @@ from simulator.engines.kernels.state import (
     ALIVE,
     CASH,
     LOG_CAPACITY,
+    LOG_MARKET,
+    LOG_PLATFORM_SHARE,
     LOG_REVENUE,
+    LOG_SHARE,
     LOG_VALUATION,
     MARGIN,
     MOOD,
     NARRATIVE,
     REVENUE,
+    SECTOR_TRACED,
     TRACED,
     VALUE_AT_FAILURE,
     company_state,
@@ -35,7 +41,11 @@ from simulator.model.quantities import (
     HIST_HIGH,
     HIST_LOG10,
     HIST_LOW,
+    MARKET_HIST_HIGH,
+    MARKET_HIST_LOW,
     N_VARS,
+    SHARE_HIST_HIGH,
+    SHARE_HIST_LOW,
     VAR_CAPACITY,
     VAR_CASH,
     VAR_MARGIN,
@@ -44,7 +54,7 @@ from simulator.model.quantities import (
     VAR_VALUATION,
 )
 
-__all__ = ["flush_bins", "keep_lanes", "record_lanes", "trace_lanes"]
+__all__ = ["flush_bins", "flush_share_bins", "keep_lanes", "record_lanes", "record_shares", "trace_lanes"]
 
 _INV_LN10 = 1.0 / math.log(10.0)
 # Histogram grids as compile-time constants: the bin scale is folded into the code.
@@ -195,16 +205,75 @@ def flush_bins(buffers, n_paths, hist, minmax, slot, s):
 
 
 @no_refcounts
+def record_shares(lanes, n_comp, n, base, out, where, vals):
+    """Bins of the market shares, the platforms' share and the market of every lane, into the task's buffer.
+
+    ``out`` = (bins (company + 2, recorded month, path) uint16 of this set from
+    path ``base``, extremes (slot, set, company + 2, recorded month, 2));
+    ``where`` = (slot, set, recorded month); ``vals`` scratch of company + 2
+    rows of lanes (the logs, for the extremes).  Rows: each company's share (0
+    after failure), the platforms' share, the market M.  Shares are binned on
+    :data:`SHARE_HIST_LOW`..:data:`SHARE_HIST_HIGH`, the market on the amounts'
+    grid, both in log10; :func:`flush_share_bins` adds the buffer to the
+    histograms once per task (one histogram row at a time stays in cache).
+    """
+    _, S, sec = lanes
+    binbuf, mm = out
+    slot, s, month_row = where
+    b0 = np.uint64(base)
+    for c in range(n_comp):
+        cs = company_state(c)
+        rc = offset(c)
+        bins = binbuf[c, month_row]
+        for i in range(n):
+            x = S[cs + LOG_SHARE + i]
+            vals[rc + i] = x
+            bins[b0 + i] = _bin_of(x * _INV_LN10, SHARE_HIST_LOW, SHARE_HIST_HIGH)
+    rp = offset(n_comp)
+    rm = offset(n_comp + 1)
+    platforms = binbuf[n_comp, month_row]
+    market = binbuf[n_comp + 1, month_row]
+    for i in range(n):
+        x = sec[LOG_PLATFORM_SHARE + i]
+        vals[rp + i] = x
+        platforms[b0 + i] = _bin_of(x * _INV_LN10, SHARE_HIST_LOW, SHARE_HIST_HIGH)
+        x = sec[LOG_MARKET + i]
+        vals[rm + i] = x
+        market[b0 + i] = _bin_of(x * _INV_LN10, MARKET_HIST_LOW, MARKET_HIST_HIGH)
+    for q in range(n_comp + 2):
+        lo, hi = _min_max(vals, offset(q), n, INF, -INF)
+        lo = math.exp(lo)
+        hi = math.exp(hi)
+        if lo < mm[slot, s, q, month_row, 0]:
+            mm[slot, s, q, month_row, 0] = lo
+        if hi > mm[slot, s, q, month_row, 1]:
+            mm[slot, s, q, month_row, 1] = hi
+
+
+@no_refcounts
+def flush_share_bins(binbuf, n_paths, hist, slot, s):
+    """Add a task's buffered share bins (company + 2, recorded month, path) to histogram slot ``slot`` of set ``s``."""
+    for q in range(binbuf.shape[0]):
+        for r in range(binbuf.shape[1]):
+            counts = hist[slot, s, q, r]
+            bins = binbuf[q, r]
+            for ip in range(n_paths):
+                counts[bins[ip]] += 1
+
+
+@no_refcounts
 def keep_lanes(lanes, beta, n, n_comp, p0, keep, m):
     """Store month ``m`` of the lanes whose path index ``p0 + i`` is below the number kept.
 
-    ``keep`` = (kept paths (variable, path, company, month) float32, number kept).
+    ``keep`` = (kept paths (variable, path, company, month) float32, the market
+    (path, month) float32, 0 without competition, number kept).
     """
     _, S, sec = lanes
-    kept, keep_n = keep
+    kept, kept_market, keep_n = keep
     for i in range(n):
         p = p0 + np.int64(i)
         if p < keep_n:
+            kept_market[p, m] = math.exp(sec[LOG_MARKET + i])
             for c in range(n_comp):
                 cs = company_state(c)
                 alive = S[cs + ALIVE + i] > 0.5
@@ -223,15 +292,17 @@ def trace_lanes(lanes, n, n_comp, p0, trace, m):
     """Store month ``m`` of the whole state of the lanes whose path index ``p0 + i`` is below the number traced.
 
     ``trace`` = (state (variable, path, company, month) float64 in the order of
-    :data:`simulator.model.quantities.STATE_NAMES`, sector mood (path, month),
+    :data:`simulator.model.quantities.STATE_NAMES`, sector state (variable, path,
+    month) in the order of :data:`simulator.model.quantities.SECTOR_STATE_NAMES`,
     number traced).  For the engines' path-by-path comparison.
     """
     _, S, sec = lanes
-    state, mood, trace_n = trace
+    state, sector, trace_n = trace
     for i in range(n):
         p = p0 + np.int64(i)
         if p < trace_n:
-            mood[p, m] = sec[MOOD + i]
+            for k in range(len(SECTOR_TRACED)):
+                sector[k, p, m] = sec[SECTOR_TRACED[k] + i]
             for c in range(n_comp):
                 cs = company_state(c)
                 for k in range(len(TRACED)):

@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 
+from simulator.engines.kernels.competition import shares, start_competition
 from simulator.engines.kernels.diffusion import ou_coefficients
 from simulator.engines.kernels.fastmath import INF
 from simulator.engines.kernels.lanes import LANES, offset
@@ -33,9 +34,11 @@ from simulator.engines.kernels.state import (
     LOG_CAPACITY,
     LOG_CHAMPION_RATIO,
     LOG_COLLAPSE_RATIO,
+    LOG_COMPETED,
     LOG_DEMAND,
     LOG_MAX_PRICE_TO_SALES,
     LOG_PRICE,
+    LOG_PULL_AT_START,
     LOG_REVENUE,
     LOG_REVENUE_PER_CARD,
     LOG_UNIT_COST,
@@ -155,6 +158,15 @@ def start_lanes(lanes, event_table, p_none, n_comp, n, dt, chips_on):
             S[cs + NARRATIVE + i] = e0 - P[cp + COMPANY.beta_sector + i] * sec[MOOD + i]
             S[cs + LOG_VALUATION_AT_START + i] = math.log(P[cp + COMPANY.valuation + i])
             S[cs + LOG_VALUATION + i] = S[cs + LOG_VALUATION_AT_START + i]
+        start_competition(lanes, n_comp, i, P[GLOBAL.sector.competition.enabled + i] > 0.5)
+    if n > 0 and P[GLOBAL.sector.competition.enabled] > 0.5:
+        # The start shares by the month's own arithmetic (with concentration 0 they never move);
+        # the competed demand at start is each company's revenue exactly, as its E0 assumes.
+        shares(lanes, n_comp, n)
+        for c in range(n_comp):
+            cs = company_state(c)
+            for i in range(n):
+                S[cs + LOG_COMPETED + i] = S[cs + LOG_PULL_AT_START + i]
 
 
 @no_refcounts

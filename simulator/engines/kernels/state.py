@@ -15,17 +15,74 @@ from numba import njit
 
 from simulator.engines.kernels.lanes import LANES, row
 from simulator.model import parameters as registry
-from simulator.model.quantities import STATE_NAMES
+from simulator.model.quantities import SECTOR_STATE_NAMES, STATE_NAMES
 
 __all__ = [
-    "ALIVE", "BRANCH", "CARDS", "CASH", "COMPANY", "COMPANY_ROWS", "COMPANY_SLOT", "EVENT", "FAILURE_MONTH", "FLOW", "GLOBAL", "GLOBAL_SLOT",
-    "GROWTH", "GROWTH_DECAY", "GROWTH_NOISE", "IMPORT_FACTOR", "LOG_BASE_MULTIPLE", "LOG_CAPACITY",
-    "LOG_CHAMPION_RATIO", "LOG_COLLAPSE_RATIO", "LOG_DEMAND", "LOG_MAX_PRICE_TO_SALES", "LOG_PRICE",
-    "LOG_REVENUE", "LOG_REVENUE_PER_CARD", "LOG_UNIT_COST", "LOG_VALUATION", "LOG_VALUATION_AT_START",
-    "LOSS_CARRYFORWARD", "MARGIN", "MARGIN_AT_START", "MOOD", "MOOD_DECAY", "MOOD_NOISE", "NARRATIVE",
-    "NARRATIVE_AT_START", "NARRATIVE_DECAY", "NARRATIVE_NOISE", "NEW_CARDS", "OPEX", "OPEX_GROWTH", "PTRS",
-    "PTRS_RATE", "RAISED", "REVENUE", "SECTOR_ROWS", "SIGMA_GROWTH", "SIGMA_REVENUE", "TRACED", "VALUE_AT_FAILURE",
-    "VOLATILITY_DECAY", "company_params", "company_slot", "company_state",
+    "ALIVE",
+    "BRANCH",
+    "CARDS",
+    "CASH",
+    "COMPANY",
+    "COMPANY_ROWS",
+    "COMPANY_SLOT",
+    "EVENT",
+    "FAILURE_MONTH",
+    "FLOW",
+    "GLOBAL",
+    "GLOBAL_SLOT",
+    "GROWTH",
+    "GROWTH_DECAY",
+    "GROWTH_NOISE",
+    "IMPORT_FACTOR",
+    "LOG_BASE_MULTIPLE",
+    "LOG_CAPACITY",
+    "LOG_CHAMPION_RATIO",
+    "LOG_COLLAPSE_RATIO",
+    "LOG_COMPETED",
+    "LOG_DEMAND",
+    "LOG_MARKET",
+    "LOG_MAX_PRICE_TO_SALES",
+    "LOG_PLATFORMS_AT_START",
+    "LOG_PLATFORM_SHARE",
+    "LOG_PRICE",
+    "LOG_PULL_AT_START",
+    "LOG_REVENUE",
+    "LOG_REVENUE_PER_CARD",
+    "LOG_SHARE",
+    "LOG_UNIT_COST",
+    "LOG_VALUATION",
+    "LOG_VALUATION_AT_START",
+    "LOSS_CARRYFORWARD",
+    "MARGIN",
+    "MARGIN_AT_START",
+    "MOOD",
+    "MOOD_DECAY",
+    "MOOD_NOISE",
+    "NARRATIVE",
+    "NARRATIVE_AT_START",
+    "NARRATIVE_DECAY",
+    "NARRATIVE_NOISE",
+    "NEW_CARDS",
+    "OPEX",
+    "OPEX_GROWTH",
+    "PLATFORM_PULL",
+    "PLATFORM_SHARE",
+    "PTRS",
+    "PTRS_RATE",
+    "RAISED",
+    "REVENUE",
+    "SECTOR_ROWS",
+    "SECTOR_TRACED",
+    "SHARE_MAX",
+    "SHARE_SUM",
+    "SIGMA_GROWTH",
+    "SIGMA_REVENUE",
+    "TRACED",
+    "VALUE_AT_FAILURE",
+    "VOLATILITY_DECAY",
+    "company_params",
+    "company_slot",
+    "company_state",
 ]
 
 # Company state: what a company is in a path, month by month.
@@ -67,7 +124,11 @@ LOG_REVENUE_PER_CARD = row(33)
 PTRS = row(34)                # rows PTRS .. PTRS + 4: numpy's PTRS constants
 # Accumulated over the path.
 RAISED = row(39)              # money raised after the start (market and backstop), discounted to the start
-COMPANY_ROWS = 40
+# Competition (MODEL.md step 9; LOG_DEMAND is then the company's pull A). Without it -inf (no share).
+LOG_PULL_AT_START = row(40)   # log revenue at start: the pull's reference (a = A / A(start))
+LOG_SHARE = row(41)           # log market share of the month (-inf after failure)
+LOG_COMPETED = row(42)        # log competed demand, log(share * M): the demand served in place of D
+COMPANY_ROWS = 43
 
 # Sector state, one set of rows per path.
 MOOD = row(0)                 # sector mood S
@@ -76,14 +137,26 @@ MOOD_NOISE = row(2)           # OU noise scale of S
 LOG_CHAMPION_RATIO = row(3)
 LOG_MAX_PRICE_TO_SALES = row(4)
 LOG_COLLAPSE_RATIO = row(5)
-SECTOR_ROWS = 6
+# Competition (MODEL.md step 9); without it the market is -inf and the platforms' share 0.
+LOG_MARKET = row(6)           # log market size M
+PLATFORM_PULL = row(7)        # log of the platforms' pull relative to its start, log a0
+LOG_PLATFORMS_AT_START = row(8)  # log P0 = log(M(start) - sum of the companies' revenue at start)
+PLATFORM_SHARE = row(9)       # the platforms' market share of the month
+SHARE_MAX = row(10)           # scratch of the share computation (log-sum-exp shift)
+SHARE_SUM = row(11)           # scratch of the share computation (sum of the shifted pulls)
+LOG_PLATFORM_SHARE = row(12)  # log of the platforms' share (-inf: none), for the recorded fans
+SECTOR_ROWS = 13
 
 #: The rows of the traced state (simulator.model.quantities.STATE_NAMES), in that order.
 TRACED = (NARRATIVE, GROWTH, LOG_DEMAND, LOG_PRICE, LOG_UNIT_COST, CARDS, IMPORT_FACTOR, CASH, OPEX,
           LOSS_CARRYFORWARD, ALIVE, VALUE_AT_FAILURE, FAILURE_MONTH, SIGMA_REVENUE, SIGMA_GROWTH, REVENUE,
-          NEW_CARDS, MARGIN, LOG_VALUATION, LOG_CAPACITY, RAISED)
+          NEW_CARDS, MARGIN, LOG_VALUATION, LOG_CAPACITY, RAISED, LOG_SHARE, LOG_COMPETED)
 if len(TRACED) != len(STATE_NAMES):  # pragma: no cover - a new state name needs its row here
     raise ImportError("kernels/state.py: TRACED must give one row per simulator.model.quantities.STATE_NAMES")
+#: The rows of the traced sector state (simulator.model.quantities.SECTOR_STATE_NAMES), in that order.
+SECTOR_TRACED = (MOOD, LOG_MARKET, PLATFORM_PULL, PLATFORM_SHARE)
+if len(SECTOR_TRACED) != len(SECTOR_STATE_NAMES):  # pragma: no cover
+    raise ImportError("kernels/state.py: SECTOR_TRACED must give one row per SECTOR_STATE_NAMES")
 
 # The parameters' rows in ``P``, by the schema's attribute names.
 GLOBAL = registry.GLOBAL.namespace(LANES, np.uint64)

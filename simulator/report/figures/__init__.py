@@ -22,7 +22,8 @@ Conventions shared by all figures:
 
 Run results (``simulator.run``): :func:`valuation_fan`, :func:`outcome_probabilities`,
 :func:`valuation_distribution`, :func:`survival_curve`, :func:`revenue_capacity`,
-:func:`valuation_decomposition`, :func:`any_champion`.  Study results, in the
+:func:`valuation_decomposition`, :func:`any_champion`, :func:`champion_count`,
+:func:`market_shares` (competition).  Study results, in the
 shapes documented in each docstring: :func:`sweep_lines` (one swept key),
 :func:`sweep_heatmap` (two or more), :func:`sensitivity_tornado`,
 :func:`sensitivity_morris`, :func:`sensitivity_sobol`,
@@ -43,6 +44,7 @@ from simulator.report.figures.common import (
     short_amount,
     tick_decimals,
 )
+from simulator.report.figures.competition import champion_count, market_shares
 from simulator.report.figures.discovery import discovery_limits, discovery_tradeoff
 from simulator.report.figures.run import (
     any_champion,
@@ -72,11 +74,13 @@ __all__ = [
     "any_champion",
     "attribution_shifts",
     "batch_summary",
+    "champion_count",
     "discovery_limits",
     "discovery_tradeoff",
     "distribution_mode",
     "key_units",
     "label_decimals",
+    "market_shares",
     "outcome_probabilities",
     "output_units",
     "revenue_capacity",
