@@ -36,7 +36,7 @@ def register(sub) -> dict:
 def _cmd_implied(args: argparse.Namespace) -> int:
     from simulator.errors import UnreachableError
     from simulator.model.scenario_file import load_scenario
-    from simulator.results.accessor import format_amount
+    from simulator.results.formatting import format_amount
     from simulator.studies.calibrate import (
         default_implied_range,
         fundamental_value,
@@ -79,7 +79,7 @@ def _cmd_implied(args: argparse.Namespace) -> int:
 
 
 def _readings_text(readings: dict, cur: str) -> str:
-    from simulator.results.accessor import format_amount
+    from simulator.results.formatting import format_amount
 
     parts = []
     for reading, label in (("equity", "equity value"), ("business", "business value")):
@@ -91,7 +91,7 @@ def _readings_text(readings: dict, cur: str) -> str:
 def _print_market(scenario, args) -> None:
     """The big market delusion check: required revenues against the stated market."""
     import simulator
-    from simulator.results.accessor import format_amount
+    from simulator.results.formatting import format_amount, percent_ci
 
     if scenario.sector.market_size <= 0 and len(scenario.companies) < 2:
         return
@@ -115,5 +115,4 @@ def _print_market(scenario, args) -> None:
         verdict = "MORE than" if total > market else "less than"
         print(f"  stated market by month {h}: {format_amount(market)} -> the prices imply {verdict} the whole "
               f"market ({100 * total / market:.1f}%)")
-        print(f"  P(combined simulated revenue exceeds the market at month {h}) = {100 * p:.2f}% "
-              f"[{100 * lo:.2f}%, {100 * hi:.2f}%]")
+        print(f"  P(combined simulated revenue exceeds the market at month {h}) = {percent_ci(p, lo, hi)}")

@@ -54,6 +54,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         print(sweep_table(ds))
         print()
     sets = int(ds.attrs["parameter_sets"])
-    print(f"{sets:,} parameter sets x {ds.attrs['paths']:,} paths in {elapsed:.2f} s "
-          f"({ds.attrs['kernel_calls']} kernel calls, {args.engine}); results: {out}")
+    calls = int(ds.attrs["kernel_calls"])
+    print(f"{sets:,} parameter set{'s' if sets != 1 else ''} x {ds.attrs['paths']:,} paths in {elapsed:.2f} s "
+          f"({calls} kernel call{'s' if calls != 1 else ''}, {args.engine}); results: {out}")
     return 0

@@ -46,6 +46,7 @@ __all__ = [
     "Record",
     "build_layout",
     "layout_fingerprint",
+    "parameter_units",
 ]
 
 
@@ -274,6 +275,27 @@ BRANCH = Record.of("branch", Branch)
 #: Columns of the integer event table: company (-1 sector), slot of the event
 #: record in theta, first branch, number of branches.
 EVENT_TABLE = namedtuple("EventTable", "company slot first_branch n_branches")(0, 1, 2, 3)
+
+
+def parameter_units(path: str, currency: str = "") -> str:
+    """Units of the numeric key at a dotted path (``cards/month``; ``{currency}`` replaced), ``""`` if none."""
+    parts = str(path).split(".")
+    records: tuple[Record, ...] = (GLOBAL,)
+    rest = parts
+    if parts[0] == "companies" and len(parts) > 2:
+        records, rest = (COMPANY,), parts[2:]
+    if "events" in rest:
+        rest = rest[rest.index("events") + 2:]
+        records = (EVENT, BRANCH)
+        if rest[:1] == ["outcomes"]:
+            rest = rest[2:]
+    key = ".".join(rest)
+    for record in records:
+        if key in record.keys:
+            info = record.parameters[record.slots(key)[0]].info
+            extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+            return str(extra.get("units", "")).replace("{currency}", currency)
+    return ""
 
 
 def layout_fingerprint() -> str:

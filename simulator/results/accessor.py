@@ -2,35 +2,18 @@
 
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
-import numpy as np
 import xarray as xr
 
-__all__ = ["FundamentalValue", "SimulationAccessor", "format_amount"]
+from simulator.results.formatting import format_amount, percent, text_table
+
+__all__ = ["FundamentalValue", "SimulationAccessor", "format_amount"]  # format_amount: results.formatting
 
 
-def format_amount(value: float, currency: str = "") -> str:
-    """An amount with a K/M/B/T suffix: ``format_amount(7e11, "CNY") == "700B CNY"``."""
-    if value is None or not np.isfinite(value):
-        text = "unlimited" if value is not None and value > 0 else "n/a"
-        return text
-    sign = "-" if value < 0 else ""
-    value = abs(float(value))
-    for factor, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if value >= factor:
-            scaled = value / factor
-            digits = 0 if scaled >= 100 else (1 if scaled >= 10 else 2)
-            text = f"{sign}{scaled:.{digits}f}{suffix}"
-            break
-    else:
-        text = f"{sign}{value:.0f}"
-    return f"{text} {currency}".strip()
-
-
-def _pct(p: float) -> str:
-    return "  n/a" if not math.isfinite(p) else f"{100 * p:5.1f}%"
+def _cell(p: float, lo: float, hi: float) -> str:
+    """A probability and its interval, the point value right-aligned so that columns of them line up."""
+    return f"{percent(p):>7} [{percent(lo)}, {percent(hi)}]"
 
 
 class FundamentalValue(NamedTuple):
@@ -86,30 +69,29 @@ class SimulationAccessor:
                  f"seed entropy {ds.attrs.get('seed_entropy', '?')}, engine {ds.attrs.get('engine', '?')}",
                  "",
                  "Outcome probabilities, 95% Wilson intervals "
-                 "(champion share = P(champion) / (P(champion) + P(collapse)))",
-                 f"{'company':<12}{'month':>6}  {'champion':<22}{'contested':<22}{'collapse':<22}"
-                 f"{'champion share':<22}"]
+                 "(champion share = P(champion) / (P(champion) + P(collapse)))"]
+        rows = []
         for company in ds["company"].values:
             for h in ds["horizon"].values:
-                cells = []
-                for outcome in ("champion", "contested", "collapse"):
-                    p, lo, hi = self.outcome(company, int(h), outcome)
-                    cells.append(f"{_pct(p)} [{_pct(lo).strip()}, {_pct(hi).strip()}]")
+                cells = [_cell(*self.outcome(company, int(h), outcome))
+                         for outcome in ("champion", "contested", "collapse")]
                 share = float(ds["champion_share"].sel(company=company, horizon=h))
                 slo, shi = ds["champion_share_ci"].sel(company=company, horizon=h).values
-                cells.append(f"{_pct(share)} [{_pct(slo).strip()}, {_pct(shi).strip()}]")
-                lines.append(f"{company:<12}{int(h):>6}  " + "".join(f"{c:<22}" for c in cells))
+                cells.append(_cell(share, slo, shi))
+                rows.append([str(company), str(int(h)), *cells])
+        lines += text_table(["company", "month", "champion", "contested", "collapse", "champion share"], rows,
+                            align="lrllll")
         if "any_champion" in ds:
             lines += ["", "At least one champion (the 'insurance' view)"]
+            rows = []
             for h in ds["horizon"].values:
-                p = float(ds["any_champion"].sel(horizon=h))
                 lo, hi = ds["any_champion_ci"].sel(horizon=h).values
-                lines.append(f"{'month':>6} {int(h):>4}  {_pct(p)} [{_pct(lo).strip()}, {_pct(hi).strip()}]")
+                rows.append([str(int(h)), _cell(float(ds["any_champion"].sel(horizon=h)), lo, hi)])
+            lines += text_table(["month", "P(at least one champion)"], rows, align="rl")
         lines += ["", f"Valuation at start vs fundamental value ({cur})",
                   "(equity value: each path floored at 0, limited liability; business value: not floored, "
-                  "minus the money raised after the start)",
-                  f"{'company':<12}{'valuation':>12}{'P/S':>9}{'equity value [95% CI]':>34}"
-                  f"{'business value [95% CI]':>36}{'narrative premium':>20}{'E0':>8}"]
+                  "minus the money raised after the start)"]
+        rows = []
         for company in ds["company"].values:
             sel = ds.sel(company=company)
             cells = []
@@ -121,10 +103,11 @@ class SimulationAccessor:
                 cells.append(f"{format_amount(float(sel[name]))} [{format_amount(lo)}, {format_amount(hi)}]")
             premium = float(sel["narrative_premium"])
             share = float(sel["narrative_premium_share"])
-            lines.append(f"{company:<12}{format_amount(float(sel['valuation_start'])):>12}"
-                          f"{float(sel['price_to_sales_start']):>9.0f}{cells[0]:>34}{cells[1]:>36}"
-                          f"{format_amount(premium) + f' ({100 * share:.0f}%)':>20}"
-                          f"{float(sel['implied_narrative']):>8.2f}")
+            rows.append([str(company), format_amount(float(sel["valuation_start"])),
+                         f"{float(sel['price_to_sales_start']):.0f}", cells[0], cells[1],
+                         f"{format_amount(premium)} ({percent(share)})", f"{float(sel['implied_narrative']):.2f}"])
+        lines += text_table(["company", "valuation", "P/S", "equity value [95% CI]", "business value [95% CI]",
+                             "narrative premium", "E0"], rows)
         if "valuation_quantile" in ds:
             last = int(ds["horizon"].values[-1])
             lines += ["", f"Valuation at month {last}: median and 5-95% range ({cur})"]

@@ -31,7 +31,7 @@ from matplotlib.ticker import (
 
 from simulator.errors import ReportError
 from simulator.model.schema import Effects
-from simulator.results.accessor import format_amount
+from simulator.results.formatting import format_amount
 
 __all__ = [
     "AMOUNT_FORMATTER",
