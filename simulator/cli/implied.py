@@ -29,6 +29,7 @@ def register(sub) -> dict:
     p.add_argument("--reading", choices=("equity", "business"), default="equity",
                    help="which fundamental value must equal the valuation (MODEL.md step 8): equity, floored at "
                         "zero (default), or business, not floored and minus the money raised after the start")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     return {"implied": _cmd_implied}
 
@@ -37,6 +38,7 @@ def _cmd_implied(args: argparse.Namespace) -> int:
     from simulator.errors import UnreachableError
     from simulator.model.scenario_file import load_scenario
     from simulator.results.formatting import format_amount
+    from simulator.runner.progress import study_bar
     from simulator.studies.calibrate import (
         default_implied_range,
         fundamental_value,
@@ -57,7 +59,9 @@ def _cmd_implied(args: argparse.Namespace) -> int:
     if company not in names:
         raise UserError(f"--company {company!r}: no such company (known: {', '.join(names)})")
     v0 = scenario.companies[names.index(company)].valuation
-    readings = fundamental_value(scenario, company, paths=args.paths, seed=args.seed, engine=args.engine)
+    with study_bar("implied", not args.quiet) as bar:
+        readings = fundamental_value(scenario, company, paths=args.paths, seed=args.seed, engine=args.engine,
+                                     progress=None if bar is None else bar.update)
     print(f"{company}: stated valuation {format_amount(v0, cur)}; with the scenario's own assumptions "
           f"{_readings_text(readings, cur)}")
     equity = readings["equity"][0]
@@ -66,7 +70,8 @@ def _cmd_implied(args: argparse.Namespace) -> int:
     code = 0
     try:
         res = implied_value(scenario, company, param, paths=args.paths, seed=args.seed,
-                            replicates=args.replicates, engine=args.engine, reading=args.reading)
+                            replicates=args.replicates, engine=args.engine, reading=args.reading,
+                            progress=not args.quiet)
         print(f"  for the {args.reading} value to equal {format_amount(v0, cur)}, {param.path} must be "
               f"{res.value:.4g} +- {res.standard_error:.2g} (standard error over {res.per_seed.size} seeds; "
               f"searched [{param.low:g}, {param.high:g}])")
@@ -95,7 +100,7 @@ def _print_market(scenario, args) -> None:
 
     if scenario.sector.market_size <= 0 and len(scenario.companies) < 2:
         return
-    ds = simulator.run(scenario, paths=args.paths, seed=args.seed)
+    ds = simulator.run(scenario, paths=args.paths, seed=args.seed, progress=not args.quiet)
     cur = scenario.currency
     h = int(ds["horizon"].values[-1])
     print(f"\nRevenue each company must reach by month {h} for its valuation to be fair "

@@ -52,7 +52,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         parser, handlers = build_parser()
         args = parser.parse_args(argv)
-        return handlers[args.command](args)
+        if getattr(args, "quiet", False) or getattr(args, "engine", "numba") != "numba":
+            return handlers[args.command](args)
+        from simulator.engines.dispatch import compile_notice
+
+        # A first run compiles the kernels for a while: say so, rather than seem to hang.
+        with compile_notice(lambda message: print(f"simulator: {message}", file=sys.stderr, flush=True)):
+            return handlers[args.command](args)
     except UserError as exc:
         for line in str(exc).splitlines() or [""]:  # every error of a file at once, one line each
             print(f"simulator: error: {line}", file=sys.stderr)

@@ -156,7 +156,8 @@ def given_data(draws: np.ndarray, outcomes: np.ndarray, names: Sequence[str], ou
     return ds
 
 
-def draws_from(source: Path | Scenario, *, paths: int | None, seed, overrides, threads, engine):
+def draws_from(source: Path | Scenario, *, paths: int | None, seed, overrides, threads, engine,
+               progress: bool = False):
     """(draws, outcomes, input names, horizons, companies, attrs) from a results file or a run."""
     if isinstance(source, Path) and source.suffix == ".nc":
         from simulator.results.io import open_results
@@ -179,7 +180,7 @@ def draws_from(source: Path | Scenario, *, paths: int | None, seed, overrides, t
         raise UserError(f"{scenario.source_path or scenario.name}: no uncertain inputs; give some keys as "
                         "distributions, e.g. long_run = {dist = \"uniform\", low = 0.1, high = 0.6}")
     n = min(int(paths or scenario.scenario.paths), RECORDED_PATHS)
-    ds = simulator.run(scenario, paths=n, seed=seed, threads=threads, engine=engine)
+    ds = simulator.run(scenario, paths=n, seed=seed, threads=threads, engine=engine, progress=progress)
     attrs = {k: v for k, v in ds.attrs.items() if k.startswith(("scenario_", "seed_", "uncertain"))
              or k in ("currency", "block_size", "engine", "simulator_version")}
     return (ds["input_draw"].values, ds["path_outcome"].values, [str(x) for x in ds["input"].values],

@@ -414,7 +414,7 @@ def sensitivity(
         methods = GIVEN_DATA if method == "given-data" else (method,)
         source = scenario if isinstance(scenario, Scenario) else Path(scenario)
         draws, outcomes, names, horizons, companies, attrs, sc = draws_from(
-            source, paths=paths, seed=seed, overrides=overrides, threads=threads, engine=engine)
+            source, paths=paths, seed=seed, overrides=overrides, threads=threads, engine=engine, progress=progress)
         sc = sc or scenario_from_attrs(attrs, companies, horizons)
         outs = [parse_output(t, sc) for t in outputs] or default_outputs(sc)
         ds = given_data(draws, outcomes, names, outs, np.asarray(horizons), methods,
