@@ -1,4 +1,4 @@
-"""Command line: ``simulator run|validate|report|calibrate|implied|compare|batch|sweep|sensitivity|attribute|docs``.
+"""Command line: ``simulator run|validate|report|export|calibrate|implied|compare|batch|sweep|sensitivity|attribute|docs``.
 
 Every user error ends in one line on stderr naming the file, the dotted key,
 the value and the allowed range, and exit code 2; never a traceback.  Each
@@ -20,6 +20,7 @@ from simulator.cli import (
     calibrate,
     compare,
     docs,
+    export,
     implied,
     report,
     run,
@@ -33,7 +34,7 @@ from simulator.errors import UserError
 __all__ = ["build_parser", "main"]
 
 #: The commands, in the order ``simulator --help`` lists them.
-COMMANDS = (run, validate, report, calibrate, implied, compare, batch, sweep, sensitivity, attribute, docs)
+COMMANDS = (run, validate, report, export, calibrate, implied, compare, batch, sweep, sensitivity, attribute, docs)
 
 
 def build_parser() -> tuple[Parser, dict]:

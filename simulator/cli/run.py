@@ -9,6 +9,7 @@ import argparse
 import time
 from pathlib import Path
 
+from simulator.cli.export import add_csv_option, write_csv_tables
 from simulator.cli.options import add_run_options, non_negative_int, positive_int
 from simulator.cli.outputs import default_output
 from simulator.errors import UsageError
@@ -27,6 +28,7 @@ def register(sub) -> dict:
                    help="keep the first N full paths in the results (float32)")
     p.add_argument("--report", type=Path, metavar="DIR",
                    help="also write the figures and report of the run to DIR")
+    add_csv_option(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar and no table")
     p.add_argument("--precision", type=float, metavar="HALF_WIDTH",
                    help="choose the number of paths so that the 95%% CI half-width of the targeted "
@@ -78,6 +80,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
         ds.attrs["overrides"] = json.dumps(args.overrides)
     simulator.save_results(ds, out)
+    write_csv_tables(ds, args.csv)
     if not args.quiet:
         print(ds.sim.table())
         print()

@@ -10,6 +10,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+from simulator.cli.export import add_csv_option, write_csv_tables
 from simulator.cli.options import add_study_options
 from simulator.cli.outputs import default_output
 from simulator.errors import UserError
@@ -33,6 +34,7 @@ def register(subparsers) -> dict[str, Callable[[argparse.Namespace], int]]:
                         "(default: champion and collapse at the last horizon)")
     p.add_argument("--samples", type=int, help="morris trajectories (default 20) or Sobol base samples "
                    "N, a power of two >= 64 (default 128)")
+    add_csv_option(p)
     add_study_options(p, paths_help=f"paths per evaluation (default {DEFAULT_PATHS:,}); given-data: paths "
                       "of the one run")
     p.add_argument("--out", type=Path, help="results file (default: results/<scenario>_<method>[-<hash of the options>].nc)")
@@ -57,6 +59,7 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
         "paths": args.paths, "seed": args.seed, "engine": args.engine != "numba" and args.engine},
         kind=args.method.replace("-", "_"))
     save_results(ds, out)
+    write_csv_tables(ds, args.csv)
     if not args.quiet:
         print(sensitivity_table(ds))
         print()

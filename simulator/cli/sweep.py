@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from simulator.cli.export import add_csv_option, write_csv_tables
 from simulator.cli.options import add_study_options
 from simulator.cli.outputs import default_output
 from simulator.errors import UserError
@@ -26,6 +27,7 @@ def register(subparsers) -> dict[str, Callable[[argparse.Namespace], int]]:
                    help="swept key: LO:HI:N (N points, default 11), LO:HI:N:log or v1,v2,...; repeat "
                         "for a grid")
     add_study_options(p, paths_help="paths per grid point (default: the scenario's)")
+    add_csv_option(p)
     p.add_argument("--no-quantiles", action="store_true",
                    help="skip the quantiles at the horizons (less memory, larger batches)")
     p.add_argument("--out", type=Path, help="results file (default: results/<scenario name>_sweep-<hash of the options>.nc)")
@@ -52,6 +54,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         "param": args.param, "set": args.overrides, "paths": args.paths, "seed": args.seed,
         "engine": args.engine != "numba" and args.engine, "no_quantiles": args.no_quantiles}, kind="sweep")
     save_results(ds, out)
+    write_csv_tables(ds, args.csv)
     if not args.quiet:
         print(sweep_table(ds))
         print()

@@ -60,6 +60,24 @@ class SimulationAccessor:
             premium=float(sel["narrative_premium"]),
         )
 
+    def tables(self) -> dict:
+        """Every variable in tidy pandas DataFrames, by table name (the tables of ``simulator export --csv``).
+
+        Variables over the same dimensions share a table: one column per
+        dimension, one per variable, ``<name>_low``/``<name>_high`` for an
+        interval.  E.g. ``ds.sim.tables()["company-horizon-outcome"]`` holds the
+        outcome probabilities with their intervals (see :mod:`simulator.results.export`).
+        """
+        from simulator.results.export import tables
+
+        return tables(self._ds)
+
+    def frame(self, name: str):
+        """One variable as a tidy pandas DataFrame (``ds.sim.frame("probability")``)."""
+        from simulator.results.export import frame
+
+        return frame(self._ds, name)
+
     def table(self) -> str:
         """A readable text summary: outcome probabilities with 95% intervals, champion share,
         valuation against fundamental value."""

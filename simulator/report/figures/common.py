@@ -145,9 +145,20 @@ def companies_of(ds: xr.Dataset, companies: Sequence[str] | None) -> list[str]:
     return list(companies)
 
 
+class NotebookFigure(Figure):
+    """A Figure that shows itself in a notebook (Jupyter asks for ``_repr_png_``), pyplot or not."""
+
+    def _repr_png_(self) -> bytes:
+        import io
+
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+        return buffer.getvalue()
+
+
 def new_figure(height: float, width: float = WIDTH) -> Figure:
-    """A Figure on an Agg canvas with constrained layout (no overlapping text)."""
-    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    """A Figure on an Agg canvas with constrained layout (no overlapping text); it shows inline in a notebook."""
+    fig = NotebookFigure(figsize=(width, height), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
 
