@@ -24,9 +24,10 @@ def register(subparsers) -> dict[str, Callable[[argparse.Namespace], int]]:
     p = subparsers.add_parser("sensitivity", help="rank which keys move an output (oat, morris, sobol, "
                               "given-data)")
     p.add_argument("scenario", type=Path, help="scenario TOML file (given-data methods: also a run's .nc)")
-    p.add_argument("--method", required=True, choices=METHODS,
+    p.add_argument("--method", choices=METHODS,
                    help="oat (tornado), morris, sobol; rbd-fast, delta, pawn or given-data (all three) on the "
-                        "per-path draws of the uncertain inputs")
+                        "per-path draws of the uncertain inputs (default: morris for two keys or more, oat for "
+                        "one; given-data for a results file)")
     p.add_argument("--param", action="append", default=[], metavar="PATH=LO:HI",
                    help="studied key and range (default: the scenario's uncertain inputs)")
     p.add_argument("--output", action="append", default=[], metavar="OUT",
@@ -48,6 +49,8 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
 
     if args.samples is not None and args.samples < 1:
         raise UserError(f"--samples {args.samples}: must be >= 1")
+    if args.method is None:
+        args.method = _default_method(args)
     ds = sensitivity(args.scenario, method=args.method, params=args.param, outputs=args.output,
                      samples=args.samples, paths=args.paths, seed=args.seed, threads=args.threads,
                      engine=args.engine, overrides=args.overrides, progress=not args.quiet)
@@ -65,3 +68,16 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
         print()
     print(f"{args.method}: {ds.attrs.get('seconds', 0.0):.2f} s; results: {out}")
     return 0
+
+
+def _default_method(args: argparse.Namespace) -> str:
+    """Morris screening ("which assumptions matter most") for two studied keys or more, a tornado for one;
+    the given-data indices for a results file (its per-path draws need no new run)."""
+    if args.scenario.suffix == ".nc":
+        return "given-data"
+    if args.param:
+        return "morris" if len(args.param) >= 2 else "oat"
+    from simulator.model.scenario_file import load_scenario
+
+    uncertain = load_scenario(args.scenario, overrides=args.overrides).uncertain
+    return "morris" if uncertain is not None and len(uncertain) >= 2 else "oat"

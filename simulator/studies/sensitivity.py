@@ -339,6 +339,11 @@ def _salib_seed(seed) -> int:
 
 
 def _finish(ds: xr.Dataset, ev: _Evaluation, method: str, notes: list[str], **extra) -> xr.Dataset:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an output that is NaN in every evaluation
+        spread = np.nanmax(ev.y, axis=1) - np.nanmin(ev.y, axis=1)
+    ds["output_range"] = (("output",), spread, {"long_name": "largest minus smallest value of the output over "
+                                                             "the evaluations (0: constant)"})
     ds.attrs.update(ev.attrs)
     ds.attrs.update({
         "title": f"Sensitivity ({method}) of scenario {ev.attrs.get('scenario_name', '')}",
@@ -417,8 +422,16 @@ def sensitivity(
             source, paths=paths, seed=seed, overrides=overrides, threads=threads, engine=engine, progress=progress)
         sc = sc or scenario_from_attrs(attrs, companies, horizons)
         outs = [parse_output(t, sc) for t in outputs] or default_outputs(sc)
+        skipped = []
+        if not outputs:  # a default output no path varies says nothing: leave it out, with a note
+            varies = [o for o in outs if np.ptp(o.indicator(outcomes[None], np.asarray(horizons))) > 0]
+            skipped = [_constant_note(o.text, outcomes.shape[0], "of the run") for o in outs if o not in varies]
+            if not varies:
+                raise UserError(f"{source}: every default output is constant: {'; '.join(skipped)}")
+            outs = varies
         ds = given_data(draws, outcomes, names, outs, np.asarray(horizons), methods,
                          _salib_seed(seed if seed is not None else 0), attrs)
+        ds.attrs["notes"] = json.dumps(skipped + json.loads(ds.attrs.get("notes", "[]")))
         ds.attrs["seconds"] = float(time.perf_counter() - start)
         return ds
     if not isinstance(scenario, Scenario):
@@ -428,6 +441,8 @@ def sensitivity(
         scenario = load_scenario(scenario, overrides=overrides)
     elif overrides:
         scenario = with_overrides(scenario, overrides)
+    if seed is None:  # the scenario's seed, for the design as for the paths: the study repeats bit for bit
+        seed = scenario.scenario.seed
     layout = build_layout(scenario)
     ranges = [parse_range(t, scenario, layout) for t in params] if params else uncertain_ranges(scenario)
     if not ranges:
@@ -482,7 +497,31 @@ def sensitivity(
                                       **({"distribution": r.spec.table} if r.spec is not None else {})}
                                      for r in ranges])
     ds.attrs["seconds"] = float(time.perf_counter() - start)
+    if not outputs:
+        ds = _drop_constant_outputs(ds, n_paths)
     return ds
+
+
+def _constant_note(text: str, paths: int, where: str = "of every evaluation") -> str:
+    return (f"{text} is the same on all {paths:,} paths {where}, so no input moves it: left out "
+            "(name it with --output to keep it)")
+
+
+def _drop_constant_outputs(ds: xr.Dataset, paths: int) -> xr.Dataset:
+    """A study's default outputs without those constant over every evaluation (a note says which)."""
+    constant = [str(o) for o, r in zip(ds["output"].values, ds["output_range"].values, strict=True) if r == 0.0]
+    if not constant or len(constant) == ds.sizes["output"]:
+        return ds  # all constant: keep them, their zero indices are the answer
+    kept = ds.sel(output=[str(o) for o in ds["output"].values if str(o) not in constant])
+    key = {"oat": "swing", "morris": "mu_star", "sobol": "ST"}.get(str(ds.attrs.get("method")))
+    if key is not None:  # ranked by the first output, which may have been a constant one
+        kept = sorted_by(kept, key)
+    notes = json.loads(ds.attrs.get("notes", "[]"))
+    notes = [n for n in notes if not any(n.startswith(f"{c}:") for c in constant)]
+    kept.attrs["notes"] = json.dumps([_constant_note(c, paths) for c in constant] + notes)
+    units = json.loads(ds.attrs.get("output_units", "{}"))
+    kept.attrs["output_units"] = json.dumps({k: v for k, v in units.items() if k not in constant})
+    return kept
 
 
 # --------------------------------------------------------------------------- tables
