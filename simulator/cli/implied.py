@@ -37,7 +37,7 @@ def register(sub) -> dict:
 def _cmd_implied(args: argparse.Namespace) -> int:
     from simulator.errors import UnreachableError
     from simulator.model.scenario_file import load_scenario
-    from simulator.results.formatting import format_amount
+    from simulator.results.formatting import format_amount, percent
     from simulator.runner.progress import study_bar
     from simulator.studies.calibrate import (
         default_implied_range,
@@ -66,7 +66,7 @@ def _cmd_implied(args: argparse.Namespace) -> int:
           f"{_readings_text(readings, cur)}")
     equity = readings["equity"][0]
     print(f"  narrative premium (V0 minus equity value): {format_amount(v0 - equity, cur)} "
-          f"({100 * (1 - equity / v0):.1f}% of the valuation)")
+          f"({percent(1 - equity / v0)} of the valuation)")
     code = 0
     try:
         res = implied_value(scenario, company, param, paths=args.paths, seed=args.seed,
@@ -77,7 +77,8 @@ def _cmd_implied(args: argparse.Namespace) -> int:
               f"searched [{param.low:g}, {param.high:g}])")
         print(f"  at {param.path} = {res.value:.4g}: {_readings_text(res.at_solution, cur)}")
     except UnreachableError as exc:
-        print(f"  {exc}")
+        for line in str(exc).splitlines():
+            print(f"  {line}")
         code = 2
     _print_market(scenario, args)
     return code

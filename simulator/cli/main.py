@@ -11,6 +11,7 @@ May import: every layer below :mod:`simulator.cli`.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Sequence
 
@@ -48,11 +49,27 @@ def build_parser() -> tuple[Parser, dict]:
     return parser, handlers
 
 
+#: Options whose value is a range ``LO:HI`` that may start with a minus sign (``--range -1:2``).
+RANGE_OPTIONS = ("--range",)
+_NEGATIVE_RANGE = re.compile(r"^-[0-9.][0-9.eE+-]*:[0-9.eE+-]+$")
+
+
+def _join_negative_ranges(argv: Sequence[str]) -> list[str]:
+    """``--range -1:2`` as ``--range=-1:2``: argparse would take a value starting with "-" for an option."""
+    out: list[str] = []
+    for arg in argv:
+        if out and out[-1] in RANGE_OPTIONS and _NEGATIVE_RANGE.match(arg):
+            out[-1] = f"{out[-1]}={arg}"
+        else:
+            out.append(arg)
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``simulator`` console script; returns the exit code."""
     try:
         parser, handlers = build_parser()
-        args = parser.parse_args(argv)
+        args = parser.parse_args(_join_negative_ranges(sys.argv[1:] if argv is None else argv))
         if getattr(args, "quiet", False) or getattr(args, "engine", "numba") != "numba":
             return handlers[args.command](args)
         from simulator.engines.dispatch import compile_notice

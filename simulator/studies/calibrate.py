@@ -406,10 +406,8 @@ def _implied_value(scenario, company, param, *, paths, seed, replicates, engine,
                           param.high, grid, fv - v0)
         except ValueError:
             if r == 0:
-                raise UnreachableError(
-                    f"no value of {param.path} in [{param.low:g}, {param.high:g}] makes the {reading} value "
-                    f"of {company} reach its valuation {v0:.4g}: it goes from {fv.min():.4g} to {fv.max():.4g}; "
-                    "widen the range (--range)") from None
+                raise _unreachable(ev, scenario, company, param, grid, fv, reading=reading, seed=ss,
+                                   engine=engine) from None
             continue
         solutions.append(x)
     per_seed = np.asarray(solutions)
@@ -420,6 +418,61 @@ def _implied_value(scenario, company, param, *, paths, seed, replicates, engine,
     at_solution = _readings(solved.tally([[value]]), c, solved.theta([value])[_valuation_slot(c)])
     return ImpliedValue(param=param, company=company, reading=reading, value=value, standard_error=se,
                         per_seed=per_seed, valuation=v0, at_scenario=at_scenario, at_solution=at_solution)
+
+
+def _wide_grid(low: float, high: float, n: int) -> np.ndarray:
+    """Points over a key's whole allowed range: geometric when it spans many decades (amounts), else even."""
+    if low >= 0.0 and high > 0.0 and high / max(low, high * 1e-12) > 1e3:
+        return np.geomspace(max(low, high * 1e-12), high, n)
+    return np.linspace(low, high, n)
+
+
+def _unreachable(ev: Evaluator, scenario: Scenario, company: str, param: ParamRange, grid: np.ndarray,
+                 fv: np.ndarray, *, reading: str, seed, engine: str) -> UnreachableError:
+    """The error of an implied value that the searched range does not reach, saying what would.
+
+    Over the key's whole allowed range: either where the value is reached (a
+    ``--range`` to search), or, when nowhere, what binds at the most favourable
+    value and the override that lifts it (:mod:`simulator.studies.binding`).
+    """
+    from simulator.errors import ScenarioError
+    from simulator.model.parameters import parameter_bounds
+    from simulator.results.formatting import format_amount
+    from simulator.studies.binding import what_binds
+
+    c = [x.name for x in scenario.companies].index(company)
+    v0 = scenario.companies[c].valuation
+    cur = scenario.currency
+    low, high = parameter_bounds(param.path)
+    if not (math.isfinite(low) and math.isfinite(high)):
+        low, high = param.low, param.high
+    wide = []
+    for x in _wide_grid(low, high, 2 * len(grid) + 1):
+        try:
+            ev.theta([x])  # an open end of the range is no allowed value
+        except ScenarioError:
+            continue
+        wide.append(x)
+    wide = np.asarray(wide)
+    xs = np.concatenate([grid, wide])
+    values = np.concatenate([fv, ev.fundamental(wide[:, None], c, reading) if wide.size else np.zeros(0)])
+    order = np.argsort(xs, kind="stable")
+    xs, values = xs[order], values[order]
+    above = values >= v0
+    searched = f"[{param.low:g}, {param.high:g}]"
+    head = (f"no value of {param.path} in {searched} makes the {reading} value of {company} reach its valuation "
+            f"{format_amount(v0, cur)}: it goes from {format_amount(fv.min())} to {format_amount(fv.max())}")
+    change = np.flatnonzero(above[1:] != above[:-1])
+    if change.size:
+        i = int(change[0])
+        return UnreachableError(f"{head}; it does between {param.path} = {xs[i]:.4g} and {xs[i + 1]:.4g} "
+                                f"(allowed: [{low:g}, {high:g}]): search there with --range {xs[i]:.4g}:{xs[i + 1]:.4g}")
+    best = int(np.argmax(values))
+    lines = what_binds(scenario, company, param.path, float(xs[best]), paths=ev.paths, seed=seed, engine=engine)
+    return UnreachableError(
+        f"{head}, and no value in its whole allowed range [{low:g}, {high:g}] does: the {reading} value peaks at "
+        f"{format_amount(values[best], cur)} ({param.path} = {xs[best]:.4g}). What binds there:\n"
+        + "\n".join(f"- {line}" for line in lines))
 
 
 def fundamental_value(scenario: Scenario, company: str, *, paths: int, seed=None,
