@@ -65,11 +65,47 @@ def _join_negative_ranges(argv: Sequence[str]) -> list[str]:
     return out
 
 
+#: The commands that may use dask (a cluster); the others never do.
+DASK_COMMANDS = ("batch",)
+#: The commands that run the kernels (given a scenario file); ``sensitivity`` of a results file does not.
+KERNEL_COMMANDS = ("run", "sweep", "sensitivity", "calibrate", "implied", "attribute")
+
+
+def _lighten_start(args) -> None:
+    """Keep a command from importing libraries it never uses (about 1 s of a 2 s run).
+
+    - With dask installed, xarray imports ``dask.array`` when it makes its first
+      variable and ``dask.distributed`` when it writes a NetCDF file, for arrays that
+      are never dask's: dask is hidden from the commands that never use it.
+    - numba checks for scipy's BLAS the first time it loads compiled code, which
+      imports ``scipy.linalg`` (0.3 s); the kernels do no linear algebra, so scipy's
+      BLAS is hidden while they load, and nothing else sees the difference.
+
+    Only in the console script's own process (``main()`` without arguments), which
+    ends with the command: a Python session calling :func:`main` keeps both.
+    """
+    if args.command not in DASK_COMMANDS and "dask" not in sys.modules:
+        sys.modules["dask"] = None  # import dask -> ImportError: xarray takes dask as absent
+    target = getattr(args, "scenario", None) or getattr(args, "results", None)
+    if (args.command in KERNEL_COMMANDS and getattr(args, "engine", "numba") == "numba"
+            and str(target).endswith(".toml") and "simulator.engines.kernels" not in sys.modules
+            and "scipy.linalg" not in sys.modules):
+        from simulator.engines.dispatch import import_kernels
+
+        sys.modules["scipy.linalg.cython_blas"] = None  # numba: no BLAS (none needed)
+        try:
+            import_kernels()
+        finally:
+            del sys.modules["scipy.linalg.cython_blas"]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``simulator`` console script; returns the exit code."""
     try:
         parser, handlers = build_parser()
         args = parser.parse_args(_join_negative_ranges(sys.argv[1:] if argv is None else argv))
+        if argv is None:
+            _lighten_start(args)
         if getattr(args, "quiet", False) or getattr(args, "engine", "numba") != "numba":
             return handlers[args.command](args)
         from simulator.engines.dispatch import compile_notice

@@ -14,7 +14,7 @@ from simulator.cli.export import add_csv_option, write_csv_tables
 from simulator.cli.options import add_study_options
 from simulator.cli.outputs import default_output
 from simulator.errors import UserError
-from simulator.studies.sensitivity import DEFAULT_PATHS, METHODS
+from simulator.studies.methods import DEFAULT_PATHS, METHODS
 
 __all__ = ["register"]
 

@@ -28,8 +28,8 @@ from simulator.engines.tally import Tally, empty_minmax, empty_tally, merge_tall
 from simulator.model import quantities as Q
 from simulator.model.parameters import BRANCH, EVENT, EVENT_TABLE, ParameterLayout
 
-__all__ = ["COMPILE_SECONDS", "DRAWS", "ENGINES", "compile_notice", "engine_threads", "kernel_load_seconds",
-           "max_threads", "rng_bound_seconds", "simulate"]
+__all__ = ["COMPILE_SECONDS", "DRAWS", "ENGINES", "compile_notice", "engine_threads", "import_kernels",
+           "kernel_load_seconds", "max_threads", "rng_bound_seconds", "simulate"]
 
 ENGINES = ("numba", "numpy")
 #: About how long compiling the kernels takes (measured: ``benchmarks/startup.py --cold``, 2 cores); the notice
@@ -290,9 +290,23 @@ def _workspace(layout: ParameterLayout, plan: RunPlan, *, sets_per_group: int, b
         differs=_private(np.empty, layout.n_theta, dtype=np.bool_), all_slots=np.arange(layout.n_theta, dtype=np.int64))
 
 
+def import_kernels():
+    """The kernel package, imported on first use; the import's time counts as loading the kernels
+    (:func:`kernel_load_seconds`): numba and the cached machine code, not simulation."""
+    import sys
+
+    if "simulator.engines.kernels" not in sys.modules:
+        start = time.perf_counter()
+        from simulator.engines import kernels
+
+        _LOAD_SECONDS[0] += time.perf_counter() - start
+        return kernels
+    return sys.modules["simulator.engines.kernels"]
+
+
 def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, keep, threads,
                     uncertain, progress, chunk_blocks, market_h, keep_start=0, hist_buffer=None):
-    from simulator.engines import kernels as K
+    K = import_kernels()
     from simulator.engines.kernels import bundles
 
     n_threads = engine_threads(threads)

@@ -51,7 +51,6 @@ from functools import cached_property
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from simulator.errors import ScenarioError
 from simulator.model.parameters import BRANCH, COMPANY, GLOBAL
@@ -123,6 +122,8 @@ class UncertainInput:
     @cached_property
     def _frozen(self) -> tuple[Any, float, float]:
         """(scipy frozen distribution, CDF at the lower truncation, CDF at the upper)."""
+        from scipy import stats  # here, not at import: scipy.stats costs a command most of a second
+
         p = dict(self.params)
         lo, hi = p.get("low"), p.get("high")
         kind = self.dist

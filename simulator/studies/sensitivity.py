@@ -40,6 +40,7 @@ from simulator.model.parameters import ParameterLayout, build_layout
 from simulator.model.scenario_file import load_scenario, with_overrides
 from simulator.model.schema import Scenario
 from simulator.studies.given_data import CONFIDENCE, draws_from, given_data, scenario_from_attrs
+from simulator.studies.methods import DEFAULT_PATHS, DEFAULT_SAMPLES, GIVEN_DATA, METHODS, MIN_SAMPLES
 from simulator.studies.sensitivity_outputs import (
     Output,
     ParamRange,
@@ -53,12 +54,6 @@ from simulator.studies.sweep import evaluate_sets
 
 __all__ = ["DEFAULT_PATHS", "METHODS", "attribute_table", "sensitivity", "sensitivity_table"]
 
-METHODS = ("oat", "morris", "sobol", "rbd-fast", "delta", "pawn", "given-data")
-GIVEN_DATA = ("rbd-fast", "delta", "pawn")
-#: Paths per evaluation when not given (each evaluation is a probability over them).
-DEFAULT_PATHS = 10_000
-DEFAULT_SAMPLES = {"morris": 20, "sobol": 128}
-MIN_SAMPLES = {"morris": 4, "sobol": 64}
 #: Outcome codes of the first paths of every set are kept to measure the noise.
 NOISE_PATHS = 4096
 #: A Sobol noise share (of the output variance) above this gets a note.
