@@ -42,14 +42,14 @@ def format_amount(value: float | None, currency: str = "") -> str:
     return f"{text} {currency}".strip()
 
 
-def _decimals(x: float) -> int:
-    """Decimals of ``x`` (in percent, |x| <= 100) by the rule of :func:`percent`."""
-    small = min(abs(x), abs(100.0 - abs(x)))  # near 0% or near 100%
+def _decimals(small: float) -> int:
+    """Decimals that show ``small`` (percent or points, >= 0): one from 1 up, two from 0.1, then two
+    significant digits."""
     if small == 0.0 or small >= 1.0:
         return 1
     if small >= 0.1:
         return 2
-    return max(2, 1 - math.floor(math.log10(small)))  # two significant digits
+    return max(2, 1 - math.floor(math.log10(small)))
 
 
 def percent(p: float | None) -> str:
@@ -57,7 +57,7 @@ def percent(p: float | None) -> str:
     if p is None or not math.isfinite(p):
         return "n/a"
     x = 100.0 * float(p)
-    return f"{x:.{_decimals(x)}f}%"
+    return f"{x:.{_decimals(min(abs(x), abs(100.0 - abs(x))))}f}%"  # near 0% or near 100%
 
 
 def percent_ci(p: float, lo: float, hi: float) -> str:
@@ -70,9 +70,7 @@ def points(x: float | None, *, sign: bool = False) -> str:
     if x is None or not math.isfinite(x):
         return "n/a"
     y = 100.0 * float(x)
-    small = abs(y)
-    decimals = 1 if small == 0.0 or small >= 1.0 else 2 if small >= 0.1 else max(2, 1 - math.floor(math.log10(small)))
-    return f"{y:{'+' if sign else ''}.{decimals}f} pp"
+    return f"{y:{'+' if sign else ''}.{_decimals(abs(y))}f} pp"
 
 
 def is_amount(units: str, currency: str = "") -> bool:
@@ -96,12 +94,7 @@ def value_text(x: float, units: str, currency: str = "") -> str:
 
 def change_text(x: float, units: str, currency: str = "") -> str:
     """A change of an output: percentage points for probabilities, else as :func:`value_text`."""
-    x = float(x)
-    if not math.isfinite(x):
-        return "n/a"
-    if units == "1":
-        return points(x)
-    return value_text(x, units, currency)
+    return points(x) if units == "1" else value_text(x, units, currency)
 
 
 def index_text(x: float, conf: float | None = None) -> str:
