@@ -72,7 +72,7 @@ class _Bar:
     def update(self, n):
         self.total += n
 
-    def set_postfix_str(self, text):
+    def set_postfix_str(self, text, refresh=True):
         self.postfix.append(text)
 
     def close(self):

@@ -48,15 +48,6 @@ def test_dimensions_and_coordinates(portfolio_ds):
     assert "any_champion" in ds and "champion_count_probability" in ds
 
 
-def test_probabilities_sum_to_one_and_cis_bracket(portfolio_ds):
-    ds = portfolio_ds
-    np.testing.assert_allclose(ds["probability"].sum("outcome"), 1.0, rtol=0, atol=1e-12)
-    lo = ds["probability_ci"].sel(bound="low")
-    hi = ds["probability_ci"].sel(bound="high")
-    assert bool(((lo <= ds["probability"]) & (ds["probability"] <= hi)).all())
-    np.testing.assert_allclose(ds["champion_count_probability"].sum("champions"), 1.0, atol=1e-12)
-
-
 def test_provenance_attrs(portfolio_ds):
     attrs = portfolio_ds.attrs
     for key in ("scenario_text", "scenario_hash", "seed_entropy", "paths", "engine", "simulator_version",

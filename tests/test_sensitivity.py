@@ -1,4 +1,10 @@
-"""Sweeps and sensitivity studies: many parameter sets, common random numbers, SALib."""
+"""Sweeps and sensitivity studies: many parameter sets, common random numbers, SALib.
+
+Statistical checks use a family-wise error rate of ALPHA over the checks of each test
+(Bonferroni); where a test says "no effect beyond noise" it also checks that it would see an
+effect of a stated size (power 99%).  SALib's intervals are 95% ones: they are rescaled to the
+family's level.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ import math
 
 import numpy as np
 import pytest
+from scipy import stats
 
 import simulator
 from simulator.cli import main
@@ -95,6 +102,14 @@ DETERMINISTIC = ["companies.solo.growth.sigma_revenue=0", "companies.solo.narrat
 G, LR, EX = ("companies.solo.growth.initial", "companies.solo.narrative.long_run",
              "companies.solo.valuation_model.exit_multiple")
 RANGES = {G: (-0.1, 0.3), LR: (-0.15, 0.15), EX: (5.0, 30.0)}
+ALPHA = 1e-3
+POWER_Z = float(stats.norm.ppf(0.99))
+Z95 = float(stats.norm.ppf(0.975))  # SALib's intervals: 95%, i.e. Z95 standard errors
+
+
+def _z(k: int, *, sides: int = 2) -> float:
+    """Normal critical value for a family of k checks at level ALPHA."""
+    return float(stats.norm.ppf(1.0 - ALPHA / (sides * k)))
 
 
 def _toy(*, uncertain: bool = False, deterministic: bool = False):
@@ -126,13 +141,16 @@ def test_sobol_only_one_parameter_matters():
                      params=[*_params(G, EX), "companies.solo.costs.opex=1e8:1e9"],
                      outputs=["solo.champion@24"])
     s = ds.sel(output="solo.champion@24")
+    scale = _z(6) / Z95  # six checks at a family-wise ALPHA
     first = s.sel(parameter=G)
-    assert abs(float(first["S1"]) - 1.0) <= float(first["S1_conf"])
-    assert abs(float(first["ST"]) - 1.0) <= float(first["ST_conf"])
+    assert abs(float(first["S1"]) - 1.0) <= scale * float(first["S1_conf"])
+    assert abs(float(first["ST"]) - 1.0) <= scale * float(first["ST_conf"])
     for other in (EX, "companies.solo.costs.opex"):
         o = s.sel(parameter=other)
-        assert abs(float(o["S1"])) <= float(o["S1_conf"]) + 1e-12
-        assert abs(float(o["ST"])) <= float(o["ST_conf"]) + 1e-12
+        for index in ("S1", "ST"):
+            assert abs(float(o[index])) <= scale * float(o[f"{index}_conf"]) + 1e-12
+            # Power: an index of 0.1 would be seen.
+            assert (_z(6) + POWER_Z) * float(o[f"{index}_conf"]) / Z95 < 0.1
     assert str(ds["parameter"].values[0]) == G  # ranked by total index
     assert ds.sizes["parameter"] == 3 and ds.attrs["method"] == "sobol"
     assert ds.attrs["sets"] == 64 * 5
@@ -164,22 +182,31 @@ def zhipu():
                                    overrides=["outcomes.champion_max_price_to_sales=2000"])
 
 
+#: Each paired sweep makes four one-sided checks (one per step) at a family-wise ALPHA.
+_STEP_Z = _z(4, sides=1)
+#: A rise (or fall) of three percentage points in one step would be seen (4,096 paired paths).
+_STEP_EFFECT = 0.03
+
+
 def test_more_export_hazard_never_raises_champion(zhipu):
     p, se = _paired_sweep(zhipu, "sector.events.export_control_escalation.hazard_per_year=0:4:5", "champion")
-    assert np.all(np.diff(p) <= 3 * se + 1e-12), (p, se)
-    assert p[0] - p[-1] > 3 * math.sqrt(p[0] * (1 - p[0]) / 4096)  # the test has power
+    assert np.all(np.diff(p) <= _STEP_Z * se + 1e-12), (p, se)
+    assert np.all((_STEP_Z + POWER_Z) * se < _STEP_EFFECT), se  # power
+    assert p[0] - p[-1] > _z(1) * math.sqrt(p[0] * (1 - p[0]) / 4096)  # the hazard matters
 
 
 def test_fewer_imported_cards_never_raise_champion(zhipu):
     p, se = _paired_sweep(zhipu, "companies.zhipu.chips.imports_per_month=0:800:5", "champion")
     # Along rising imports: the champion probability never falls beyond noise.
-    assert np.all(np.diff(p) >= -3 * se - 1e-12), (p, se)
-    assert p[-1] - p[0] > 3 * math.sqrt(p[-1] * (1 - p[-1]) / 4096)
+    assert np.all(np.diff(p) >= -_STEP_Z * se - 1e-12), (p, se)
+    assert np.all((_STEP_Z + POWER_Z) * se < _STEP_EFFECT), se  # power
+    assert p[-1] - p[0] > _z(1) * math.sqrt(p[-1] * (1 - p[-1]) / 4096)  # imports matter
 
 
 def test_higher_backstop_never_raises_collapse(zhipu):
     p, se = _paired_sweep(zhipu, "companies.zhipu.funding.backstop_probability=0:1:5", "collapse")
-    assert np.all(np.diff(p) <= 3 * se + 1e-12), (p, se)
+    assert np.all(np.diff(p) <= _STEP_Z * se + 1e-12), (p, se)
+    assert np.all((_STEP_Z + POWER_Z) * se < _STEP_EFFECT), se  # power
 
 
 # --------------------------------------------------------------------------- many sets
@@ -318,8 +345,9 @@ def test_methods_rank_like_the_deterministic_model(method, key, samples):
     for ds in (noisy, exact):
         assert float(ds[key].sel(output=out, parameter=EX)) == 0.0  # no effect, exactly (common numbers)
         if method == "sobol":
-            for index in ("S1", "ST"):
+            for index in ("S1", "ST"):  # in [0, 1] up to noise: 2 x 3 x 2 checks at a family-wise ALPHA
                 value, conf = ds[index].sel(output=out).values, ds[f"{index}_conf"].sel(output=out).values
+                conf = conf * _z(12, sides=1) / Z95
                 assert np.all(value + conf >= 0.0) and np.all(value - conf <= 1.0)
     if method == "oat":
         from simulator.report.kinds import result_kind
@@ -340,8 +368,9 @@ def test_given_data_methods_rank_like_the_deterministic_model():
     for key in ("rbd_fast_S1", "delta", "delta_S1", "pawn_median"):
         assert _order(noisy, key, out) == _order(exact, key, out) == [G, LR, EX], key
     for ds in (noisy, exact):
-        for key in ("rbd_fast_S1", "delta", "delta_S1"):
+        for key in ("rbd_fast_S1", "delta", "delta_S1"):  # in [0, 1] up to noise, 2 x 3 x 3 x 2 checks
             value, conf = ds[key].sel(output=out).values, ds[f"{key}_conf"].sel(output=out).values
+            conf = conf * _z(36, sides=1) / Z95
             assert np.all(value + conf >= 0.0) and np.all(value - conf <= 1.0), key
         assert np.all((ds["pawn_median"].values >= 0) & (ds["pawn_median"].values <= 1))
     # Event and diffusion randomness dilute every index of the noisy model.

@@ -9,7 +9,7 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
-from simulator.cli.options import add_study_options
+from simulator.cli.options import add_study_options, output_path
 from simulator.errors import UserError
 
 __all__ = ["register"]
@@ -33,6 +33,8 @@ def _cmd_attribute(args: argparse.Namespace) -> int:
     from simulator.studies.sensitivity import attribute_table
     from simulator.studies.sensitivity_outputs import default_outputs, parse_output
 
+    if args.out:
+        output_path(args.out)
     draws, outcomes, names, horizons, companies, attrs, sc = draws_from(
         args.results, paths=args.paths, seed=args.seed, overrides=args.overrides, threads=args.threads,
         engine=args.engine, progress=not args.quiet)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from simulator.cli.options import add_run_options, non_negative_int, positive_int, seconds
+from simulator.cli.options import add_run_options, kept_count, output_path, positive_int, seconds
 from simulator.engines.plan import DEFAULT_BLOCK_SIZE
 from simulator.errors import BatchError
 
@@ -30,7 +30,7 @@ def register(subparsers) -> dict:
                        help="run on an existing dask cluster: tcp://HOST:PORT or a scheduler file (.json)")
     where.add_argument("--cluster", metavar="local:N",
                        help="run on a new LocalCluster of N worker processes")
-    p.add_argument("--keep-paths", type=non_negative_int, default=0, metavar="N",
+    p.add_argument("--keep-paths", type=kept_count, default=0, metavar="N",
                    help="keep the first N full paths of every scenario")
     p.add_argument("--zarr", type=Path, metavar="DIR",
                    help="write kept paths to DIR/<name>.zarr in chunks instead of the .nc files")
@@ -53,6 +53,9 @@ def _cmd_batch(args: argparse.Namespace) -> int:
 
     if args.zarr is not None and not args.keep_paths:
         raise BatchError("--zarr needs --keep-paths N")
+    output_path(args.out, folder=True)
+    if args.zarr is not None:
+        output_path(args.zarr, option="--zarr", folder=True)
     options = dict(paths=args.paths, seed=args.seed, overrides=args.overrides, engine=args.engine,
                    threads=args.threads, block_size=args.block_size, keep_paths=args.keep_paths,
                    zarr=args.zarr, blocks_per_task=args.blocks_per_task,

@@ -9,7 +9,7 @@ import argparse
 import datetime as _dt
 from pathlib import Path
 
-from simulator.cli.options import non_negative_int, positive_int
+from simulator.cli.options import non_negative_int, output_path, paths_count, seed_value
 from simulator.cli.outputs import default_output
 from simulator.errors import UserError
 
@@ -24,8 +24,8 @@ def register(sub) -> dict:
                    help="e.g. zhipu.champion@36=0.6 or zhipu.champion_share@36=0.6 (repeatable)")
     p.add_argument("--param", action="append", default=[], required=True, metavar="PATH=LO:HI",
                    help="a key to adjust and its range, e.g. companies.zhipu.growth.long_run=0.0:1.5")
-    p.add_argument("--paths", type=positive_int, default=20_000, help="paths per evaluation (default 20000)")
-    p.add_argument("--seed", type=non_negative_int, help="main seed (default: the scenario's)")
+    p.add_argument("--paths", type=paths_count, default=20_000, help="paths per evaluation (default 20000)")
+    p.add_argument("--seed", type=seed_value, help="main seed (default: the scenario's)")
     p.add_argument("--replicates", type=non_negative_int, default=4,
                    help="extra calibrations with independent seeds, for the uncertainty (default 4)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
@@ -46,10 +46,10 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario, overrides=args.overrides)
     targets = [parse_target(t, scenario, need_value=True) for t in args.target]
     params = [parse_param_range(p, scenario) for p in args.param]
-    out = args.out or default_output(scenario.name, {
+    out = output_path(args.out or default_output(scenario.name, {
         "target": args.target, "param": args.param, "set": args.overrides, "paths": args.paths, "seed": args.seed,
         "replicates": args.replicates, "engine": args.engine != "numba" and args.engine},
-        kind="calibrated", suffix=".toml")
+        kind="calibrated", suffix=".toml"))
     # The saved file must reproduce the calibration: --set values go into it too.
     fixed = _override_values(args.overrides, str(args.scenario))
     # Check before the search that every key can be written back into this file.

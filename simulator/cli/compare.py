@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from simulator.errors import UserError
+from simulator.cli.options import open_results_argument, output_path
 
 __all__ = ["register"]
 
@@ -24,13 +24,14 @@ def register(sub) -> dict:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from simulator.results.io import open_results, save_results
-    from simulator.studies.compare import compare, compare_table
+    from simulator.results.io import save_results
+    from simulator.studies.compare import compare, compare_table, run_problem
 
-    for path in (args.a, args.b):
-        if not path.exists():
-            raise UserError(f"{path}: no such file")
-    diff = compare(open_results(args.a), open_results(args.b), paired=False if args.unpaired else None)
+    if args.out:
+        output_path(args.out)
+    a, b = (open_results_argument(path, expected="a run's results .nc file (simulator run)", problem=run_problem)
+            for path in (args.a, args.b))
+    diff = compare(a, b, paired=False if args.unpaired else None)
     print(compare_table(diff))
     if args.out:
         save_results(diff, args.out)

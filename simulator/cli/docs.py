@@ -30,6 +30,10 @@ def _cmd_docs(args: argparse.Namespace) -> int:
     if args.output is None:
         args.output = DEFAULT_OUTPUT
 
+    if not args.check:
+        from simulator.cli.options import output_path
+
+        output_path(args.output, option="--output")
     if args.check:
         state = reference_state(args.output)
         if state != "current":

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from simulator.cli.options import non_negative_int, positive_int
+from simulator.cli.options import non_negative_int, paths_count, seed_value
 from simulator.errors import UserError
 
 __all__ = ["register"]
@@ -21,8 +21,8 @@ def register(sub) -> dict:
     p.add_argument("--company", help="default: the first company")
     p.add_argument("--param", help="key to solve for (default: companies.<company>.growth.long_run)")
     p.add_argument("--range", dest="search", metavar="LO:HI", help="search range of the key")
-    p.add_argument("--paths", type=positive_int, default=20_000)
-    p.add_argument("--seed", type=non_negative_int)
+    p.add_argument("--paths", type=paths_count, default=20_000)
+    p.add_argument("--seed", type=seed_value)
     p.add_argument("--replicates", type=non_negative_int, default=4)
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--engine", choices=("numba", "numpy"), default="numba")
@@ -48,6 +48,9 @@ def _cmd_implied(args: argparse.Namespace) -> int:
 
     scenario = load_scenario(args.scenario, overrides=args.overrides)
     company = args.company or scenario.companies[0].name
+    if company not in [c.name for c in scenario.companies]:
+        raise UserError(f"--company {company!r}: no such company (known: "
+                        f"{', '.join(c.name for c in scenario.companies)})")
     path = args.param or f"companies.{company}.growth.long_run"
     if args.search:
         param = parse_param_range(f"{path}={args.search}", scenario)

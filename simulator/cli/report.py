@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from simulator.errors import UsageError
+from simulator.cli.options import open_results_argument, output_path
 
 __all__ = ["register"]
 
@@ -22,12 +22,21 @@ def register(sub) -> dict:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from simulator.results.io import open_results
-
-    if not args.results.exists():
-        raise UsageError(f"{args.results}: no such file")
     from simulator.report.writer import write_report
 
-    ds = open_results(args.results)
+    output_path(args.out, folder=True)
+    ds = open_results_argument(args.results, expected="a results .nc file (run, sweep, sensitivity, attribution "
+                               "or batch summary)", problem=_kind_problem)
     print(f"report: {write_report(ds, args.out)}")
     return 0
+
+
+def _kind_problem(ds) -> str | None:
+    from simulator.errors import ReportError
+    from simulator.report.kinds import result_kind
+
+    try:
+        result_kind(ds)
+    except ReportError:
+        return "holds none of the variables of a run, sweep, sensitivity, attribution or batch result"
+    return None

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from simulator.cli.export import add_csv_option, write_csv_tables
-from simulator.cli.options import add_run_options, non_negative_int, positive_int
+from simulator.cli.options import add_run_options, finite_float, kept_count, output_path, paths_count
 from simulator.cli.outputs import default_output
 from simulator.errors import UsageError
 
@@ -24,18 +24,18 @@ def register(sub) -> dict:
     add_run_options(p)
     p.add_argument("--out", type=Path, help="results file (default: results/<scenario name>.nc, or "
                    "results/<scenario name>-<hash>.nc with options that change the numbers; README)")
-    p.add_argument("--keep-paths", type=non_negative_int, default=0, metavar="N",
+    p.add_argument("--keep-paths", type=kept_count, default=0, metavar="N",
                    help="keep the first N full paths in the results (float32)")
     p.add_argument("--report", type=Path, metavar="DIR",
                    help="also write the figures and report of the run to DIR")
     add_csv_option(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar and no table")
-    p.add_argument("--precision", type=float, metavar="HALF_WIDTH",
+    p.add_argument("--precision", type=finite_float, metavar="HALF_WIDTH",
                    help="choose the number of paths so that the 95%% CI half-width of the targeted "
                         "probabilities is at most this (two-stage rule, see docs)")
     p.add_argument("--target", action="append", default=[], metavar="C.OUTCOME@H",
                    help="with --precision: the probability to make precise (default: all of them)")
-    p.add_argument("--max-paths", type=positive_int, default=10_000_000,
+    p.add_argument("--max-paths", type=paths_count, default=10_000_000,
                    help="with --precision: cap on the number of paths (default 10,000,000)")
 
     return {"run": _cmd_run}
@@ -46,15 +46,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from simulator.model.scenario_file import load_scenario
 
     scenario = load_scenario(args.scenario, overrides=args.overrides)
+    out = output_path(args.out or default_output(scenario.name, {
+        "set": args.overrides, "paths": args.paths, "seed": args.seed, "engine": args.engine != "numba" and args.engine,
+        "keep_paths": args.keep_paths, "precision": args.precision, "target": args.target,
+        "max_paths": args.precision is not None and args.max_paths}))
+    if args.report:
+        output_path(args.report, option="--report", folder=True)
     if not args.quiet:
         from simulator.cli.validate import derived_lines
 
         for line in derived_lines(scenario):
             print(line)
-    out = args.out or default_output(scenario.name, {
-        "set": args.overrides, "paths": args.paths, "seed": args.seed, "engine": args.engine != "numba" and args.engine,
-        "keep_paths": args.keep_paths, "precision": args.precision, "target": args.target,
-        "max_paths": args.precision is not None and args.max_paths})
     from simulator.engines.dispatch import kernel_load_seconds
     from simulator.runner.api import run  # imported before the clock starts: the paths' time is simulation
 

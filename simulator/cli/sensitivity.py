@@ -11,9 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from simulator.cli.export import add_csv_option, write_csv_tables
-from simulator.cli.options import add_study_options
+from simulator.cli.options import add_study_options, output_path, positive_int
 from simulator.cli.outputs import default_output
-from simulator.errors import UserError
 from simulator.studies.methods import DEFAULT_PATHS, METHODS
 
 __all__ = ["register"]
@@ -33,7 +32,7 @@ def register(subparsers) -> dict[str, Callable[[argparse.Namespace], int]]:
     p.add_argument("--output", action="append", default=[], metavar="OUT",
                    help="[company.]name@month, e.g. zhipu.champion@36 or zhipu.valuation_q50@36 "
                         "(default: champion and collapse at the last horizon)")
-    p.add_argument("--samples", type=int, help="morris trajectories (default 20) or Sobol base samples "
+    p.add_argument("--samples", type=positive_int, help="morris trajectories (default 20) or Sobol base samples "
                    "N, a power of two >= 64 (default 128)")
     add_csv_option(p)
     add_study_options(p, paths_help=f"paths per evaluation (default {DEFAULT_PATHS:,}); given-data: paths "
@@ -47,10 +46,10 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
     from simulator.results.io import save_results
     from simulator.studies.sensitivity import sensitivity, sensitivity_table
 
-    if args.samples is not None and args.samples < 1:
-        raise UserError(f"--samples {args.samples}: must be >= 1")
     if args.method is None:
         args.method = _default_method(args)
+    # The default file's name comes from the scenario's (known after the study): check its folder now.
+    output_path(args.out or Path("results") / f"{args.scenario.stem}_{args.method.replace('-', '_')}.nc")
     ds = sensitivity(args.scenario, method=args.method, params=args.param, outputs=args.output,
                      samples=args.samples, paths=args.paths, seed=args.seed, threads=args.threads,
                      engine=args.engine, overrides=args.overrides, progress=not args.quiet)

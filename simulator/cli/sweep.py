@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from simulator.cli.export import add_csv_option, write_csv_tables
-from simulator.cli.options import add_study_options
+from simulator.cli.options import add_study_options, output_path
 from simulator.cli.outputs import default_output
 from simulator.errors import UserError
 
@@ -42,6 +42,9 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     if not args.param:
         raise UserError("sweep: give at least one --param PATH=LO:HI:N")
     scenario = load_scenario(args.scenario, overrides=args.overrides)
+    out = output_path(args.out or default_output(scenario.name, {
+        "param": args.param, "set": args.overrides, "paths": args.paths, "seed": args.seed,
+        "engine": args.engine != "numba" and args.engine, "no_quantiles": args.no_quantiles}, kind="sweep"))
     from simulator.engines.dispatch import kernel_load_seconds
 
     start, loading = time.perf_counter(), kernel_load_seconds()
@@ -50,9 +53,6 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - start - (kernel_load_seconds() - loading)  # without compiling the kernels
     if args.overrides:
         ds.attrs["overrides"] = json.dumps(args.overrides)
-    out = args.out or default_output(scenario.name, {
-        "param": args.param, "set": args.overrides, "paths": args.paths, "seed": args.seed,
-        "engine": args.engine != "numba" and args.engine, "no_quantiles": args.no_quantiles}, kind="sweep")
     save_results(ds, out)
     write_csv_tables(ds, args.csv)
     if not args.quiet:

@@ -29,7 +29,7 @@ from simulator.model import quantities as Q
 from simulator.model.parameters import BRANCH, EVENT, EVENT_TABLE, ParameterLayout
 
 __all__ = ["COMPILE_SECONDS", "DRAWS", "ENGINES", "compile_notice", "engine_threads", "import_kernels",
-           "kernel_load_seconds", "max_threads", "rng_bound_seconds", "simulate"]
+           "kernel_load_seconds", "max_threads", "memory_parts", "rng_bound_seconds", "simulate"]
 
 ENGINES = ("numba", "numpy")
 #: About how long compiling the kernels takes (measured: ``benchmarks/startup.py --cold``, 2 cores); the notice
@@ -141,8 +141,10 @@ def simulate(
     keep_start = keep_start if keep else 0
     all_blocks = path_blocks(paths, block_size)
     if blocks is not None:
-        wanted = set(int(b) for b in blocks)
-        all_blocks = [blk for blk in all_blocks if blk[0] in wanted]
+        # In block order, as the whole run's (a selection of a run's millions of blocks is
+        # looked up, not filtered from all of them).
+        n_all = len(all_blocks)
+        all_blocks = [all_blocks[b] for b in sorted(set(int(b) for b in blocks)) if 0 <= b < n_all]
     outcome_paths = min(int(outcome_paths), paths)
     if keep_start and outcome_paths:
         raise ValueError("keep_start: cannot be combined with outcome_paths")
@@ -304,6 +306,85 @@ def import_kernels():
     return sys.modules["simulator.engines.kernels"]
 
 
+def _grouping(n_sets: int, n_threads: int, n_comp: int, n_rec: int, block: int) -> tuple[bool, int]:
+    """(whether each set's tasks run as one group, sets per group) of a numba call."""
+    # Many parameter sets: each set's tasks run as one group on one thread, so the
+    # sets' histograms (hundreds of MB for a sweep) need no copy per thread.
+    by_set = n_sets >= 8 * n_threads
+    # Several sets per group share their lanes' diffusion draws (and event arrivals
+    # when their event parameters agree): up to 16, at least 8 groups per thread,
+    # and their histogram buffers (uint16 per path) under ~32 MB per thread.
+    sets_per_group = 1
+    if by_set:
+        buffer_per_set = 2 * n_comp * Q.N_VARS * n_rec * block
+        sets_per_group = max(1, min(16, n_sets // (8 * n_threads), int(32e6 // buffer_per_set)))
+    return by_set, sets_per_group
+
+
+def memory_parts(layout: ParameterLayout, plan: RunPlan, *, paths: int, n_sets: int = 1, engine: str = "numba",
+                 block_size: int = DEFAULT_BLOCK_SIZE, fans: bool = True, keep_paths: int = 0,
+                 threads: int | None = None, outcome_paths: int = 0, uncertain_slots: int = 0,
+                 chunk_blocks: int | None = None) -> list[tuple[str, float, tuple[str, ...]]]:
+    """Bytes the large arrays of one :func:`simulate` call take: ``(what, bytes, drivers)``.
+
+    Read off the allocations of :func:`simulate` and :func:`_workspace` (the tally,
+    each thread's histograms, counters and lane workspace, the floating-point
+    moments kept per block, kept paths, recorded outcome codes); nothing is
+    allocated.  ``drivers`` names the sizes a part is proportional to (``paths``,
+    ``threads``, ``block_size``, ``keep_paths``; none: fixed), so that
+    :mod:`simulator.runner.memory` can say which one to lower, and by how much,
+    when a run does not fit.
+    """
+    n_comp, n_hor = layout.n_companies, plan.horizons.size
+    n_rec = plan.recorded_months.size if fans else 1
+    n_months = plan.n_months + 1
+    n_blocks = -(-int(paths) // int(block_size))
+    block = min(int(block_size), int(paths))
+    n_threads = engine_threads(threads) if engine == "numba" else 1
+    hist_set = n_comp * Q.N_VARS * n_rec * (Q.HIST_BINS + 2) * 8.0 if fans else 0.0
+    counters = n_sets * n_comp * (n_months + 4 * n_hor) * 8.0  # alive, failure months, outcome counts
+    keep = min(int(keep_paths), int(paths))
+    parts = [
+        # Moments (count, mean, M2) per block: equity and business value, valuation at each horizon;
+        # collected call by call and joined once (two copies at the end).
+        ("per-block moments", 2 * n_blocks * n_sets * n_comp * (2 + n_hor) * 3 * 8.0 + 16.0 * n_blocks,
+         ("paths",)),
+        ("kept paths", keep * n_comp * (Q.N_VARS * n_months * 4.0 + 8.0), ("keep_paths",)),
+        ("outcome codes", n_sets * min(int(outcome_paths), int(paths)) * n_comp * n_hor * 1.0, ()),
+        # The tally's own histograms and counters, and the quantiles' copy of the histograms.
+        ("histograms", 2 * n_sets * hist_set + 2 * counters, ()),
+    ]
+    if engine == "numba":
+        by_set, per_group = _grouping(n_sets, n_threads, n_comp, n_rec, block)
+        from simulator.engines.kernels.chips import MAX_TABLE
+        from simulator.engines.kernels.lanes import LANES
+
+        n_events = int(layout.events.shape[0])
+        per_call = min(n_blocks, chunk_blocks or max(2 * n_threads, -(-32 // max(1, n_sets))))  # per kernel call
+        parts += [
+            # A histogram slot per thread (one shared slot when sets run as groups), counters per thread.
+            ("histograms", (1 if by_set else n_threads) * n_sets * hist_set, () if by_set else ("threads",)),
+            ("histograms", n_threads * counters, ("threads",)),
+            # Each thread's lane workspace: histogram bins of its paths, draws, event tape, supply tables.
+            ("workspaces", n_threads * per_group * n_comp * n_rec * Q.N_VARS * block * (2 + 16.0 / LANES),
+             ("threads", "block_size")),
+            ("workspaces", n_threads * ((plan.n_months if per_group > 1 else 1) * (1 + n_events + 4 * n_comp)
+                                        * LANES * 8.0
+                                        + (plan.n_months * LANES * max(2, n_events) * 56.0 if per_group > 1 else 0.0)
+                                        + per_group * n_comp * MAX_TABLE * 16.0 + layout.n_theta * LANES * 9.0
+                                        + 65536.0), ("threads",)),
+            ("workspaces", 2.0 * per_call * block * uncertain_slots * 8.0, ("block_size",)),
+        ]
+    else:
+        parts += [
+            ("histograms", n_sets * hist_set + counters, ()),
+            # The reference engine's state of one block: about forty float64 arrays (set, company, path).
+            ("workspaces", 40.0 * n_sets * n_comp * block * 8.0 + 2.0 * block * uncertain_slots * 8.0,
+             ("block_size",)),
+        ]
+    return parts
+
+
 def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, keep, threads,
                     uncertain, progress, chunk_blocks, market_h, keep_start=0, hist_buffer=None):
     K = import_kernels()
@@ -314,17 +395,9 @@ def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, 
     n_comp = layout.n_companies
     n_hor = plan.horizons.size
     n_rec = plan.recorded_months.size
-    biggest_block = max((blk[2] for blk in all_blocks), default=1)
-    # Many parameter sets: each set's tasks run as one group on one thread, so the
-    # sets' histograms (hundreds of MB for a sweep) need no copy per thread.
-    by_set = n_sets >= 8 * n_threads
-    # Several sets per group share their lanes' diffusion draws (and event arrivals
-    # when their event parameters agree): up to 16, at least 8 groups per thread,
-    # and their histogram buffers (uint16 per path) under ~32 MB per thread.
-    sets_per_group = 1
-    if by_set:
-        buffer_per_set = 2 * n_comp * Q.N_VARS * (n_rec if fans else 1) * biggest_block
-        sets_per_group = max(1, min(16, n_sets // (8 * n_threads), int(32e6 // buffer_per_set)))
+    # Only a run's last block is short: the first two blocks hold the largest.
+    biggest_block = max((blk[2] for blk in all_blocks[:2]), default=1)
+    by_set, sets_per_group = _grouping(n_sets, n_threads, n_comp, n_rec if fans else 1, biggest_block)
     # Every parameter of the event arrivals: hazards and all branch fields.
     ev_slots = np.concatenate([layout.events[:, EVENT_TABLE.slot] + EVENT.slot("hazard_per_year"),
                                (layout.branches[:, None] + np.arange(BRANCH.size)).ravel()]).astype(np.int64)
@@ -365,6 +438,10 @@ def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, 
     per_chunk = chunk_blocks or max(2 * n_threads, -(-32 // max(1, n_sets)))
     per_chunk = max(1, min(per_chunk, len(all_blocks)))
     start_all = time.perf_counter()
+    # Each call's per-block moments, joined once at the end: joining them call by call
+    # would copy the whole array every call (quadratic in the blocks of a long run).
+    moments: dict[str, list[np.ndarray]] = {name: [getattr(total, name)] for name in
+                                           ("fv_blocks", "bv_blocks", "vh_blocks", "block_ids")}
     for i0 in range(0, len(all_blocks), per_chunk):
         chunk = all_blocks[i0:i0 + per_chunk]
         # Tasks set by set, each set's blocks together: a group of tasks (below) is
@@ -427,18 +504,20 @@ def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, 
         vh_b = vh_stats.reshape(n_sets, n_b, n_comp, n_hor, 2).swapaxes(0, 1)
         for name, stats in (("fv_blocks", fv_stats), ("bv_blocks", bv_stats)):
             blocks = stats.reshape(n_sets, n_b, n_comp, 2).swapaxes(0, 1)
-            setattr(total, name, np.concatenate([getattr(total, name), np.concatenate(
-                [np.broadcast_to(counts_col[:, :, None, None], (n_b, n_sets, n_comp, 1)), blocks], axis=-1)]))
-        total.vh_blocks = np.concatenate([total.vh_blocks, np.concatenate(
+            moments[name].append(np.concatenate(
+                [np.broadcast_to(counts_col[:, :, None, None], (n_b, n_sets, n_comp, 1)), blocks], axis=-1))
+        moments["vh_blocks"].append(np.concatenate(
             [np.broadcast_to(counts_col[:, :, None, None, None], (n_b, n_sets, n_comp, n_hor, 1)), vh_b],
-            axis=-1)])
-        total.block_ids = np.concatenate([total.block_ids,
-                                          np.asarray([blk[0] for blk in chunk], dtype=np.int64)])
+            axis=-1))
+        moments["block_ids"].append(np.asarray([blk[0] for blk in chunk], dtype=np.int64))
         for j in range(len(chunk)):
             total.n_paths += chunk[j][2]
         total.blocks_done += len(chunk)
         if progress is not None:
             progress(sum(blk[2] for blk in chunk) * n_sets)
+    for name, parts in moments.items():
+        setattr(total, name, np.concatenate(parts))
+    del moments
     total.elapsed = time.perf_counter() - start_all
     total.counts += counts.sum(axis=0)
     total.any_champion += any_champ.sum(axis=0)

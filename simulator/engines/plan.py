@@ -8,10 +8,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import overload
 
 import numpy as np
 
-__all__ = ["DEFAULT_BLOCK_SIZE", "MAX_RECORDED_MONTHS", "RunPlan", "blocks", "plan_run"]
+__all__ = ["DEFAULT_BLOCK_SIZE", "MAX_RECORDED_MONTHS", "Blocks", "RunPlan", "blocks", "plan_run"]
 
 
 DEFAULT_BLOCK_SIZE = 4096
@@ -51,7 +52,39 @@ def plan_run(n_months: int, horizons: Sequence[int], *, fans: bool = True) -> Ru
     return RunPlan(n_months=n_months, horizons=hz, recorded_months=np.asarray(months, dtype=np.int64))
 
 
-def blocks(paths: int, block_size: int) -> list[tuple[int, int, int]]:
+class Blocks(Sequence):
+    """(block index, first path, number of paths) of every block of a run, made when asked for.
+
+    A sequence, not a list: a run of 10^11 paths has 24 million blocks, whose
+    tuples would take gigabytes before the first path is simulated.
+    """
+
+    def __init__(self, paths: int, block_size: int):
+        self.paths = int(paths)
+        self.block_size = int(block_size)
+
+    def __len__(self) -> int:
+        return -(-self.paths // self.block_size)
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[int, int, int]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[tuple[int, int, int]]: ...
+
+    def __getitem__(self, index):
+        n = len(self)
+        if isinstance(index, slice):
+            return [self[b] for b in range(*index.indices(n))]
+        b = int(index)
+        if b < 0:
+            b += n
+        if not 0 <= b < n:
+            raise IndexError(f"block {index} of {n}")
+        first = b * self.block_size
+        return (b, first, min(self.block_size, self.paths - first))
+
+
+def blocks(paths: int, block_size: int) -> Blocks:
     """(block index, first path, number of paths) for every block."""
-    n_blocks = -(-paths // block_size)
-    return [(b, b * block_size, min(block_size, paths - b * block_size)) for b in range(n_blocks)]
+    return Blocks(paths, block_size)

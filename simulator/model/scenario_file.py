@@ -36,8 +36,8 @@ from simulator.model.schema import (
 )
 from simulator.model.uncertain import extract_uncertain, restore_tables
 
-__all__ = ["DerivedAmount", "apply_overrides", "defaulted_keys", "derived_amounts", "load_scenario", "parse_scenario",
-           "parse_value", "set_dotted", "with_overrides"]
+__all__ = ["DerivedAmount", "apply_overrides", "defaulted_keys", "derived_amounts", "load_scenario", "override_keys",
+           "parse_scenario", "parse_value", "set_dotted", "with_overrides"]
 
 
 def _describe_field(loc: tuple[Any, ...]) -> tuple[str, str]:
@@ -60,7 +60,9 @@ def _describe_field(loc: tuple[Any, ...]) -> tuple[str, str]:
         for attr, sym in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
             value = getattr(meta, attr, None)
             if value is not None:
-                parts.append(f"{sym} {value:g}")
+                # Integer bounds beyond float precision (the seed's 2^128 - 1) are written exactly.
+                text = f"{value}" if isinstance(value, int) and abs(value) > 2**53 else f"{value:g}"
+                parts.append(f"{sym} {text}")
     return " and ".join(parts), units
 
 
@@ -256,6 +258,15 @@ def apply_overrides(raw: dict[str, Any], overrides: Any, *, source: str = "--set
     return raw
 
 
+def override_keys(overrides: Any) -> set[str]:
+    """The dotted keys that overrides (``"a.b=1"`` strings or a mapping) set."""
+    if overrides is None:
+        return set()
+    if isinstance(overrides, dict):
+        return {str(k).strip() for k in overrides}
+    return {text.partition("=")[0].strip() for text in overrides if isinstance(text, str)}
+
+
 def parse_scenario(text: str, *, source: str = "<string>", overrides: Any = None,
                    default_name: str | None = None) -> Scenario:
     """Parse and validate scenario TOML text.
@@ -288,7 +299,7 @@ def parse_scenario(text: str, *, source: str = "<string>", overrides: Any = None
         raise ScenarioError(f"{source}: companies: required key is missing (at least one [[companies]])")
     if isinstance(raw.get("companies"), list) and not raw["companies"]:
         raise ScenarioError(f"{source}: companies = []: at least one company is required")
-    raw, uncertain = extract_uncertain(raw, source=source)
+    raw, uncertain = extract_uncertain(raw, source=source, pinned=override_keys(overrides))
     try:
         return Scenario.model_validate({**raw, "source_text": text, "source_path": source,
                                         "uncertain": uncertain or None})
@@ -316,8 +327,12 @@ def load_scenario(path: str | Path, *, overrides: Any = None) -> Scenario:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ScenarioError(f"{path}: no such file") from None
-    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"{path}: cannot read: {exc.__class__.__name__}") from None
+    except IsADirectoryError:
+        raise ScenarioError(f"{path}: cannot read: it is a folder (expected a scenario TOML file)") from None
+    except UnicodeDecodeError:
+        raise ScenarioError(f"{path}: cannot read: not a text file (expected a scenario TOML file)") from None
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read: {exc.strerror or exc.__class__.__name__}") from None
     return parse_scenario(text, source=str(path), overrides=overrides, default_name=path.stem)
 
 
@@ -329,7 +344,7 @@ def with_overrides(scenario: Scenario, overrides: Any) -> Scenario:
     raw = restore_tables(raw, scenario.uncertain)
     raw = apply_overrides(raw, overrides, source=f"{scenario.source_path or '<scenario>'}: --set")
     raw, uncertain = extract_uncertain(raw, source=scenario.source_path or "<scenario>",
-                                       previous=scenario.uncertain)
+                                       previous=scenario.uncertain, pinned=override_keys(overrides))
     try:
         return Scenario.model_validate({**raw, "source_text": scenario.source_text,
                                         "source_path": scenario.source_path,

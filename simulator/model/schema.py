@@ -28,6 +28,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 __all__ = [
     "DERIVED_AMOUNTS",
     "NAMED_LISTS",
+    "PATHS_MAX",
+    "SEED_MAX",
     "Branch",
     "Company",
     "Event",
@@ -41,6 +43,11 @@ __all__ = [
 
 MONEY = "{currency}"
 MONEY_PER_YEAR = "{currency}/year"
+#: Most paths a run may have (``scenario.paths``, ``--paths``, ``--max-paths``).
+PATHS_MAX = 10**11
+#: Largest seed (``scenario.seed``, ``--seed``): 128 bits, as the fresh entropy a run records when it
+#: has no seed, so that any recorded ``seed_entropy`` can be given back to repeat the run.
+SEED_MAX = 2**128 - 1
 
 
 def _field(default: Any = ..., *, units: str = "1", doc: str, lo: float | None = None,
@@ -481,9 +488,9 @@ class ScenarioMeta(_Model):
     horizons: _tuple_of(int) | None = Field(
         None, description="months at which outcomes are classified (default: 6, 12, 24, 36 up to "
         "horizon_months, and horizon_months)", json_schema_extra={"units": "months"})
-    paths: int = _field(100_000, doc="number of simulated paths", units="paths", lo=1, hi=10**11)
+    paths: int = _field(100_000, doc="number of simulated paths", units="paths", lo=1, hi=PATHS_MAX)
     seed: int | None = _field(None, doc="random seed (default: fresh entropy, recorded in the "
-                              "results so the run can be repeated)", lo=0, hi=2**63 - 1)
+                              "results so the run can be repeated)", lo=0, hi=SEED_MAX)
 
     @model_validator(mode="after")
     def _horizons(self) -> ScenarioMeta:

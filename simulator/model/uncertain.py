@@ -46,6 +46,8 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -55,6 +57,7 @@ import numpy as np
 from simulator.errors import ScenarioError
 from simulator.model.parameters import BRANCH, COMPANY, GLOBAL
 from simulator.model.schema import NAMED_LISTS, Effects, Jump, Scenario, model_of, range_bounds
+from simulator.warnings import SimulatorWarning
 
 __all__ = [
     "DISTRIBUTIONS",
@@ -142,28 +145,84 @@ class UncertainInput:
             a = 1.0 + shape * (p["mode"] - lo) / (hi - lo)
             b = 1.0 + shape * (hi - p["mode"]) / (hi - lo)
             return stats.beta(a, b, loc=lo, scale=hi - lo), 0.0, 1.0
-        if kind in ("normal", "truncnormal"):
-            base = stats.norm(p["mean"], p["sd"])
-        else:  # lognormal
-            if "median" in p:
-                mu, sigma = math.log(p["median"]), p["sigma"]
-            else:
-                sigma = math.sqrt(math.log1p((p["sd"] / p["mean"]) ** 2))
-                mu = math.log(p["mean"]) - 0.5 * sigma * sigma
-            base = stats.lognorm(sigma, scale=math.exp(mu))
+        mu, sigma = self._normal_of_log if kind == "lognormal" else (p["mean"], p["sd"])
+        base = stats.lognorm(sigma, scale=math.exp(mu)) if kind == "lognormal" else stats.norm(mu, sigma)
         f_lo = 0.0 if lo is None else float(base.cdf(lo))
         f_hi = 1.0 if hi is None else float(base.cdf(hi))
         return base, f_lo, f_hi
+
+    @property
+    def _normal_of_log(self) -> tuple[float, float]:
+        """(mu, sigma) of the log of a lognormal."""
+        p = dict(self.params)
+        if "median" in p:
+            return math.log(p["median"]), p["sigma"]
+        sigma = math.sqrt(math.log1p((p["sd"] / p["mean"]) ** 2))
+        return math.log(p["mean"]) - 0.5 * sigma * sigma, sigma
+
+    @cached_property
+    def _truncated(self) -> tuple[Any, bool] | None:
+        """(scipy truncnorm of the value, or of its log for a lognormal; whether the whole distribution
+        needs it), for a normal or lognormal with a truncation; None otherwise.
+
+        ``F^-1(F(lo) + u (F(hi) - F(lo)))`` loses the digits of ``1 - F`` when the
+        interval lies far in the upper tail (``F(lo)`` within 2^-26 of 1: more than
+        5.6 standard deviations out; values come out coarse, or infinite) and
+        underflows far in the lower tail; scipy's ``truncnorm`` inverts such
+        intervals stably, and then serves every draw.  Elsewhere the plain formula
+        stays (its results unchanged), with ``truncnorm`` only for a draw it cannot
+        resolve (a half-normal's largest uniform maps to ``F = 1``).
+        """
+        p = dict(self.params)
+        lo, hi = p.get("low"), p.get("high")
+        if self.dist not in ("normal", "truncnormal", "lognormal") or (lo is None and hi is None):
+            return None
+        if self.dist == "lognormal":
+            mu, sigma = self._normal_of_log
+            lo = None if lo is None or lo <= 0.0 else math.log(lo)
+            hi = None if hi is None else math.log(hi)
+        else:
+            mu, sigma = p["mean"], p["sd"]
+        a = -math.inf if lo is None else (lo - mu) / sigma
+        b = math.inf if hi is None else (hi - mu) / sigma
+        _, f_lo, f_hi = self._frozen
+        tail = 1.0 - f_lo < 2.0**-26 or f_hi < np.finfo(np.float64).tiny
+        from scipy import stats  # here, not at import (as in _frozen)
+
+        return stats.truncnorm(a, b, loc=mu, scale=sigma), tail
 
     def ppf(self, u: np.ndarray) -> np.ndarray:
         """Inverse CDF of the (truncated) distribution at uniforms ``u``."""
         base, f_lo, f_hi = self._frozen
         u = np.clip(np.asarray(u, dtype=np.float64), _U_MIN, _U_MAX)
-        return base.ppf(f_lo + u * (f_hi - f_lo)) if (f_lo, f_hi) != (0.0, 1.0) else base.ppf(u)
+        truncated = self._truncated
+        if truncated is not None and truncated[1]:
+            return self._stable_ppf(u)
+        x = base.ppf(f_lo + u * (f_hi - f_lo)) if (f_lo, f_hi) != (0.0, 1.0) else base.ppf(u)
+        if truncated is not None:
+            p = dict(self.params)
+            lo, hi = p.get("low", -math.inf), p.get("high", math.inf)
+            bad = ~np.isfinite(x) | (x < lo) | (x > hi)
+            if np.any(bad):
+                x = np.where(bad, self._stable_ppf(u), x)
+        return x
+
+    def _stable_ppf(self, u: np.ndarray) -> np.ndarray:
+        x = self._truncated[0].ppf(u)
+        x = np.exp(x) if self.dist == "lognormal" else x
+        p = dict(self.params)  # rounding (or exp) must not step outside the bounds
+        return np.clip(x, p.get("low", -math.inf), p.get("high", math.inf))
 
     def cdf(self, x: np.ndarray) -> np.ndarray:
         """CDF of the (truncated) distribution."""
         base, f_lo, f_hi = self._frozen
+        truncated = self._truncated
+        if truncated is not None and truncated[1]:
+            x = np.asarray(x, dtype=np.float64)
+            if self.dist == "lognormal":
+                with np.errstate(divide="ignore"):
+                    x = np.log(np.maximum(x, 0.0))
+            return np.clip(truncated[0].cdf(x), 0.0, 1.0)
         return np.clip((base.cdf(x) - f_lo) / (f_hi - f_lo), 0.0, 1.0)
 
     @property
@@ -450,8 +509,8 @@ def _set_loc(raw: Any, loc: tuple, value: Any) -> None:
     node[loc[-1]] = value
 
 
-def extract_uncertain(raw: dict[str, Any], *, source: str,
-                      previous: UncertainSet | None = None) -> tuple[dict[str, Any], UncertainSet]:
+def extract_uncertain(raw: dict[str, Any], *, source: str, previous: UncertainSet | None = None,
+                      pinned: Collection[str] = ()) -> tuple[dict[str, Any], UncertainSet]:
     """Replace distribution tables in raw scenario data by their medians; collect the specs.
 
     Parameters
@@ -462,6 +521,10 @@ def extract_uncertain(raw: dict[str, Any], *, source: str,
         File name for error messages.
     previous : UncertainSet, optional
         The inputs before overrides: their order is kept (new ones come last).
+    pinned : collection of str
+        Dotted keys set to a number by ``--set``: their correlations are dropped
+        (with a one-line warning); a correlation naming any other key that is not
+        an uncertain input is an error.
 
     Returns
     -------
@@ -502,7 +565,7 @@ def extract_uncertain(raw: dict[str, Any], *, source: str,
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
         raise ScenarioError(f"{source}: {dup[0]}: given as a distribution twice")
-    corr = _check_correlations(correlations, names, source, raw)
+    corr = _check_correlations(correlations, names, source, raw, set(pinned))
     # Replace the tables only now: the dotted paths above name list items from the raw data.
     for spec in inputs:
         _set_loc(raw, spec.loc, spec.median)
@@ -512,8 +575,8 @@ def extract_uncertain(raw: dict[str, Any], *, source: str,
     return raw, result
 
 
-def _check_correlations(items: Any, names: list[str], source: str,
-                        raw: dict[str, Any]) -> tuple[tuple[str, str, float], ...]:
+def _check_correlations(items: Any, names: list[str], source: str, raw: dict[str, Any],
+                        pinned: set[str]) -> tuple[tuple[str, str, float], ...]:
     if items is None:
         return ()
     if not isinstance(items, list):
@@ -538,12 +601,17 @@ def _check_correlations(items: Any, names: list[str], source: str,
         seen.add(pair)
         missing = [k for k in (a, b) if k not in names]
         if missing:
-            # A key pinned to a number (e.g. by --set) drops its correlations; anything
-            # else is a mistake.
-            if all(_is_plain_number(raw, k) for k in missing):
+            # A key pinned to a number by --set drops its correlations (said in one line);
+            # a key that is a number in the file, or no key at all, is a mistake.
+            if all(k in pinned and _is_plain_number(raw, k) for k in missing):
+                warnings.warn(f"{where}: {', '.join(missing)} is pinned to a number by --set; the correlation "
+                              f"of {a} and {b} (rho = {rho:g}) is dropped", SimulatorWarning, stacklevel=4)
                 continue
-            raise ScenarioError(f"{where}: {missing[0]} is not an uncertain input (uncertain: "
-                                f"{', '.join(names) or 'none'})")
+            key = next((k for k in missing if k not in pinned), missing[0])
+            what = "a plain number in the file, not a distribution" if _is_plain_number(raw, key) else \
+                "not an uncertain input"
+            raise ScenarioError(f"{where}: {key} is {what}; a correlation needs two keys given as "
+                                f"distributions (uncertain: {', '.join(names) or 'none'})")
         out.append((a, b, float(rho)))
     return tuple(out)
 

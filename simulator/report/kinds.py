@@ -1,4 +1,4 @@
-"""Which kind of result a Dataset is (run, sweep, sensitivity, attribution, batch), and what each needs.
+"""Which kind of result a Dataset is (run, sweep, sensitivity, attribution, discovery, batch), and what each needs.
 
 May import: :mod:`simulator.errors`.
 """
@@ -22,6 +22,7 @@ KIND_LABELS = {
     "sobol": "Sobol sensitivity",
     "given-data": "given-data sensitivity",
     "attribution": "attribution of outcomes to uncertain inputs",
+    "discovery": "scenario discovery",
     "batch": "batch of scenarios",
 }
 
@@ -32,6 +33,8 @@ STUDY_REQUIRED = {
     "sobol": ("S1", "ST", "S1_conf", "ST_conf"),
     "morris": ("mu_star", "mu_star_conf", "sigma"),
     "attribution": ("median_shift", "median_shift_ci", "subset_share"),
+    "discovery": ("box_low", "box_high", "restricted", "coverage", "coverage_ci", "density", "density_ci", "mass",
+                  "trajectory_coverage", "trajectory_density"),
     "batch": ("probability", "probability_ci"),
 }
 
@@ -66,6 +69,8 @@ def result_kind(ds: xr.Dataset) -> str:
         return "attribution"
     if ds.attrs.get("study") == "sweep":
         return "sweep"
+    if ds.attrs.get("study") == "discovery":
+        return "discovery"
     if {"S1", "ST"} <= names:
         return "sobol"
     if {"low", "high"} <= names:
@@ -76,6 +81,8 @@ def result_kind(ds: xr.Dataset) -> str:
         return "given-data"
     if "median_shift" in names:
         return "attribution"
+    if "trajectory_coverage" in names or "box_low" in names:
+        return "discovery"
     if "probability" in names:
         dims = ds["probability"].dims
         if "scenario" in dims:
@@ -86,7 +93,7 @@ def result_kind(ds: xr.Dataset) -> str:
             return "sweep"
     raise ReportError("not a results Dataset: needs variable probability (a run, sweep or batch), "
                       "low/high (tornado), mu_star (Morris), S1/ST (Sobol), rbd_fast_S1/delta/pawn_median "
-                      "(given data) or median_shift (attribution)")
+                      "(given data), median_shift (attribution) or box_low (discovery)")
 
 
 def required_variables(ds: xr.Dataset, kind: str) -> tuple[str, ...]:

@@ -1,4 +1,4 @@
-"""The reports of studies: sweeps, sensitivity (OAT, Morris, Sobol, given-data), attribution and batches.
+"""The reports of studies: sweeps, sensitivity (OAT, Morris, Sobol, given-data), attribution, discovery, batches.
 
 May import: every layer below :mod:`simulator.report`, and the modules of :mod:`simulator.report`.
 """
@@ -31,7 +31,7 @@ from simulator.report.kinds import GIVEN_DATA, KIND_LABELS
 from simulator.report.run_report import assumptions_section
 from simulator.results.formatting import key_values_text
 
-__all__ = ["SWEEP_TABLE_ROWS", "attribution_report", "batch_report", "given_data_report", "morris_report", "sobol_report", "study_report", "sweep_report", "tornado_report"]
+__all__ = ["SWEEP_TABLE_ROWS", "attribution_report", "batch_report", "discovery_report", "given_data_report", "morris_report", "sobol_report", "study_report", "sweep_report", "tornado_report"]
 
 
 #: Rows of the grid table of a sweep report at most (the results file holds every number).
@@ -60,7 +60,7 @@ def study_report(ds: xr.Dataset, kind: str, doc: Doc, out: Path) -> None:
         doc.p(" ".join(str(ds.attrs["scenario_description"]).split()))
     sections = {"sweep": sweep_report, "tornado": tornado_report, "sobol": sobol_report,
                 "morris": morris_report, "given-data": given_data_report, "attribution": attribution_report,
-                "batch": batch_report}
+                "discovery": discovery_report, "batch": batch_report}
     sections[kind](ds, doc, out)
     if kind != "batch" and ds.attrs.get("scenario_text"):
         assumptions_section(ds, doc)
@@ -380,6 +380,59 @@ def attribution_report(ds: xr.Dataset, doc: Doc, out: Path) -> None:
                                "months, in standard deviations of the input, with its 95% interval; dotted lines "
                                "at +-0.5 (notable). Inputs sorted by their largest shift.",
                                save_figure(fig, out, stem)))
+    figures_section(doc, figures)
+
+
+def discovery_report(ds: xr.Dataset, doc: Doc, out: Path) -> None:
+    from simulator.report import figures as plots
+
+    outcome = ds.attrs.get("outcome", "the outcome")
+    method = str(ds.attrs.get("method", "")).upper()
+    share = float(ds["outcome_share"]) if "outcome_share" in ds.variables else math.nan
+    doc.p(f"Scenario discovery of **{outcome}** by {method} ({ds.attrs.get('library', '')}): boxes of the uncertain "
+          "inputs inside which the outcome is concentrated. "
+          f"{int(ds.attrs.get('paths', 0)):,} paths, split at random: {int(ds.attrs.get('peeling_paths', 0)):,} to "
+          f"fit, {int(ds.attrs.get('selection_paths', 0)):,} to choose each box on the trade-off curve and drop the "
+          f"limits that do not raise its density significantly, {int(ds.attrs.get('held_out_paths', 0)):,} held out "
+          f"for every number below (95% Wilson intervals). On the held-out half {pct(share)} of paths have the "
+          "outcome. Coverage: share of those paths inside the box; density: share of the box's paths with the "
+          "outcome; mass: share of all paths inside. Each box after the first counts only the paths outside the "
+          "boxes before it. See docs/discovery.md.")
+    doc.h(2, "Key numbers")
+    inputs = [str(v) for v in ds["input"].values]
+    units = ([str(u) for u in ds["input_units"].values] if "input_units" in ds.variables else [""] * len(inputs))
+    if ds.sizes["box"] == 0:
+        doc.p("No box: no limit on the uncertain inputs raises the share of paths with the outcome significantly.")
+    rows = []
+    for i in range(ds.sizes["box"]):
+        limits = []
+        for j in np.flatnonzero(ds["restricted"].values[i].astype(bool)):
+            lo, hi = float(ds["box_low"].values[i, j]), float(ds["box_high"].values[i, j])
+            has_lo = "box_low_quantile" not in ds.variables or float(ds["box_low_quantile"].values[i, j]) > 0
+            has_hi = "box_high_quantile" not in ds.variables or float(ds["box_high_quantile"].values[i, j]) < 1
+            text = (f"{lo:.4g} to {hi:.4g}" if has_lo and has_hi else f">= {lo:.4g}" if has_lo else f"<= {hi:.4g}")
+            unit = "" if units[j] in ("", "1") else f" {units[j]}"
+            limits.append(f"{inputs[j]} {text}{unit}")
+        rows.append([str(int(ds["box"].values[i])), "; ".join(limits),
+                     pct_ci(float(ds["coverage"].values[i]), *ds["coverage_ci"].values[i]),
+                     pct_ci(float(ds["density"].values[i]), *ds["density_ci"].values[i]),
+                     pct(float(ds["mass"].values[i]))])
+    if rows:
+        doc.table(["box", "limits", "coverage [95%]", "density [95%]", "mass"], rows, align="rlrrr")
+    figures = [FigureBlock("discovery_tradeoff", "Coverage against density",
+                           "The trade-off curve the first box was chosen from: each step of "
+                           + ("PRIM's peeling and pasting" if method == "PRIM" else "adding the tree's next densest leaf")
+                           + " on the held-out half (solid; numbers: inputs limited) and on the peeling sample "
+                           "(dashed: optimistic, fitted there); the square marks the step chosen, the large markers the "
+                           "boxes after dropping their insignificant limits, with 95% intervals; dotted: the share "
+                           "of all paths with the outcome.", save_figure(plots.discovery_tradeoff(ds), out,
+                                                                          "discovery_tradeoff"))]
+    for b in [int(v) for v in ds["box"].values]:
+        stem = f"discovery_box_{b}"
+        figures.append(FigureBlock(stem, f"Box {b} against each input's range",
+                                   "Each input's range over all paths (grey) and the part of it inside the box "
+                                   "(hatched), limited inputs on top, limits in the input's units.",
+                                   save_figure(plots.discovery_limits(ds, box=b), out, stem)))
     figures_section(doc, figures)
 
 

@@ -28,6 +28,7 @@ from simulator.model.parameters import COMPANY, ParameterLayout
 from simulator.model.schema import Scenario
 from simulator.results import accessor  # noqa: F401  (registers ds.sim on every results Dataset)
 from simulator.results.outputs import CONFIDENCE, COORD_ATTRS, MONEY, OUTPUTS, QUANTILE_ERROR, QUANTILES
+from simulator.results.overflow import range_problem, warn_out_of_range
 from simulator.results.statistics import hist_quantiles, mean_interval, wilson_interval
 
 __all__ = ["build_dataset", "build_sets_dataset", "market_path", "package_version", "required_revenue",
@@ -124,6 +125,7 @@ def build_dataset(
     set_index: int = 0,
     theta: np.ndarray | None = None,
     attrs: dict | None = None,
+    check_range: bool = True,
 ) -> xr.Dataset:
     """Build the results Dataset of one parameter set from the :data:`OUTPUTS` table.
 
@@ -137,6 +139,9 @@ def build_dataset(
         That set's parameters (default: the scenario's).
     attrs : dict, optional
         Provenance to add (seed, engine, ...).
+    check_range : bool
+        Warn once (and record ``out_of_range``) when an output documented as
+        finite is not (:mod:`simulator.results.overflow`).
     """
     theta = layout.theta if theta is None else theta
     s = set_index
@@ -228,6 +233,9 @@ def build_dataset(
     if attrs:
         ds.attrs.update({k: (json.dumps(v) if isinstance(v, (list, tuple, dict)) else v)
                          for k, v in attrs.items() if v is not None})
+    if check_range:
+        warn_out_of_range(range_problem(data, scenario, np.asarray(theta)[None], n_months=plan.n_months),
+                          scenario.name, ds.attrs)
     return ds
 
 
@@ -250,6 +258,7 @@ def build_sets_dataset(
     theta_sets: np.ndarray,
     *,
     attrs: dict | None = None,
+    check_range: bool = True,
 ) -> xr.Dataset:
     """Results of many parameter sets at once: :func:`build_dataset` with a leading ``set`` dim.
 
@@ -269,6 +278,8 @@ def build_sets_dataset(
         The sets' parameters.
     attrs : dict, optional
         Provenance to add.
+    check_range : bool
+        As for :func:`build_dataset` (a study that builds its sets in batches checks once, at the end).
     """
     theta_sets = np.asarray(theta_sets, dtype=np.float64)
     n_sets = theta_sets.shape[0]
@@ -314,12 +325,13 @@ def build_sets_dataset(
         data["market_exceeded_ci"] = wilson_interval(exceed, n[:, None])
     # Set 0 built the ordinary way gives the coordinates, attributes and any
     # variable not computed above.
-    first = build_dataset(scenario, layout, plan, _one_set(tally, 0), theta=theta_sets[0], attrs=attrs)
+    first = build_dataset(scenario, layout, plan, _one_set(tally, 0), theta=theta_sets[0], attrs=attrs,
+                          check_range=False)
     missing = [name for name in first.data_vars if name not in data and name != "market_size"
                and not name.startswith("path_") and name != "failure_month"]
     if missing:
-        per_set = [first] + [build_dataset(scenario, layout, plan, _one_set(tally, s), theta=theta_sets[s])
-                             for s in range(1, n_sets)]
+        per_set = [first] + [build_dataset(scenario, layout, plan, _one_set(tally, s), theta=theta_sets[s],
+                                           check_range=False) for s in range(1, n_sets)]
         for name in missing:
             data[name] = np.stack([d[name].values for d in per_set])
     currency = scenario.currency
@@ -334,4 +346,7 @@ def build_sets_dataset(
     ds = xr.Dataset(variables, coords=coords)
     ds.attrs.update(first.attrs)
     ds.attrs["paths"] = int(n.max()) if n_sets else 0
+    if check_range:
+        warn_out_of_range(range_problem(data, scenario, theta_sets, n_months=plan.n_months, set_axis=True),
+                          scenario.name, ds.attrs)
     return ds

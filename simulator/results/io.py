@@ -1,46 +1,251 @@
-"""Reading and writing results: NetCDF (h5netcdf), written atomically."""
+"""Reading and writing results: NetCDF (h5netcdf), written atomically, checked when read.
+
+Writes go to a temporary file in the target folder (``.NAME.HOST.PID.XXXXXXXX.tmp``),
+are synced and renamed over the target, so a reader never sees a partial file.
+A write interrupted by SIGKILL (or a crash) leaves its temporary file behind:
+the next write into the same folder removes those whose process is gone (same
+host, dead process; or older than a day when they name no process).  The
+command line also removes its own on SIGTERM and SIGHUP
+(:func:`remove_own_temporaries`).
+
+Every results file carries ``content_sha256``, a checksum of its variables as
+stored (:func:`content_checksum`), so an edited or damaged file is recognised
+(:func:`verify_checksum`; a batch recomputes such a result).
+
+:func:`open_results` turns every way a file can be wrong (missing, a folder,
+empty, not NetCDF, truncated) into one :class:`~simulator.errors.UserError`
+line naming the path and what was expected; :func:`check_output` does the same
+for an output path before any work starts.
+
+May import: :mod:`simulator.errors`, :mod:`simulator.warnings` and the other modules of :mod:`simulator.results`.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import io
 import os
+import re
+import socket
 import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import numpy as np
 import xarray as xr
 
+from simulator.errors import UserError
 from simulator.results import accessor  # noqa: F401  (registers ds.sim on every results Dataset)
 
-__all__ = ["open_results", "save_results", "write_text_atomic"]
+__all__ = ["CHECKSUM_ATTR", "atomic_file", "check_output", "content_checksum", "file_mode", "open_results",
+           "remove_own_temporaries", "remove_stale_temporaries", "save_results", "verify_checksum",
+           "write_text_atomic"]
+
+#: Attribute holding the checksum of a results file's variables (their values and attributes).
+CHECKSUM_ATTR = "content_sha256"
+#: The first bytes of every HDF5 file (hence of every NetCDF-4 file).
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+#: A temporary file of ours: ``.NAME.HOST.PID.RANDOM.tmp`` (mkstemp's random part has no dots).
+_TMP = re.compile(r"^\.(?P<name>.+)\.(?P<host>[A-Za-z0-9_-]*)\.(?P<pid>\d+)\.[^.]+\.tmp$")
+#: A temporary file that names no process is stale after this many seconds.
+_TMP_MAX_AGE = 86_400.0
+#: Temporary files this process is writing (removed by remove_own_temporaries on a signal).
+_OWN: set[str] = set()
+_OWN_LOCK = threading.Lock()
 
 
-def _write_atomic(path: str | Path, write) -> Path:
-    """Call ``write(tmp)`` on a temporary file in the target folder, fsync it, rename it over ``path``.
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname())[:32] or "host"
+
+
+def _is_stale(tmp: Path) -> bool:
+    """Whether a temporary file was left by a process that no longer writes it."""
+    match = _TMP.match(tmp.name)
+    if match and match["host"] == _host():
+        pid = int(match["pid"])
+        if pid == os.getpid():
+            with _OWN_LOCK:
+                return str(tmp) not in _OWN
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except OSError:  # alive, another user's
+            return False
+        return False
+    try:  # another host's, or an old name without a process: by age
+        return time.time() - tmp.stat().st_mtime > _TMP_MAX_AGE
+    except OSError:
+        return False
+
+
+def remove_stale_temporaries(folder: str | Path) -> list[Path]:
+    """Delete the temporary files of interrupted writes in ``folder``; returns those removed."""
+    removed = []
+    with contextlib.suppress(OSError):
+        for tmp in Path(folder).glob(".*.tmp"):
+            if tmp.is_file() and _is_stale(tmp):
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+                    removed.append(tmp)
+    return removed
+
+
+def remove_own_temporaries() -> None:
+    """Delete the temporary files this process is writing (called on SIGTERM or SIGHUP)."""
+    with _OWN_LOCK:
+        own = list(_OWN)
+        _OWN.clear()
+    for tmp in own:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
+@contextlib.contextmanager
+def _temporary(path: Path) -> Iterator[tuple[int, str]]:
+    """A new temporary file beside ``path`` (fd, name), registered until it is renamed or removed."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"{path}: cannot create its folder {path.parent} ({exc.strerror or exc})") from None
+    remove_stale_temporaries(path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{_host()}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise UserError(f"{path}: cannot write into {path.parent} ({exc.strerror or exc})") from None
+    with _OWN_LOCK:
+        _OWN.add(tmp)
+    try:
+        yield fd, tmp
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    finally:
+        with _OWN_LOCK:
+            _OWN.discard(tmp)
+
+
+def _replace(tmp: str, path: Path) -> None:
+    """Rename the finished temporary file over ``path``; one line naming ``path`` if that fails."""
+    try:
+        os.replace(tmp, path)
+    except OSError as exc:
+        reason = "it is a folder" if path.is_dir() else (exc.strerror or str(exc))
+        raise UserError(f"{path}: cannot write the results there ({reason})") from None
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    # The rename itself is durable only once the folder is synced (POSIX).
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_file(path: str | Path, mode: str = "wb") -> Iterator[io.IOBase]:
+    """Write ``path`` through a temporary file in its folder: fsync, then rename.
 
     A reader never sees a partial file, and an interrupted write leaves the old
     file (if any) untouched.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    os.chmod(tmp, file_mode())  # mkstemp makes it private (0600); results are ordinary files
-    try:
+    with _temporary(path) as (fd, tmp):
+        os.fchmod(fd, file_mode())  # mkstemp makes it private (0600); results are ordinary files
+        with os.fdopen(fd, mode) as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        _replace(tmp, path)
+
+
+def _write_atomic(path: str | Path, write: Callable[[str], None]) -> Path:
+    """Call ``write(tmp)`` on a temporary file in the target folder, fsync it, rename it over ``path``."""
+    path = Path(path)
+    with _temporary(path) as (fd, tmp):
+        os.close(fd)
+        os.chmod(tmp, file_mode())
         write(tmp)
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        _replace(tmp, path)
     return path
 
 
 def save_results(ds: xr.Dataset, path: str | Path) -> Path:
-    """Write ``ds`` to NetCDF atomically: a temporary file in the same folder, then a rename."""
+    """Write ``ds`` to NetCDF atomically, with the checksum of its content (``content_sha256``)."""
+    path = Path(path)
+    check_output(path, option="")
     encoding = {name: {"zlib": True, "complevel": 4} for name in ds.data_vars
                 if ds[name].dtype.kind in "fiu" and ds[name].size > 1024}
-    return _write_atomic(path, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf", encoding=encoding))
+    if CHECKSUM_ATTR in ds.attrs:  # opened another way: the old checksum is replaced
+        ds = ds.copy(deep=False)
+        ds.attrs.pop(CHECKSUM_ATTR)
+
+    def write(tmp: str) -> None:
+        ds.to_netcdf(tmp, engine="h5netcdf", encoding=encoding)
+        import h5netcdf
+
+        # The checksum of what is stored (after xarray's encoding), so a reader can recompute it.
+        with h5netcdf.File(tmp, "r+") as fh:
+            fh.attrs[CHECKSUM_ATTR] = _checksum_of(fh)
+
+    return _write_atomic(path, write)
+
+
+def _checksum_of(fh) -> str:
+    """SHA-256 of an open h5netcdf file's data: every variable's name, type, shape, dimensions, values and
+    attributes (units, long names), as stored.  The file's own attributes (provenance, creation time)
+    are not data; the batch checks the run's identity among them separately."""
+    digest = hashlib.sha256()
+
+    def attrs(items) -> None:
+        for key in sorted(items):
+            value = items[key]
+            value = value.tolist() if isinstance(value, np.ndarray | np.generic) else value
+            digest.update(f"{key}={value!r};".encode())
+
+    for name in sorted(fh.variables):
+        var = fh.variables[name]
+        values = np.asarray(var[...])
+        digest.update(f"\0{name}:{values.dtype.str}:{values.shape}:{var.dimensions}\0".encode())
+        if values.dtype.kind in "OSU":
+            digest.update("\0".join(v.decode() if isinstance(v, bytes) else str(v)
+                                    for v in values.ravel()).encode())
+        else:
+            digest.update(np.ascontiguousarray(values).tobytes())
+        attrs({k: v for k, v in var.attrs.items() if not k.startswith("_")})
+    return digest.hexdigest()
+
+
+def content_checksum(path: str | Path) -> str:
+    """The checksum :func:`save_results` stores, recomputed from the file as it is now."""
+    import h5netcdf
+
+    with h5netcdf.File(path, "r") as fh:
+        return _checksum_of(fh)
+
+
+def verify_checksum(path: str | Path) -> bool | None:
+    """True when the file's content matches its stored checksum, False when not (edited or damaged),
+    None when it has none (written by an older version) or cannot be read."""
+    import h5netcdf
+
+    try:
+        with h5netcdf.File(path, "r") as fh:
+            stored = fh.attrs.get(CHECKSUM_ATTR)
+            if stored is None:
+                return None
+            return str(stored) == _checksum_of(fh)
+    except Exception:  # unreadable: nothing to verify
+        return None
 
 
 def file_mode() -> int:
@@ -50,10 +255,83 @@ def file_mode() -> int:
     return 0o666 & ~umask
 
 
-def open_results(path: str | Path) -> xr.Dataset:
-    """Load a results file fully into memory (the file is closed afterwards)."""
-    with xr.open_dataset(path, engine="h5netcdf") as ds:
-        return ds.load()
+#: What a results argument is, for messages.
+EXPECTED = "a results .nc file written by simulator"
+
+
+def _file_problem(path: Path, expected: str) -> str | None:
+    """Why ``path`` cannot be a NetCDF-4 results file (None when it may be one)."""
+    if not path.exists():
+        return f"{path}: no such file (expected {expected})"
+    if path.is_dir():
+        return f"{path}: is a folder (expected {expected})"
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+    except OSError as exc:
+        return f"{path}: cannot read it ({exc.strerror or exc})"
+    if not head:
+        return f"{path}: is empty (expected {expected})"
+    if head.startswith(b"CDF"):
+        return f"{path}: is a NetCDF-3 file (expected {expected}, NetCDF-4)"
+    if head != _HDF5_SIGNATURE:
+        return f"{path}: is not a NetCDF file (expected {expected})"
+    return None
+
+
+def open_results(path: str | Path, *, expected: str = EXPECTED) -> xr.Dataset:
+    """Load a results file fully into memory (the file is closed afterwards; its checksum attribute is
+    left out: it describes the file, see :func:`verify_checksum`).
+
+    Raises
+    ------
+    UserError
+        One line naming ``path`` and ``expected`` when the file is missing, a
+        folder, empty, not NetCDF-4, truncated or otherwise unreadable.
+    """
+    path = Path(path)
+    problem = _file_problem(path, expected)
+    if problem:
+        raise UserError(problem)
+    try:
+        with xr.open_dataset(path, engine="h5netcdf") as ds:
+            ds = ds.load()
+    except Exception as exc:  # h5py/h5netcdf/xarray: truncated, damaged, not NetCDF inside
+        reason = " ".join(str(exc).split()) or exc.__class__.__name__
+        if "truncated" in reason:
+            reason = "the file is truncated (an interrupted copy or download?)"
+        elif len(reason) > 120:
+            reason = reason[:117] + "..."
+        raise UserError(f"{path}: cannot be read: {reason} (expected {expected})") from None
+    # The checksum describes the file (verify_checksum); the Dataset saved again gets a new one.
+    ds.attrs.pop(CHECKSUM_ATTR, None)
+    return ds
+
+
+def check_output(path: str | Path, *, folder: bool = False, option: str = "--out") -> Path:
+    """Check, before any work, that ``path`` can be written (a file, or with ``folder`` a folder).
+
+    Nothing is created.  Raises a one-line :class:`UserError` naming ``option``
+    and the path when it is an existing folder (for a file) or file (for a
+    folder), or when its nearest existing parent is not a writable folder.
+    """
+    path = Path(path)
+    name = f"{option} {path}" if option else str(path)
+    if folder:
+        if path.exists() and not path.is_dir():
+            raise UserError(f"{name}: is a file; give a folder")
+    elif path.is_dir():
+        raise UserError(f"{name}: is a folder; give a file name")
+    parent = path if folder and path.is_dir() else path.parent
+    while not parent.exists():
+        if parent == parent.parent:
+            break
+        parent = parent.parent
+    if parent.exists() and not parent.is_dir():
+        raise UserError(f"{name}: {parent} is a file, not a folder")
+    if parent.exists() and not os.access(parent, os.W_OK | os.X_OK):
+        raise UserError(f"{name}: cannot write into {parent} (permission denied)")
+    return path
 
 
 def write_text_atomic(path: str | Path, text: str) -> Path:

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from simulator.model import quantities as Q
 
-__all__ = ["CONFIDENCE", "COORD_ATTRS", "MONEY", "OUTPUTS", "QUANTILES", "QUANTILE_ERROR", "Output", "bin_width"]
+__all__ = ["CONFIDENCE", "COORD_ATTRS", "DISCOVERY_COORDS", "DISCOVERY_OUTPUTS", "MONEY", "OUTPUTS", "QUANTILES",
+           "QUANTILE_ERROR", "Output", "bin_width"]
 
 QUANTILES = (0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95)
 
@@ -127,4 +128,51 @@ COORD_ATTRS = {
     "quantile": ("1", "quantile level"),
     "champions": ("companies", "number of champion companies"),
     "path": ("", "path index"),
+}
+
+
+#: The outputs of scenario discovery (``simulator discover``, :mod:`simulator.studies.discovery`).
+#: Box statistics are on the held-out half of the paths; box ``i`` counts only the paths
+#: outside boxes ``1 .. i-1`` (covering).  Each input has its own units (``input_units``).
+_EACH_INPUT = "units of each input (input_units)"
+DISCOVERY_OUTPUTS: dict[str, Output] = {
+    "box_low": Output(("box", "input"), _EACH_INPUT,
+                      "lower limit of the box (the input's smallest draw where not restricted)"),
+    "box_high": Output(("box", "input"), _EACH_INPUT,
+                       "upper limit of the box (the input's largest draw where not restricted)"),
+    "box_low_quantile": Output(("box", "input"), "1", "share of all paths whose draw is below the lower limit"),
+    "box_high_quantile": Output(("box", "input"), "1",
+                                "share of all paths whose draw is at or below the upper limit"),
+    "restricted": Output(("box", "input"), "1", "whether the box limits the input"),
+    "quasi_p": Output(("box", "input", "bound"), "1",
+                      "quasi-p-value of each kept limit on the selection sample: one-sided binomial test of the "
+                      "box's density against the box without that limit (NaN: no limit)"),
+    "coverage": Output(("box",), "1", "share of the held-out paths with the outcome that lie in the box"),
+    "coverage_ci": Output(("box", "bound"), "1", "95% Wilson interval of the coverage (held-out half)"),
+    "density": Output(("box",), "1", "share of the box's held-out paths that have the outcome"),
+    "density_ci": Output(("box", "bound"), "1", "95% Wilson interval of the density (held-out half)"),
+    "mass": Output(("box",), "1", "share of the held-out paths in the box"),
+    "box_paths": Output(("box",), "paths", "held-out paths in the box"),
+    "box_outcome_paths": Output(("box",), "paths", "held-out paths in the box with the outcome"),
+    "trajectory_coverage": Output(("step",), "1",
+                                  "coverage of each step of the first box's trade-off curve (held-out half)"),
+    "trajectory_density": Output(("step",), "1",
+                                 "density of each step of the first box's trade-off curve (held-out half)"),
+    "trajectory_mass": Output(("step",), "1", "mass of each step of the trade-off curve (held-out half)"),
+    "trajectory_coverage_fit": Output(("step",), "1", "coverage of each step on the peeling sample"),
+    "trajectory_density_fit": Output(("step",), "1", "density of each step on the peeling sample"),
+    "trajectory_mass_fit": Output(("step",), "1", "mass of each step on the peeling sample"),
+    "trajectory_restricted": Output(("step",), "inputs", "inputs limited at each step"),
+    "input_low": Output(("input",), _EACH_INPUT, "smallest draw of the input over all paths"),
+    "input_high": Output(("input",), _EACH_INPUT, "largest draw of the input over all paths"),
+    "input_units": Output(("input",), "", "units of the input (the scenario key's)"),
+    "outcome_share": Output((), "1", "share of the held-out paths with the outcome"),
+    "outcome_share_ci": Output(("bound",), "1", "95% Wilson interval of outcome_share"),
+}
+
+DISCOVERY_COORDS = {
+    "box": ("", "box number (covering order)"),
+    "input": ("", "uncertain input (dotted path)"),
+    "step": ("", "step of the trade-off curve (PRIM: peeling then pasting; CART: densest leaves added)"),
+    "bound": ("", "interval bound"),
 }

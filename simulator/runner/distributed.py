@@ -636,7 +636,7 @@ def dask_client(scheduler: str | None = None, cluster: str | None = None, *,
             client = Client(scheduler_file=scheduler, timeout=timeout)
         else:
             client = Client(scheduler, timeout=timeout)
-    except (OSError, TimeoutError) as exc:
+    except (OSError, TimeoutError, ValueError) as exc:  # ValueError: an address dask cannot parse
         if local is not None:
             local.close()
         raise DaskError(f"cannot connect to the dask scheduler {scheduler or cluster}: "

@@ -14,6 +14,7 @@ and :mod:`simulator.results`.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,10 +31,12 @@ from simulator.errors import ScenarioError
 from simulator.model import quantities as Q
 from simulator.model.parameters import ParameterLayout, build_layout
 from simulator.model.scenario_file import load_scenario, with_overrides
-from simulator.model.schema import Scenario
+from simulator.model.schema import SEED_MAX, Scenario
 from simulator.model.uncertain import RECORDED_PATHS, UncertainSet
 from simulator.results.dataset import build_dataset, market_path, scenario_hash
 from simulator.results.draws import annotate_dataset
+from simulator.runner.memory import Need, check, run_needs
+from simulator.warnings import SimulatorWarning
 
 __all__ = ["SCENARIO_INPUTS", "PreparedRun", "prepare_run", "resolve_scenario"]
 
@@ -112,6 +115,18 @@ class PreparedRun:
     def kept_count(self) -> int:
         """Paths kept (at most ``paths``)."""
         return min(int(self.keep_paths), self.paths)
+
+    @property
+    def uncertain_slots(self) -> int:
+        """Parameter slots the uncertain inputs set per path."""
+        unc = self.uncertain
+        return sum(len(self.layout.slots(spec.path)) for spec in unc.inputs) if unc else 0
+
+    def memory_needs(self, *, paths_option: str = "--paths") -> tuple[list[Need], dict[str, int]]:
+        """What this run needs in memory, by part, and the sizes it depends on (:mod:`simulator.runner.memory`)."""
+        return run_needs(self.layout, self.plan, paths=self.paths, paths_option=paths_option, engine=self.engine, block_size=self.block_size, keep_paths=self.keep_paths,
+            kept_in_memory=self.zarr is None, threads=self.threads, fans=self.fans, recorded=self.recorded,
+            uncertain_slots=self.uncertain_slots)
 
     def input_callback(self, *, seed: np.random.SeedSequence | None = None,
                        exclude: Sequence[str] = ()) -> InputCallback | None:
@@ -214,7 +229,8 @@ class PreparedRun:
 def prepare_run(scenario: Scenario | str | Path, *, paths: int | None = None, seed=None,
                 engine: str = "numba", block_size: int = DEFAULT_BLOCK_SIZE, keep_paths: int = 0,
                 zarr: str | Path | None = None, threads: int | None = None,
-                overrides: Sequence[str] | dict | None = None, fans: bool = True) -> PreparedRun:
+                overrides: Sequence[str] | dict | None = None, fans: bool = True,
+                paths_option: str | None = None) -> PreparedRun:
     """Load and check a scenario and its options; nothing is simulated.
 
     Parameters
@@ -241,6 +257,9 @@ def prepare_run(scenario: Scenario | str | Path, *, paths: int | None = None, se
     fans : bool
         Record every month for quantile fans (a run); False records only the
         horizons (a study, which reads outcomes and at most their quantiles).
+    paths_option : str, optional
+        What the paths are called in a memory error (default ``--paths``, or
+        ``scenario.paths`` when they come from the file).
 
     Raises
     ------
@@ -258,11 +277,24 @@ def prepare_run(scenario: Scenario | str | Path, *, paths: int | None = None, se
         raise ScenarioError(f"block_size: {block_size} must be >= 1")
     if engine not in ENGINES:
         raise ScenarioError(f"engine: {engine!r} is not one of {', '.join(ENGINES)}")
+    if keep_paths > n_paths:
+        warnings.warn(f"--keep-paths {keep_paths:,}: the run has {n_paths:,} paths; keeping all {n_paths:,}",
+                      SimulatorWarning, stacklevel=2)
+    if threads is not None and int(threads) < 1:
+        raise ScenarioError(f"threads: {threads} must be >= 1")
+    if isinstance(seed, (int, np.integer)) and not 0 <= int(seed) <= SEED_MAX:
+        raise ScenarioError(f"seed: {seed} must be >= 0 and <= {SEED_MAX} (the range of scenario.seed)")
     try:
         root = normalise_seed(meta.seed if seed is None else seed)
     except ValueError as exc:
         raise ScenarioError(str(exc)) from None
-    return PreparedRun(name=scenario.name, scenario=scenario, layout=build_layout(scenario),
-                       plan=plan_run(meta.horizon_months, meta.horizon_list, fans=fans), paths=n_paths, seed=root,
-                       engine=engine, block_size=int(block_size), keep_paths=int(keep_paths),
-                       zarr=None if zarr is None else Path(zarr).resolve(), threads=threads, fans=fans)
+    prepared = PreparedRun(name=scenario.name, scenario=scenario, layout=build_layout(scenario),
+                           plan=plan_run(meta.horizon_months, meta.horizon_list, fans=fans), paths=n_paths,
+                           seed=root, engine=engine, block_size=int(block_size), keep_paths=int(keep_paths),
+                           zarr=None if zarr is None else Path(zarr).resolve(),
+                           threads=None if threads is None else int(threads), fans=fans)
+    # Nothing is allocated yet: check that the run fits in memory (one line naming the
+    # option that costs the most otherwise).
+    check(*prepared.memory_needs(paths_option=paths_option or ("--paths" if paths is not None else "scenario.paths")),
+          what=f"{scenario.name} ({n_paths:,} paths)")
+    return prepared

@@ -8,16 +8,20 @@ Nothing is lost and nothing is done twice:
 
 - A result is *up to date* when its run identity (scenario hash, seed, paths,
   block size, engine, kept paths, the distributions of uncertain keys) is that of
-  the run asked for; such scenarios are skipped, the others (stale) recomputed.
+  the run asked for and its data still match the checksum written with them
+  (``content_sha256``: a file edited in place, even to the same size, is not
+  trusted); such scenarios are skipped, the others (stale) recomputed.
 - While a scenario runs, its merged tally is checkpointed at most every
   ``checkpoint_every`` seconds to ``<out>/.partial/<name>/tally.npz`` (written to a
   temporary file, then renamed).  A re-run resumes from the checkpoint: the blocks
   in it are not recomputed, and since tallies merge exactly and the floating-point
   moments are merged in block order, the result is bit-identical to an
-  uninterrupted run.
+  uninterrupted run.  A damaged checkpoint (empty, truncated, arrays that do not
+  fit the run) is discarded with a one-line warning and the scenario recomputed.
 - Every file is written to a temporary name and renamed, so a batch killed at any
-  moment (even with SIGKILL) leaves complete files or none; the next run removes
-  the temporary files.  A lock file keeps two batches out of one folder.
+  moment (even with SIGKILL) leaves complete files or none; the next write into
+  the folder removes the temporary files of dead processes (SIGTERM removes them
+  at once, :mod:`simulator.results.io`).  A lock file keeps two batches out of one folder.
 - A scenario that fails (bad file, bad override) is reported in one line and the
   others still run; the exit code is then non-zero (2 for bad input, 1 otherwise).
 
@@ -30,13 +34,11 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime as _dt
-import io
 import json
 import os
 import re
 import shutil
 import sys
-import tempfile
 import time
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
@@ -52,8 +54,9 @@ from simulator.errors import BatchError, UserError
 from simulator.model import quantities as L
 from simulator.model.scenario_file import load_scenario
 from simulator.results.dataset import scenario_hash
-from simulator.results.io import file_mode, save_results
+from simulator.results.io import atomic_file, remove_stale_temporaries, save_results, verify_checksum
 from simulator.runner.distributed import Job, prepare_job, run_jobs
+from simulator.runner.memory import Need, check
 
 __all__ = ["BatchReport", "load_checkpoint", "run_batch", "save_checkpoint",
            "summary_dataset", "summary_rows"]
@@ -95,41 +98,11 @@ class BatchReport:
 # Atomic files
 
 
-@contextlib.contextmanager
-def _atomic(path: Path, mode: str = "wb") -> Iterator[io.IOBase]:
-    """Write ``path`` through a temporary file in its folder, fsync, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, file_mode())
-        with os.fdopen(fd, mode) as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    # The rename itself is durable only once the folder is synced (POSIX).
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def _remove_temporaries(out: Path) -> None:
-    """Delete the temporary files of interrupted writes (``.<name>.<random>.tmp``)."""
+    """Delete the temporary files of interrupted writes (``.<name>.<host>.<pid>.<random>.tmp``) whose
+    process is gone, in the folder and the checkpoints' folders."""
     for folder in [out, *(p for p in (out / _PARTIAL).glob("*") if p.is_dir())]:
-        for tmp in folder.glob(".*.tmp"):
-            with contextlib.suppress(OSError):
-                tmp.unlink()
+        remove_stale_temporaries(folder)
 
 
 @contextlib.contextmanager
@@ -167,7 +140,7 @@ def save_checkpoint(path: Path, job: Job) -> None:
     if job.path_outcome is not None:
         arrays["job_path_outcome"] = job.path_outcome
     arrays["identity"] = np.asarray(_identity_text(job))
-    with _atomic(path) as fh:
+    with atomic_file(path) as fh:
         # np.savez_compressed's zlib level 6 takes three times as long as level 1 for a few
         # percent less space; checkpoints are written often and deleted soon.
         with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
@@ -176,9 +149,18 @@ def save_checkpoint(path: Path, job: Job) -> None:
                     np.lib.format.write_array(member, np.asanyarray(value), allow_pickle=False)
 
 
-def load_checkpoint(path: Path, job: Job) -> bool:
-    """Restore the job's tally from ``path`` if it was written for the same run; True if so."""
+def load_checkpoint(path: Path, job: Job, *, on_damaged: Callable[[str], None] | None = None) -> bool:
+    """Restore the job's tally from ``path`` if it was written for the same run; True if so.
+
+    A missing checkpoint, or one of another run, is False.  A damaged one (empty,
+    truncated, unreadable, or arrays that do not fit the run) is False too, after
+    ``on_damaged(reason)``: the caller discards it and the scenario is recomputed.
+    """
+    if not path.exists():
+        return False
     try:
+        if path.stat().st_size == 0:
+            raise ValueError("the file is empty")
         with np.load(path, allow_pickle=False) as data:
             if str(data["identity"]) != _identity_text(job):
                 return False
@@ -187,14 +169,37 @@ def load_checkpoint(path: Path, job: Job) -> bool:
             kept = data["job_kept"] if "job_kept" in data else None
             fail_month = data["job_fail_month"] if "job_fail_month" in data else None
             path_outcome = data["job_path_outcome"] if "job_path_outcome" in data else None
-    except (OSError, ValueError, KeyError):
-        return False  # missing or unreadable: start afresh
-    if (kept is None) != (job.kept_count == 0 or job.zarr is not None):
-        return False
-    if (path_outcome.shape[0] if path_outcome is not None else 0) != job.recorded:
+        problem = _checkpoint_problem(job, tally, kept, fail_month, path_outcome)
+    except Exception as exc:  # empty, truncated or damaged: zipfile, zlib, numpy and OS errors alike
+        problem = " ".join(str(exc).split())[:100] or exc.__class__.__name__
+    if problem is not None:
+        if on_damaged is not None:
+            on_damaged(problem)
         return False
     job.tally, job.kept, job.fail_month, job.path_outcome = tally, kept, fail_month, path_outcome
     return True
+
+
+def _checkpoint_problem(job: Job, tally: Tally, kept, fail_month, path_outcome) -> str | None:
+    """Why a checkpoint's arrays cannot be this job's merged tally (None when they can)."""
+    n_comp, n_hor = len(job.layout.company_names), job.plan.horizons.size
+    ids = np.asarray(tally.block_ids)
+    if tally.counts.shape != (1, n_comp, n_hor, 3):
+        return f"outcome counts of shape {tally.counts.shape}"
+    if ids.ndim != 1 or np.unique(ids).size != ids.size or (ids.size and not 0 <= ids.min() <= ids.max() < job.n_blocks):
+        return "block list does not fit the run"
+    if any(getattr(tally, name).shape[0] != ids.size for name in ("fv_blocks", "bv_blocks", "vh_blocks")):
+        return "moments do not match the block list"
+    paths = sum(min(job.block_size, job.paths - int(b) * job.block_size) for b in ids)
+    if tally.n_paths.shape != (1,) or int(tally.n_paths[0]) != paths:
+        return "path count does not match the block list"
+    if (kept is None) != (job.kept_count == 0 or job.zarr is not None):
+        return "kept paths missing or unexpected"
+    if kept is not None and (kept.shape[1] != job.kept_count or fail_month is None):
+        return "kept paths of another size"
+    if (path_outcome.shape[0] if path_outcome is not None else 0) != job.recorded:
+        return "recorded outcomes of another size"
+    return None
 
 
 def _identity_text(job: Job) -> str:
@@ -232,9 +237,10 @@ def _recorded_seed(out: Path, name: str, digest: str, paths: int | None):
         try:
             with np.load(out / _PARTIAL / name / "tally.npz", allow_pickle=False) as data:
                 ident = json.loads(str(data["identity"]))
-        except (OSError, ValueError, KeyError):
-            return None
-        if ident["scenario_hash"] != digest:
+            if ident["scenario_hash"] != digest:
+                return None
+            return np.random.SeedSequence(int(ident["seed_entropy"]), spawn_key=tuple(ident["seed_spawn_key"]))
+        except Exception:  # missing or damaged (load_checkpoint reports it): no recorded seed
             return None
     return np.random.SeedSequence(int(ident["seed_entropy"]), spawn_key=tuple(ident["seed_spawn_key"]))
 
@@ -377,6 +383,7 @@ def _plan_jobs(scenarios, out, report, log, say, fail, bar_sc, *, paths, seed, o
     jobs: list[Job] = []
     order: list[str] = []
     seen: dict[str, str] = {}
+    resident = 0.0
     for path in scenarios:
         label = str(path)
         try:
@@ -401,7 +408,8 @@ def _plan_jobs(scenarios, out, report, log, say, fail, bar_sc, *, paths, seed, o
         order.append(name)
         result = out / f"{name}.nc"
         partial = out / _PARTIAL / name
-        if not force and _result_identity(result) == job.identity() and _kept_complete(job):
+        if not force and _result_identity(result) == job.identity() and _kept_complete(job) and _intact(
+                result, name, say, log):
             report.skipped.append(name)
             report.results[name] = result
             shutil.rmtree(partial, ignore_errors=True)
@@ -409,7 +417,22 @@ def _plan_jobs(scenarios, out, report, log, say, fail, bar_sc, *, paths, seed, o
             say(f"up to date: {name}: {result}")
             bar_sc.update(1)
             continue
-        if load_checkpoint(partial / "tally.npz", job):
+        # The batch's started scenarios keep their kept paths and recorded outcomes until they finish.
+        try:
+            needs, sizes = job.memory_needs()
+            check([*needs, Need("kept paths and outcomes of the batch's other scenarios", resident,
+                                ("--keep-paths",))], sizes, what=f"{name} beside the batch's other scenarios")
+        except UserError as exc:
+            fail(label, f"{path}: {exc}", True)
+            continue
+        resident += sum(n.bytes for n in job.memory_needs()[0] if n.what in ("kept paths", "outcome codes"))
+        def damaged(reason: str, name=name, partial=partial) -> None:
+            say(f"simulator: warning: {partial / 'tally.npz'}: damaged checkpoint ({reason}); discarded, "
+                f"{name} is recomputed from the start", error=True)
+            log("checkpoint-discarded", name, reason=json.dumps(reason))
+            (partial / "tally.npz").unlink(missing_ok=True)
+
+        if load_checkpoint(partial / "tally.npz", job, on_damaged=damaged):
             job.start()
             if job.tally is None:  # its Zarr store is gone or another run's: the checkpoint is useless
                 (partial / "tally.npz").unlink(missing_ok=True)
@@ -418,6 +441,18 @@ def _plan_jobs(scenarios, out, report, log, say, fail, bar_sc, *, paths, seed, o
         log("started", name, paths=job.paths, resumed_paths=job.paths_done)
         jobs.append(job)
     return jobs, order
+
+
+def _intact(result: Path, name: str, say, log) -> bool:
+    """Whether an up-to-date result's content still matches the checksum written with it."""
+    verified = verify_checksum(result)
+    if verified:
+        return True
+    why = ("its data do not match the checksum written with them (changed since)" if verified is False
+           else "it has no content checksum (written by an older version)")
+    say(f"simulator: warning: {result}: {why}; {name} is recomputed", error=True)
+    log("stale", name, reason="checksum" if verified is False else "no-checksum")
+    return False
 
 
 def _kept_complete(job: Job) -> bool:
@@ -450,7 +485,6 @@ def _execute(jobs, out, report, log, say, fail, bar_sc, bar_paths, *, client, bl
         if overrides:
             ds.attrs["overrides"] = json.dumps(list(overrides))
         result = save_results(ds, out / f"{job.name}.nc")
-        _fsync_dir(out)
         shutil.rmtree(out / _PARTIAL / job.name, ignore_errors=True)
         seconds = time.perf_counter() - started.get(id(job), time.perf_counter())
         report.computed.append(job.name)
@@ -663,7 +697,7 @@ def write_summary(results: Sequence[Path | xr.Dataset], out: Path) -> tuple[Path
     by_horizon = sorted((k for k in columns if k in horizon_of), key=lambda k: horizon_of[k])
     columns = first + by_horizon + last
     csv_path = out / "summary.csv"
-    with _atomic(csv_path, "w") as fh:
+    with atomic_file(csv_path, "w") as fh:
         writer = csv.DictWriter(fh, fieldnames=columns, restval="", lineterminator="\n")
         writer.writeheader()
         for row in rows:

@@ -308,7 +308,7 @@ def _calibrate(scenario, targets, params, *, paths, seed, replicates, engine, gr
     update = None if bar is None else bar.update
     for r, ss in enumerate(seeds):
         if bar is not None:
-            bar.set_postfix_str(f"seed {r + 1} of {len(seeds)}")
+            bar.set_postfix_str(f"seed {r + 1} of {len(seeds)}", refresh=False)  # nothing shown before its delay
         ev = Evaluator(scenario, params, paths, ss, engine=engine, progress=update)
         try:
             x, method = _solve(ev, targets, grid_points=grid_points, rng_seed=r)

@@ -29,7 +29,7 @@ from simulator.model.parameters import build_layout
 from simulator.model.schema import Scenario
 from simulator.runner.prepared import prepare_run
 
-__all__ = ["compare", "compare_table"]
+__all__ = ["compare", "compare_table", "run_problem"]
 
 MAX_PAIRED_PATHS = 4_000_000  # per-path outcome codes for pairing: 1 byte each
 _Z = float(stats.norm.ppf(0.975))
@@ -117,6 +117,20 @@ def _paired(codes: np.ndarray, n: int):
     return np.stack(diffs, axis=-1), np.stack(cis, axis=-2)
 
 
+def run_problem(ds: xr.Dataset) -> str | None:
+    """Why ``ds`` is not the results of one run (None when it is)."""
+    study, method = str(ds.attrs.get("study", "")), str(ds.attrs.get("method", ""))
+    if study or method:
+        return f"a {study or 'study'} result" + (f" ({method})" if method and method != study else "")
+    dims = ds["probability"].dims if "probability" in ds else None
+    if dims != ("company", "horizon", "outcome"):
+        return "no probability by company, horizon and outcome" if dims is None else f"probability over {dims}"
+    missing = [k for k in ("scenario_json", "paths") if k not in ds.attrs]
+    if missing:
+        return f"no {missing[0]} attribute"
+    return None
+
+
 def compare(a: xr.Dataset, b: xr.Dataset, *, paired: bool | None = None) -> xr.Dataset:
     """Differences ``b - a`` of every probability and key quantile, with 95% intervals.
 
@@ -134,6 +148,11 @@ def compare(a: xr.Dataset, b: xr.Dataset, *, paired: bool | None = None) -> xr.D
         champion share, any_champion, valuation quantiles at the horizons, fundamental
         value; attrs ``paired`` (0/1) and ``pairing`` (why or why not).
     """
+    for label, ds in (("a", a), ("b", b)):
+        problem = run_problem(ds)
+        if problem:
+            raise UserError(f"compare: {label} is not the results of one run ({problem}); compare takes two "
+                            "results files of simulator run")
     if list(a["company"].values) != list(b["company"].values) or \
             list(a["horizon"].values) != list(b["horizon"].values):
         raise UserError("compare: the two results must have the same companies and horizons "

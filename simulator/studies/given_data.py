@@ -20,7 +20,8 @@ from simulator.model.scenario_file import load_scenario
 from simulator.model.schema import Scenario
 from simulator.studies.sensitivity_outputs import Output, sorted_by
 
-__all__ = ["CONFIDENCE", "draws_from", "given_data", "scenario_from_attrs"]
+__all__ = ["CONFIDENCE", "draws_from", "given_data", "no_uncertain_inputs", "open_draws", "run_provenance",
+           "scenario_from_attrs"]
 
 CONFIDENCE = 0.95
 
@@ -156,35 +157,58 @@ def given_data(draws: np.ndarray, outcomes: np.ndarray, names: Sequence[str], ou
     return ds
 
 
+def run_provenance(attrs: dict) -> dict:
+    """The attributes of a run that say what it was (scenario, seed, uncertain inputs, engine)."""
+    return {k: v for k, v in attrs.items() if k.startswith(("scenario_", "seed_", "uncertain"))
+            or k in ("currency", "block_size", "engine", "simulator_version")}
+
+
+def open_draws(path: Path) -> xr.Dataset:
+    """A run's results file with its per-path draws and outcome codes; one-line error otherwise."""
+    from simulator.results.io import open_results
+    from simulator.studies.compare import run_problem
+
+    expected = "a run's results .nc file with per-path draws, or a scenario TOML file"
+    ds = open_results(path, expected=expected)
+    problem = run_problem(ds)
+    if problem:
+        raise UserError(f"{path}: {problem} (expected {expected})")
+    if "input_draw" not in ds or "path_outcome" not in ds:
+        raise UserError(f"{path}: no per-path draws; run a scenario with uncertain inputs (a key given "
+                        "as { dist = ... }) with `simulator run` first, or give the TOML file")
+    return ds
+
+
 def draws_from(source: Path | Scenario, *, paths: int | None, seed, overrides, threads, engine,
                progress: bool = False):
     """(draws, outcomes, input names, horizons, companies, attrs) from a results file or a run."""
     if isinstance(source, Path) and source.suffix == ".nc":
-        from simulator.results.io import open_results
-
-        if not source.exists():
-            raise UserError(f"{source}: no such file")
-        ds = open_results(source)
-        if "input_draw" not in ds or "path_outcome" not in ds:
-            raise UserError(f"{source}: no per-path draws; run a scenario with uncertain inputs (a key given "
-                            "as { dist = ... }) with `simulator run` first, or give the TOML file")
-        attrs = {k: v for k, v in ds.attrs.items() if k.startswith(("scenario_", "seed_", "uncertain"))
-                 or k in ("currency", "block_size", "engine", "simulator_version")}
+        ds = open_draws(source)
         return (ds["input_draw"].values, ds["path_outcome"].values, [str(x) for x in ds["input"].values],
-                ds["horizon"].values, [str(c) for c in ds["company"].values], attrs, None)
+                ds["horizon"].values, [str(c) for c in ds["company"].values], run_provenance(ds.attrs), None)
     import simulator
     from simulator.model.uncertain import RECORDED_PATHS
 
     scenario = source if isinstance(source, Scenario) else load_scenario(source, overrides=overrides)
     if not scenario.uncertain:
-        raise UserError(f"{scenario.source_path or scenario.name}: no uncertain inputs; give some keys as "
-                        "distributions, e.g. long_run = {dist = \"uniform\", low = 0.1, high = 0.6}")
+        raise UserError(no_uncertain_inputs(scenario))
     n = min(int(paths or scenario.scenario.paths), RECORDED_PATHS)
+    if paths and paths > RECORDED_PATHS:
+        import warnings
+
+        from simulator.warnings import SimulatorWarning
+
+        warnings.warn(f"--paths {paths:,}: the per-path draws of at most {RECORDED_PATHS:,} paths are recorded; "
+                      f"running {RECORDED_PATHS:,}", SimulatorWarning, stacklevel=2)
     ds = simulator.run(scenario, paths=n, seed=seed, threads=threads, engine=engine, progress=progress)
-    attrs = {k: v for k, v in ds.attrs.items() if k.startswith(("scenario_", "seed_", "uncertain"))
-             or k in ("currency", "block_size", "engine", "simulator_version")}
     return (ds["input_draw"].values, ds["path_outcome"].values, [str(x) for x in ds["input"].values],
-            ds["horizon"].values, [str(c) for c in ds["company"].values], attrs, scenario)
+            ds["horizon"].values, [str(c) for c in ds["company"].values], run_provenance(ds.attrs), scenario)
+
+
+def no_uncertain_inputs(scenario: Scenario) -> str:
+    """The one-line message for a scenario without uncertain inputs."""
+    return (f"{scenario.source_path or scenario.name}: no uncertain inputs; give some keys as "
+            "distributions, e.g. long_run = {dist = \"uniform\", low = 0.1, high = 0.6}")
 
 
 def scenario_from_attrs(attrs: dict, companies, horizons) -> Scenario:

@@ -140,8 +140,12 @@ def run_to_precision(scenario: Scenario, *, precision: float, targets: list[Targ
         The main run, with ``precision_*`` attributes saying what was targeted and met.
     """
     from simulator.runner.api import run
+    from simulator.runner.prepared import prepare_run
 
     seed = scenario.scenario.seed if seed is None else seed
+    # The cap is the largest run this may become: it must fit in memory before the pilot runs.
+    prepare_run(scenario, paths=max_paths, seed=seed, engine=engine, threads=threads, block_size=block_size,
+                paths_option="--max-paths")
     root = normalise_seed(seed)
     targets = targets or all_targets(scenario)
     pplan = plan_paths(scenario, targets, precision=precision, max_paths=max_paths, seed=root,

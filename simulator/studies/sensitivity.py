@@ -467,13 +467,14 @@ def sensitivity(
             raise UserError("--method morris: give at least two --param ranges")
     elif samples is not None:
         raise UserError("--samples: only for morris and sobol")
+    n_sets = {"oat": 1 + 2 * len(ranges), "morris": (samples or 0) * (len(ranges) + 1),
+              "sobol": (samples or 0) * (len(ranges) + 2)}[method]
+    _check_memory(scenario, method, n_sets, samples, outs, paths=n_paths, seed=seed, threads=threads, engine=engine)
     bar = None
     callback = None
     if progress:
         from tqdm.auto import tqdm
 
-        n_sets = {"oat": 1 + 2 * len(ranges), "morris": (samples or 0) * (len(ranges) + 1),
-                  "sobol": (samples or 0) * (len(ranges) + 2)}[method]
         bar = tqdm(total=n_sets * n_paths, unit="path", unit_scale=True, delay=1.0,
                    desc=f"{scenario.name} {method}", leave=False)
         callback = bar.update
@@ -517,6 +518,27 @@ def _drop_constant_outputs(ds: xr.Dataset, paths: int) -> xr.Dataset:
     units = json.loads(ds.attrs.get("output_units", "{}"))
     kept.attrs["output_units"] = json.dumps({k: v for k, v in units.items() if k not in constant})
     return kept
+
+
+def _check_memory(scenario: Scenario, method: str, n_sets: int, samples: int | None, outputs: Sequence[Output], *,
+                  paths: int, seed, threads, engine) -> None:
+    """Refuse, in one line, a study whose sets, per-path values or bootstrap do not fit in memory."""
+    from simulator.runner.memory import check, need_of, sets_needs
+    from simulator.runner.prepared import prepare_run
+
+    prepared = prepare_run(scenario, paths=paths, seed=seed, engine=engine, threads=threads, fans=False)
+    outcome_paths = min(paths, NOISE_PATHS) if any(o.per_path for o in outputs) else 0
+    option, value = ("--samples", int(samples)) if method in ("morris", "sobol") else ("--param", n_sets)
+    needs, sizes = sets_needs(prepared.layout, prepared.plan, n_sets, option=option, value=value, paths=paths,
+                       engine=engine, block_size=prepared.block_size, threads=threads,
+                       quantiles=any(o.quantile is not None for o in outputs), outcome_paths=outcome_paths,
+                       per_set_extra=len(outputs) * outcome_paths * 9.0, uncertain_slots=prepared.uncertain_slots)
+    if method in ("morris", "sobol"):
+        # SALib's bootstrap of one output: 1000 resamples of the samples (Sobol: index and three
+        # resampled arrays; Morris: index and the resampled elementary effects).
+        per_sample = 1000 * 8.0 * (5 if method == "sobol" else 2)
+        needs.append(need_of("SALib's bootstrap", per_sample * value, option))
+    check(needs, sizes, what=f"{method} with {n_sets:,} evaluations x {paths:,} paths")
 
 
 # --------------------------------------------------------------------------- tables

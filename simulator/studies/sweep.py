@@ -30,7 +30,7 @@ import numpy as np
 import xarray as xr
 
 from simulator.engines.dispatch import max_threads
-from simulator.engines.plan import DEFAULT_BLOCK_SIZE, RunPlan
+from simulator.engines.plan import DEFAULT_BLOCK_SIZE
 from simulator.engines.streams import RANDOM_STREAMS
 from simulator.errors import ScenarioError, UserError
 from simulator.model import quantities as L
@@ -38,18 +38,18 @@ from simulator.model.parameters import ParameterLayout, build_layout, parameter_
 from simulator.model.scenario_file import load_scenario, with_overrides
 from simulator.model.schema import Effects, Scenario, range_bounds
 from simulator.results.dataset import build_sets_dataset
+from simulator.results.overflow import range_problem, warn_out_of_range
+from simulator.runner.memory import bytes_per_set, check, memory_budget, sets_needs
 from simulator.runner.prepared import prepare_run
 
-__all__ = ["SetsResult", "check_value", "evaluate_sets", "parse_number", "parse_sweep_param", "split_param", "sweep",
-           "sweep_table"]
+__all__ = ["SetsResult", "SweepSpec", "check_value", "evaluate_sets", "parse_number", "parse_sweep_param",
+           "parse_sweep_spec", "split_param", "sweep", "sweep_table"]
 
 #: Points of a ``PATH=LO:HI`` sweep when no count is given.
 DEFAULT_POINTS = 11
 #: Upper bound on tasks (one block of paths under one set) per kernel call: the
 #: generators of every task of a call exist at once.
 MAX_TASKS_PER_CALL = 32_768
-# Rough bytes of one task's four generators (Python objects and SFC64 states).
-_TASK_BYTES = 8_192
 
 
 @dataclass(frozen=True)
@@ -74,29 +74,9 @@ class SetsResult:
     kernel_calls: int
 
 
-def _memory_budget(max_memory: float | None) -> float:
-    """Bytes the per-set accumulators of one batch may use."""
-    if max_memory is not None:
-        return float(max_memory)
-    try:
-        import psutil
-
-        available = float(psutil.virtual_memory().available)
-    except Exception:  # psutil missing or restricted: a conservative default
-        available = 4e9
-    return max(64e6, min(1.0 * 2**30, 0.25 * available))
-
-
-def _bytes_per_set(n_comp: int, plan: RunPlan, *, quantiles: bool, outcome_paths: int, threads: int,
-                   n_blocks: int) -> float:
-    n_hor, n_rec = plan.horizons.size, plan.recorded_months.size
-    # Histograms: a slot per thread (one shared slot once sets run as task groups),
-    # and the contiguous copies hist_quantiles makes; counted generously.
-    hist = (threads + 4) * n_comp * L.N_VARS * n_rec * L.HIST_BINS * 8.0 if quantiles else 0.0
-    small = (threads + 1) * 8.0 * (n_comp * n_hor * 4 + n_hor * (n_comp + 3) + n_comp * (plan.n_months + 1))
-    moments = n_blocks * 8.0 * n_comp * (n_hor + 1) * 3 * 2
-    tasks = min(n_blocks, 64) * _TASK_BYTES
-    return hist + small + moments + outcome_paths * n_comp * n_hor + tasks + 4096.0
+# The batch sizing lives with the other memory estimates (one place); these names stay for callers.
+_memory_budget = memory_budget
+_bytes_per_set = bytes_per_set
 
 
 def evaluate_sets(
@@ -114,6 +94,7 @@ def evaluate_sets(
     max_memory: float | None = None,
     progress: Callable[[int], None] | None = None,
     layout: ParameterLayout | None = None,
+    sets_option: str = "parameter sets",
 ) -> SetsResult:
     """Simulate every parameter set with common random numbers and summarise them together.
 
@@ -146,6 +127,8 @@ def evaluate_sets(
         Called with the number of set-paths finished.
     layout : ParameterLayout, optional
         The scenario's layout, when the caller has it.
+    sets_option : str
+        What the number of sets is called in a memory error (the study's option).
 
     Returns
     -------
@@ -166,6 +149,10 @@ def evaluate_sets(
     n_blocks = -(-paths // block_size)
     outcome_paths = min(int(outcome_paths), paths)
     unc = scenario.uncertain
+    check(*sets_needs(layout, plan, n_sets, option=sets_option, paths=paths, engine=engine, block_size=block_size,
+                     threads=threads, quantiles=quantiles, outcome_paths=outcome_paths,
+                     uncertain_slots=prepared.uncertain_slots, max_memory=max_memory),
+          what=f"{n_sets:,} parameter sets x {paths:,} paths")
     threads_max = max_threads() if engine == "numba" else 1
     per_set = _bytes_per_set(n_comp, plan, quantiles=quantiles, outcome_paths=outcome_paths,
                              threads=threads_max, n_blocks=n_blocks)
@@ -185,7 +172,7 @@ def evaluate_sets(
         # chunk_blocks blocks per kernel call (engine._simulate_numba).
         per_call = max(1, min(chunk_blocks, n_blocks))
         calls += -(-n_blocks // per_call) if engine == "numba" else 0
-        parts.append(build_sets_dataset(scenario, layout, plan, tally, sets))
+        parts.append(build_sets_dataset(scenario, layout, plan, tally, sets, check_range=False))
         if outcome_paths:
             outcomes.append(tally.path_outcome)
         del tally
@@ -201,6 +188,9 @@ def evaluate_sets(
         "parameter_sets": int(n_sets),
         "sets_per_kernel_batch": int(batch),
     })
+    # Outputs that left float64's range: one warning for the whole study.
+    warn_out_of_range(range_problem(ds, scenario, theta_sets, n_months=plan.n_months, set_axis=True),
+                      scenario.name, ds.attrs)
     if unc:
         ds.attrs["uncertain_inputs"] = unc.to_json()
         ds.attrs["uncertain_held_fixed"] = json.dumps([p for p in hold_fixed if p in unc.names])
@@ -263,12 +253,32 @@ def split_param(text: str, where: str = "--param") -> tuple[str, str]:
     return path, spec
 
 
-def parse_sweep_param(text: str, scenario: Scenario, layout: ParameterLayout) -> tuple[str, np.ndarray]:
-    """Parse ``PATH=LO:HI[:N[:log]]`` or ``PATH=v1,v2,...`` into (path, values).
+@dataclass(frozen=True)
+class SweepSpec:
+    """One parsed ``--param``: the key, and its values as given or as a range (not built yet)."""
 
-    ``LO:HI:N`` is N evenly spaced values from LO to HI inclusive (``log``:
-    evenly spaced in log); ``LO:HI`` uses 11 points.  Every value is checked
-    against the key's allowed range.
+    path: str
+    where: str
+    count: int
+    listed: np.ndarray | None = None
+    low: float = 0.0
+    high: float = 0.0
+    log: bool = False
+
+    def values(self) -> np.ndarray:
+        """The swept values (a range's are built here, after its size was checked)."""
+        if self.listed is not None:
+            return self.listed
+        return (np.geomspace(self.low, self.high, self.count) if self.log
+                else np.linspace(self.low, self.high, self.count))
+
+
+def parse_sweep_spec(text: str, scenario: Scenario, layout: ParameterLayout) -> SweepSpec:
+    """Parse and check ``PATH=LO:HI[:N[:log]]`` or ``PATH=v1,v2,...`` without building a range's values.
+
+    Every listed value, and both ends of a range, are checked against the key's
+    allowed range; the number of points is only counted (a sweep checks the
+    grid against memory before building it).
     """
     path, spec = split_param(text)
     where = f"--param {text}"
@@ -282,32 +292,43 @@ def parse_sweep_param(text: str, scenario: Scenario, layout: ParameterLayout) ->
             raise UserError(f"{where}: no values")
         if np.unique(values).size != values.size:
             raise UserError(f"{where}: a value is repeated")
-    else:
-        parts = spec.split(":")
-        if len(parts) not in (2, 3, 4):
-            raise UserError(f"{where}: expected LO:HI, LO:HI:N or LO:HI:N:log")
-        lo, hi = parse_number(parts[0], where), parse_number(parts[1], where)
-        count = DEFAULT_POINTS
-        if len(parts) >= 3:
-            if not re.fullmatch(r"\d+", parts[2].strip()):
-                raise UserError(f"{where}: N = {parts[2]!r} must be a whole number of points")
-            count = int(parts[2])
-        log = len(parts) == 4
-        if log and parts[3].strip() != "log":
-            raise UserError(f"{where}: the fourth field can only be 'log'")
-        if lo > hi:
-            raise UserError(f"{where}: LO ({lo:g}) is above HI ({hi:g})")
-        if count < 1 or (count == 1 and lo != hi) or (count > 1 and lo == hi):
-            raise UserError(f"{where}: N = {count} points do not fit LO = {lo:g}, HI = {hi:g} "
-                            "(N >= 2 for a range, 1 when LO = HI)")
-        if log and lo <= 0.0:
-            raise UserError(f"{where}: a log sweep needs LO > 0")
-        values = np.geomspace(lo, hi, count) if log else np.linspace(lo, hi, count)
+        for v in values:
+            check_value(scenario, path, float(v), where=where)
+        return SweepSpec(path=path, where=where, count=int(values.size), listed=values)
+    parts = spec.split(":")
+    if len(parts) not in (2, 3, 4):
+        raise UserError(f"{where}: expected LO:HI, LO:HI:N or LO:HI:N:log")
+    lo, hi = parse_number(parts[0], where), parse_number(parts[1], where)
+    count = DEFAULT_POINTS
+    if len(parts) >= 3:
+        if not re.fullmatch(r"\d+", parts[2].strip()):
+            raise UserError(f"{where}: N = {parts[2]!r} must be a whole number of points")
+        count = int(parts[2])
+    log = len(parts) == 4
+    if log and parts[3].strip() != "log":
+        raise UserError(f"{where}: the fourth field can only be 'log'")
+    if lo > hi:
+        raise UserError(f"{where}: LO ({lo:g}) is above HI ({hi:g})")
+    if count < 1 or (count == 1 and lo != hi) or (count > 1 and lo == hi):
+        raise UserError(f"{where}: N = {count:,} points do not fit LO = {lo:g}, HI = {hi:g} "
+                        "(N >= 2 for a range, 1 when LO = HI)")
+    if log and lo <= 0.0:
+        raise UserError(f"{where}: a log sweep needs LO > 0")
     # A range is an interval of allowed values when both ends are allowed.
-    checked = values if values.size <= 2 or "," in spec or ":" not in spec else values[[0, -1]]
-    for v in checked:
+    for v in {lo, hi}:
         check_value(scenario, path, float(v), where=where)
-    return path, values
+    return SweepSpec(path=path, where=where, count=count, low=lo, high=hi, log=log)
+
+
+def parse_sweep_param(text: str, scenario: Scenario, layout: ParameterLayout) -> tuple[str, np.ndarray]:
+    """Parse ``PATH=LO:HI[:N[:log]]`` or ``PATH=v1,v2,...`` into (path, values).
+
+    ``LO:HI:N`` is N evenly spaced values from LO to HI inclusive (``log``:
+    evenly spaced in log); ``LO:HI`` uses 11 points.  Every value is checked
+    against the key's allowed range (see :func:`parse_sweep_spec`).
+    """
+    spec = parse_sweep_spec(text, scenario, layout)
+    return spec.path, spec.values()
 
 
 def grid_thetas(layout: ParameterLayout, base: np.ndarray, params: Sequence[tuple[str, np.ndarray]]) -> np.ndarray:
@@ -369,21 +390,30 @@ def sweep(
         scenario = with_overrides(scenario, overrides)
     layout = build_layout(scenario)
     if isinstance(params, Mapping):
-        parsed = []
+        specs = []
         for path, values in params.items():
             values = np.asarray(values, dtype=np.float64).ravel()
             text = f"{path}={','.join(repr(float(v)) for v in values)}"
-            parsed.append(parse_sweep_param(text, scenario, layout))
+            specs.append(parse_sweep_spec(text, scenario, layout))
     else:
-        parsed = [parse_sweep_param(text, scenario, layout) for text in params]
-    if not parsed:
+        specs = [parse_sweep_spec(text, scenario, layout) for text in params]
+    if not specs:
         raise UserError("sweep: give at least one --param PATH=LO:HI:N")
-    names = [p for p, _ in parsed]
+    names = [spec.path for spec in specs]
     dup = sorted({p for p in names if names.count(p) > 1})
     if dup:
         raise UserError(f"--param {dup[0]}: swept twice")
-    thetas = grid_thetas(layout, layout.theta, parsed)
     n_paths = int(scenario.scenario.paths if paths is None else paths)
+    # The grid's size is checked against memory before any of it is built.
+    n_sets = math.prod(spec.count for spec in specs)
+    prepared = prepare_run(scenario, paths=n_paths, seed=seed, engine=engine, block_size=block_size,
+                           threads=threads, fans=False)
+    check(*sets_needs(prepared.layout, prepared.plan, n_sets, option="--param grid points", paths=n_paths,
+                     engine=engine, block_size=block_size, threads=threads, quantiles=quantiles,
+                     uncertain_slots=prepared.uncertain_slots, max_memory=max_memory),
+          what=f"a sweep of {n_sets:,} grid points x {n_paths:,} paths")
+    parsed = [(spec.path, spec.values()) for spec in specs]
+    thetas = grid_thetas(layout, layout.theta, parsed)
     bar = None
     callback = None
     if progress:
@@ -395,7 +425,8 @@ def sweep(
     try:
         res = evaluate_sets(scenario, thetas, paths=n_paths, seed=seed, quantiles=quantiles,
                             hold_fixed=names, threads=threads, engine=engine, block_size=block_size,
-                            max_memory=max_memory, progress=callback, layout=layout)
+                            max_memory=max_memory, progress=callback, layout=layout,
+                            sets_option="--param grid points")
     finally:
         if bar is not None:
             bar.close()

@@ -26,7 +26,8 @@ Run results (``simulator.run``): :func:`valuation_fan`, :func:`outcome_probabili
 shapes documented in each docstring: :func:`sweep_lines` (one swept key),
 :func:`sweep_heatmap` (two or more), :func:`sensitivity_tornado`,
 :func:`sensitivity_morris`, :func:`sensitivity_sobol`,
-:func:`sensitivity_given_data`, :func:`attribution_shifts`, :func:`batch_summary`.
+:func:`sensitivity_given_data`, :func:`attribution_shifts`, :func:`batch_summary`,
+:func:`discovery_tradeoff` and :func:`discovery_limits` (scenario discovery).
 """
 
 from simulator.report.figures.batch import batch_summary
@@ -42,6 +43,7 @@ from simulator.report.figures.common import (
     short_amount,
     tick_decimals,
 )
+from simulator.report.figures.discovery import discovery_limits, discovery_tradeoff
 from simulator.report.figures.run import (
     any_champion,
     distribution_mode,
@@ -70,6 +72,8 @@ __all__ = [
     "any_champion",
     "attribution_shifts",
     "batch_summary",
+    "discovery_limits",
+    "discovery_tradeoff",
     "distribution_mode",
     "key_units",
     "label_decimals",

@@ -1,0 +1,405 @@
+"""Every number a run reports against a value computed here, independently, from the same paths.
+
+A run is simulated once with every path traced (its full float64 state month by month:
+``simulate(..., trace_paths=N)``), kept (the recorded float32 variables) and its outcome
+codes recorded; the Dataset is built from that tally as :func:`simulator.run` builds it
+(and its counts are checked to be those of a plain ``simulator.run``).  Each reported number
+is then recomputed in this file from the traced paths, from MODEL.md's definitions, or in
+closed form from the scenario's inputs, without calling the code that reports it:
+
+- outcome classes from the traced valuation, revenue and failure (MODEL.md "Outcomes"), and
+  from them every probability, the champion share and the decided probability, P(at least
+  one champion), the champion counts, survival and the market exceedance, with their Wilson
+  intervals from ``scipy.stats.binomtest``;
+- the mean valuation at each horizon, the fundamental value in both readings (MODEL.md
+  step 8) with their normal-theory intervals, the narrative premium and its share;
+- E0, the start revenue, P/S, the required revenue and the implied market share in closed
+  form from the scenario's numbers (docs/model-decisions.md, "Start of a path");
+- every quantile fan against the exact order statistics of the kept paths, within the
+  documented bound (``QUANTILE_ERROR``, one histogram bin).
+
+These numbers are computed once for both engines (``simulator.results``), so the engines'
+agreement cannot check them: this file is their independent truth.  Nothing here is
+statistical (the same paths on both sides): the comparisons are exact up to rounding.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+from scipy import stats
+
+import simulator
+from simulator.engines.dispatch import simulate
+from simulator.model import quantities as Q
+from simulator.results.outputs import QUANTILE_ERROR, QUANTILES
+from simulator.runner.prepared import prepare_run
+
+SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
+Z95 = float(stats.norm.ppf(0.975))
+
+#: name -> (scenario file, overrides, paths).  The sixty-forty scenario has all three outcome
+#: classes at the long horizons (the headline champion share); the portfolio, with the champion
+#: bar lowered, has several companies with champions, a market and money raised.
+CASES = {
+    "sixty_forty": ("zhipu_sixty_forty.toml", [], 3000),
+    "portfolio": ("sector_portfolio.toml", ["outcomes.champion_valuation_ratio=0.6",
+                                            "outcomes.champion_max_price_to_sales=3000"], 2000),
+}
+
+
+class Traced:
+    """One run's Dataset and the traced state of every one of its paths."""
+
+    def __init__(self, name: str):
+        file, overrides, paths = CASES[name]
+        self.prepared = p = prepare_run(SCENARIOS / file, paths=paths, seed=29, keep_paths=paths,
+                                        overrides=overrides)
+        tally = simulate(p.layout, p.plan, paths=paths, seed=p.seed, keep_paths=paths, outcome_paths=paths,
+                         trace_paths=paths, market=p.market, uncertain=p.input_callback())
+        self.ds = p.dataset(tally)
+        self.codes = tally.path_outcome[0]  # (path, company, horizon), the kernel's own classification
+        self.state = {name: tally.trace[i] for i, name in enumerate(Q.STATE_NAMES)}  # (path, company, month)
+        self.mood = tally.trace_mood  # (path, month)
+        self.scenario = p.scenario
+        self.n = paths
+        self.horizons = [int(h) for h in self.ds["horizon"].values]
+        self.v0 = np.asarray([c.valuation for c in self.scenario.companies])
+        plain = simulator.run(SCENARIOS / file, paths=paths, seed=29, overrides=overrides)
+        np.testing.assert_array_equal(plain["outcome_count"].values, self.ds["outcome_count"].values)
+
+    def alive(self, month: int) -> np.ndarray:
+        """(path, company) alive at the end of ``month``."""
+        return self.state["alive"][:, :, month] > 0.5
+
+    def valuation(self, month: int) -> np.ndarray:
+        """(path, company) market valuation, the recovery value once failed."""
+        return np.where(self.alive(month), np.exp(self.state["log_valuation"][:, :, month]),
+                        self.state["value_at_failure"][:, :, month])
+
+    def outcome_codes(self) -> np.ndarray:
+        """(path, company, horizon) classes by MODEL.md's rule, from the traced state."""
+        out = self.scenario.outcomes
+        codes = np.empty((self.n, len(self.v0), len(self.horizons)), dtype=np.int8)
+        for j, h in enumerate(self.horizons):
+            alive = self.alive(h)
+            log_rel = self.state["log_valuation"][:, :, h] - np.log(self.v0)
+            with np.errstate(divide="ignore"):
+                log_ps = self.state["log_valuation"][:, :, h] - np.log(self.state["revenue"][:, :, h])
+            collapse = ~alive | (log_rel <= math.log(out.collapse_valuation_ratio))
+            champion = (~collapse & (log_rel >= math.log(out.champion_valuation_ratio))
+                        & (log_ps <= math.log(out.champion_max_price_to_sales)))
+            codes[:, :, j] = np.where(collapse, Q.COLLAPSE, np.where(champion, Q.CHAMPION, Q.CONTESTED))
+        return codes
+
+
+@pytest.fixture(scope="module", params=sorted(CASES))
+def traced(request) -> Traced:
+    return Traced(request.param)
+
+
+@pytest.fixture(scope="module")
+def sixty_forty() -> Traced:
+    return Traced("sixty_forty")
+
+
+def _wilson(k, n) -> np.ndarray:
+    """Wilson interval by scipy, elementwise; NaN where n is 0."""
+    k, n = np.broadcast_arrays(np.asarray(k), np.asarray(n))
+    out = np.full((*k.shape, 2), np.nan)
+    for idx in np.ndindex(k.shape):
+        if n[idx] > 0:
+            ci = stats.binomtest(int(k[idx]), int(n[idx])).proportion_ci(method="wilson")
+            out[idx] = (ci.low, ci.high)
+    return out
+
+
+def _mean_ci(x: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and its 95% normal-theory interval along ``axis``."""
+    mean = x.mean(axis=axis)
+    half = Z95 * x.std(axis=axis, ddof=1) / math.sqrt(x.shape[axis])
+    return mean, np.stack([mean - half, mean + half], axis=-1)
+
+
+# --------------------------------------------------------------------------- outcomes
+
+
+def test_outcome_classes_and_probabilities(traced):
+    codes = traced.outcome_codes()
+    np.testing.assert_array_equal(traced.codes, codes)  # the kernel's per-path codes, path by path
+    counts = np.stack([(codes == o).sum(axis=0) for o in range(3)], axis=-1)  # (company, horizon, outcome)
+    ds = traced.ds
+    np.testing.assert_array_equal(ds["outcome_count"].values, counts)
+    np.testing.assert_allclose(ds["probability"].values, counts / traced.n, rtol=1e-15)
+    np.testing.assert_allclose(ds["probability_ci"].values, _wilson(counts, traced.n), rtol=1e-10, atol=1e-14)
+    assert counts[..., Q.CONTESTED].sum() > 0 and counts[..., Q.CHAMPION].sum() > 0  # the cases can tell
+
+
+def test_champion_share_counts_only_decided_paths(traced):
+    """share = champions / (champions + collapses): contested paths are in neither."""
+    codes = traced.outcome_codes()
+    champion = (codes == Q.CHAMPION).sum(axis=0)
+    collapse = (codes == Q.COLLAPSE).sum(axis=0)
+    decided = champion + collapse
+    ds = traced.ds
+    with np.errstate(invalid="ignore"):
+        share = champion / decided
+    np.testing.assert_allclose(ds["champion_share"].values, share, rtol=1e-15, equal_nan=True)
+    np.testing.assert_allclose(ds["champion_share_ci"].values, _wilson(champion, decided), rtol=1e-10,
+                               atol=1e-14, equal_nan=True)
+    np.testing.assert_allclose(ds["decided_probability"].values, decided / traced.n, rtol=1e-15)
+
+
+def test_the_sixty_forty_headline_share(sixty_forty):
+    """The headline number: at 36 months the share among decided paths, not P(champion)."""
+    codes = sixty_forty.outcome_codes()[:, 0, -1]
+    champion, contested = int((codes == Q.CHAMPION).sum()), int((codes == Q.CONTESTED).sum())
+    decided = sixty_forty.n - contested
+    share = float(sixty_forty.ds["champion_share"].sel(company="zhipu", horizon=36))
+    assert share == champion / decided
+    # Contested paths are common here, so counting them as decided would move the share far.
+    assert contested > 0.1 * sixty_forty.n and abs(champion / sixty_forty.n - share) > 0.05
+
+
+def test_any_champion_and_champion_counts(traced):
+    codes = traced.outcome_codes()
+    n_champions = (codes == Q.CHAMPION).sum(axis=1)  # (path, horizon)
+    ds = traced.ds
+    if len(traced.v0) == 1:
+        assert "any_champion" not in ds and "champion_count_probability" not in ds
+        return
+    k = (n_champions > 0).sum(axis=0)
+    np.testing.assert_allclose(ds["any_champion"].values, k / traced.n, rtol=1e-15)
+    np.testing.assert_allclose(ds["any_champion_ci"].values, _wilson(k, traced.n), rtol=1e-10, atol=1e-14)
+    counts = np.stack([(n_champions == j).sum(axis=0) for j in range(len(traced.v0) + 1)], axis=-1)
+    np.testing.assert_allclose(ds["champion_count_probability"].values, counts / traced.n, rtol=1e-15)
+    assert np.all(k > 0) or np.any(counts[:, 2:].sum(axis=-1) > 0), "no champions: the case cannot tell"
+    assert counts[:, 2:].sum() > 0  # two or more champions in some path: counts differ from any
+
+
+def test_survival_from_the_month_of_failure(traced):
+    ds = traced.ds
+    months = ds["month"].values
+    failed = ds["failure_month"].values  # (path, company), 0: never
+    alive = np.stack([(failed == 0) | (failed > m) for m in months], axis=-1).sum(axis=0)  # (company, month)
+    np.testing.assert_array_equal(alive, np.stack([traced.alive(int(m)) for m in months], axis=-1).sum(axis=0))
+    np.testing.assert_allclose(ds["survival"].values, alive / traced.n, rtol=1e-15)
+    np.testing.assert_allclose(ds["survival_ci"].values, _wilson(alive, traced.n), rtol=1e-10, atol=1e-14)
+    assert alive.min() < traced.n  # some company fails: survival is not trivially 1
+
+
+def test_market_exceedance(traced):
+    ds = traced.ds
+    market = traced.scenario.sector.market_size * np.exp(
+        traced.scenario.sector.market_growth * np.asarray(traced.horizons) / 12.0)
+    np.testing.assert_allclose(ds["market_size"].values, market, rtol=1e-15)
+    revenue = np.stack([np.where(traced.alive(h), traced.state["revenue"][:, :, h], 0.0).sum(axis=1)
+                        for h in traced.horizons], axis=-1)  # (path, horizon)
+    k = (revenue > market).sum(axis=0)
+    np.testing.assert_allclose(ds["market_exceeded"].values, k / traced.n, rtol=1e-15)
+    np.testing.assert_allclose(ds["market_exceeded_ci"].values, _wilson(k, traced.n), rtol=1e-10, atol=1e-14)
+
+
+# --------------------------------------------------------------------------- means and values
+
+
+def test_mean_valuation_at_each_horizon(traced):
+    ds = traced.ds
+    v = np.stack([traced.valuation(h) for h in traced.horizons], axis=-1)  # (path, company, horizon)
+    mean, ci = _mean_ci(v)
+    np.testing.assert_allclose(ds["mean_valuation"].values, mean, rtol=1e-10)
+    np.testing.assert_allclose(ds["mean_valuation_ci"].values, ci, rtol=1e-9)
+
+
+def test_fundamental_value_in_both_readings_and_the_premium(traced):
+    """MODEL.md step 8 on each traced path: discounted cash plus exit multiple times the last month's
+    operating profit, 0 when failed; equity floors it at 0, business does not and subtracts the money raised."""
+    ds = traced.ds
+    end = traced.prepared.plan.n_months
+    t = end / 12.0
+    for c, company in enumerate(traced.scenario.companies):
+        s = {k: v[:, c, end] for k, v in traced.state.items()}
+        opex = s["opex"] / math.exp(company.costs.opex_growth / 12.0)  # the rate of the last month
+        profit = s["revenue"] * s["gross_margin"] - opex
+        value = (s["cash"] + company.valuation_model.exit_multiple * profit) * math.exp(
+            -company.valuation_model.discount_rate * t)
+        alive = s["alive"] > 0.5
+        equity = np.where(alive, np.maximum(value, 0.0), 0.0)
+        business = np.where(alive, value, 0.0) - s["raised"]
+        sel = ds.sel(company=company.name)
+        for name, x in (("fundamental_value", equity), ("business_value", business)):
+            mean, ci = _mean_ci(x)
+            assert float(sel[name]) == pytest.approx(mean, rel=1e-9, abs=1e-6 * company.valuation), name
+            np.testing.assert_allclose(sel[f"{name}_ci"].values, ci, rtol=1e-8, atol=1e-6 * company.valuation)
+        v0 = company.valuation
+        assert float(sel["valuation_start"]) == v0
+        assert float(sel["narrative_premium"]) == pytest.approx(v0 - equity.mean(), rel=1e-9)
+        assert float(sel["narrative_premium_share"]) == pytest.approx(1.0 - equity.mean() / v0, rel=1e-9)
+    raised = traced.state["raised"][:, :, end]
+    assert np.any(raised > 0)  # money is raised: business value differs from equity value
+
+
+def test_start_values_and_implied_narrative_in_closed_form(traced):
+    """R0, P/S and E0 = log(V0 / R0) - log(base_multiple) - growth_sensitivity (mu0 - long_run)."""
+    ds = traced.ds
+    for c, company in enumerate(traced.scenario.companies):
+        chips = company.chips
+        r0 = min(company.revenue, chips.cards * chips.revenue_per_card) if chips.enabled else company.revenue
+        vm = company.valuation_model
+        e0 = (math.log(company.valuation / r0) - math.log(vm.base_multiple)
+              - vm.growth_sensitivity * (company.growth.initial - company.growth.long_run))
+        sel = ds.sel(company=company.name)
+        assert float(sel["revenue_start"]) == pytest.approx(r0, rel=1e-15)
+        assert float(sel["price_to_sales_start"]) == pytest.approx(company.valuation / r0, rel=1e-15)
+        assert float(sel["implied_narrative"]) == pytest.approx(e0, rel=1e-13)
+        # The paths start there: E = N + beta_sector S at month 0, and V = V0.
+        start = traced.state["narrative"][:, c, 0] + company.beta_sector * traced.mood[:, 0]
+        np.testing.assert_allclose(start, e0, rtol=1e-12)
+        np.testing.assert_allclose(ds["path_narrative"].sel(company=company.name, month=0).values, e0, rtol=1e-6)
+        np.testing.assert_allclose(traced.valuation(0)[:, c], company.valuation, rtol=1e-12)
+
+
+def test_required_revenue_and_implied_market_share_in_closed_form(traced):
+    """R_req = (V0 e^{r T} / exit_multiple + opex e^{opex_growth T}) / g0, g0 the start margin."""
+    ds = traced.ds
+    sector = traced.scenario.sector
+    required = []
+    for company in traced.scenario.companies:
+        chips, pricing, vm = company.chips, company.pricing, company.valuation_model
+        capacity = chips.cards * chips.revenue_per_card if chips.enabled else math.inf
+        excess = max(0.0, company.revenue / capacity - 1.0)
+        g0 = 1.0 - pricing.compute_cost_share * (1.0 + pricing.scarcity_premium * excess)
+        row = [(company.valuation * math.exp(vm.discount_rate * h / 12.0) / vm.exit_multiple
+                + company.costs.opex * math.exp(company.costs.opex_growth * h / 12.0)) / g0
+               for h in traced.horizons]
+        required.append(row)
+        np.testing.assert_allclose(ds["required_revenue"].sel(company=company.name).values, row, rtol=1e-12)
+    required = np.asarray(required)
+    np.testing.assert_allclose(ds["required_revenue_total"].values, required.sum(axis=0), rtol=1e-12)
+    market = sector.market_size * np.exp(sector.market_growth * np.asarray(traced.horizons) / 12.0)
+    np.testing.assert_allclose(ds["implied_market_share"].values, required / market, rtol=1e-12)
+
+
+# --------------------------------------------------------------------------- quantile fans
+
+
+@pytest.mark.parametrize("var", Q.VAR_NAMES)
+def test_quantile_fans_within_one_bin_of_the_kept_paths(traced, var):
+    """Each fan quantile at level q lies within one bin (QUANTILE_ERROR) of the order statistics
+    around rank q n of the same paths' kept values, at every recorded month."""
+    ds = traced.ds
+    got = ds[f"{var}_quantile"].values  # (company, month, quantile)
+    kept = np.sort(ds[f"path_{var}"].values.astype(np.float64), axis=0)  # (path, company, month)
+    n = traced.n
+    err = QUANTILE_ERROR[var]
+    log10 = Q.HIST_LOG10[Q.VAR_NAMES.index(var)]
+    checked = 0
+    for i, q in enumerate(QUANTILES):
+        k = math.ceil(q * n)  # rank (1-based) of the order statistic the histogram inverts
+        lo, hi = kept[max(k - 2, 0)], kept[min(k, n - 1)]  # the neighbours on either side
+        g = got[:, :, i]
+        finite = np.isfinite(lo) & np.isfinite(hi)
+        if log10:
+            # float32 kept values: a relative rounding of 1e-7 on top of the one-bin bound.
+            ok = (g >= lo / (1 + err) * (1 - 1e-6)) & (g <= hi * (1 + err) * (1 + 1e-6))
+        else:
+            ok = (g >= lo - err - 1e-6 * np.abs(lo)) & (g <= hi + err + 1e-6 * np.abs(hi))
+        ok |= ~finite & (g == lo)  # unlimited capacity: inf on both sides
+        assert ok.all(), (var, q, np.argwhere(~ok)[:3], g[~ok][:3], lo[~ok][:3], hi[~ok][:3])
+        checked += int(finite.sum())
+    assert checked > 0
+
+
+# --------------------------------------------------------------------------- studies
+
+
+def _without_created(ds: xr.Dataset) -> xr.Dataset:
+    ds = ds.copy()
+    ds.attrs.pop("created", None)
+    return ds
+
+
+def test_every_sweep_point_is_the_plain_run_with_that_value():
+    """Every variable of every grid point, bit for bit: the sets restart the plain run's streams."""
+    from simulator.studies.sweep import sweep
+
+    sc = simulator.load_scenario(SCENARIOS / "sector_portfolio.toml")
+    keys = ("companies.zhipu.chips.imports_per_month", "sector.events.export_control_escalation.hazard_per_year")
+    grid = ([0.0, 300.0], [0.2, 1.5])
+    ds = sweep(sc, [f"{keys[0]}=0,300", f"{keys[1]}=0.2,1.5"], paths=1500, seed=13)
+    compared = 0
+    for a in grid[0]:
+        for b in grid[1]:
+            run = simulator.run(sc, paths=1500, seed=13, overrides=[f"{keys[0]}={a}", f"{keys[1]}={b}"])
+            point = ds.sel({keys[0]: a, keys[1]: b})
+            for name in point.data_vars:
+                want = run[name]
+                if "month" in want.dims:
+                    want = want.sel(month=point["month"].values)  # the sweep records the horizons
+                np.testing.assert_array_equal(point[name].values, want.values, err_msg=f"{name} at {a}, {b}")
+                compared += 1
+    assert compared >= 4 * 20
+    # The grid points differ (the swept values matter), so equality is not trivial.
+    p = ds["probability"].sel(company="zhipu", horizon=36, outcome="collapse").values
+    assert len(np.unique(p)) == 4
+
+
+def _paired_codes(path: Path, overrides, paths: int, seed: int) -> np.ndarray:
+    """Per-path outcome codes (path, company, horizon) of a plain run, by the kernel."""
+    p = prepare_run(path, paths=paths, seed=seed, overrides=overrides)
+    return p.simulate(outcome_paths=paths).path_outcome[0]
+
+
+def test_compare_equals_the_difference_computed_path_by_path():
+    """compare(a, b) against independent truths: paired differences from the two runs' own per-path
+    outcomes (variance (p01 + p10 - d^2) / n), Newcombe's interval from scipy's Wilson intervals, and the
+    plain differences of the fundamental values and quantiles."""
+    from simulator.studies.compare import compare
+
+    path, n, seed = SCENARIOS / "zhipu_sixty_forty.toml", 3000, 4
+    other = ["companies.zhipu.costs.opex_growth=0.6"]
+    a = simulator.run(path, paths=n, seed=seed)
+    b = simulator.run(path, paths=n, seed=seed, overrides=other)
+    diff = compare(a, b)
+    assert diff.attrs["paired"] == 1
+    ca, cb = _paired_codes(path, [], n, seed), _paired_codes(path, other, n, seed)
+    for o in range(3):
+        ia, ib = (ca == o).astype(float), (cb == o).astype(float)
+        d = (ib - ia).mean(axis=0)  # (company, horizon)
+        p01, p10 = ((ia == 0) & (ib == 1)).mean(axis=0), ((ia == 1) & (ib == 0)).mean(axis=0)
+        half = Z95 * np.sqrt((p01 + p10 - d * d) / n)
+        got = diff["probability_difference"].isel(outcome=o).values
+        np.testing.assert_allclose(got, d, rtol=0, atol=1e-15)
+        np.testing.assert_allclose(diff["probability_difference_ci"].isel(outcome=o).values,
+                                   np.stack([d - half, d + half], axis=-1), rtol=1e-12, atol=1e-15)
+    assert float(np.abs(diff["probability_difference"]).max()) > 0.05  # the runs differ
+    # Unpaired: Newcombe's hybrid score interval from each run's Wilson interval.
+    unpaired = compare(a, b, paired=False)
+    ka, kb = a["outcome_count"].values, b["outcome_count"].values
+    wa, wb = _wilson(ka, n), _wilson(kb, n)
+    pa, pb = ka / n, kb / n
+    low = pb - pa - np.sqrt((pb - wb[..., 0]) ** 2 + (wa[..., 1] - pa) ** 2)
+    high = pb - pa + np.sqrt((wb[..., 1] - pb) ** 2 + (pa - wa[..., 0]) ** 2)
+    np.testing.assert_allclose(unpaired["probability_difference"].values, pb - pa, atol=1e-15)
+    np.testing.assert_allclose(unpaired["probability_difference_ci"].values, np.stack([low, high], -1),
+                               rtol=1e-9, atol=1e-12)
+    # The champion share's difference, unpaired, from the decided counts.
+    sa = ka[..., 0] / (ka[..., 0] + ka[..., 2])
+    sb = kb[..., 0] / (kb[..., 0] + kb[..., 2])
+    np.testing.assert_allclose(diff["champion_share_difference"].values, sb - sa, atol=1e-15, equal_nan=True)
+    # Fundamental values and quantiles: b - a, half-widths added in quadrature.
+    for name in ("fundamental_value", "business_value"):
+        d = b[name].values - a[name].values
+        half = np.hypot(np.diff(a[f"{name}_ci"].values, axis=-1)[..., 0] / 2,
+                        np.diff(b[f"{name}_ci"].values, axis=-1)[..., 0] / 2)
+        np.testing.assert_allclose(diff[f"{name}_difference"].values, d, rtol=1e-15)
+        np.testing.assert_allclose(diff[f"{name}_difference_ci"].values, np.stack([d - half, d + half], -1),
+                                   rtol=1e-12)
+    levels = list(diff["quantile"].values)
+    qa = a["valuation_quantile"].sel(month=a["horizon"].values, quantile=levels).values
+    qb = b["valuation_quantile"].sel(month=b["horizon"].values, quantile=levels).values
+    np.testing.assert_allclose(diff["valuation_quantile_difference"].values, qb - qa, rtol=1e-15)

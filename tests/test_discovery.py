@@ -1,0 +1,359 @@
+"""Scenario discovery (``simulator discover``): planted truths, honest intervals, one-line errors.
+
+Planted data: inputs uniform on [0, 1]; a path has the outcome with probability
+0.8 when ``x0 > 0.6`` and 0.1 otherwise, whatever the other inputs.  Planted
+scenario: a company with no randomness but its starting cash (uniform), whose
+fixed burn ruins it below a cash level the model decides; two other uncertain
+inputs are keys of switched-off channels (chips, funding), so they cannot matter.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+from scipy import stats
+
+from simulator.cli.main import main
+from simulator.errors import UserError
+from simulator.studies.discovery import (
+    DEFAULT_PEEL_PATHS,
+    INSTALL,
+    discover,
+    discovery_table,
+    inside,
+    prune_box,
+    require_libraries,
+    split_paths,
+)
+
+THRESHOLD, P_IN, P_OUT = 0.6, 0.8, 0.1
+PEEL_ALPHA = 0.05  # EMA Workbench's default peel, which discover uses
+
+
+def planted(n: int, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(size=(n, k))
+    return x, rng.uniform(size=n) < np.where(x[:, 0] > THRESHOLD, P_IN, P_OUT)
+
+
+def truth(lo: np.ndarray, hi: np.ndarray) -> tuple[float, float]:
+    """True coverage and density of a box of the planted data (inputs uniform on [0, 1])."""
+    a, b = np.clip(lo, 0.0, 1.0), np.clip(hi, 0.0, 1.0)
+    mass = float(np.prod(b - a))
+    above = max(0.0, b[0] - max(a[0], THRESHOLD)) / (b[0] - a[0])
+    density = P_OUT + (P_IN - P_OUT) * above
+    return mass * density / (P_OUT + (P_IN - P_OUT) * (1.0 - THRESHOLD)), density
+
+
+@pytest.mark.parametrize("method", ["prim", "cart"])
+def test_planted_threshold_is_found_and_other_inputs_left_free(method):
+    n, k = 40_000, 5
+    x, y = planted(n, k, seed=3)
+    ds = discover(x, y, inputs=[f"x{j}" for j in range(k)], method=method, seed=3)
+    assert ds.sizes["box"] >= 1
+    first = ds.sel(box=1)
+    assert first["restricted"].values.tolist() == [True] + [False] * (k - 1)
+    assert float(first["box_high_quantile"].sel(input="x0")) == 1.0  # no upper limit
+    # Sampling error of the limit: PRIM's limits move by one peel (PEEL_ALPHA of the
+    # box's x0 range, [0.6, 1] at the truth), and the box is chosen within one standard
+    # error of the best density on the selection sample, which moves the limit by that
+    # error over the density's slope in the limit (d/dL of the box's density at L = 0.6);
+    # three such errors and two peels.
+    n_sel = int(ds.attrs["selection_paths"])
+    d = P_IN
+    se = math.sqrt(d * (1 - d) / (n_sel * (1 - THRESHOLD) * 0.5))  # the box holds at least half of x0 > 0.6
+    slope = (P_IN * (1 - THRESHOLD)) / (1 - THRESHOLD) ** 2 - P_OUT / (1 - THRESHOLD)
+    tolerance = 2 * PEEL_ALPHA * (1 - THRESHOLD) + 3 * se / slope
+    assert abs(float(first["box_low"].sel(input="x0")) - THRESHOLD) <= tolerance
+    # Held-out numbers agree with the truth of the box found, within four binomial standard errors.
+    lo = np.where(first["restricted"].values & (first["box_low_quantile"].values > 0), first["box_low"].values, 0.0)
+    cov, den = truth(lo, np.ones(k))
+    hits = float(first["box_outcome_paths"]) / float(first["coverage"])
+    assert abs(float(first["coverage"]) - cov) <= 4 * math.sqrt(cov * (1 - cov) / hits)
+    assert abs(float(first["density"]) - den) <= 4 * math.sqrt(den * (1 - den) / float(first["box_paths"]))
+    text = discovery_table(ds)
+    assert "x0" in text and ">= 0.6" in text and "not restricted: x1, x2, x3, x4" in text
+
+
+def test_held_out_intervals_cover_the_truth_at_the_nominal_rate():
+    """Over independent seeds, the 95% intervals of the first box hold its true coverage and density 95% of the time."""
+    reps, n, k = 100, 2_000, 3
+    hits = np.zeros(2, dtype=int)
+    for seed in range(reps):
+        x, y = planted(n, k, seed=100 + seed)
+        ds = discover(x, y, inputs=["a", "b", "c"], method="cart", seed=seed, boxes=1)
+        first = ds.isel(box=0)
+        lo = np.where(np.isfinite(first["box_low"].values) & (first["box_low_quantile"].values > 0),
+                      first["box_low"].values, 0.0)
+        hi = np.where(first["box_high_quantile"].values < 1, first["box_high"].values, 1.0)
+        cov, den = truth(lo, hi)
+        hits += [first["coverage_ci"].values[0] <= cov <= first["coverage_ci"].values[1],
+                 first["density_ci"].values[0] <= den <= first["density_ci"].values[1]]
+    for count in hits:
+        # Wilson intervals hold close to 95%; far fewer hits means the numbers are not honest.
+        assert stats.binomtest(int(count), reps, 0.95).pvalue > 1e-3, hits
+
+
+def test_noise_limits_of_the_last_prim_box_are_dropped_on_unseen_paths():
+    """EMA's last box limits inputs that cannot matter, with small in-sample quasi-p-values; pruning on
+    paths PRIM did not see keeps the real limit only (why discover has its own selection step)."""
+    prim = require_libraries("prim")
+    import pandas as pd
+
+    x, y = planted(40_000, 6, seed=7)
+    names = [f"x{j}" for j in range(6)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # EMA Workbench's own deprecation warnings from pandas
+        box = prim.Prim(pd.DataFrame(x[:20_000], columns=names), y[:20_000].astype(int), threshold=1e-9).find_box()
+    last = box.box_lims[-1]
+    lo = np.where(last.loc[0].values > x[:20_000].min(axis=0), last.loc[0].values, -np.inf).astype(float)
+    hi = np.where(last.loc[1].values < x[:20_000].max(axis=0), last.loc[1].values, np.inf).astype(float)
+    assert (np.isfinite(lo[1:]) | np.isfinite(hi[1:])).sum() >= 3  # noise limits
+    lo2, hi2, qp = prune_box(lo, hi, x[20_000:], y[20_000:])
+    assert np.isfinite(lo2[0]) and not np.isfinite(hi2[0])
+    assert not (np.isfinite(lo2[1:]) | np.isfinite(hi2[1:])).any()
+    assert qp[0, 0] < 1e-10 and np.isnan(qp[1:]).all()
+
+
+def test_quasi_p_values_are_ema_workbench_s():
+    prim = require_libraries("prim")
+    import pandas as pd
+    from ema_workbench.analysis.prim_util import calculate_qp
+
+    x, y = planted(5_000, 2, seed=1)
+    frame = pd.DataFrame(x, columns=["a", "b"])
+    init = pd.DataFrame({"a": [x[:, 0].min(), x[:, 0].max()], "b": [x[:, 1].min(), x[:, 1].max()]})
+    lims = init.copy()
+    lims.loc[0, "a"], lims.loc[1, "b"] = 0.58, 0.9
+    box = inside(x, np.array([0.58, -np.inf]), np.array([np.inf, 0.9]))
+    expected = [calculate_qp(lims[u], frame, y.astype(int), int(y[box].sum()), int(box.sum()), lims, init)
+                for u in ("a", "b")]
+    _, _, qp = prune_box(np.array([0.58, -np.inf]), np.array([np.inf, 0.9]), x, y, level=10.0)  # keep both
+    assert qp[0, 0] == pytest.approx(expected[0][0], rel=1e-9)
+    assert qp[1, 1] == pytest.approx(expected[1][1], rel=1e-9)
+    del prim
+
+
+def test_split_is_three_disjoint_samples_with_half_held_out():
+    a, b, c = split_paths(1001, seed=4, peel_paths=100)
+    assert a.size == 100 and c.size == 500 and a.size + b.size + c.size == 1001
+    assert np.unique(np.concatenate([a, b, c])).size == 1001
+    assert split_paths(1001, 4, 100)[0].tolist() == a.tolist()
+    assert DEFAULT_PEEL_PATHS == 100_000
+
+
+def test_outcome_no_path_has_is_one_line_error():
+    x, _ = planted(1000, 2, seed=0)
+    with pytest.raises(UserError, match="no path of 1,000 has this outcome"):
+        discover(x, np.zeros(1000, dtype=bool), inputs=["a", "b"], outcome="co.champion@36")
+    with pytest.raises(UserError, match="the peeling sample"):
+        discover(x, np.arange(1000) < 8, inputs=["a", "b"], outcome="rare")
+
+
+def test_missing_library_names_the_install_command(monkeypatch):
+    for name in [m for m in sys.modules if m.split(".")[0] == "ema_workbench"] + ["ema_workbench"]:
+        monkeypatch.setitem(sys.modules, name, None)  # a None entry makes the import fail
+    with pytest.raises(UserError, match=f"install the discovery extra: {INSTALL.replace('[', '.').replace(']', '.')}"):
+        require_libraries("prim")
+
+
+# --------------------------------------------------------------------------- the command, on a planted scenario
+
+PLANTED = """\
+[scenario]
+name = "planted"
+horizon_months = 36
+horizons = [12, 36]
+paths = 8000
+seed = 5
+
+[sector.narrative]
+sigma = 0.0
+
+[[companies]]
+name = "co"
+revenue = 1e9
+valuation = 10e9
+cash = { dist = "uniform", low = 0.5e9, high = 6e9 }
+
+[companies.growth]
+sigma_growth = 0.0
+sigma_revenue = 0.0
+sigma_revenue_long_run = 0.0
+
+[companies.pricing]
+price_sigma = 0.0
+
+[companies.narrative]
+sigma = 0.0
+
+[companies.chips]
+enabled = false
+imports_per_month = { dist = "uniform", low = 0, high = 500 }
+
+[companies.funding]
+enabled = false
+backstop = { dist = "uniform", low = 1e9, high = 5e9 }
+
+[companies.costs]
+opex = 2e9
+"""
+CASH = "companies.co.cash"
+
+
+@pytest.fixture(scope="module")
+def planted_files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("discover")
+    toml = d / "planted.toml"
+    toml.write_text(PLANTED, encoding="utf-8")
+    nc = d / "planted.nc"
+    assert main(["run", str(toml), "--keep-paths", "8000", "--out", str(nc), "--quiet"]) == 0
+    ds = xr.open_dataset(nc)
+    cash = ds["input_draw"].sel(input=CASH).values
+    failed = ds["path_outcome"].sel(company="co", horizon=36).values == 2
+    # The model's own cash threshold, bracketed by the draws on each side of it.
+    bracket = (float(cash[failed].max()), float(cash[~failed].min()))
+    ds.close()
+    assert bracket[0] < bracket[1] and 0.05 < failed.mean() < 0.95
+    return toml, nc, bracket
+
+
+def _limit_ok(value: float, bracket: tuple[float, float], side: str) -> bool:
+    # Within the bracket, or short of it by at most one peel of the box's cash range
+    # (PRIM stops at the first peel that makes the box pure; CART splits inside the bracket).
+    step = PEEL_ALPHA * (6e9 - 0.5e9) * 1.05
+    return (bracket[0] - step <= value <= bracket[1]) if side == "high" else (bracket[0] <= value <= bracket[1] + step)
+
+
+@pytest.mark.parametrize("method", ["prim", "cart"])
+@pytest.mark.parametrize(("event", "side"), [("co.collapse@36", "high"), ("co.cash@36>0", "low")])
+def test_discover_finds_the_model_s_cash_threshold(planted_files, tmp_path, capsys, method, event, side):
+    toml, _, bracket = planted_files
+    out = tmp_path / "boxes.nc"
+    assert main(["discover", str(toml), "--outcome", event, "--method", method, "--out", str(out), "--quiet"]) == 0
+    ds = xr.open_dataset(out)
+    first = ds.sel(box=1)
+    assert [str(i) for i in ds["input"].values if bool(first["restricted"].sel(input=i))] == [CASH]
+    limit = float(first["box_high" if side == "high" else "box_low"].sel(input=CASH))
+    assert _limit_ok(limit, bracket, side), (limit, bracket)
+    assert float(first["density"]) == 1.0  # nothing but the cash decides
+    assert ds.attrs["study"] == "discovery" and ds.attrs["outcome"] == event
+    assert ds["box_low"].attrs["units"] and ds["coverage_ci"].attrs["long_name"]
+    ds.close()
+
+
+def test_results_file_and_scenario_file_give_the_same_boxes(planted_files, tmp_path):
+    toml, nc, _ = planted_files
+    a, b = tmp_path / "a.nc", tmp_path / "b.nc"
+    for src, out in ((toml, a), (nc, b)):
+        assert main(["discover", str(src), "--outcome", "co.champion@36", "--out", str(out), "--quiet"]) == 0
+    da, db = xr.open_dataset(a), xr.open_dataset(b)
+    for var in ("box_low", "box_high", "coverage", "density", "trajectory_density"):
+        np.testing.assert_array_equal(da[var].values, db[var].values)
+    da.close()
+    db.close()
+
+
+def test_threshold_from_a_results_file_uses_its_kept_paths(planted_files, tmp_path, capsys):
+    _, nc, _ = planted_files
+    assert main(["discover", str(nc), "--outcome", "co.cash@36>0", "--method", "cart"]) == 0
+    text = capsys.readouterr().out
+    assert f"{CASH}  >= " in text and "not restricted: companies.co.chips.imports_per_month" in text
+
+
+def test_report_of_a_boxes_file_draws_the_trade_off_and_the_limits(planted_files, tmp_path):
+    toml, _, _ = planted_files
+    out = tmp_path / "boxes.nc"
+    assert main(["discover", str(toml), "--outcome", "co.collapse@36", "--out", str(out), "--quiet"]) == 0
+    assert main(["report", str(out), "--out", str(tmp_path / "rep")]) == 0
+    names = {p.name for p in (tmp_path / "rep").iterdir()}
+    assert {"discovery_tradeoff.png", "discovery_box_1.png", "report.md", "report.html"} <= names
+    assert "coverage [95%]" in (tmp_path / "rep" / "report.md").read_text(encoding="utf-8")
+
+
+def _cli(args: list[str], capsys) -> tuple[int, str]:
+    """Exit code and standard error of ``simulator ARGS`` (in process, as the console script runs it)."""
+    capsys.readouterr()
+    code = main(args)
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("outcome", "message"), [
+    ("co.champion_share@36", "champion_share is a ratio"),
+    ("co.champion@30", "horizon 30 is not one of"),
+    ("nobody.champion@36", "no company named 'nobody'"),
+    ("co.champion@36=0.5", "takes no =VALUE"),
+    ("co.valuation@36>=lots", "threshold 'lots' is not a number"),
+    ("co.value@36>=1", "unknown quantity 'value'"),
+    ("valuation@36>=1", "name the company"),
+    ("co.cash@40>0", "month 40 is outside the run"),
+    ("co.contested@36", "no path of 8,000 has this outcome"),
+])
+def test_bad_outcomes_are_one_line_errors(planted_files, capsys, outcome, message):
+    _, nc, _ = planted_files
+    code, err = _cli(["discover", str(nc), "--outcome", outcome], capsys)
+    assert code == 2, err
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_results_without_draws_or_kept_paths_are_one_line_errors(planted_files, tmp_path, capsys):
+    toml, _, _ = planted_files
+    fixed = tmp_path / "fixed.nc"
+    assert main(["run", str(toml), "--set", "companies.co.cash=2e9", "--set", "companies.co.chips.imports_per_month=1",
+                 "--set", "companies.co.funding.backstop=1e9", "--paths", "500", "--out", str(fixed), "--quiet"]) == 0
+    code, err = _cli(["discover", str(fixed), "--outcome", "co.collapse@36"], capsys)
+    assert code == 2 and "no per-path draws" in err and len(err.strip().splitlines()) == 1
+    plain = tmp_path / "plain.nc"
+    assert main(["run", str(toml), "--paths", "500", "--out", str(plain), "--quiet"]) == 0
+    code, err = _cli(["discover", str(plain), "--outcome", "co.cash@36>0"], capsys)
+    assert code == 2 and "--keep-paths" in err and len(err.strip().splitlines()) == 1
+    code, err = _cli(["discover", str(toml), "--outcome", "co.collapse@36", "--min-mass", "0.7"], capsys)
+    assert code == 2 and "--min-mass" in err
+    code, err = _cli(["discover", str(Path(tmp_path) / "missing.nc"), "--outcome", "co.collapse@36"], capsys)
+    assert code == 2 and "no such file" in err
+    code, err = _cli(["discover", str(plain), "--outcome", "co.collapse@36", "--paths", "100"], capsys)
+    assert code == 2 and "--paths and --set apply to a scenario file" in err
+
+
+def test_path_events_per_path():
+    from simulator.model.scenario_file import parse_scenario
+    from simulator.results.targets import parse_event
+
+    sc = parse_scenario(PLANTED.replace('name = "co"', 'name = "co"\n'), source="planted.toml")
+    codes = np.array([[[0, 0]], [[1, 2]], [[2, 0]]], dtype=np.int8)  # (path, company, horizon)
+    assert parse_event("any_champion@36", sc).from_outcomes(codes, ["co"], [12, 36]).tolist() == [True, False, True]
+    assert parse_event("co.collapse@36", sc).from_outcomes(codes, ["co"], [12, 36]).tolist() == [False, True, False]
+    values = np.array([1.0, 2.0, 3.0])
+    for text, expected in (("co.cash@36>=2", [False, True, True]), ("co.cash@36>2", [False, False, True]),
+                           ("co.cash@36<=2", [True, True, False]), ("co.cash@36 < 2", [True, False, False])):
+        event = parse_event(text, sc)
+        assert event.from_values(values).tolist() == expected and event.month == 36 and event.company == "co"
+    assert parse_event("co.valuation@36>=700e9", sc).label == "co.valuation@36>=7e+11"
+
+
+def test_no_box_when_the_inputs_do_not_matter(tmp_path):
+    from simulator.report.writer import write_report
+
+    rng = np.random.default_rng(2)
+    x = rng.uniform(size=(20_000, 4))
+    y = rng.uniform(size=20_000) < 0.3
+    for method in ("cart", "prim"):
+        ds = discover(x, y, inputs=list("abcd"), method=method, seed=2)
+        assert ds.sizes["box"] == 0 and ds.sizes["step"] >= 1
+        assert "No box" in discovery_table(ds)
+        write_report(ds, tmp_path / method)
+        assert "No box" in (tmp_path / method / "report.md").read_text(encoding="utf-8")
+
+
+def test_too_many_paths_for_the_memory_is_one_line_error():
+    from simulator.studies.discovery_data import check_memory
+
+    with pytest.raises(UserError, match=r"--paths 1,000,000,000,000: discovery over 10 inputs needs about"):
+        check_memory(10**12, 10)
+    check_memory(1000, 10)

@@ -1,0 +1,250 @@
+"""Mutation testing by hand (not in CI): how many planted bugs does the test suite catch?
+
+Two parts:
+
+- **Pure-Python modules** (``results``, ``io``, ``batch``, ``studies``): mutmut plants its
+  one-line mutants (operators, constants, arguments, ...) in the group's modules and runs, for
+  each mutant, the tests of the group's selection that cover the mutated function.  Each group
+  runs in its own scratch copy of the repository (``--workdir``), with a ``[tool.mutmut]`` table
+  written into that copy's ``pyproject.toml`` only.
+- **Kernel mutants**: a short hand-written list of bugs in the numba kernels (the narrative's
+  pull, the funding logistic, the tax base, ...) and the two shared-code bugs issue 20 names (the
+  champion share counting contested paths as decided, the batch's up-to-date check ignoring the
+  seed).  Each is applied to its own copy and the kernel test selection is run with a fresh
+  numba cache (a kernel edit means a full compile, about a minute on 2 cores).
+
+It prints, per group, the mutants killed, survived, without covering tests and timed out, and
+the score: killed / (all - judged equivalent).  Mutants judged equivalent (no test can tell
+them apart from the original) are listed with the reason in ``tools/mutation_equivalent.txt``
+(``name  # reason`` lines); docs/testing.md records the measured scores.
+
+Usage::
+
+    python tools/mutation.py --group results io batch studies kernels   # all (hours on 2 cores)
+    python tools/mutation.py --group batch --workdir /tmp/mut            # one group
+    python tools/mutation.py --group kernels --only tax_base             # one kernel mutant
+
+Needs the ``mutation`` extra (``pip install -e '.[mutation]'``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+EQUIVALENT_FILE = Path(__file__).with_name("mutation_equivalent.txt")
+COPY = ("simulator", "tests", "scenarios", "docs", "README.md", "pyproject.toml")
+
+
+@dataclass(frozen=True)
+class Group:
+    """Modules to mutate and the tests that judge them."""
+
+    modules: tuple[str, ...]
+    tests: tuple[str, ...]
+
+
+#: The tests of each group are those that exercise its modules; mutmut runs, for each mutant,
+#: only the ones among them that call the mutated function.
+GROUPS = {
+    "results": Group(("simulator/results/dataset.py", "simulator/results/statistics.py",
+                      "simulator/results/targets.py", "simulator/results/draws.py"),
+                     ("tests/test_derived_numbers.py", "tests/test_results.py", "tests/test_precision_calibration.py",
+                      "tests/test_uncertainty.py", "tests/test_sensitivity.py")),
+    "io": Group(("simulator/results/io.py",), ("tests/test_results.py", "tests/test_batch.py")),
+    "batch": Group(("simulator/studies/batch.py",), ("tests/test_batch.py", "tests/test_uncertainty.py")),
+    "studies": Group(("simulator/studies/compare.py", "simulator/studies/precision.py", "simulator/studies/sweep.py"),
+                     ("tests/test_derived_numbers.py", "tests/test_precision_calibration.py",
+                      "tests/test_sensitivity.py", "tests/test_uncertainty.py")),
+}
+
+
+@dataclass(frozen=True)
+class KernelMutant:
+    """A one-line bug: ``old`` replaced by ``new`` (exactly once) in ``path``."""
+
+    name: str
+    path: str
+    old: str
+    new: str
+    what: str
+
+
+KERNEL_MUTANTS = (
+    KernelMutant("narrative_sign", "simulator/engines/kernels/diffusion.py",
+                 "(S[cs + NARRATIVE + i] - lr_n) * S[cs + NARRATIVE_DECAY + i]",
+                 "(lr_n - S[cs + NARRATIVE + i]) * S[cs + NARRATIVE_DECAY + i]",
+                 "the company narrative pulled away from its long run"),
+    KernelMutant("funding_logistic", "simulator/engines/kernels/funding.py",
+                 "prob = 1.0 / (1.0 + fast_exp(-x))", "prob = 1.0 / (1.0 + fast_exp(x))",
+                 "the raise probability falls with the narrative"),
+    KernelMutant("tax_base", "simulator/engines/kernels/operations.py",
+                 "P[cp + COMPANY.costs.tax_rate + i] * (op - used)", "P[cp + COMPANY.costs.tax_rate + i] * op",
+                 "tax on the profit before the loss carry-forward"),
+    KernelMutant("interest_dropped", "simulator/engines/kernels/operations.py",
+                 "+ P[cp + COMPANY.costs.interest_rate + i] * cash * dt", "+ 0.0 * cash * dt",
+                 "no interest on cash"),
+    KernelMutant("depreciation_halved", "simulator/engines/kernels/chips.py",
+                 "(1.0 - P[cp + COMPANY.chips.depreciation + i] * dt)",
+                 "(1.0 - 0.5 * P[cp + COMPANY.chips.depreciation + i] * dt)", "cards retired at half the rate"),
+    KernelMutant("price_to_sales_flipped", "simulator/engines/kernels/outcomes.py",
+                 "logv - logr <= sec[LOG_MAX_PRICE_TO_SALES + i]", "logv - logr >= sec[LOG_MAX_PRICE_TO_SALES + i]",
+                 "a champion needs a price-to-sales above the cap"),
+    KernelMutant("equity_not_floored", "simulator/engines/kernels/outcomes.py",
+                 "equity = max(value, 0.0) * discount", "equity = value * discount",
+                 "no limited liability in the equity value"),
+    KernelMutant("backstop_inverted", "simulator/engines/kernels/funding.py",
+                 "saved = short and u < P[cp + COMPANY.funding.backstop_probability + i]",
+                 "saved = short and u > P[cp + COMPANY.funding.backstop_probability + i]",
+                 "the state saves with 1 - backstop_probability"),
+    KernelMutant("champion_share_counts_contested", "simulator/results/dataset.py",
+                 "share = np.where(decided > 0, champ / np.maximum(decided, 1), np.nan)",
+                 "share = np.where(decided > 0, champ / np.maximum(counts.sum(axis=-1), 1), np.nan)",
+                 "shared code: the champion share's denominator counts contested paths as decided"),
+    KernelMutant("batch_ignores_seed", "simulator/studies/batch.py",
+                 "if not force and _result_identity(result) == job.identity() and _kept_complete(job):",
+                 "if not force and {k: v for k, v in (_result_identity(result) or {}).items() if k != 'seed_entropy'}"
+                 " == {k: v for k, v in job.identity().items() if k != 'seed_entropy'} and _kept_complete(job):",
+                 "shared code: the batch's up-to-date check ignores the seed"),
+)
+#: The tests a kernel mutant must fail (stopping at the first failure).
+KERNEL_TESTS = ("tests/test_golden.py", "tests/test_derived_numbers.py", "tests/test_analytic_limits_more.py",
+                "tests/test_limits.py", "tests/test_fundamental_value.py", "tests/test_engines_paths.py",
+                "tests/test_batch.py")
+
+
+def _copy_repo(dest: Path) -> None:
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in COPY:
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.nbi", "*.nbc"))
+        else:
+            shutil.copy2(src, dest / name)
+    shared = ROOT.parent / "shared"  # MODEL.md beside the repository, as the tests expect
+    for beside in (dest.parent / "shared", dest / "shared"):  # mutmut runs the tests in dest/mutants
+        if shared.is_dir() and not beside.exists():
+            beside.symlink_to(shared)
+
+
+def _equivalents() -> dict[str, str]:
+    out = {}
+    if EQUIVALENT_FILE.is_file():
+        for line in EQUIVALENT_FILE.read_text(encoding="utf-8").splitlines():
+            name, _, reason = line.partition("#")
+            if name.strip():
+                out[name.strip()] = reason.strip()
+    return out
+
+
+def run_group(name: str, workdir: Path, mutmut: str) -> dict:
+    """mutmut over one group in its own copy; returns its counts and surviving mutants."""
+    group = GROUPS[name]
+    dest = workdir / name / "repo"
+    if dest.exists():
+        shutil.rmtree(dest)
+    _copy_repo(dest)
+    table = ("\n[tool.mutmut]\n"
+             'source_paths = ["simulator"]\n'
+             f"only_mutate = {json.dumps(list(group.modules))}\n"
+             f"pytest_add_cli_args_test_selection = {json.dumps(list(group.tests))}\n"
+             'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q", "-x"]\n'
+             'also_copy = ["scenarios", "docs", "README.md"]\n')
+    with open(dest / "pyproject.toml", "a", encoding="utf-8") as fh:
+        fh.write(table)
+    start = time.monotonic()
+    log = workdir / name / "mutmut.log"
+    with open(log, "w", encoding="utf-8") as fh:
+        subprocess.run([mutmut, "run"], cwd=dest, stdout=fh, stderr=subprocess.STDOUT, check=False)
+    seconds = time.monotonic() - start
+    subprocess.run([mutmut, "export-cicd-stats"], cwd=dest, capture_output=True, check=False)
+    stats = json.loads((dest / "mutants" / "mutmut-cicd-stats.json").read_text())
+    listing = subprocess.run([mutmut, "results", "--all", "true"], cwd=dest, capture_output=True, text=True,
+                             check=False).stdout
+    status = {}
+    for line in listing.splitlines():
+        key, _, value = line.strip().rpartition(": ")
+        if key:
+            status[key] = value
+    survivors = sorted(k for k, v in status.items() if v in ("survived", "no tests", "timeout", "suspicious"))
+    return {"group": name, "seconds": round(seconds), **{k: stats.get(k, 0) for k in
+                                                        ("total", "killed", "survived", "no_tests", "timeout",
+                                                         "suspicious")},
+            "not_killed": survivors, "workdir": str(dest)}
+
+
+def run_kernel_mutant(m: KernelMutant, workdir: Path) -> dict:
+    """Apply one hand-written mutant to a copy and run the kernel tests (first failure kills it)."""
+    dest = workdir / "kernels" / m.name / "repo"
+    if dest.exists():
+        shutil.rmtree(dest)
+    _copy_repo(dest)
+    target = dest / m.path
+    text = target.read_text(encoding="utf-8")
+    if text.count(m.old) != 1:
+        return {"name": m.name, "status": f"not applied: the line was found {text.count(m.old)} times"}
+    target.write_text(text.replace(m.old, m.new), encoding="utf-8")
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(dest.parent / "numba_cache"), "PYTHONPATH": str(dest)}
+    start = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *KERNEL_TESTS],
+                          cwd=dest, env=env, capture_output=True, text=True, check=False)
+    seconds = time.monotonic() - start
+    failed = [line.split(" ")[1] for line in proc.stdout.splitlines() if line.startswith("FAILED ")]
+    shutil.rmtree(dest.parent / "numba_cache", ignore_errors=True)
+    return {"name": m.name, "what": m.what, "status": "killed" if proc.returncode == 1 else
+            ("survived" if proc.returncode == 0 else f"error (pytest exit {proc.returncode})"),
+            "by": failed[:1], "seconds": round(seconds)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--group", nargs="+", default=[*GROUPS, "kernels"], choices=[*GROUPS, "kernels"])
+    parser.add_argument("--only", nargs="*", default=None, help="kernel mutants by name (default: all)")
+    parser.add_argument("--workdir", type=Path, default=None, help="scratch folder (default: a new temporary one)")
+    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    args = parser.parse_args(argv)
+    mutmut = shutil.which("mutmut") or str(Path(sys.executable).with_name("mutmut"))
+    if any(g in GROUPS for g in args.group) and not Path(mutmut).exists():
+        print("mutation: mutmut is not installed (pip install -e '.[mutation]')", file=sys.stderr)
+        return 2
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="simulator-mutation-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    equivalent = _equivalents()
+    results = []
+    for name in args.group:
+        if name == "kernels":
+            chosen = [m for m in KERNEL_MUTANTS if args.only is None or m.name in args.only]
+            rows = [run_kernel_mutant(m, workdir) for m in chosen]
+            for row in rows:
+                print(f"kernel mutant {row['name']:<34} {row['status']:<10} {' '.join(row.get('by', []))} "
+                      f"({row.get('seconds', 0)} s)", flush=True)
+            killed = sum(row["status"] == "killed" for row in rows)
+            print(f"kernels: {killed} of {len(rows)} killed", flush=True)
+            results.append({"group": "kernels", "mutants": rows, "killed": killed, "total": len(rows)})
+            continue
+        res = run_group(name, workdir, mutmut)
+        judged = [k for k in res["not_killed"] if k in equivalent]
+        live = res["total"] - len(judged)
+        res["equivalent"] = judged
+        res["score"] = res["killed"] / live if live else float("nan")
+        print(f"{name}: {res['total']} mutants, {res['killed']} killed, {res['survived']} survived, "
+              f"{res['no_tests']} without covering tests, {res['timeout']} timed out, {len(judged)} judged "
+              f"equivalent: {100 * res['score']:.1f}% of the non-equivalent killed ({res['seconds']} s; "
+              f"survivors: mutmut show NAME in {res['workdir']})", flush=True)
+        results.append(res)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
