@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import importlib
 
-__all__ = ["Scenario", "ScenarioError", "load_scenario", "open_results", "parse_scenario", "run",
+__all__ = ["Scenario", "ScenarioError", "figures", "load_scenario", "open_results", "parse_scenario", "run",
            "save_results", "write_report"]
 
 _PUBLIC = {
@@ -29,6 +29,7 @@ _PUBLIC = {
     "save_results": "simulator.results.io",
     "open_results": "simulator.results.io",
     "write_report": "simulator.report.writer",
+    "figures": "simulator.report.notebook",
 }
 
 

@@ -111,6 +111,14 @@ def sector_ds():
                                     "outcomes.champion_max_price_to_sales=3000"])
 
 
+def _labelled_floor(positive: np.ndarray) -> float:
+    raw = float(positive.min()) / 3.0
+    decade = 10.0 ** np.floor(np.log10(raw))
+    if np.log10(float(positive.max()) / raw) >= 2.5:
+        return float(decade)
+    return float(max(step * decade for step in (1.0, 2.0, 5.0) if step * decade <= raw * (1 + 1e-12)))
+
+
 @pytest.mark.parametrize("which", ["zhipu_ds", "sector_ds"])
 def test_valuation_fan_plots_the_quantiles_v0_and_fundamental_value(which, request):
     ds = request.getfixturevalue(which)
@@ -129,7 +137,10 @@ def test_valuation_fan_plots_the_quantiles_v0_and_fundamental_value(which, reque
         fv = float(sel["fundamental_value"])
         lo, hi = sel["fundamental_value_ci"].values
         if fv > 0:
-            assert any(_close(line.get_ydata(), [fv, fv]) for line in ax.lines), "fundamental value line"
+            # A point at month 0 (known at the start only, issue 16), not a line across the months.
+            assert any(_close(line.get_xdata(), [months[0]]) and _close(line.get_ydata(), [fv])
+                       for line in ax.lines), "fundamental value point"
+            assert not any(_close(line.get_ydata(), [fv, fv]) for line in ax.lines), "no fundamental value line"
             assert has_segment(ax, [months[0], max(lo, floor)], [months[0], hi]), "fundamental value CI"
 
 
@@ -160,9 +171,10 @@ def test_valuation_distribution_from_quantiles(zhipu_ds):
     for company, ax in panels(fig, ds["company"].values).items():
         vq = ds["valuation_quantile"].sel(company=company, month=horizons)
         q = {lv: _q(vq, lv) for lv in LEVELS}
-        # The floor of a log axis: a third of the smallest positive value drawn.
+        # The floor of a log axis: a third of the smallest positive value drawn, rounded down to a
+        # labelled tick (1-2-5 steps under 2.5 decades, else a decade; issue 16).
         values = np.concatenate([*q.values(), [0.3 * float(ds["valuation_start"].sel(company=company))]])
-        floor = values[values > 0].min() / 3.0
+        floor = _labelled_floor(values[values > 0])
         c = {lv: np.maximum(v, floor) for lv, v in q.items()}
         for yi, lo, hi in zip(y, c[0.05], c[0.95], strict=True):
             assert has_segment(ax, [lo, yi], [hi, yi]), (company, yi)

@@ -534,12 +534,14 @@ def sweep3_ds():
 
 @pytest.fixture(scope="module")
 def oat_ds():
-    return sensitivity(SCENARIOS / "zhipu_base.toml", method="oat", params=STUDIED[:2], paths=400, seed=1)
+    return sensitivity(SCENARIOS / "zhipu_base.toml", method="oat", params=STUDIED[:2], paths=400, seed=1,
+                       outputs=OUTPUTS)
 
 
 @pytest.fixture(scope="module")
 def morris_ds():
-    return sensitivity(SCENARIOS / "zhipu_base.toml", method="morris", params=STUDIED, samples=4, paths=400, seed=1)
+    return sensitivity(SCENARIOS / "zhipu_base.toml", method="morris", params=STUDIED, samples=4, paths=400, seed=1,
+                       outputs=OUTPUTS)
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ values.  Every error is one line on stderr and exit code 2, never a traceback.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import re
@@ -103,7 +104,10 @@ def test_sizes_beyond_memory_are_refused_in_one_line_before_any_work(argv, optio
     def no_work(*args, **kwargs):
         raise AssertionError("simulated before the sizes were checked")
 
-    for module in ("simulator.engines.dispatch", "simulator.runner.prepared", "simulator.runner.distributed"):
+    modules = ("simulator.engines.dispatch", "simulator.runner.prepared", "simulator.runner.distributed")
+    for module in modules:  # imported first: one imported while dispatch is patched would keep no_work
+        importlib.import_module(module)
+    for module in modules:
         monkeypatch.setattr(f"{module}.simulate", no_work)
     argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
     assert main(argv) == 2
@@ -296,7 +300,10 @@ def test_outputs_are_checked_before_any_work(argv, files, tmp_path, capsys, monk
     def no_work(*args, **kwargs):
         raise AssertionError("simulated before the output path was checked")
 
-    for module in ("simulator.engines.dispatch", "simulator.runner.prepared", "simulator.runner.distributed"):
+    modules = ("simulator.engines.dispatch", "simulator.runner.prepared", "simulator.runner.distributed")
+    for module in modules:  # imported first: one imported while dispatch is patched would keep no_work
+        importlib.import_module(module)
+    for module in modules:
         monkeypatch.setattr(f"{module}.simulate", no_work)
     (tmp_path / "dir").mkdir()
     (tmp_path / "file").write_text("x")

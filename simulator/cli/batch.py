@@ -11,7 +11,6 @@ from pathlib import Path
 from simulator.cli.options import add_run_options, kept_count, output_path, positive_int, seconds
 from simulator.engines.plan import DEFAULT_BLOCK_SIZE
 from simulator.errors import BatchError
-from simulator.studies.batch import CHECKPOINT_SECONDS
 
 __all__ = ["register"]
 
@@ -39,8 +38,10 @@ def register(subparsers) -> dict:
                    help=f"paths per random-stream block (default {DEFAULT_BLOCK_SIZE}; part of the results' identity)")
     p.add_argument("--blocks-per-task", type=positive_int, metavar="N",
                    help="blocks per task (default: automatic; no effect on results)")
-    p.add_argument("--checkpoint-every", type=seconds, default=CHECKPOINT_SECONDS, metavar="SECONDS",
-                   help=f"seconds between checkpoints of a running scenario (default {CHECKPOINT_SECONDS:g})")
+    # The default is studies.batch.CHECKPOINT_SECONDS, read when the command runs: importing the batch
+    # machinery (dask) here would slow the start of every command.
+    p.add_argument("--checkpoint-every", type=seconds, metavar="SECONDS",
+                   help="seconds between checkpoints of a running scenario (default: a minute)")
     p.add_argument("--force", action="store_true", help="recompute up-to-date results too")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return {"batch": _cmd_batch}
@@ -48,7 +49,7 @@ def register(subparsers) -> dict:
 
 def _cmd_batch(args: argparse.Namespace) -> int:
     from simulator.runner.distributed import dask_client
-    from simulator.studies.batch import run_batch
+    from simulator.studies.batch import CHECKPOINT_SECONDS, run_batch
 
     if args.zarr is not None and not args.keep_paths:
         raise BatchError("--zarr needs --keep-paths N")
@@ -58,7 +59,8 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     options = dict(paths=args.paths, seed=args.seed, overrides=args.overrides, engine=args.engine,
                    threads=args.threads, block_size=args.block_size, keep_paths=args.keep_paths,
                    zarr=args.zarr, blocks_per_task=args.blocks_per_task,
-                   checkpoint_every=args.checkpoint_every, force=args.force,
+                   checkpoint_every=CHECKPOINT_SECONDS if args.checkpoint_every is None else args.checkpoint_every,
+                   force=args.force,
                    progress=False if args.quiet else None)
     if args.scheduler or args.cluster:
         with dask_client(scheduler=args.scheduler, cluster=args.cluster) as client:

@@ -32,6 +32,7 @@ def register(sub) -> dict:
     p.add_argument("--out", type=Path, help="calibrated scenario file (default: results/<name>_calibrated-<hash of the options>.toml, "
                    "never into scenarios/)")
     p.add_argument("--engine", choices=("numba", "numpy"), default="numba")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     return {"calibrate": _cmd_calibrate}
 
@@ -55,7 +56,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     set_values(load_scenario(args.scenario).source_text,
                {**fixed, **{p.path: _current(scenario, p.path) for p in params}}, source=str(out))
     result = calibrate(scenario, targets, params, paths=args.paths, seed=args.seed,
-                       replicates=args.replicates, engine=args.engine)
+                       replicates=args.replicates, engine=args.engine, progress=not args.quiet)
     print(f"Calibrated {scenario.name} ({result.method}; {result.paths:,} paths per evaluation, "
           f"{result.evaluations} evaluations, {len(result.per_seed)} independent seeds)")
     for p, v, se, col in zip(params, result.value, result.standard_error, result.per_seed.T, strict=True):

@@ -14,18 +14,21 @@ __all__ = ["register"]
 
 def register(sub) -> dict:
     """Add ``simulator docs`` to the command line; returns its handler."""
-    from simulator.report.docs import DEFAULT_OUTPUT
-
     p = sub.add_parser("docs", help="write docs/scenario-reference.md from the schema (--check: verify it)")
     p.add_argument("--check", action="store_true",
                    help="exit 1 if the file is missing or out of date instead of writing it")
-    p.add_argument("--output", type=Path, default=DEFAULT_OUTPUT,
+    # Default: simulator.report.docs.DEFAULT_OUTPUT, read when the command runs (importing the
+    # reference's module here would slow the start of every command).
+    p.add_argument("--output", type=Path,
                    help="file to write or check (default: docs/scenario-reference.md)")
     return {"docs": _cmd_docs}
 
 
 def _cmd_docs(args: argparse.Namespace) -> int:
-    from simulator.report.docs import reference_state, write_reference
+    from simulator.report.docs import DEFAULT_OUTPUT, reference_state, write_reference
+
+    if args.output is None:
+        args.output = DEFAULT_OUTPUT
 
     if not args.check:
         from simulator.cli.options import output_path

@@ -29,6 +29,7 @@ def register(sub) -> dict:
     p.add_argument("--reading", choices=("equity", "business"), default="equity",
                    help="which fundamental value must equal the valuation (MODEL.md step 8): equity, floored at "
                         "zero (default), or business, not floored and minus the money raised after the start")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     return {"implied": _cmd_implied}
 
@@ -36,7 +37,8 @@ def register(sub) -> dict:
 def _cmd_implied(args: argparse.Namespace) -> int:
     from simulator.errors import UnreachableError
     from simulator.model.scenario_file import load_scenario
-    from simulator.results.accessor import format_amount
+    from simulator.results.formatting import format_amount, percent
+    from simulator.runner.progress import study_bar
     from simulator.studies.calibrate import (
         default_implied_range,
         fundamental_value,
@@ -60,29 +62,33 @@ def _cmd_implied(args: argparse.Namespace) -> int:
     if company not in names:
         raise UserError(f"--company {company!r}: no such company (known: {', '.join(names)})")
     v0 = scenario.companies[names.index(company)].valuation
-    readings = fundamental_value(scenario, company, paths=args.paths, seed=args.seed, engine=args.engine)
+    with study_bar("implied", not args.quiet) as bar:
+        readings = fundamental_value(scenario, company, paths=args.paths, seed=args.seed, engine=args.engine,
+                                     progress=None if bar is None else bar.update)
     print(f"{company}: stated valuation {format_amount(v0, cur)}; with the scenario's own assumptions "
           f"{_readings_text(readings, cur)}")
     equity = readings["equity"][0]
     print(f"  narrative premium (V0 minus equity value): {format_amount(v0 - equity, cur)} "
-          f"({100 * (1 - equity / v0):.1f}% of the valuation)")
+          f"({percent(1 - equity / v0)} of the valuation)")
     code = 0
     try:
         res = implied_value(scenario, company, param, paths=args.paths, seed=args.seed,
-                            replicates=args.replicates, engine=args.engine, reading=args.reading)
+                            replicates=args.replicates, engine=args.engine, reading=args.reading,
+                            progress=not args.quiet)
         print(f"  for the {args.reading} value to equal {format_amount(v0, cur)}, {param.path} must be "
               f"{res.value:.4g} +- {res.standard_error:.2g} (standard error over {res.per_seed.size} seeds; "
               f"searched [{param.low:g}, {param.high:g}])")
         print(f"  at {param.path} = {res.value:.4g}: {_readings_text(res.at_solution, cur)}")
     except UnreachableError as exc:
-        print(f"  {exc}")
+        for line in str(exc).splitlines():
+            print(f"  {line}")
         code = 2
     _print_market(scenario, args)
     return code
 
 
 def _readings_text(readings: dict, cur: str) -> str:
-    from simulator.results.accessor import format_amount
+    from simulator.results.formatting import format_amount
 
     parts = []
     for reading, label in (("equity", "equity value"), ("business", "business value")):
@@ -95,11 +101,11 @@ def _print_market(scenario, args) -> None:
     """The big market delusion check: required revenues against the stated market (static), and with
     competition on (MODEL.md step 9) the probability that each company's revenue reaches it (dynamic)."""
     import simulator
-    from simulator.results.accessor import format_amount
+    from simulator.results.formatting import format_amount, percent_ci
 
     if scenario.sector.market_size <= 0 and len(scenario.companies) < 2:
         return
-    ds = simulator.run(scenario, paths=args.paths, seed=args.seed)
+    ds = simulator.run(scenario, paths=args.paths, seed=args.seed, progress=not args.quiet)
     cur = scenario.currency
     h = int(ds["horizon"].values[-1])
     print(f"\nRevenue each company must reach by month {h} for its valuation to be fair "
@@ -124,5 +130,4 @@ def _print_market(scenario, args) -> None:
         verdict = "MORE than" if total > market else "less than"
         print(f"  stated market by month {h}: {format_amount(market)} -> the prices imply {verdict} the whole "
               f"market ({100 * total / market:.1f}%)")
-        print(f"  P(combined simulated revenue exceeds the market at month {h}) = {100 * p:.2f}% "
-              f"[{100 * lo:.2f}%, {100 * hi:.2f}%]")
+        print(f"  P(combined simulated revenue exceeds the market at month {h}) = {percent_ci(p, lo, hi)}")

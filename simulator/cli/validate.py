@@ -55,7 +55,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def derived_lines(scenario) -> list[str]:
     """One line per amount key the file does not give, with the value derived from the company's figures."""
     from simulator.model.scenario_file import derived_amounts
-    from simulator.results.accessor import format_amount
+    from simulator.results.formatting import format_amount
 
     return [f"default: {d.path} = {format_amount(d.value)} {d.units} ({d.rule})"
             for d in derived_amounts(scenario) if d.used]

@@ -11,10 +11,12 @@ May import: :mod:`simulator.model` and the other modules of :mod:`simulator.engi
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -26,10 +28,27 @@ from simulator.engines.tally import Tally, empty_minmax, empty_tally, merge_tall
 from simulator.model import quantities as Q
 from simulator.model.parameters import BRANCH, EVENT, EVENT_TABLE, GLOBAL, ParameterLayout
 
-__all__ = ["DRAWS", "ENGINES", "competing_sets", "engine_threads", "max_threads", "memory_parts", "rng_bound_seconds",
-           "simulate"]
+__all__ = [
+    "COMPILE_SECONDS",
+    "DRAWS",
+    "ENGINES",
+    "competing_sets",
+    "compile_notice",
+    "engine_threads",
+    "import_kernels",
+    "kernel_load_seconds",
+    "max_threads",
+    "memory_parts",
+    "rng_bound_seconds",
+    "simulate",
+]
 
 ENGINES = ("numba", "numpy")
+#: About how long compiling the kernels takes (measured: ``benchmarks/startup.py --cold``, 2 cores); the notice
+#: says so, so that a first run does not look hung.
+COMPILE_SECONDS = 30
+_NOTICE: contextvars.ContextVar[Callable[[str], None] | None] = contextvars.ContextVar("compile_notice", default=None)
+_LOAD_SECONDS = [0.0]
 #: Where the numpy engine's random numbers come from (see :func:`simulate`).
 DRAWS = ("block", "lanes")
 
@@ -187,6 +206,31 @@ def competing_sets(theta_sets: np.ndarray) -> np.ndarray:
     return np.asarray(theta_sets)[:, GLOBAL.slot("sector.competition.enabled")] > 0.5
 
 
+@contextlib.contextmanager
+def compile_notice(say: Callable[[str], None] | None) -> Iterator[None]:
+    """While inside, ``say(message)`` is called before the kernels are compiled (not when read from the cache)."""
+    token = _NOTICE.set(say)
+    try:
+        yield
+    finally:
+        _NOTICE.reset(token)
+
+
+def kernel_load_seconds() -> float:
+    """Seconds this process has spent compiling the kernels or reading them from the cache (not simulating)."""
+    return _LOAD_SECONDS[0]
+
+
+def _load_kernels(K, run_args) -> None:
+    """Compile (or read from the cache) the kernels before the first call, timed apart from the simulation."""
+    start = time.perf_counter()
+    say = _NOTICE.get()
+    if say is not None and not K.is_cached():
+        say(f"compiling the kernels (first run only, ~{COMPILE_SECONDS} s)")
+    K.load_for(*run_args)
+    _LOAD_SECONDS[0] += time.perf_counter() - start
+
+
 def max_threads() -> int:
     """Most engine threads a run can use: the cores this process may run on."""
     try:
@@ -275,6 +319,20 @@ def _workspace(layout: ParameterLayout, plan: RunPlan, *, sets_per_group: int, b
         differs=_private(np.empty, layout.n_theta, dtype=np.bool_), all_slots=np.arange(layout.n_theta, dtype=np.int64))
 
 
+def import_kernels():
+    """The kernel package, imported on first use; the import's time counts as loading the kernels
+    (:func:`kernel_load_seconds`): numba and the cached machine code, not simulation."""
+    import sys
+
+    if "simulator.engines.kernels" not in sys.modules:
+        start = time.perf_counter()
+        from simulator.engines import kernels
+
+        _LOAD_SECONDS[0] += time.perf_counter() - start
+        return kernels
+    return sys.modules["simulator.engines.kernels"]
+
+
 def _grouping(n_sets: int, n_threads: int, n_comp: int, n_rec: int, block: int) -> tuple[bool, int]:
     """(whether each set's tasks run as one group, sets per group) of a numba call."""
     # Many parameter sets: each set's tasks run as one group on one thread, so the
@@ -356,7 +414,7 @@ def memory_parts(layout: ParameterLayout, plan: RunPlan, *, paths: int, n_sets: 
 
 def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, keep, threads,
                     uncertain, progress, chunk_blocks, market_h, keep_start=0, hist_buffer=None):
-    from simulator.engines import kernels as K
+    K = import_kernels()
     from simulator.engines.kernels import bundles
 
     n_threads = engine_threads(threads)
@@ -471,6 +529,10 @@ def _simulate_numba(layout, plan, theta_sets, all_blocks, seed, total, *, fans, 
 
         n_groups = group_start.size - 1
         next_group = np.zeros(1, dtype=np.int64)
+        if not K.is_loaded():
+            load_start = time.perf_counter()
+            _load_kernels(K, (next_group, n_groups, 0, model, inputs, run_plan, tasks, out, work[0]))
+            start_all += time.perf_counter() - load_start  # the simulation's time leaves the compilation out
 
         def call(tid: int, inputs=inputs, tasks=tasks, out=out, next_group=next_group, n_groups=n_groups) -> None:
             K.run_groups(next_group, n_groups, tid, model, inputs, run_plan, tasks, out, work[tid])

@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
-from scipy import special
 
 from simulator.engines.streams import UNCERTAIN_STREAM
 from simulator.model.parameters import ParameterLayout
@@ -36,6 +35,8 @@ def draw_uniforms(unc: UncertainSet, root: np.random.SeedSequence, block: int, n
     z = gen.standard_normal((n, len(unc.inputs)))
     if unc.normal_factor is not None:
         z = z @ unc.normal_factor.T
+    from scipy import special  # here, not at import: a run without uncertain inputs never needs scipy
+
     return special.ndtr(z)
 
 

@@ -54,6 +54,9 @@ __all__ = [
     "Record",
     "build_layout",
     "layout_fingerprint",
+    "parameter_bounds",
+    "parameter_of",
+    "parameter_units",
 ]
 
 
@@ -282,6 +285,55 @@ BRANCH = Record.of("branch", Branch)
 #: Columns of the integer event table: company (-1 sector), slot of the event
 #: record in theta, first branch, number of branches.
 EVENT_TABLE = namedtuple("EventTable", "company slot first_branch n_branches")(0, 1, 2, 3)
+
+
+def parameter_units(path: str, currency: str = "") -> str:
+    """Units of the numeric key at a dotted path (``cards/month``; ``{currency}`` replaced), ``""`` if none."""
+    param = parameter_of(path)
+    info = None if param is None else param.info
+    extra = info.json_schema_extra if info is not None and isinstance(info.json_schema_extra, dict) else {}
+    return str(extra.get("units", "")).replace("{currency}", currency)
+
+
+def parameter_bounds(path: str) -> tuple[float, float]:
+    """The allowed range of the numeric key at a dotted path, as the schema declares it (open ends included
+    as given: a key allowed in (0, 1e12] gives (0, 1e12)); infinite where it declares none."""
+    param = parameter_of(path)
+    low, high = -np.inf, np.inf
+    if param is None:
+        return low, high
+    # A jump's mean and sd have the bounds of Jump's fields; other keys their own.
+    info = Jump.model_fields[param.part] if param.part in ("mean", "sd") else param.info
+    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+    if "range" in extra:
+        return float(extra["range"][0]), float(extra["range"][1])
+    for meta in info.metadata:
+        for attr in ("ge", "gt"):
+            if getattr(meta, attr, None) is not None:
+                low = float(getattr(meta, attr))
+        for attr in ("le", "lt"):
+            if getattr(meta, attr, None) is not None:
+                high = float(getattr(meta, attr))
+    return low, high
+
+
+def parameter_of(path: str) -> Parameter | None:
+    """The :class:`Parameter` (the first slot's) of the numeric key at a dotted path, or None."""
+    parts = str(path).split(".")
+    records: tuple[Record, ...] = (GLOBAL,)
+    rest = parts
+    if parts[0] == "companies" and len(parts) > 2:
+        records, rest = (COMPANY,), parts[2:]
+    if "events" in rest:
+        rest = rest[rest.index("events") + 2:]
+        records = (EVENT, BRANCH)
+        if rest[:1] == ["outcomes"]:
+            rest = rest[2:]
+    key = ".".join(rest)
+    for record in records:
+        if key in record.keys:
+            return record.parameters[record.slots(key)[0]]
+    return None
 
 
 def layout_fingerprint() -> str:

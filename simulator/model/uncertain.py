@@ -53,7 +53,6 @@ from functools import cached_property
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from simulator.errors import ScenarioError
 from simulator.model.parameters import BRANCH, COMPANY, GLOBAL
@@ -127,6 +126,8 @@ class UncertainInput:
     @cached_property
     def _frozen(self) -> tuple[Any, float, float]:
         """(scipy frozen distribution, CDF at the lower truncation, CDF at the upper)."""
+        from scipy import stats  # here, not at import: scipy.stats costs a command most of a second
+
         p = dict(self.params)
         lo, hi = p.get("low"), p.get("high")
         kind = self.dist
@@ -187,6 +188,8 @@ class UncertainInput:
         b = math.inf if hi is None else (hi - mu) / sigma
         _, f_lo, f_hi = self._frozen
         tail = 1.0 - f_lo < 2.0**-26 or f_hi < np.finfo(np.float64).tiny
+        from scipy import stats  # here, not at import (as in _frozen)
+
         return stats.truncnorm(a, b, loc=mu, scale=sigma), tail
 
     def ppf(self, u: np.ndarray) -> np.ndarray:

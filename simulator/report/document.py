@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import html
 import json
-import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,7 +16,9 @@ from pathlib import Path
 import xarray as xr
 
 from simulator.errors import ReportError
-from simulator.results.accessor import format_amount
+from simulator.results.formatting import change_text, format_amount, index_text, value_text
+from simulator.results.formatting import percent as pct
+from simulator.results.formatting import percent_ci as pct_ci
 
 __all__ = ["Doc", "FigureBlock", "FigureSpec", "Table", "amount", "change_text", "draw_all", "figures_section", "fmt_value", "index_text", "json_attr", "notes_section", "pct", "pct_ci", "render_html", "render_md", "save_figure", "shorten", "slug", "value_text"]
 
@@ -130,17 +131,6 @@ def render_html(doc: Doc) -> str:
     return "\n".join(parts) + "\n"
 
 
-def pct(p: float) -> str:
-    """A probability in percent: one decimal, two below 1% (rare outcomes keep a digit)."""
-    if p is None or not math.isfinite(p):
-        return "n/a"
-    return f"{100 * p:.2f}%" if 0 < abs(p) < 0.01 else f"{100 * p:.1f}%"
-
-
-def pct_ci(p: float, lo: float, hi: float) -> str:
-    return f"{pct(p)} [{pct(lo)}, {pct(hi)}]"
-
-
 def amount(x: float, currency: str = "") -> str:
     return format_amount(float(x), currency)
 
@@ -206,38 +196,6 @@ def draw_all(ds: xr.Dataset, specs, out: Path) -> tuple[list[FigureBlock], list[
 
 def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "_", str(text))
-
-
-def value_text(x: float, units: str, currency: str = "") -> str:
-    """An output value in its units: percent for probabilities, an amount in the currency, else 4 digits."""
-    x = float(x)
-    if not math.isfinite(x):
-        return "n/a"
-    if units == "1":
-        return pct(x)
-    if units and units == currency:
-        return amount(x, currency)
-    return f"{x:.4g}"
-
-
-def change_text(x: float, units: str, currency: str = "") -> str:
-    """A change of an output: percentage points for probabilities (two decimals below 1 pp)."""
-    x = float(x)
-    if not math.isfinite(x):
-        return "n/a"
-    if units == "1":
-        return f"{100 * x:.2f} pp" if 0 < abs(x) < 0.01 else f"{100 * x:.1f} pp"
-    return value_text(x, units, currency)
-
-
-def index_text(x: float, conf: float | None = None) -> str:
-    """A sensitivity index with three decimals (and the half-width of its interval)."""
-    if not math.isfinite(float(x)):
-        return "n/a"
-    text = f"{float(x):.3f}"
-    if conf is not None and math.isfinite(float(conf)):
-        text += f" ± {abs(float(conf)):.3f}"
-    return text
 
 
 def json_attr(ds: xr.Dataset, key: str, default):

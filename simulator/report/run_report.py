@@ -47,8 +47,9 @@ _NOT_PROVENANCE = {"scenario_text", "scenario_json", "scenario_description", "ti
 def _fan_caption(ds: xr.Dataset) -> str:
     return ("Market valuation by month: median line, 25-75% and 5-95% bands of the paths "
             "(streamed-histogram quantiles, log scale). Dashed: the stated valuation at start V0; dotted: "
-            "the collapse threshold; dash-dot with a diamond: the Schwartz-Moon fundamental value at start "
-            "with its 95% interval. Bands that reach the bottom of the axis contain failed paths (valued 0).")
+            "the collapse threshold; diamond at month 0: the Schwartz-Moon fundamental value at start "
+            "with its 95% interval (a value of the start, not a path). Bands that reach the bottom of the axis "
+            "contain failed paths (valued 0).")
 
 
 def _distribution_caption(ds: xr.Dataset) -> str:
@@ -85,8 +86,11 @@ def run_figures() -> tuple[FigureSpec, ...]:
                     ("survival", "survival_ci")),
         FigureSpec("revenue_capacity", plots.revenue_capacity, "Revenue, compute capacity and gross margin",
                     lambda ds: ("Served revenue (annualised) against the revenue capacity of the installed cards "
-                                "(median and bands, log scale; capacity is left out when chips are off), and the "
-                                "gross margin fan. Revenue is capped by capacity; demand above it is lost."),
+                                "(revenue: median and bands; capacity: dashed median, dotted 5% and 95%; log scale; "
+                                "capacity is left out when chips are off), and the gross margin fan. Revenue is "
+                                "capped by capacity; demand above it is lost. A failed path has no cards: where failed "
+                                "paths reach the 5% of capacity it is not drawn (the fleet does not collapse), and the "
+                                "revenue bands reach the bottom edge."),
                     ("revenue_quantile", "capacity_quantile", "gross_margin_quantile")),
         FigureSpec("valuation_decomposition", plots.valuation_decomposition,
                     "Valuation at start: fundamental value vs narrative premium",

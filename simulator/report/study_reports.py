@@ -29,6 +29,7 @@ from simulator.report.document import (
 )
 from simulator.report.kinds import GIVEN_DATA, KIND_LABELS
 from simulator.report.run_report import assumptions_section
+from simulator.results.formatting import key_values_text
 
 __all__ = ["SWEEP_TABLE_ROWS", "attribution_report", "batch_report", "discovery_report", "given_data_report", "morris_report", "sobol_report", "study_report", "sweep_report", "tornado_report"]
 
@@ -80,7 +81,7 @@ def sweep_report(ds: xr.Dataset, doc: Doc, out: Path) -> None:
         doc.p(f"Intervals: {ds.attrs['note']}.")
     cur = str(ds.attrs.get("currency", ""))
     doc.table(["swept key", "units", "values"],
-              [[d, plots.key_units(d, cur) or "n/a", ", ".join(f"{float(v):g}" for v in ds[d].values)]
+              [[d, plots.key_units(d, cur) or "n/a", ", ".join(key_values_text(ds[d].values, plots.key_units(d, cur), cur))]
                for d in swept], align="lll")
     figures = []
     if len(swept) == 1:
@@ -115,6 +116,8 @@ def sweep_report(ds: xr.Dataset, doc: Doc, out: Path) -> None:
 
 def _sweep_table(ds: xr.Dataset, doc: Doc, swept: list[str], h: int) -> None:
     """Every grid point and company: outcome probabilities [95% CI] and the champion share at month ``h``."""
+    from simulator.report import figures as plots
+
     sub = ds.sel(horizon=h)
     companies = [str(c) for c in ds["company"].values]
     outcomes = ["champion", "contested", "collapse"]
@@ -131,12 +134,15 @@ def _sweep_table(ds: xr.Dataset, doc: Doc, swept: list[str], h: int) -> None:
     def cell(value, interval) -> str:
         return pct(value) if interval is None else pct_ci(value, *interval)
 
+    cur = str(ds.attrs.get("currency", ""))
+    texts = [dict(zip((float(v) for v in ds[d].values), key_values_text(ds[d].values, plots.key_units(d, cur), cur),
+                      strict=True)) for d in swept]
     rows = []
     for i, point in enumerate(itertools.product(*(ds[d].values for d in swept))):
         for c, company in enumerate(companies):
             if np.all(np.isnan(p[i, c])):
                 continue  # a company absent from this grid point
-            row = [f"{float(v):g}" for v in point] + [company]
+            row = [texts[k][float(v)] for k, v in enumerate(point)] + [company]
             row += [cell(p[i, c, k], None if ci is None else ci[i, c, k]) for k in range(3)]
             if share is not None:
                 row.append(cell(share[i, c], None if share_ci is None else share_ci[i, c]))

@@ -5,32 +5,16 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-import numpy as np
 import xarray as xr
 
-__all__ = ["FundamentalValue", "SimulationAccessor", "format_amount"]
+from simulator.results.formatting import format_amount, percent, text_table
+
+__all__ = ["FundamentalValue", "SimulationAccessor", "format_amount"]  # format_amount: results.formatting
 
 
-def format_amount(value: float, currency: str = "") -> str:
-    """An amount with a K/M/B/T suffix: ``format_amount(7e11, "CNY") == "700B CNY"``."""
-    if value is None or not np.isfinite(value):
-        text = "unlimited" if value is not None and value > 0 else "n/a"
-        return text
-    sign = "-" if value < 0 else ""
-    value = abs(float(value))
-    for factor, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if value >= factor:
-            scaled = value / factor
-            digits = 0 if scaled >= 100 else (1 if scaled >= 10 else 2)
-            text = f"{sign}{scaled:.{digits}f}{suffix}"
-            break
-    else:
-        text = f"{sign}{value:.0f}"
-    return f"{text} {currency}".strip()
-
-
-def _pct(p: float) -> str:
-    return "  n/a" if not math.isfinite(p) else f"{100 * p:5.1f}%"
+def _cell(p: float, lo: float, hi: float) -> str:
+    """A probability and its interval, the point value right-aligned so that columns of them line up."""
+    return f"{percent(p):>7} [{percent(lo)}, {percent(hi)}]"
 
 
 class FundamentalValue(NamedTuple):
@@ -42,11 +26,6 @@ class FundamentalValue(NamedTuple):
     business: float
     business_ci: tuple[float, float]
     premium: float
-
-
-def _ci(p: float, lo: float, hi: float) -> str:
-    """A probability with its interval: ``12.3% [11.9%, 12.7%]``."""
-    return f"{_pct(p)} [{_pct(lo).strip()}, {_pct(hi).strip()}]"
 
 
 def _phi(p: float, lo: float, hi: float) -> str:
@@ -95,19 +74,19 @@ class SimulationAccessor:
         if "champion_count_probability_ci" not in ds:
             return []
         ks = [int(k) for k in ds["champions"].values]
-        lines = ["", "Exactly k champions, 95% Wilson intervals",
-                 f"{'month':>6}  " + "".join(f"{f'k = {k}':<26}" for k in ks)]
+        rows = []
         for h in ds["horizon"].values:
             cells = []
             for k in ks:
-                p = float(ds["champion_count_probability"].sel(horizon=h, champions=k))
-                lo, hi = (float(x) for x in ds["champion_count_probability_ci"].sel(horizon=h, champions=k).values)
-                cells.append(_ci(p, lo, hi))
-            lines.append(f"{int(h):>6}  " + "".join(f"{c:<26}" for c in cells))
+                sel = {"horizon": h, "champions": k}
+                lo, hi = (float(x) for x in ds["champion_count_probability_ci"].sel(sel).values)
+                cells.append(_cell(float(ds["champion_count_probability"].sel(sel)), lo, hi))
+            rows.append([str(int(h)), *cells])
+        lines = ["", "Exactly k champions, 95% Wilson intervals",
+                 *text_table(["month", *(f"k = {k}" for k in ks)], rows, align="r" + "l" * len(ks))]
         last = int(ds["horizon"].values[-1])
-        lines += ["", f"Correlation of outcomes between companies at month {last} (phi, 95% CI; n/a: an outcome "
-                  "in fewer than 10 paths)", f"{'pair':<26}{'champion':<28}{'collapse':<28}"]
         names = [str(c) for c in ds["company"].values]
+        rows = []
         for i, a in enumerate(names):
             for b in names[i + 1:]:
                 cells = []
@@ -115,7 +94,9 @@ class SimulationAccessor:
                     sel = {"horizon": last, "company": a, "rival": b}
                     lo, hi = (float(x) for x in ds[f"{kind}_correlation_ci"].sel(sel).values)
                     cells.append(_phi(float(ds[f"{kind}_correlation"].sel(sel)), lo, hi))
-                lines.append(f"{a + ' - ' + b:<26}{cells[0]:<28}{cells[1]:<28}")
+                rows.append([f"{a} - {b}", *cells])
+        lines += ["", f"Correlation of outcomes between companies at month {last} (phi, 95% CI; n/a: an outcome "
+                  "in fewer than 10 paths)", *text_table(["pair", "champion", "collapse"], rows, align="lll")]
         return lines
 
     def _competition_lines(self) -> list[str]:
@@ -127,28 +108,49 @@ class SimulationAccessor:
         last = int(ds["horizon"].values[-1])
         lines = []
         if "market_share_quantile" in ds:
-            lines += ["", f"Market shares (competition on): at start, and median [5%, 95%] at month {last}"]
-            rows = [(str(c), ds["market_share_quantile"].sel(company=c)) for c in ds["company"].values]
-            rows.append(("platforms", ds["platform_share_quantile"]))
-            for name, q in rows:
-                start = float(q.sel(month=0, quantile=0.5))
+            rows = []
+            named = [(str(c), ds["market_share_quantile"].sel(company=c)) for c in ds["company"].values]
+            named.append(("platforms", ds["platform_share_quantile"]))
+            for name, q in named:
                 end = q.sel(month=last)
-                lines.append(f"{name:<12}{_pct(start)} -> {_pct(float(end.sel(quantile=0.5)))} "
-                             f"[{_pct(float(end.sel(quantile=0.05))).strip()}, "
-                             f"{_pct(float(end.sel(quantile=0.95))).strip()}]")
+                rows.append([name, percent(float(q.sel(month=0, quantile=0.5))),
+                             f"{percent(float(end.sel(quantile=0.5)))} [{percent(float(end.sel(quantile=0.05)))}, "
+                             f"{percent(float(end.sel(quantile=0.95)))}]"])
             m = ds["market_quantile"]
-            lines.append(f"{'market':<12}{format_amount(float(m.sel(month=0, quantile=0.5)), cur)} -> "
-                         f"{format_amount(float(m.sel(month=last, quantile=0.5)))} "
-                         f"[{format_amount(float(m.sel(month=last, quantile=0.05)))}, "
-                         f"{format_amount(float(m.sel(month=last, quantile=0.95)))}] per year")
-        lines += ["", f"Revenue reaches what the valuation requires (required_revenue) at month {last}, "
-                  "under competition"]
+            end = m.sel(month=last)
+            rows.append([f"market ({cur}/year)", format_amount(float(m.sel(month=0, quantile=0.5))),
+                         f"{format_amount(float(end.sel(quantile=0.5)))} [{format_amount(float(end.sel(quantile=0.05)))}, "
+                         f"{format_amount(float(end.sel(quantile=0.95)))}]"])
+            lines += ["", "Market shares (competition on): at start, and median [5%, 95%] at the last horizon",
+                      *text_table(["", "start", f"month {last}"], rows, align="lrl")]
+        rows = []
         for c in ds["company"].values:
             sel = {"company": c, "horizon": last}
             lo, hi = (float(x) for x in ds["required_revenue_reached_ci"].sel(sel).values)
-            lines.append(f"{c!s:<12}{format_amount(float(ds['required_revenue'].sel(sel)), cur):>14}/year  "
-                         f"P = {_ci(float(ds['required_revenue_reached'].sel(sel)), lo, hi)}")
+            rows.append([str(c), format_amount(float(ds["required_revenue"].sel(sel)), cur),
+                         _cell(float(ds["required_revenue_reached"].sel(sel)), lo, hi)])
+        lines += ["", f"Revenue reaches what the valuation requires (required_revenue) at month {last}, "
+                  "under competition",
+                  *text_table(["company", "required revenue/year", "P(reached)"], rows, align="lrl")]
         return lines
+
+    def tables(self) -> dict:
+        """Every variable in tidy pandas DataFrames, by table name (the tables of ``simulator export --csv``).
+
+        Variables over the same dimensions share a table: one column per
+        dimension, one per variable, ``<name>_low``/``<name>_high`` for an
+        interval.  E.g. ``ds.sim.tables()["company-horizon-outcome"]`` holds the
+        outcome probabilities with their intervals (see :mod:`simulator.results.export`).
+        """
+        from simulator.results.export import tables
+
+        return tables(self._ds)
+
+    def frame(self, name: str):
+        """One variable as a tidy pandas DataFrame (``ds.sim.frame("probability")``)."""
+        from simulator.results.export import frame
+
+        return frame(self._ds, name)
 
     def table(self) -> str:
         """A readable text summary: outcome probabilities with 95% intervals, champion share,
@@ -159,32 +161,31 @@ class SimulationAccessor:
                  f"seed entropy {ds.attrs.get('seed_entropy', '?')}, engine {ds.attrs.get('engine', '?')}",
                  "",
                  "Outcome probabilities, 95% Wilson intervals "
-                 "(champion share = P(champion) / (P(champion) + P(collapse)))",
-                 f"{'company':<12}{'month':>6}  {'champion':<22}{'contested':<22}{'collapse':<22}"
-                 f"{'champion share':<22}"]
+                 "(champion share = P(champion) / (P(champion) + P(collapse)))"]
+        rows = []
         for company in ds["company"].values:
             for h in ds["horizon"].values:
-                cells = []
-                for outcome in ("champion", "contested", "collapse"):
-                    p, lo, hi = self.outcome(company, int(h), outcome)
-                    cells.append(f"{_pct(p)} [{_pct(lo).strip()}, {_pct(hi).strip()}]")
+                cells = [_cell(*self.outcome(company, int(h), outcome))
+                         for outcome in ("champion", "contested", "collapse")]
                 share = float(ds["champion_share"].sel(company=company, horizon=h))
                 slo, shi = ds["champion_share_ci"].sel(company=company, horizon=h).values
-                cells.append(f"{_pct(share)} [{_pct(slo).strip()}, {_pct(shi).strip()}]")
-                lines.append(f"{company:<12}{int(h):>6}  " + "".join(f"{c:<22}" for c in cells))
+                cells.append(_cell(share, slo, shi))
+                rows.append([str(company), str(int(h)), *cells])
+        lines += text_table(["company", "month", "champion", "contested", "collapse", "champion share"], rows,
+                            align="lrllll")
         if "any_champion" in ds:
             lines += ["", "At least one champion (the 'insurance' view)"]
+            rows = []
             for h in ds["horizon"].values:
-                p = float(ds["any_champion"].sel(horizon=h))
                 lo, hi = ds["any_champion_ci"].sel(horizon=h).values
-                lines.append(f"{'month':>6} {int(h):>4}  {_pct(p)} [{_pct(lo).strip()}, {_pct(hi).strip()}]")
+                rows.append([str(int(h)), _cell(float(ds["any_champion"].sel(horizon=h)), lo, hi)])
+            lines += text_table(["month", "P(at least one champion)"], rows, align="rl")
         lines += self._joint_lines()
         lines += self._competition_lines()
         lines += ["", f"Valuation at start vs fundamental value ({cur})",
                   "(equity value: each path floored at 0, limited liability; business value: not floored, "
-                  "minus the money raised after the start)",
-                  f"{'company':<12}{'valuation':>12}{'P/S':>9}{'equity value [95% CI]':>34}"
-                  f"{'business value [95% CI]':>36}{'narrative premium':>20}{'E0':>8}"]
+                  "minus the money raised after the start)"]
+        rows = []
         for company in ds["company"].values:
             sel = ds.sel(company=company)
             cells = []
@@ -196,10 +197,11 @@ class SimulationAccessor:
                 cells.append(f"{format_amount(float(sel[name]))} [{format_amount(lo)}, {format_amount(hi)}]")
             premium = float(sel["narrative_premium"])
             share = float(sel["narrative_premium_share"])
-            lines.append(f"{company:<12}{format_amount(float(sel['valuation_start'])):>12}"
-                          f"{float(sel['price_to_sales_start']):>9.0f}{cells[0]:>34}{cells[1]:>36}"
-                          f"{format_amount(premium) + f' ({100 * share:.0f}%)':>20}"
-                          f"{float(sel['implied_narrative']):>8.2f}")
+            rows.append([str(company), format_amount(float(sel["valuation_start"])),
+                         f"{float(sel['price_to_sales_start']):.0f}", cells[0], cells[1],
+                         f"{format_amount(premium)} ({percent(share)})", f"{float(sel['implied_narrative']):.2f}"])
+        lines += text_table(["company", "valuation", "P/S", "equity value [95% CI]", "business value [95% CI]",
+                             "narrative premium", "E0"], rows)
         if "valuation_quantile" in ds:
             last = int(ds["horizon"].values[-1])
             lines += ["", f"Valuation at month {last}: median and 5-95% range ({cur})"]

@@ -16,6 +16,7 @@ for every trial value); a key that is itself a distribution cannot be searched.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,6 +30,7 @@ from simulator.model.scenario_file import with_overrides
 from simulator.model.schema import Scenario
 from simulator.results.targets import Target
 from simulator.runner.prepared import PreparedRun, prepare_run
+from simulator.runner.progress import study_bar
 
 __all__ = [
     "READINGS",
@@ -102,6 +104,8 @@ class Evaluator:
     engine: str = "numba"
     block_size: int = DEFAULT_BLOCK_SIZE
     evaluations: int = 0
+    #: Called with the paths finished (a progress bar's update), or None.
+    progress: Callable[[int], None] | None = None
     prepared: PreparedRun = field(init=False)
 
     def __post_init__(self) -> None:
@@ -131,7 +135,7 @@ class Evaluator:
         xs = np.atleast_2d(np.asarray(xs, dtype=np.float64))
         thetas = np.stack([self.theta(x) for x in xs])
         self.evaluations += xs.shape[0]
-        return self.prepared.simulate(theta_sets=thetas, fans=False)
+        return self.prepared.simulate(self.progress, theta_sets=thetas, fans=False)
 
     def estimates(self, xs, targets: list[Target]) -> tuple[np.ndarray, np.ndarray]:
         """(estimates, trials), each shape (n_sets, n_targets)."""
@@ -257,6 +261,7 @@ def calibrate(
     replicates: int = 4,
     engine: str = "numba",
     grid_points: int = 17,
+    progress: bool = False,
 ) -> Calibration:
     """Find parameter values that reproduce stated probabilities.
 
@@ -277,12 +282,20 @@ def calibrate(
     engine : {"numba", "numpy"}
     grid_points : int
         Points of the bracketing grid (one parameter) evaluated in one kernel call.
+    progress : bool
+        Show a progress bar (paths simulated, the seed and the evaluations so far).
 
     Raises
     ------
     UnreachableError
         When no value in the ranges reproduces the targets.
     """
+    with study_bar("calibrate", progress) as bar:
+        return _calibrate(scenario, targets, params, paths=paths, seed=seed, replicates=replicates, engine=engine,
+                          grid_points=grid_points, bar=bar)
+
+
+def _calibrate(scenario, targets, params, *, paths, seed, replicates, engine, grid_points, bar) -> Calibration:
     if not targets or not params:
         raise UserError("calibrate needs at least one --target with a value and one --param")
     missing = [t.label for t in targets if t.value is None]
@@ -292,8 +305,11 @@ def calibrate(
     seeds = [root] + [np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key, 1_000_003, r))
                       for r in range(replicates)]
     solutions, notes, evaluations, method = [], [], 0, ""
+    update = None if bar is None else bar.update
     for r, ss in enumerate(seeds):
-        ev = Evaluator(scenario, params, paths, ss, engine=engine)
+        if bar is not None:
+            bar.set_postfix_str(f"seed {r + 1} of {len(seeds)}", refresh=False)  # nothing shown before its delay
+        ev = Evaluator(scenario, params, paths, ss, engine=engine, progress=update)
         try:
             x, method = _solve(ev, targets, grid_points=grid_points, rng_seed=r)
         except UnreachableError:
@@ -307,7 +323,7 @@ def calibrate(
     per_seed = np.asarray(solutions)
     value = per_seed.mean(axis=0)
     se = per_seed.std(axis=0, ddof=1) / math.sqrt(len(per_seed)) if len(per_seed) > 1 else np.full(len(params), np.nan)
-    ev = Evaluator(scenario, params, paths, root, engine=engine)
+    ev = Evaluator(scenario, params, paths, root, engine=engine, progress=update)
     est, trials = ev.estimates([value], targets)
     from simulator.results.statistics import wilson_interval
 
@@ -355,13 +371,21 @@ class ImpliedValue:
 
 def implied_value(scenario: Scenario, company: str, param: ParamRange, *, paths: int, seed=None,
                   replicates: int = 4, engine: str = "numba", grid_points: int = 17,
-                  reading: str = "equity") -> ImpliedValue:
+                  reading: str = "equity", progress: bool = False) -> ImpliedValue:
     """Solve for the value of ``param`` at which the company's fundamental value (``reading``) equals V0.
 
     ``reading``: ``"equity"`` (floored at zero, the figure the narrative premium
     is measured from) or ``"business"`` (not floored, minus the money raised after
-    the start).  Both readings are evaluated at the solution.
+    the start).  Both readings are evaluated at the solution.  ``progress`` shows a progress bar.
     """
+    with study_bar("implied", progress) as bar:
+        return _implied_value(scenario, company, param, paths=paths, seed=seed, replicates=replicates,
+                              engine=engine, grid_points=grid_points, reading=reading,
+                              update=None if bar is None else bar.update)
+
+
+def _implied_value(scenario, company, param, *, paths, seed, replicates, engine, grid_points, reading,
+                   update) -> ImpliedValue:
     if reading not in READINGS:
         raise UserError(f"--reading {reading!r}: must be one of {', '.join(READINGS)}")
     names = [c.name for c in scenario.companies]
@@ -374,7 +398,7 @@ def implied_value(scenario: Scenario, company: str, param: ParamRange, *, paths:
                       for r in range(replicates)]
     solutions = []
     for r, ss in enumerate(seeds):
-        ev = Evaluator(scenario, [param], paths, ss, engine=engine)
+        ev = Evaluator(scenario, [param], paths, ss, engine=engine, progress=update)
         grid = np.linspace(param.low, param.high, grid_points)
         fv = ev.fundamental(grid[:, None], c, reading)
         try:
@@ -382,24 +406,77 @@ def implied_value(scenario: Scenario, company: str, param: ParamRange, *, paths:
                           param.high, grid, fv - v0)
         except ValueError:
             if r == 0:
-                raise UnreachableError(
-                    f"no value of {param.path} in [{param.low:g}, {param.high:g}] makes the {reading} value "
-                    f"of {company} reach its valuation {v0:.4g}: it goes from {fv.min():.4g} to {fv.max():.4g}; "
-                    "widen the range (--range)") from None
+                raise _unreachable(ev, scenario, company, param, grid, fv, reading=reading, seed=ss,
+                                   engine=engine) from None
             continue
         solutions.append(x)
     per_seed = np.asarray(solutions)
     se = float(per_seed.std(ddof=1) / math.sqrt(per_seed.size)) if per_seed.size > 1 else float("nan")
     value = float(per_seed.mean())
-    at_scenario = fundamental_value(scenario, company, paths=paths, seed=root, engine=engine)
-    solved = Evaluator(scenario, [param], paths, root, engine=engine)
+    at_scenario = fundamental_value(scenario, company, paths=paths, seed=root, engine=engine, progress=update)
+    solved = Evaluator(scenario, [param], paths, root, engine=engine, progress=update)
     at_solution = _readings(solved.tally([[value]]), c, solved.theta([value])[_valuation_slot(c)])
     return ImpliedValue(param=param, company=company, reading=reading, value=value, standard_error=se,
                         per_seed=per_seed, valuation=v0, at_scenario=at_scenario, at_solution=at_solution)
 
 
+def _wide_grid(low: float, high: float, n: int) -> np.ndarray:
+    """Points over a key's whole allowed range: geometric when it spans many decades (amounts), else even."""
+    if low >= 0.0 and high > 0.0 and high / max(low, high * 1e-12) > 1e3:
+        return np.geomspace(max(low, high * 1e-12), high, n)
+    return np.linspace(low, high, n)
+
+
+def _unreachable(ev: Evaluator, scenario: Scenario, company: str, param: ParamRange, grid: np.ndarray,
+                 fv: np.ndarray, *, reading: str, seed, engine: str) -> UnreachableError:
+    """The error of an implied value that the searched range does not reach, saying what would.
+
+    Over the key's whole allowed range: either where the value is reached (a
+    ``--range`` to search), or, when nowhere, what binds at the most favourable
+    value and the override that lifts it (:mod:`simulator.studies.binding`).
+    """
+    from simulator.errors import ScenarioError
+    from simulator.model.parameters import parameter_bounds
+    from simulator.results.formatting import format_amount
+    from simulator.studies.binding import what_binds
+
+    c = [x.name for x in scenario.companies].index(company)
+    v0 = scenario.companies[c].valuation
+    cur = scenario.currency
+    low, high = parameter_bounds(param.path)
+    if not (math.isfinite(low) and math.isfinite(high)):
+        low, high = param.low, param.high
+    wide = []
+    for x in _wide_grid(low, high, 2 * len(grid) + 1):
+        try:
+            ev.theta([x])  # an open end of the range is no allowed value
+        except ScenarioError:
+            continue
+        wide.append(x)
+    wide = np.asarray(wide)
+    xs = np.concatenate([grid, wide])
+    values = np.concatenate([fv, ev.fundamental(wide[:, None], c, reading) if wide.size else np.zeros(0)])
+    order = np.argsort(xs, kind="stable")
+    xs, values = xs[order], values[order]
+    above = values >= v0
+    searched = f"[{param.low:g}, {param.high:g}]"
+    head = (f"no value of {param.path} in {searched} makes the {reading} value of {company} reach its valuation "
+            f"{format_amount(v0, cur)}: it goes from {format_amount(fv.min())} to {format_amount(fv.max())}")
+    change = np.flatnonzero(above[1:] != above[:-1])
+    if change.size:
+        i = int(change[0])
+        return UnreachableError(f"{head}; it does between {param.path} = {xs[i]:.4g} and {xs[i + 1]:.4g} "
+                                f"(allowed: [{low:g}, {high:g}]): search there with --range {xs[i]:.4g}:{xs[i + 1]:.4g}")
+    best = int(np.argmax(values))
+    lines = what_binds(scenario, company, param.path, float(xs[best]), paths=ev.paths, seed=seed, engine=engine)
+    return UnreachableError(
+        f"{head}, and no value in its whole allowed range [{low:g}, {high:g}] does: the {reading} value peaks at "
+        f"{format_amount(values[best], cur)} ({param.path} = {xs[best]:.4g}). What binds there:\n"
+        + "\n".join(f"- {line}" for line in lines))
+
+
 def fundamental_value(scenario: Scenario, company: str, *, paths: int, seed=None,
-                      engine: str = "numba") -> dict:
+                      engine: str = "numba", progress: Callable[[int], None] | None = None) -> dict:
     """The company's fundamental value under the scenario's own assumptions, in both readings.
 
     Returns ``{"equity": (mean, (low, high)), "business": (mean, (low, high))}``
@@ -408,7 +485,7 @@ def fundamental_value(scenario: Scenario, company: str, *, paths: int, seed=None
     names = [c.name for c in scenario.companies]
     c = names.index(company)
     v0 = scenario.companies[c].valuation
-    t = prepare_run(scenario, paths=paths, seed=seed, engine=engine, fans=False).simulate(outcome_paths=0)
+    t = prepare_run(scenario, paths=paths, seed=seed, engine=engine, fans=False).simulate(progress, outcome_paths=0)
     return _readings(t, c, v0)
 
 

@@ -243,20 +243,24 @@ def _quantile_half_width(ds: xr.Dataset, q: xr.DataArray) -> np.ndarray:
 def compare_table(diff: xr.Dataset) -> str:
     """A readable table of the differences."""
     cur = diff.attrs.get("currency", "")
-    lines = [f"b - a: {diff.attrs['b']} minus {diff.attrs['a']} ({diff.attrs['method']})", "",
-             f"{'company':<12}{'month':>6}  {'outcome':<16}{'difference':>12}  95% interval"]
+    from simulator.results.formatting import points, text_table
+
+    lines = [f"b - a: {diff.attrs['b']} minus {diff.attrs['a']} ({diff.attrs['method']}; percentage points)", ""]
+    rows = []
     for c in diff["company"].values:
         for h in diff["horizon"].values:
             for o in diff["outcome"].values:
                 d = float(diff["probability_difference"].sel(company=c, horizon=h, outcome=o))
                 lo, hi = diff["probability_difference_ci"].sel(company=c, horizon=h, outcome=o).values
-                lines.append(f"{c:<12}{int(h):>6}  {o:<16}{100 * d:>+11.2f}%  [{100 * lo:+.2f}%, {100 * hi:+.2f}%]")
+                rows.append([str(c), str(int(h)), str(o), points(d, sign=True),
+                             f"[{points(lo, sign=True)}, {points(hi, sign=True)}]"])
             d = float(diff["champion_share_difference"].sel(company=c, horizon=h))
             lo, hi = diff["champion_share_difference_ci"].sel(company=c, horizon=h).values
             if np.isfinite(d):
-                lines.append(f"{c:<12}{int(h):>6}  {'champion share':<16}{100 * d:>+11.2f}%  "
-                             f"[{100 * lo:+.2f}%, {100 * hi:+.2f}%]")
-    from simulator.results.accessor import format_amount
+                rows.append([str(c), str(int(h)), "champion share", points(d, sign=True),
+                             f"[{points(lo, sign=True)}, {points(hi, sign=True)}]"])
+    lines += text_table(["company", "month", "outcome", "difference", "95% interval"], rows, align="lrlrl")
+    from simulator.results.formatting import format_amount
 
     if "valuation_quantile_difference" in diff:
         lines += ["", f"Valuation quantiles at each horizon, b - a ({cur}; unpaired intervals)"]

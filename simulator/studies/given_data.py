@@ -179,7 +179,8 @@ def open_draws(path: Path) -> xr.Dataset:
     return ds
 
 
-def draws_from(source: Path | Scenario, *, paths: int | None, seed, overrides, threads, engine):
+def draws_from(source: Path | Scenario, *, paths: int | None, seed, overrides, threads, engine,
+               progress: bool = False):
     """(draws, outcomes, input names, horizons, companies, attrs) from a results file or a run."""
     if isinstance(source, Path) and source.suffix == ".nc":
         ds = open_draws(source)
@@ -199,7 +200,7 @@ def draws_from(source: Path | Scenario, *, paths: int | None, seed, overrides, t
 
         warnings.warn(f"--paths {paths:,}: the per-path draws of at most {RECORDED_PATHS:,} paths are recorded; "
                       f"running {RECORDED_PATHS:,}", SimulatorWarning, stacklevel=2)
-    ds = simulator.run(scenario, paths=n, seed=seed, threads=threads, engine=engine)
+    ds = simulator.run(scenario, paths=n, seed=seed, threads=threads, engine=engine, progress=progress)
     return (ds["input_draw"].values, ds["path_outcome"].values, [str(x) for x in ds["input"].values],
             ds["horizon"].values, [str(c) for c in ds["company"].values], run_provenance(ds.attrs), scenario)
 

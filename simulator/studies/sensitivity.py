@@ -40,6 +40,7 @@ from simulator.model.parameters import ParameterLayout, build_layout
 from simulator.model.scenario_file import load_scenario, with_overrides
 from simulator.model.schema import Scenario
 from simulator.studies.given_data import CONFIDENCE, draws_from, given_data, scenario_from_attrs
+from simulator.studies.methods import DEFAULT_PATHS, DEFAULT_SAMPLES, GIVEN_DATA, METHODS, MIN_SAMPLES
 from simulator.studies.sensitivity_outputs import (
     Output,
     ParamRange,
@@ -53,12 +54,6 @@ from simulator.studies.sweep import evaluate_sets
 
 __all__ = ["DEFAULT_PATHS", "METHODS", "attribute_table", "sensitivity", "sensitivity_table"]
 
-METHODS = ("oat", "morris", "sobol", "rbd-fast", "delta", "pawn", "given-data")
-GIVEN_DATA = ("rbd-fast", "delta", "pawn")
-#: Paths per evaluation when not given (each evaluation is a probability over them).
-DEFAULT_PATHS = 10_000
-DEFAULT_SAMPLES = {"morris": 20, "sobol": 128}
-MIN_SAMPLES = {"morris": 4, "sobol": 64}
 #: Outcome codes of the first paths of every set are kept to measure the noise.
 NOISE_PATHS = 4096
 #: A Sobol noise share (of the output variance) above this gets a note.
@@ -339,6 +334,11 @@ def _salib_seed(seed) -> int:
 
 
 def _finish(ds: xr.Dataset, ev: _Evaluation, method: str, notes: list[str], **extra) -> xr.Dataset:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an output that is NaN in every evaluation
+        spread = np.nanmax(ev.y, axis=1) - np.nanmin(ev.y, axis=1)
+    ds["output_range"] = (("output",), spread, {"long_name": "largest minus smallest value of the output over "
+                                                             "the evaluations (0: constant)"})
     ds.attrs.update(ev.attrs)
     ds.attrs.update({
         "title": f"Sensitivity ({method}) of scenario {ev.attrs.get('scenario_name', '')}",
@@ -414,11 +414,19 @@ def sensitivity(
         methods = GIVEN_DATA if method == "given-data" else (method,)
         source = scenario if isinstance(scenario, Scenario) else Path(scenario)
         draws, outcomes, names, horizons, companies, attrs, sc = draws_from(
-            source, paths=paths, seed=seed, overrides=overrides, threads=threads, engine=engine)
+            source, paths=paths, seed=seed, overrides=overrides, threads=threads, engine=engine, progress=progress)
         sc = sc or scenario_from_attrs(attrs, companies, horizons)
         outs = [parse_output(t, sc) for t in outputs] or default_outputs(sc)
+        skipped = []
+        if not outputs:  # a default output no path varies says nothing: leave it out, with a note
+            varies = [o for o in outs if np.ptp(o.indicator(outcomes[None], np.asarray(horizons))) > 0]
+            skipped = [_constant_note(o.text, outcomes.shape[0], "of the run") for o in outs if o not in varies]
+            if not varies:
+                raise UserError(f"{source}: every default output is constant: {'; '.join(skipped)}")
+            outs = varies
         ds = given_data(draws, outcomes, names, outs, np.asarray(horizons), methods,
                          _salib_seed(seed if seed is not None else 0), attrs)
+        ds.attrs["notes"] = json.dumps(skipped + json.loads(ds.attrs.get("notes", "[]")))
         ds.attrs["seconds"] = float(time.perf_counter() - start)
         return ds
     if not isinstance(scenario, Scenario):
@@ -428,6 +436,8 @@ def sensitivity(
         scenario = load_scenario(scenario, overrides=overrides)
     elif overrides:
         scenario = with_overrides(scenario, overrides)
+    if seed is None:  # the scenario's seed, for the design as for the paths: the study repeats bit for bit
+        seed = scenario.scenario.seed
     layout = build_layout(scenario)
     ranges = [parse_range(t, scenario, layout) for t in params] if params else uncertain_ranges(scenario)
     if not ranges:
@@ -483,7 +493,31 @@ def sensitivity(
                                       **({"distribution": r.spec.table} if r.spec is not None else {})}
                                      for r in ranges])
     ds.attrs["seconds"] = float(time.perf_counter() - start)
+    if not outputs:
+        ds = _drop_constant_outputs(ds, n_paths)
     return ds
+
+
+def _constant_note(text: str, paths: int, where: str = "of every evaluation") -> str:
+    return (f"{text} is the same on all {paths:,} paths {where}, so no input moves it: left out "
+            "(name it with --output to keep it)")
+
+
+def _drop_constant_outputs(ds: xr.Dataset, paths: int) -> xr.Dataset:
+    """A study's default outputs without those constant over every evaluation (a note says which)."""
+    constant = [str(o) for o, r in zip(ds["output"].values, ds["output_range"].values, strict=True) if r == 0.0]
+    if not constant or len(constant) == ds.sizes["output"]:
+        return ds  # all constant: keep them, their zero indices are the answer
+    kept = ds.sel(output=[str(o) for o in ds["output"].values if str(o) not in constant])
+    key = {"oat": "swing", "morris": "mu_star", "sobol": "ST"}.get(str(ds.attrs.get("method")))
+    if key is not None:  # ranked by the first output, which may have been a constant one
+        kept = sorted_by(kept, key)
+    notes = json.loads(ds.attrs.get("notes", "[]"))
+    notes = [n for n in notes if not any(n.startswith(f"{c}:") for c in constant)]
+    kept.attrs["notes"] = json.dumps([_constant_note(c, paths) for c in constant] + notes)
+    units = json.loads(ds.attrs.get("output_units", "{}"))
+    kept.attrs["output_units"] = json.dumps({k: v for k, v in units.items() if k not in constant})
+    return kept
 
 
 def _check_memory(scenario: Scenario, method: str, n_sets: int, samples: int | None, outputs: Sequence[Output], *,
@@ -510,22 +544,13 @@ def _check_memory(scenario: Scenario, method: str, n_sets: int, samples: int | N
 # --------------------------------------------------------------------------- tables
 
 
-def _fmt(x: float, units: str = "1") -> str:
-    if not np.isfinite(x):
-        return "n/a"
-    if units == "1":
-        return f"{100 * x:.1f}%"
-    if units and units.isalpha() and units.isupper():
-        from simulator.results.accessor import format_amount
-
-        return format_amount(x)
-    return f"{x:.4g}"
-
-
 def sensitivity_table(ds: xr.Dataset) -> str:
-    """A readable ranked table of a sensitivity result, one block per output."""
+    """A readable ranked table of a sensitivity result, one block per output (columns as wide as their cells)."""
+    from simulator.results.formatting import change_text, index_text, key_values_text, text_table, value_text
+
     method = ds.attrs.get("method", "")
     units = json.loads(ds.attrs.get("output_units", "{}"))
+    cur = str(ds.attrs.get("currency", ""))
     head = (f"{ds.attrs.get('scenario_name', '')}: sensitivity ({method}), "
             + (f"{ds.attrs.get('paths', 0):,} paths per evaluation" if "given_data" not in ds.attrs
                else f"{ds.attrs.get('samples', 0):,} paths of one run (given data)"))
@@ -534,35 +559,32 @@ def sensitivity_table(ds: xr.Dataset) -> str:
         sub = ds.sel(output=out)
         u = units.get(str(out), "1")
         lines.append("")
+        names = [str(x) for x in sub["parameter"].values]
         if method == "oat":
             order = np.argsort(-np.nan_to_num(sub["swing"].values, nan=-1), kind="stable")
-            lines.append(f"{out}: base {_fmt(float(sub['base']), u)}; one at a time, largest swing first")
-            lines.append(f"{'parameter':<58}{'low':>11}{'high':>11}{'at low':>10}{'at high':>10}"
-                         f"{'high-low':>10}{'± 2 SE':>9}")
+            lines.append(f"{out}: base {value_text(float(sub['base']), u, cur)}; one at a time, largest swing first")
+            rows = []
             for j in order:
                 p = sub.isel(parameter=j)
                 se = float(p["swing_se"])
-                lines.append(f"{p['parameter'].values!s:<58}{float(p['low_value']):>11.4g}"
-                             f"{float(p['high_value']):>11.4g}{_fmt(float(p['low']), u):>10}"
-                             f"{_fmt(float(p['high']), u):>10}{_fmt(float(p['high'] - p['low']), u):>10}"
-                             f"{(_fmt(2 * se, u) if np.isfinite(se) else 'n/a'):>9}")
+                low, high = key_values_text([float(p["low_value"]), float(p["high_value"])])
+                rows.append([names[j], low, high, value_text(float(p["low"]), u, cur),
+                             value_text(float(p["high"]), u, cur), change_text(float(p["high"] - p["low"]), u, cur),
+                             change_text(2 * se, u, cur) if np.isfinite(se) else "n/a"])
+            lines += text_table(["parameter", "low", "high", "at low", "at high", "high-low", "± 2 SE"], rows)
         elif method == "morris":
             order = np.argsort(-np.nan_to_num(sub["mu_star"].values, nan=-1), kind="stable")
-            lines.append(f"{out}: Morris elementary effects (per unit of each key's range), largest first")
-            lines.append(f"{'parameter':<58}{'mu*':>10}{'± 95%':>9}{'mu':>10}{'sigma':>10}{'noise sd':>10}")
-            for j in order:
-                p = sub.isel(parameter=j)
-                lines.append(f"{p['parameter'].values!s:<58}{float(p['mu_star']):>10.4g}"
-                             f"{float(p['mu_star_conf']):>9.3g}{float(p['mu']):>10.4g}{float(p['sigma']):>10.4g}"
-                             f"{float(p['noise_sd']):>10.3g}")
+            lines.append(f"{out}: Morris elementary effects (per whole range of each key), largest first")
+            rows = [[names[j], *(change_text(float(sub[v].values[j]), u, cur)
+                                 for v in ("mu_star", "mu_star_conf", "mu", "sigma", "noise_sd"))]
+                    for j in order]
+            lines += text_table(["parameter", "mu*", "± 95%", "mu", "sigma", "noise sd"], rows)
         elif method == "sobol":
             order = np.argsort(-np.nan_to_num(sub["ST"].values, nan=-1), kind="stable")
             lines.append(f"{out}: Sobol indices (95% bootstrap intervals), largest total first")
-            lines.append(f"{'parameter':<58}{'S1':>8}{'± 95%':>8}{'ST':>8}{'± 95%':>8}{'noise':>8}")
-            for j in order:
-                p = sub.isel(parameter=j)
-                lines.append(f"{p['parameter'].values!s:<58}{float(p['S1']):>8.3f}{float(p['S1_conf']):>8.3f}"
-                             f"{float(p['ST']):>8.3f}{float(p['ST_conf']):>8.3f}{float(p['noise_share']):>8.3f}")
+            rows = [[names[j], *(index_text(float(sub[v].values[j])) for v in ("S1", "S1_conf", "ST", "ST_conf",
+                                                                               "noise_share"))] for j in order]
+            lines += text_table(["parameter", "S1", "± 95%", "ST", "± 95%", "noise"], rows)
         else:
             cols = [(n, lab) for n, lab in (("rbd_fast_S1", "RBD S1"), ("rbd_fast_S1_conf", "± 95%"),
                                             ("delta", "delta"), ("delta_conf", "± 95%"),
@@ -572,12 +594,10 @@ def sensitivity_table(ds: xr.Dataset) -> str:
             order = np.argsort(-np.nan_to_num(sub[key].values, nan=-1), kind="stable")
             explained = float(sub["explained_share"]) if "explained_share" in sub else math.nan
             lines.append(f"{out}: given-data indices on the per-path draws"
-                         + (f"; the inputs explain {explained:.1%} of the per-path variance"
+                         + (f"; the inputs explain {value_text(explained, '1')} of the per-path variance"
                             if np.isfinite(explained) else ""))
-            lines.append(f"{'parameter':<58}" + "".join(f"{lab:>10}" for _, lab in cols))
-            for j in order:
-                p = sub.isel(parameter=j)
-                lines.append(f"{p['parameter'].values!s:<58}" + "".join(f"{float(p[n]):>10.3f}" for n, _ in cols))
+            rows = [[names[j], *(index_text(float(sub[n].values[j])) for n, _ in cols)] for j in order]
+            lines += text_table(["parameter", *(lab for _, lab in cols)], rows)
     notes = json.loads(ds.attrs.get("notes", "[]"))
     if notes:
         lines.append("")
@@ -586,22 +606,36 @@ def sensitivity_table(ds: xr.Dataset) -> str:
 
 
 def attribute_table(ds: xr.Dataset, outputs: Sequence[tuple[str, int, str]]) -> str:
-    """Ranked inputs per (company, horizon, outcome): median shift in standard deviations."""
+    """Ranked inputs per (company, horizon, outcome): median shift in standard deviations.
+
+    An outcome no path (or every path) has cannot be attributed: its block says so
+    instead of a table of NaN.
+    """
+    from simulator.results.formatting import key_values_text, percent, text_table
+
     lines = [f"{ds.attrs.get('scenario_name', '')}: which uncertain inputs drive each outcome "
              f"({ds.attrs.get('paths', 0):,} paths; shift of the input's median inside the outcome's paths, in "
              "standard deviations; |shift| > 0.5 is notable)"]
     for company, h, outcome in outputs:
         sub = ds.sel(company=company, horizon=h, outcome=outcome)
         share = float(sub["subset_share"])
-        lines += ["", f"{company}.{outcome}@{h}: {share:.1%} of paths"]
-        lines.append(f"{'input':<58}{'median':>11}{'in subset':>11}{'shift (sd)':>12}{'95% interval':>18}")
-        order = np.argsort(-np.nan_to_num(np.abs(sub["median_shift"].values), nan=-1), kind="stable")
+        lines += ["", f"{company}.{outcome}@{h}: {percent(share)} of paths"]
+        shift = sub["median_shift"].values.astype(float)
+        if not np.any(np.isfinite(shift)):
+            what = "no path has" if share == 0.0 else "every path has" if share == 1.0 else "too few paths have"
+            lines.append(f"  {what} this outcome at month {h}: nothing to attribute (the inputs' medians "
+                         "cannot differ between its paths and the others)")
+            continue
+        order = np.argsort(-np.nan_to_num(np.abs(shift), nan=-1), kind="stable")
+        rows = []
         for j in order:
             p = sub.isel(input=j)
             lo, hi = (float(x) for x in p["median_shift_ci"].values)
-            lines.append(f"{p['input'].values!s:<58}{float(p['input_median']):>11.4g}"
-                         f"{float(p['subset_median']):>11.4g}{float(p['median_shift']):>+12.2f}"
-                         f"{f'[{lo:+.2f}, {hi:+.2f}]':>18}")
+            medians = key_values_text([float(p["input_median"]), float(p["subset_median"])])
+            rows.append([str(p["input"].values), *medians,
+                         f"{float(p['median_shift']):+.2f}" if np.isfinite(shift[j]) else "n/a",
+                         f"[{lo:+.2f}, {hi:+.2f}]" if np.isfinite(lo) and np.isfinite(hi) else "n/a"])
+        lines += text_table(["input", "median", "in subset", "shift (sd)", "95% interval"], rows)
     return "\n".join(lines)
 
 

@@ -34,7 +34,7 @@ from simulator.engines.plan import DEFAULT_BLOCK_SIZE
 from simulator.engines.streams import RANDOM_STREAMS
 from simulator.errors import ScenarioError, UserError
 from simulator.model import quantities as L
-from simulator.model.parameters import ParameterLayout, build_layout
+from simulator.model.parameters import ParameterLayout, build_layout, parameter_units
 from simulator.model.scenario_file import load_scenario, with_overrides
 from simulator.model.schema import Effects, Scenario, range_bounds
 from simulator.results.dataset import build_sets_dataset, competing
@@ -448,7 +448,8 @@ def _grid_dataset(res: SetsResult, parsed: Sequence[tuple[str, np.ndarray]]) -> 
     coords = {k: v for k, v in src.coords.items() if k != "set"}
     for path, values in parsed:
         coords[path] = xr.Variable((path,), values, attrs={"long_name": f"swept value of {path}",
-                                                            "path": path})
+                                                            "path": path,
+                                                            "units": parameter_units(path, src.attrs.get("currency", ""))})
     ds = xr.Dataset(variables, coords=coords, attrs=dict(src.attrs))
     ds.attrs.update({
         "title": f"Sweep of scenario {src.attrs.get('scenario_name', '')}",
@@ -466,38 +467,40 @@ def _grid_dataset(res: SetsResult, parsed: Sequence[tuple[str, np.ndarray]]) -> 
 # --------------------------------------------------------------------------- command line
 
 
-def _pct(p: float) -> str:
-    return "   n/a" if not math.isfinite(p) else f"{100 * p:5.1f}%"
-
-
 def sweep_table(ds: xr.Dataset, *, max_rows: int = 60) -> str:
-    """A readable table: champion, collapse and champion share at the last horizon per grid point."""
+    """A readable table: champion, collapse and champion share at the last horizon per grid point.
+
+    Swept keys head their columns in full, their values in the key's natural format
+    (amounts with a suffix, as few digits as keep the grid's values apart).
+    """
+    from simulator.results.formatting import key_values_text, percent_ci, text_table
+
     swept = [d for d in ds["probability"].dims if d not in ("company", "horizon", "outcome")]
     h = int(ds["horizon"].values[-1])
+    cur = str(ds.attrs.get("currency", ""))
     lines = [f"{ds.attrs.get('scenario_name', '')}: sweep of {len(swept)} key(s), "
              f"{int(np.prod([ds.sizes[d] for d in swept]))} grid points x {ds.attrs.get('paths', 0):,} paths, "
              f"month {h}; 95% Wilson intervals"]
-    header = "".join(f"{d.split('.')[-1][:18]:>20}" for d in swept)
-    lines.append(f"{header}  {'company':<10}{'champion':<22}{'collapse':<22}{'champion share':<22}")
+    texts = {d: dict(zip((float(v) for v in ds[d].values),
+                         key_values_text(ds[d].values, str(ds[d].attrs.get("units", "")), cur), strict=True))
+             for d in swept}
     stacked = ds.isel(horizon=-1).stack(point=swept)
-    rows = 0
+    total = stacked.sizes["point"] * ds.sizes["company"]
+    rows = []
     for i in range(stacked.sizes["point"]):
         point = stacked.isel(point=i)
         for company in ds["company"].values:
-            if rows >= max_rows:
-                lines.append(f"... ({stacked.sizes['point'] * ds.sizes['company'] - rows} more rows in the file)")
-                return "\n".join(lines)
+            if len(rows) >= max_rows:
+                break
             sel = point.sel(company=company)
-            cells = []
-            for outcome in ("champion", "collapse"):
-                p = float(sel["probability"].sel(outcome=outcome))
-                lo, hi = (float(x) for x in sel["probability_ci"].sel(outcome=outcome).values)
-                cells.append(f"{_pct(p)} [{_pct(lo).strip()}, {_pct(hi).strip()}]")
-            share = float(sel["champion_share"])
-            slo, shi = (float(x) for x in sel["champion_share_ci"].values)
-            cells.append(f"{_pct(share)} [{_pct(slo).strip()}, {_pct(shi).strip()}]")
-            vals = "".join(f"{float(point[d]):>20.6g}" for d in swept)
-            lines.append(f"{vals}  {company!s:<10}" + "".join(f"{c:<22}" for c in cells))
-            rows += 1
+            cells = [percent_ci(float(sel["probability"].sel(outcome=o)),
+                                *(float(x) for x in sel["probability_ci"].sel(outcome=o).values))
+                     for o in ("champion", "collapse")]
+            cells.append(percent_ci(float(sel["champion_share"]), *(float(x) for x in sel["champion_share_ci"].values)))
+            rows.append([texts[d][float(point[d])] for d in swept] + [str(company), *cells])
+    lines += text_table([*swept, "company", "champion", "collapse", "champion share"], rows,
+                        align="r" * len(swept) + "lrrr")
+    if total > len(rows):
+        lines.append(f"... ({total - len(rows)} more rows in the file)")
     return "\n".join(lines)
 

@@ -37,7 +37,8 @@ from numba.core import config as _numba_config
 from simulator.model import quantities
 from simulator.model.parameters import layout_fingerprint
 
-__all__ = ["CACHE_DIR", "LANES", "cache_fingerprint", "draw_only", "hist_quantile_rows", "run_group", "run_groups"]
+__all__ = ["CACHE_DIR", "LANES", "cache_fingerprint", "draw_only", "hist_quantile_rows", "is_cached", "is_loaded",
+           "load_for", "run_group", "run_groups"]
 
 _HERE = Path(__file__).resolve().parent
 
@@ -96,3 +97,24 @@ try:
     from simulator.engines.kernels.quantiles import hist_quantile_rows
 finally:
     _numba_config.CACHE_DIR = _previous
+
+
+
+def is_loaded() -> bool:
+    """Whether this process already holds the machine code of the run kernel (compiled or read from the cache)."""
+    return bool(run_groups.signatures)
+
+
+def is_cached() -> bool:
+    """Whether the on-disk cache holds compiled run kernels of these sources (else the first run compiles them)."""
+    return any(CACHE_DIR.rglob("driver.run_groups-*.nbi"))
+
+
+def load_for(*run_args) -> None:
+    """Compile the run kernel for these arguments of :func:`run_groups` (or read it from the cache), and the
+    histogram-quantile kernel, without running them: the caller can time this apart from the simulation."""
+    import numpy as np
+
+    run_groups.compile(tuple(numba.typeof(a) for a in run_args))
+    sample = (np.zeros((1, 4), dtype=np.int64), np.zeros((1, 2)), np.zeros(1), 0.0, 1.0, False, np.zeros((1, 1)))
+    hist_quantile_rows.compile(tuple(numba.typeof(a) for a in sample))

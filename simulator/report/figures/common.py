@@ -31,7 +31,7 @@ from matplotlib.ticker import (
 
 from simulator.errors import ReportError
 from simulator.model.schema import Effects
-from simulator.results.accessor import format_amount
+from simulator.results.formatting import format_amount
 
 __all__ = [
     "AMOUNT_FORMATTER",
@@ -145,9 +145,20 @@ def companies_of(ds: xr.Dataset, companies: Sequence[str] | None) -> list[str]:
     return list(companies)
 
 
+class NotebookFigure(Figure):
+    """A Figure that shows itself in a notebook (Jupyter asks for ``_repr_png_``), pyplot or not."""
+
+    def _repr_png_(self) -> bytes:
+        import io
+
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+        return buffer.getvalue()
+
+
 def new_figure(height: float, width: float = WIDTH) -> Figure:
-    """A Figure on an Agg canvas with constrained layout (no overlapping text)."""
-    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    """A Figure on an Agg canvas with constrained layout (no overlapping text); it shows inline in a notebook."""
+    fig = NotebookFigure(figsize=(width, height), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
 
@@ -337,15 +348,29 @@ def outcome_ratios(ds: xr.Dataset) -> tuple[float, float]:
 
 
 def log_floor(values: Iterable[float]) -> float:
-    """A lower limit for a log axis: a factor 3 below the smallest positive value."""
+    """A lower limit for a log axis, at least a factor 3 below the smallest positive value, on a labelled tick.
+
+    The limit is rounded down to a tick :class:`AmountLogLocator` labels (a
+    1-2-5 step when the axis spans under 2.5 decades, else a decade), so the
+    bottom of the axis, where failed paths are drawn, always has a label.
+    """
     arr = np.concatenate([np.ravel(np.asarray(v, dtype=float)) for v in values])
     pos = arr[np.isfinite(arr) & (arr > 0)]
-    return float(pos.min()) / 3.0 if pos.size else 1.0
+    if not pos.size:
+        return 1.0
+    raw = float(pos.min()) / 3.0
+    decade = 10.0 ** math.floor(math.log10(raw))
+    if math.log10(float(pos.max()) / raw) >= 2.5:
+        return decade
+    return max(step * decade for step in (1.0, 2.0, 5.0) if step * decade <= raw * (1 + 1e-12))
 
 
-def floor_note_handle(currency: str, marker: str = r"$\downarrow$") -> Line2D:
-    return Line2D([], [], linestyle="none", marker=marker, color="0.3",
-                  label=f"0 {currency} (failed paths) drawn at the axis floor")
+def floor_note_handle(currency: str, marker: str = "") -> Line2D:
+    """A legend line saying where failed paths are drawn; with a ``marker`` only where the plot draws one."""
+    if marker:
+        return Line2D([], [], linestyle="none", marker=marker, color="0.3",
+                      label=f"0 {currency} (failed paths) drawn at the axis floor")
+    return Line2D([], [], linestyle="none", label=f"bands reaching the bottom edge: failed paths (0 {currency})")
 
 
 def figure_legend(fig: Figure, handles, *, ncols: int = 3) -> None:
@@ -354,8 +379,9 @@ def figure_legend(fig: Figure, handles, *, ncols: int = 3) -> None:
                fontsize="small", frameon=False)
 
 
-def suptitle(fig: Figure, ds: xr.Dataset, what: str) -> None:
-    extra = paths_label(ds)
+def suptitle(fig: Figure, ds: xr.Dataset, what: str, *, paths: str | None = None) -> None:
+    """The figure's title: scenario, what it shows and the paths it is drawn from (default: all of the run's)."""
+    extra = paths_label(ds) if paths is None else paths
     text = f"{scenario_name(ds)}: {what}" + (f" ({extra})" if extra else "")
     # Constrained layout does not shrink a figure title: wrap it to the figure's width instead.
     width = int(fig.get_size_inches()[0] * 10.5)

@@ -102,10 +102,13 @@ def valuation_fan(ds: xr.Dataset, companies: Sequence[str] | None = None) -> Fig
         ax.axhline(v0, color="black", linestyle="--", linewidth=1.2)
         ax.axhline(collapse_ratio * v0, color="0.35", linestyle=(0, (1, 2)), linewidth=1.0)
         if fv > 0:
-            ax.axhline(fv, color="#7f2704", linestyle="-.", linewidth=1.2)
+            # Known at month 0 only: a point with its interval, not a line across the months (which would
+            # read as a path); drawn over the axis spine so that the spine does not hide it.
             low_err = fv - max(fv_lo, floor)
             ax.errorbar([months[0]], [fv], yerr=[[max(low_err, 0.0)], [max(fv_hi - fv, 0.0)]],
-                        fmt="D", color="#7f2704", markersize=5, capsize=4)
+                        fmt="D", color="#7f2704", markersize=7, capsize=4, clip_on=False, zorder=6)
+            ax.annotate(f"fundamental value {short_amount(fv, cur)}", (months[0], fv), xytext=(9, 0),
+                        textcoords="offset points", va="center", fontsize="small", color="#7f2704")
         else:
             fv_hidden.append(f"{company} {short_amount(fv, cur)}")
         ax.set_yscale("log")
@@ -124,8 +127,8 @@ def valuation_fan(ds: xr.Dataset, companies: Sequence[str] | None = None) -> Fig
         Patch(facecolor=FAN_COLOR, alpha=0.18, label="5-95%"),
         Line2D([], [], color="black", linestyle="--", label="valuation at start V0"),
         Line2D([], [], color="0.35", linestyle=(0, (1, 2)), label=f"collapse threshold {collapse_ratio:g} x V0"),
-        Line2D([], [], color="#7f2704", linestyle="-.", marker="D",
-               label="fundamental value at start (95% CI)"),
+        Line2D([], [], color="#7f2704", linestyle="none", marker="D",
+               label="fundamental value at month 0 (95% CI)"),
     ]
     if any_floor:
         handles.append(floor_note_handle(cur))
@@ -286,7 +289,8 @@ def valuation_distribution(ds: xr.Dataset, companies: Sequence[str] | None = Non
         handles = [Patch(facecolor=FAN_COLOR, alpha=0.45, label=f"histogram of the {n_kept:,} kept paths"),
                    *ref_handles]
         figure_legend(fig, handles, ncols=4)
-        suptitle(fig, ds, "valuation at each horizon, histogram of kept paths")
+        kept = f"the {ds.sizes['path']:,} kept paths" + (f" of {int(ds.attrs['paths']):,}" if "paths" in ds.attrs else "")
+        suptitle(fig, ds, "valuation at each horizon, histogram", paths=kept)
         return fig
 
     fig = new_figure(panel_height(len(names), per_row=2.6, extra=1.5))
@@ -423,19 +427,19 @@ def revenue_capacity(ds: xr.Dataset, companies: Sequence[str] | None = None) -> 
         unlimited = not np.any(np.isfinite(cq.values) & (cq.values > 0))
         any_unlimited |= unlimited
         floor = log_floor([*r.values(), *([] if unlimited else c.values())])
-        any_floor |= bool(np.any(r[0.05] <= 0) or (not unlimited and np.any(c[0.05] <= 0)))
+        any_floor |= bool(np.any(r[0.05] <= 0))
         ax.fill_between(months, np.maximum(r[0.05], floor), np.maximum(r[0.95], floor), color=FAN_COLOR,
                         alpha=0.18, linewidth=0)
         ax.fill_between(months, np.maximum(r[0.25], floor), np.maximum(r[0.75], floor), color=FAN_COLOR,
                         alpha=0.40, linewidth=0)
         ax.plot(months, np.maximum(r[0.5], floor), color=FAN_COLOR, linewidth=2.0)
         if not unlimited:
-            finite = {lv: np.where(np.isfinite(v), np.maximum(v, floor), np.nan) for lv, v in c.items()}
-            ax.fill_between(months, finite[0.05], finite[0.95], facecolor="none", edgecolor=CAPACITY_COLOR,
-                            hatch="////", linewidth=0, alpha=0.6)
-            ax.plot(months, finite[0.5], color=CAPACITY_COLOR, linestyle="--", linewidth=1.8)
-            ax.plot(months, finite[0.05], color=CAPACITY_COLOR, linestyle=":", linewidth=0.8)
-            ax.plot(months, finite[0.95], color=CAPACITY_COLOR, linestyle=":", linewidth=0.8)
+            # Lines only, over the revenue bands (a hatched band hid them). A failed path has no cards: its
+            # capacity of 0 is no "collapse" of the fleet, so a quantile at 0 is not drawn.
+            finite = {lv: np.where(np.isfinite(v) & (v > 0), np.maximum(v, floor), np.nan) for lv, v in c.items()}
+            ax.plot(months, finite[0.5], color=CAPACITY_COLOR, linestyle="--", linewidth=1.8, zorder=4)
+            for lv in (0.05, 0.95):
+                ax.plot(months, finite[lv], color=CAPACITY_COLOR, linestyle=":", linewidth=1.2, zorder=4)
         ax.set_yscale("log")
         ax.set_ylim(bottom=floor)
         amount_axis(ax.yaxis, log=True)
@@ -466,13 +470,14 @@ def revenue_capacity(ds: xr.Dataset, companies: Sequence[str] | None = None) -> 
     ]
     if not _all_unlimited(ds, names):
         handles += [Line2D([], [], color=CAPACITY_COLOR, linestyle="--", linewidth=1.8, label="capacity: median"),
-                    Patch(facecolor="none", edgecolor=CAPACITY_COLOR, hatch="////", label="capacity 5-95%")]
+                    Line2D([], [], color=CAPACITY_COLOR, linestyle=":", linewidth=1.2,
+                           label="capacity 5% / 95%")]
     handles += [Line2D([], [], color="black", linewidth=2.0, label="gross margin: median"),
                 Patch(facecolor="0.3", alpha=0.40, label="margin 25-75%"),
                 Patch(facecolor="0.3", alpha=0.18, label="margin 5-95%")]
     if any_floor:
         handles.append(floor_note_handle(cur))
-    figure_legend(fig, handles, ncols=4)
+    figure_legend(fig, handles, ncols=3)
     suptitle(fig, ds, "served revenue, compute capacity and gross margin")
     return fig
 
@@ -562,6 +567,9 @@ def valuation_decomposition(ds: xr.Dataset, companies: Sequence[str] | None = No
         axl.errorbar(bv[bv_positive], y[bv_positive],
                      xerr=np.clip(np.stack([bv_low, bv_ci[:, 1] - bv]), 0.0, None)[:, bv_positive], fmt="o",
                      markersize=6, color="#b2182b", markerfacecolor="white", capsize=3)
+    for yi, v in zip(y, v0, strict=True):  # V0 labelled as the fundamental values are, under its marker
+        axl.annotate(f"V0 {short_amount(v)}", (v, yi), xytext=(0, -9), textcoords="offset points", ha="center",
+                     va="top", fontsize="small")
     for yi, f, b in zip(y, fv, bv, strict=True):
         # Labels start at the panel's left edge so that long ones stay inside the figure.
         label = f"equity {short_amount(f)}" + ("" if f > 0 else " (not on a log axis)")

@@ -13,6 +13,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import (
+    FuncFormatter,
     MaxNLocator,
 )
 
@@ -25,6 +26,7 @@ from simulator.report.figures.common import (
     effect_axis,
     figure_legend,
     format_number,
+    key_units,
     new_figure,
     output_units,
     percent_axis,
@@ -33,6 +35,7 @@ from simulator.report.figures.common import (
     select_output,
     suptitle,
 )
+from simulator.results.formatting import key_values_text
 
 __all__ = [
     "GIVEN_DATA_INDICES",
@@ -101,8 +104,10 @@ def sensitivity_tornado(ds: xr.Dataset, output: str | None = None, *, top: int =
     for i in order:
         text = params[i]
         if "low_value" in sub.variables and "high_value" in sub.variables:
-            lv, hv = float(sub["low_value"].values[i]), float(sub["high_value"].values[i])
-            text += f"\n[{lv:g} .. {hv:g}]"
+            cur = str(ds.attrs.get("currency", ""))
+            lv, hv = key_values_text([float(sub["low_value"].values[i]), float(sub["high_value"].values[i])],
+                                     key_units(params[i], cur), cur)
+            text += f"\n[{lv} .. {hv}]"
         names.append(text)
     ax.set_yticks(y, names, fontsize="small")
     units = str(ds["low"].attrs.get("units", "")) or output_units(ds, label)
@@ -353,7 +358,9 @@ def sensitivity_given_data(ds: xr.Dataset, output: str | None = None, *, top: in
         low = min(0.0, float(np.nanmin(lows, initial=0.0)))
         high = max(float(np.nanmax(highs, initial=0.0)), float(np.nanmax(v, initial=0.0)), 1e-3)
         ax.set_xlim(low - 0.05 * (high - low), high + 0.08 * (high - low))
-        ax.xaxis.set_major_locator(MaxNLocator(nbins=4))
+        # Three-panel widths: at most 3 ticks and no trailing zeros, or neighbouring labels run together.
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=3, steps=[1, 2, 2.5, 5, 10]))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}" if abs(v) > 1e-12 else "0"))
         ax.set_title(textwrap.fill(title, width=max(18, int(60 / len(present)))), fontsize="medium")
         ax.set_xlabel("index (0: no influence)")
         ax.grid(True, axis="x", color="0.9", linewidth=0.6)

@@ -33,6 +33,7 @@ from simulator.report.figures.common import (
     suptitle,
     wrap_path,
 )
+from simulator.results.formatting import key_values_text
 
 __all__ = ["sweep_heatmap", "sweep_lines", "sweep_slice", "swept_dims"]
 
@@ -133,8 +134,11 @@ def sweep_heatmap(ds: xr.Dataset, *, company: str | None = None, horizon: int | 
     mesh = ax.imshow(p.values, origin="lower", aspect="auto", cmap="viridis", vmin=0.0,
                      vmax=max(top, 1e-3), interpolation="nearest")
     xt, yt = _thin_ticks(len(xv)), _thin_ticks(len(yv), most=16)
-    ax.set_xticks(xt, [f"{xv[i]:g}" for i in xt], rotation=45 if len(xt) > 6 else 0, fontsize="small")
-    ax.set_yticks(yt, [f"{yv[i]:g}" for i in yt], fontsize="small")
+    # Each key's values in its natural format (amounts with a suffix; 667, not 666.667).
+    cur = str(ds.attrs.get("currency", ""))
+    xtext, ytext = (key_values_text(v, key_units(d, cur), cur) for v, d in ((xv, swept[1]), (yv, swept[0])))
+    ax.set_xticks(xt, [xtext[i] for i in xt], rotation=45 if len(xt) > 6 else 0, fontsize="small")
+    ax.set_yticks(yt, [ytext[i] for i in yt], fontsize="small")
     ax.set_xlabel(key_label(ds, swept[1]))
     ax.set_ylabel(key_label(ds, swept[0]))
     decimals = label_decimals(top)
@@ -150,7 +154,7 @@ def sweep_heatmap(ds: xr.Dataset, *, company: str | None = None, horizon: int | 
                 ax.text(j, i, f"{100 * val:.{decimals}f}", ha="center", va="center", fontsize="x-small",
                         color="black" if lum > 0.5 else "white")
     if where:
-        held = "; ".join(f"{k} = {v:g}" for k, v in where.items())
+        held = "; ".join(f"{k} = {key_values_text([v], key_units(k, cur), cur)[0]}" for k, v in where.items())
         ax.set_title(textwrap.fill(f"other swept keys held at: {held}", width=95),
                      fontsize="small")
     bar = fig.colorbar(mesh, ax=ax)
@@ -256,7 +260,8 @@ def sweep_lines(ds: xr.Dataset, *, horizon: int | None = None, companies: Sequen
                                strict=True)]
     handles.append(Patch(facecolor="0.5", alpha=0.3, label="95% Wilson interval"))
     if base is not None and x.min() <= base <= x.max():
-        handles.append(Line2D([], [], color="0.4", linestyle="--", label=f"scenario's value {base:g}"))
+        base_text = key_values_text([base], units, str(ds.attrs.get("currency", "")))[0]
+        handles.append(Line2D([], [], color="0.4", linestyle="--", label=f"scenario's value {base_text}"))
     figure_legend(fig, handles, ncols=min(len(handles), 4))
     suptitle(fig, ds, f"outcomes at {horizon} months against {key.split('.')[-1]}")
     return fig
