@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/discovery.py [--scenario docs/examples/zhipu_discovery.toml] [--paths 1e6]
+    python benchmarks/discovery.py [--scenario scenarios/zhipu_uncertain.toml] [--paths 1e6]
         [--outcome zhipu.champion@36] [--methods prim cart] [--peel-paths 100000] [--json]
     python benchmarks/discovery.py --selection [--reps 10]
 
@@ -123,7 +123,7 @@ def _selection(reps: int) -> None:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--scenario", default=str(ROOT / "docs" / "examples" / "zhipu_discovery.toml"))
+    p.add_argument("--scenario", default=str(ROOT / "scenarios" / "zhipu_uncertain.toml"))
     p.add_argument("--paths", default="1e6")
     p.add_argument("--outcome", default="zhipu.champion@36")
     p.add_argument("--methods", nargs="+", default=["prim", "cart"], choices=["prim", "cart"])

@@ -248,6 +248,21 @@ def test_discover_finds_the_model_s_cash_threshold(planted_files, tmp_path, caps
     ds.close()
 
 
+def test_a_threshold_read_in_chunks_of_kept_paths_equals_one_chunk(planted_files, monkeypatch):
+    # A threshold's quantity is kept a group of blocks at a time: the chunks' own kept arrays
+    # (paths, and the market with competition) must not be merged, and the values must not
+    # depend on the chunk size.
+    from simulator.studies import discovery_data
+
+    toml, _, _ = planted_files
+    one = discovery_data.discovery_data(toml, "co.cash@36>0", paths=6000, seed=3, overrides=(), threads=None)
+    monkeypatch.setattr(discovery_data, "KEEP_CHUNK_PATHS", 1024)
+    chunked = discovery_data.discovery_data(toml, "co.cash@36>0", paths=6000, seed=3, overrides=(), threads=None)
+    np.testing.assert_array_equal(one.y, chunked.y)
+    np.testing.assert_array_equal(one.draws, chunked.draws)
+    assert 0 < one.y.mean() < 1
+
+
 def test_results_file_and_scenario_file_give_the_same_boxes(planted_files, tmp_path):
     toml, nc, _ = planted_files
     a, b = tmp_path / "a.nc", tmp_path / "b.nc"

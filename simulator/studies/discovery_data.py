@@ -155,7 +155,9 @@ def _kept_values(prepared, event: PathEvent, progress):
                         threads=prepared.threads, blocks=blocks, uncertain=callback, market=prepared.market,
                         progress=progress)
         values[start:stop] = part.kept[v, :, c, event.month]
+        # Only the merged counts are kept: each part's kept arrays cover its own paths.
         part.kept = None
+        part.kept_market = None
         part.fail_month = None
         total = part if total is None else merge_tallies(total, part)
     return total, values

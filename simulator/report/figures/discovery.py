@@ -21,6 +21,7 @@ from simulator.report.figures.common import (
     suptitle,
     wrap_path,
 )
+from simulator.results.formatting import percent
 
 __all__ = ["discovery_limits", "discovery_tradeoff"]
 
@@ -131,6 +132,6 @@ def discovery_limits(ds: xr.Dataset, *, box: int = 1) -> Figure:
     cov, den, mass = (float(sub[v]) for v in ("coverage", "density", "mass")) if "mass" in sub else (np.nan,) * 3
     figure_legend(fig, [Patch(facecolor="0.88", edgecolor="0.6", label="input's range over all paths"),
                         Patch(facecolor=FAN_COLOR, edgecolor="black", hatch="//", label="inside the box")], ncols=2)
-    suptitle(fig, ds, f"box {box} of {ds.attrs.get('outcome', 'the outcome')}: coverage {100 * cov:.1f}%, "
-             f"density {100 * den:.1f}%, mass {100 * mass:.1f}%")
+    suptitle(fig, ds, f"box {box} of {ds.attrs.get('outcome', 'the outcome')}: coverage {percent(cov)}, "
+             f"density {percent(den)}, mass {percent(mass)}")
     return fig
