@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import xarray as xr
 
 import simulator
 from simulator.studies.batch import run_batch
@@ -51,3 +52,36 @@ def test_another_zarr_store_for_the_kept_paths_makes_the_result_stale(tmp_path):
     attrs = simulator.open_results(out / "zhipu_base.nc").attrs
     assert str(tmp_path / "b") in attrs["kept_paths_zarr"]
     assert (tmp_path / "b" / "zhipu_base.zarr").is_dir()
+
+
+def _same(a, b) -> None:
+    a, b = a.copy(), b.copy()
+    for ds in (a, b):
+        ds.attrs.pop("created", None)
+    xr.testing.assert_identical(a, b)
+
+
+def test_a_checkpoint_with_kept_paths_resumes_to_the_uninterrupted_result(tmp_path):
+    """In process (the batch's own resume test kills a child process): the first group of blocks,
+    checkpointed with its kept paths, resumed by a new job, equals the plain run; a checkpoint of
+    another seed, or without the kept paths the job wants, is not resumed."""
+    from simulator.runner.distributed import prepare_job, run_jobs, simulate_group
+    from simulator.studies.batch import load_checkpoint, save_checkpoint
+
+    sc = simulator.load_scenario(SCENARIOS / "sector_portfolio.toml")
+    kw = {"paths": 3000, "block_size": 1024, "seed": 6, "keep_paths": 1500}
+    job = prepare_job(sc, **kw)
+    job.start()
+    group = job.pending_groups(1)[0]
+    job.absorb(group, simulate_group(job.layout, job.plan, **job.task_kwargs(group)))
+    job.tally.elapsed = 1.25
+    save_checkpoint(tmp_path / "tally.npz", job)
+    resumed = prepare_job(sc, **kw)
+    assert load_checkpoint(tmp_path / "tally.npz", resumed)
+    assert 0 < resumed.paths_done == job.paths_done < 3000 and resumed.tally.elapsed == 1.25
+    resumed.start()
+    run_jobs([resumed], blocks_per_task=1)
+    _same(resumed.grouped_dataset(), simulator.run(sc, **kw))
+    assert not load_checkpoint(tmp_path / "tally.npz", prepare_job(sc, **{**kw, "seed": 7}))
+    assert not load_checkpoint(tmp_path / "tally.npz", prepare_job(sc, **{**kw, "keep_paths": 0}))
+    assert not load_checkpoint(tmp_path / "missing.npz", prepare_job(sc, **kw))
