@@ -26,6 +26,7 @@ statistical (the same paths on both sides): the comparisons are exact up to roun
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -403,3 +404,53 @@ def test_compare_equals_the_difference_computed_path_by_path():
     qa = a["valuation_quantile"].sel(month=a["horizon"].values, quantile=levels).values
     qb = b["valuation_quantile"].sel(month=b["horizon"].values, quantile=levels).values
     np.testing.assert_allclose(diff["valuation_quantile_difference"].values, qb - qa, rtol=1e-15)
+
+
+def test_named_targets_read_the_numbers_they_name(traced):
+    """``company.outcome@H`` (the targets of precision runs and calibration) against the counts:
+    estimate, Wilson interval and the number of trials, from the Dataset and from raw tallies."""
+    from simulator.results.targets import all_targets, parse_target
+
+    ds, sc = traced.ds, traced.scenario
+    counts = ds["outcome_count"].values
+    names = tuple(c.name for c in sc.companies)
+    n_comp, n = len(names), traced.n
+    codes = traced.outcome_codes()
+    any_k = (codes == Q.CHAMPION).any(axis=1).sum(axis=0)  # (horizon,)
+    for j, h in enumerate(traced.horizons):
+        for c, company in enumerate(names):
+            for o, outcome in enumerate(Q.OUTCOME_NAMES):
+                target = parse_target(f"{company}.{outcome}@{h}", sc)
+                assert target.value is None and (target.company, target.outcome, target.horizon) == (company, outcome, h)
+                k = counts[c, j, o]
+                lo, hi = _wilson(k, n)
+                assert target.estimate(ds) == pytest.approx((k / n, lo, hi, n), rel=1e-12)
+                assert target.from_counts(counts, any_k, n, names, tuple(traced.horizons)) == (k / n, n)
+            share = parse_target(f"{company}.champion_share@{h}=0.6", sc)
+            assert share.value == 0.6 and share.label == f"{company}.champion_share@{h}"
+            decided = counts[c, j, 0] + counts[c, j, 2]
+            lo, hi = _wilson(counts[c, j, 0], decided)
+            got = share.estimate(ds)
+            if decided:
+                assert got == pytest.approx((counts[c, j, 0] / decided, lo, hi, decided), rel=1e-12)
+                assert share.from_counts(counts, any_k, n, names, tuple(traced.horizons)) == (
+                    counts[c, j, 0] / decided, decided)
+        anyone = parse_target(f"any_champion@{h}", sc)
+        assert anyone.company is None and anyone.label == f"any_champion@{h}"
+        k = any_k[j] if n_comp > 1 else counts[0, j, 0]
+        lo, hi = _wilson(k, n)
+        assert anyone.estimate(ds) == pytest.approx((k / n, lo, hi, n), rel=1e-12)
+        assert anyone.from_counts(counts, any_k, n, names, tuple(traced.horizons)) == (k / n, n)
+    from simulator.errors import TargetError
+
+    for text, message in ((f"champion@{h}", f"name the company, e.g. {names[0]}.champion@{h}"),
+                          (f"{names[0]}.any_champion@{h}", f"any_champion takes no company (write any_champion@{h})"),
+                          (f"{names[0]}.champion@{h}", "give the value to reach")):
+        with pytest.raises(TargetError, match=re.escape(message)):
+            parse_target(text, sc, need_value=True)
+    listed = {t.label for t in all_targets(sc)}
+    want = {f"{c}.{o}@{h}" for c in names for o in Q.OUTCOME_NAMES for h in traced.horizons}
+    if n_comp > 1:
+        want |= {f"any_champion@{h}" for h in traced.horizons}
+    assert listed == want and len(all_targets(sc)) == len(want)
+    assert np.any(any_k > 0) or n_comp == 1
