@@ -454,3 +454,101 @@ def test_named_targets_read_the_numbers_they_name(traced):
         want |= {f"any_champion@{h}" for h in traced.horizons}
     assert listed == want and len(all_targets(sc)) == len(want)
     assert np.any(any_k > 0) or n_comp == 1
+
+
+def test_compare_intervals_of_shares_quantiles_and_any_champion_and_its_table():
+    """The rest of compare's output against values computed here: Newcombe intervals of the champion
+    share and of P(at least one champion) from scipy's Wilson intervals, the quantile differences'
+    distribution-free half-widths (the fan read at the ranks n q -/+ z sqrt(n q (1 - q))), and the
+    table's lines, which print each of these numbers."""
+    from simulator.studies.compare import compare, compare_table
+
+    path, n = SCENARIOS / "sector_portfolio.toml", 1500
+    over = ["outcomes.champion_valuation_ratio=0.6", "outcomes.champion_max_price_to_sales=3000"]
+    a = simulator.run(path, paths=n, seed=3, overrides=over)
+    b = simulator.run(path, paths=n, seed=3, overrides=[*over, "companies.zhipu.costs.opex_growth=0.05"])
+    diff = compare(a, b)
+
+    def newcombe(ka, na, kb, nb):
+        pa, pb = ka / na, kb / nb
+        wa, wb = _wilson(ka, na), _wilson(kb, nb)
+        return pb - pa, np.stack([pb - pa - np.sqrt((pb - wb[..., 0]) ** 2 + (wa[..., 1] - pa) ** 2),
+                                  pb - pa + np.sqrt((wb[..., 1] - pb) ** 2 + (pa - wa[..., 0]) ** 2)], -1)
+
+    ka, kb = a["outcome_count"].values, b["outcome_count"].values
+    d, ci = newcombe(ka[..., 0], ka[..., 0] + ka[..., 2], kb[..., 0], kb[..., 0] + kb[..., 2])
+    np.testing.assert_allclose(diff["champion_share_difference"].values, d, atol=1e-15, equal_nan=True)
+    np.testing.assert_allclose(diff["champion_share_difference_ci"].values, ci, rtol=1e-9, atol=1e-12, equal_nan=True)
+    d, ci = newcombe(np.rint(a["any_champion"].values * n), n, np.rint(b["any_champion"].values * n), n)
+    np.testing.assert_allclose(diff["any_champion_difference"].values, d, atol=1e-15)
+    np.testing.assert_allclose(diff["any_champion_difference_ci"].values, ci, rtol=1e-9, atol=1e-12)
+    assert np.any(np.abs(diff["any_champion_difference"].values) > 0)
+    levels = list(diff["quantile"].values)
+    fan_levels = a["quantile"].values
+
+    def half(ds):
+        fan = ds["valuation_quantile"].sel(month=ds["horizon"].values).values  # (company, horizon, level)
+        out = np.empty((*fan.shape[:2], len(levels)))
+        for i, q in enumerate(levels):
+            delta = Z95 * math.sqrt(q * (1 - q) / n)
+            lo, hi = max(q - delta, fan_levels[0]), min(q + delta, fan_levels[-1])
+            for idx in np.ndindex(fan.shape[:2]):
+                out[(*idx, i)] = (np.interp(hi, fan_levels, fan[idx]) - np.interp(lo, fan_levels, fan[idx])) / 2
+        return out
+
+    d = diff["valuation_quantile_difference"].values
+    h = np.hypot(half(a), half(b))
+    np.testing.assert_allclose(diff["valuation_quantile_difference_ci"].values, np.stack([d - h, d + h], -1),
+                               rtol=1e-9, atol=1e-3)
+    # The table prints every difference with its interval, in percent or currency amounts.
+    from simulator.results.accessor import format_amount
+
+    text = compare_table(diff)
+    lines = text.splitlines()
+    for c in diff["company"].values:
+        for hz in diff["horizon"].values:
+            for o in diff["outcome"].values:
+                x = float(diff["probability_difference"].sel(company=c, horizon=hz, outcome=o))
+                lo, hi = diff["probability_difference_ci"].sel(company=c, horizon=hz, outcome=o).values
+                want = f"{100 * x:>+11.2f}%  [{100 * lo:+.2f}%, {100 * hi:+.2f}%]"
+                assert any(line.startswith(f"{c:<12}{int(hz):>6}  {o:<16}") and line.endswith(want) for line in lines)
+            x = float(diff["champion_share_difference"].sel(company=c, horizon=hz))
+            if np.isfinite(x):
+                assert any(line.startswith(f"{c:<12}{int(hz):>6}  champion share") and f"{100 * x:>+11.2f}%" in line
+                           for line in lines)
+            q = float(diff["valuation_quantile_difference"].sel(company=c, horizon=hz, quantile=0.5))
+            assert any(line.startswith(f"{c:<12}{int(hz):>6}  q05") and f"q50 {format_amount(q)} [" in line
+                       for line in lines), (c, hz)
+        for name in ("fundamental_value", "business_value"):
+            x = float(diff[f"{name}_difference"].sel(company=c))
+            lo, hi = diff[f"{name}_difference_ci"].sel(company=c).values
+            assert f"{c:<12} {format_amount(x)} [{format_amount(lo)}, {format_amount(hi)}]" in lines
+    assert "Equity value, b - a (CNY)" in text and "Business value, b - a (CNY)" in text
+    assert lines[-1] == f"pairing: {diff.attrs['pairing']}" and diff.attrs["paired"] == 1
+    assert lines[0] == f"b - a: {diff.attrs['b']} minus {diff.attrs['a']} ({diff.attrs['method']})"
+
+
+def test_compare_pairs_only_runs_that_saw_the_same_random_numbers():
+    """Pairing needs the same seed, paths and block size (else unpaired, saying why); runs of other
+    companies or horizons cannot be compared at all, and a forced pairing that is impossible is an error."""
+    from simulator.errors import UserError
+    from simulator.studies.compare import compare
+
+    path = SCENARIOS / "zhipu_base.toml"
+    a = simulator.run(path, paths=600, seed=1, block_size=256)
+    for kw, why in (({"paths": 700}, "different paths (600 vs 700)"),
+                    ({"block_size": 128}, "different block_size (256 vs 128)"),
+                    ({"seed": 2}, "different seed_entropy (1 vs 2)")):
+        b = simulator.run(path, **{"paths": 600, "seed": 1, "block_size": 256, **kw})
+        diff = compare(a, b)
+        assert diff.attrs["paired"] == 0 and diff.attrs["pairing"] == f"unpaired: {why}", diff.attrs["pairing"]
+        with pytest.raises(UserError, match=re.escape(f"cannot pair the runs: {why}")):
+            compare(a, b, paired=True)
+    other = simulator.run(path, paths=600, seed=1, block_size=256,
+                          overrides=["scenario.horizons=[12, 36]"])
+    with pytest.raises(UserError, match="same companies and horizons"):
+        compare(a, other)
+    events = simulator.run(path, paths=600, seed=1, block_size=256,
+                           overrides=["sector.events.export_control_escalation.hazard_per_year=0.9"])
+    assert compare(a, events).attrs["paired"] == 1
+    assert compare(a, events, paired=False).attrs["pairing"] == "unpaired: not requested"
