@@ -49,7 +49,9 @@ Z95 = float(stats.norm.ppf(0.975))
 CASES = {
     "sixty_forty": ("zhipu_sixty_forty.toml", [], 3000),
     "portfolio": ("sector_portfolio.toml", ["outcomes.champion_valuation_ratio=0.6",
-                                            "outcomes.champion_max_price_to_sales=3000"], 2000),
+                                            "outcomes.champion_max_price_to_sales=3000",
+                                            # a market the four can outgrow (exceedance on some paths)
+                                            "sector.market_size=2.4e9", "sector.market_growth=0.0"], 2000),
 }
 
 
@@ -60,9 +62,9 @@ class Traced:
         file, overrides, paths = CASES[name]
         self.prepared = p = prepare_run(SCENARIOS / file, paths=paths, seed=29, keep_paths=paths,
                                         overrides=overrides)
-        tally = simulate(p.layout, p.plan, paths=paths, seed=p.seed, keep_paths=paths, outcome_paths=paths,
-                         trace_paths=paths, market=p.market, uncertain=p.input_callback())
-        self.ds = p.dataset(tally)
+        self.tally = tally = simulate(p.layout, p.plan, paths=paths, seed=p.seed, keep_paths=paths,
+                                      outcome_paths=paths, trace_paths=paths, market=p.market,
+                                      uncertain=p.input_callback())
         self.codes = tally.path_outcome[0]  # (path, company, horizon), the kernel's own classification
         self.state = {name: tally.trace[i] for i, name in enumerate(Q.STATE_NAMES)}  # (path, company, month)
         self.mood = tally.trace_mood  # (path, month)
@@ -72,6 +74,12 @@ class Traced:
         self.v0 = np.asarray([c.valuation for c in self.scenario.companies])
         plain = simulator.run(SCENARIOS / file, paths=paths, seed=29, overrides=overrides)
         np.testing.assert_array_equal(plain["outcome_count"].values, self.ds["outcome_count"].values)
+
+    @property
+    def ds(self) -> xr.Dataset:
+        """The run's Dataset, built afresh from the tally at each use (cheap): every test calls the
+        code that reports the numbers, so a mutation tool sees which tests cover it."""
+        return self.prepared.dataset(self.tally)
 
     def alive(self, month: int) -> np.ndarray:
         """(path, company) alive at the end of ``month``."""
@@ -203,6 +211,8 @@ def test_market_exceedance(traced):
     k = (revenue > market).sum(axis=0)
     np.testing.assert_allclose(ds["market_exceeded"].values, k / traced.n, rtol=1e-15)
     np.testing.assert_allclose(ds["market_exceeded_ci"].values, _wilson(k, traced.n), rtol=1e-10, atol=1e-14)
+    if len(traced.v0) > 1:
+        assert np.any((k > 0) & (k < traced.n))  # the case can tell
 
 
 # --------------------------------------------------------------------------- means and values
@@ -328,7 +338,9 @@ def test_every_sweep_point_is_the_plain_run_with_that_value():
     """Every variable of every grid point, bit for bit: the sets restart the plain run's streams."""
     from simulator.studies.sweep import sweep
 
-    sc = simulator.load_scenario(SCENARIOS / "sector_portfolio.toml")
+    # A market small enough that the companies' revenue exceeds it on some paths.
+    sc = simulator.load_scenario(SCENARIOS / "sector_portfolio.toml", overrides=["sector.market_size=2.4e9",
+                                                                                  "sector.market_growth=0.0"])
     keys = ("companies.zhipu.chips.imports_per_month", "sector.events.export_control_escalation.hazard_per_year")
     grid = ([0.0, 300.0], [0.2, 1.5])
     ds = sweep(sc, [f"{keys[0]}=0,300", f"{keys[1]}=0.2,1.5"], paths=1500, seed=13)
@@ -344,6 +356,9 @@ def test_every_sweep_point_is_the_plain_run_with_that_value():
                 np.testing.assert_array_equal(point[name].values, want.values, err_msg=f"{name} at {a}, {b}")
                 compared += 1
     assert compared >= 4 * 20
+    exceeded = ds["market_exceeded"].values
+    assert np.any((exceeded > 0) & (exceeded < 1))
+    assert ds.attrs["paths"] == 1500 and ds.attrs["seed_entropy"] == "13" and ds.attrs["engine"] == "numba"
     # The grid points differ (the swept values matter), so equality is not trivial.
     p = ds["probability"].sel(company="zhipu", horizon=36, outcome="collapse").values
     assert len(np.unique(p)) == 4
@@ -552,3 +567,24 @@ def test_compare_pairs_only_runs_that_saw_the_same_random_numbers():
                            overrides=["sector.events.export_control_escalation.hazard_per_year=0.9"])
     assert compare(a, events).attrs["paired"] == 1
     assert compare(a, events, paired=False).attrs["pairing"] == "unpaired: not requested"
+
+
+def test_champion_share_of_one_and_of_no_decided_path():
+    """Edge cases a sample rarely shows, on a tally written by hand: one decided path (share 1, its
+    Wilson interval on one trial) and none (no share: NaN, and a decided probability of 0)."""
+    from simulator.engines.tally import empty_tally
+    from simulator.results.dataset import build_dataset
+
+    p = prepare_run(SCENARIOS / "zhipu_base.toml", paths=6, seed=1, overrides=["scenario.horizons=[12, 36]"])
+    tally = empty_tally(1, 1, p.plan, fans=False, keep=0)
+    tally.n_paths[:] = 6
+    tally.alive[:] = 6
+    tally.counts[0, 0, 0] = (1, 5, 0)  # month 12: one champion, five contested
+    tally.counts[0, 0, 1] = (0, 6, 0)  # month 36: all contested
+    ds = build_dataset(p.scenario, p.layout, p.plan, tally)
+    share = ds["champion_share"].sel(company="zhipu").values
+    assert share[0] == 1.0 and np.isnan(share[1])
+    np.testing.assert_allclose(ds["champion_share_ci"].sel(company="zhipu").values[0], _wilson(1, 1), rtol=1e-12)
+    assert np.isnan(ds["champion_share_ci"].sel(company="zhipu").values[1]).all()
+    np.testing.assert_allclose(ds["decided_probability"].sel(company="zhipu").values, [1 / 6, 0.0], rtol=1e-15)
+    np.testing.assert_allclose(ds["probability"].sel(company="zhipu").values, [[1 / 6, 5 / 6, 0], [0, 1, 0]])
