@@ -441,6 +441,7 @@ def test_named_targets_read_the_numbers_they_name(traced):
                 lo, hi = _wilson(k, n)
                 assert target.estimate(ds) == pytest.approx((k / n, lo, hi, n), rel=1e-12)
                 assert target.from_counts(counts, any_k, n, names, tuple(traced.horizons)) == (k / n, n)
+                assert target.from_counts(counts, any_k * 0, n, names, tuple(traced.horizons)) == (k / n, n)
             share = parse_target(f"{company}.champion_share@{h}=0.6", sc)
             assert share.value == 0.6 and share.label == f"{company}.champion_share@{h}"
             decided = counts[c, j, 0] + counts[c, j, 2]
@@ -463,6 +464,27 @@ def test_named_targets_read_the_numbers_they_name(traced):
                           (f"{names[0]}.champion@{h}", "give the value to reach")):
         with pytest.raises(TargetError, match=re.escape(message)):
             parse_target(text, sc, need_value=True)
+    for value in ("0", "1", "0.25"):  # the bounds are allowed; beyond them, not
+        assert parse_target(f"{names[0]}.champion@{h}={value}", sc).value == float(value)
+    for value in ("1.0001", "-1e-9", "2"):
+        with pytest.raises(TargetError, match="is a probability, allowed 0 to 1"):
+            parse_target(f"{names[0]}.champion@{h}={value}", sc)
+    for text, message in ((f"{names[0]}.winner@{h}", "unknown outcome 'winner' (allowed: champion, contested, "
+                                                     "collapse, champion_share, any_champion)"),
+                          (f"nobody.champion@{h}", f"no company named 'nobody' (known: {', '.join(names)})"),
+                          (f"{names[0]}.champion@7", "horizon 7 is not one of the scenario's horizons ("
+                                                     + ", ".join(map(str, traced.horizons)) + ")"),
+                          (f"{names[0]}.champion@{h}=x", "value 'x' is not a number"),
+                          ("champion", "expected COMPANY.OUTCOME@MONTHS[=VALUE], e.g. zhipu.champion@36=0.6")):
+        with pytest.raises(TargetError, match=re.escape(f"--target {text!r}: {message}")):
+            parse_target(text, sc)
+    none_decided = np.zeros_like(counts)
+    none_decided[..., Q.CONTESTED] = n
+    share = parse_target(f"{names[0]}.champion_share@{h}", sc)
+    got, trials = share.from_counts(none_decided, any_k, n, names, tuple(traced.horizons))
+    assert np.isnan(got) and trials == 0
+    two = sc.model_copy(update={"companies": sc.companies[:2]})  # any_champion is listed from two companies on
+    assert any(t.outcome == "any_champion" for t in all_targets(two)) == (n_comp > 1)
     listed = {t.label for t in all_targets(sc)}
     want = {f"{c}.{o}@{h}" for c in names for o in Q.OUTCOME_NAMES for h in traced.horizons}
     if n_comp > 1:
