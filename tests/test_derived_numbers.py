@@ -610,3 +610,38 @@ def test_champion_share_of_one_and_of_no_decided_path():
     assert np.isnan(ds["champion_share_ci"].sel(company="zhipu").values[1]).all()
     np.testing.assert_allclose(ds["decided_probability"].sel(company="zhipu").values, [1 / 6, 0.0], rtol=1e-15)
     np.testing.assert_allclose(ds["probability"].sel(company="zhipu").values, [[1 / 6, 5 / 6, 0], [0, 1, 0]])
+
+
+def test_sets_dataset_fills_set_by_set_a_variable_it_does_not_compute(monkeypatch):
+    """build_sets_dataset computes every known variable vectorised; one it does not know (added to
+    build_dataset later) is filled set by set from each set's own tally and parameters."""
+    from simulator.model.parameters import build_layout
+    from simulator.results import dataset as D
+    from simulator.results.outputs import OUTPUTS, Output
+    from simulator.studies.sweep import grid_thetas, parse_sweep_param
+
+    sc = simulator.load_scenario(SCENARIOS / "sector_portfolio.toml")
+    layout = build_layout(sc)
+    key = "companies.zhipu.chips.imports_per_month"
+    thetas = grid_thetas(layout, layout.theta, [parse_sweep_param(f"{key}=0,200,600", sc, layout)])
+    slot = layout.slots(key)[0]
+    p = prepare_run(sc, paths=600, seed=5)
+    tally = p.simulate(theta_sets=thetas, fans=False)
+    real = D.build_dataset
+
+    def with_extra(scenario, layout, plan, t, *, set_index=0, theta=None, attrs=None):
+        ds = real(scenario, layout, plan, t, set_index=set_index, theta=theta, attrs=attrs)
+        theta = layout.theta if theta is None else theta
+        ds["extra"] = (("company",), t.counts[set_index, :, -1, Q.COLLAPSE] + theta[slot])
+        return ds
+
+    monkeypatch.setitem(OUTPUTS, "extra", Output(("company",), "1", "a variable the vectorised builder lacks"))
+    monkeypatch.setattr(D, "build_dataset", with_extra)
+    many = D.build_sets_dataset(sc, layout, p.plan, tally, thetas, attrs={"seed_entropy": "5"})
+    want = tally.counts[:, :, -1, Q.COLLAPSE] + thetas[:, slot][:, None]
+    np.testing.assert_array_equal(many["extra"].values, want)
+    assert many["extra"].dims == ("set", "company") and many["extra"].attrs["units"] == "1"
+    assert many.attrs["seed_entropy"] == "5" and many.attrs["paths"] == 600
+    assert "path" not in many.coords and "market_size" in many and "set" not in many["market_size"].dims
+    for k in range(3):  # and the known variables of each set are still its own
+        np.testing.assert_array_equal(many["outcome_count"].isel(set=k).values, tally.counts[k])
