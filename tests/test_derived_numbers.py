@@ -622,8 +622,8 @@ def test_sets_dataset_fills_set_by_set_a_variable_it_does_not_compute(monkeypatc
 
     sc = simulator.load_scenario(SCENARIOS / "sector_portfolio.toml")
     layout = build_layout(sc)
-    key = "companies.zhipu.chips.imports_per_month"
-    thetas = grid_thetas(layout, layout.theta, [parse_sweep_param(f"{key}=0,200,600", sc, layout)])
+    key = "companies.zhipu.valuation"  # moves what start_state derives: per-set parameters must reach it
+    thetas = grid_thetas(layout, layout.theta, [parse_sweep_param(f"{key}=100e9,300e9,900e9", sc, layout)])
     slot = layout.slots(key)[0]
     p = prepare_run(sc, paths=600, seed=5)
     tally = p.simulate(theta_sets=thetas, fans=False)
@@ -632,16 +632,72 @@ def test_sets_dataset_fills_set_by_set_a_variable_it_does_not_compute(monkeypatc
     def with_extra(scenario, layout, plan, t, *, set_index=0, theta=None, attrs=None):
         ds = real(scenario, layout, plan, t, set_index=set_index, theta=theta, attrs=attrs)
         theta = layout.theta if theta is None else theta
-        ds["extra"] = (("company",), t.counts[set_index, :, -1, Q.COLLAPSE] + theta[slot])
+        ds["extra"] = (("company",), t.counts[set_index, :, -1, Q.COLLAPSE] + theta[slot]
+                       + ds["implied_narrative"].values)
         return ds
 
     monkeypatch.setitem(OUTPUTS, "extra", Output(("company",), "1", "a variable the vectorised builder lacks"))
     monkeypatch.setattr(D, "build_dataset", with_extra)
     many = D.build_sets_dataset(sc, layout, p.plan, tally, thetas, attrs={"seed_entropy": "5"})
-    want = tally.counts[:, :, -1, Q.COLLAPSE] + thetas[:, slot][:, None]
-    np.testing.assert_array_equal(many["extra"].values, want)
+    e0 = many["implied_narrative"].values  # (set, company), vectorised
+    assert len(np.unique(e0[:, 0])) == 3  # the valuation moves zhipu's E0
+    want = tally.counts[:, :, -1, Q.COLLAPSE] + thetas[:, slot][:, None] + e0
+    np.testing.assert_allclose(many["extra"].values, want, rtol=1e-15)
     assert many["extra"].dims == ("set", "company") and many["extra"].attrs["units"] == "1"
     assert many.attrs["seed_entropy"] == "5" and many.attrs["paths"] == 600
     assert "path" not in many.coords and "market_size" in many and "set" not in many["market_size"].dims
     for k in range(3):  # and the known variables of each set are still its own
         np.testing.assert_array_equal(many["outcome_count"].isel(set=k).values, tally.counts[k])
+
+
+@pytest.mark.parametrize("engine", ["numba", "numpy"])
+def test_start_above_capacity_edge_cases_and_coordinates(engine):
+    """A company whose demand starts above its fleet's capacity (served revenue capped, scarcity in the
+    start margin, so in E0 and the required revenue), an exit multiple below 1 and of 0, no market,
+    one kept path; and the coordinates every variable is labelled with."""
+    over = ["companies.zhipu.chips.cards=2000", "companies.zhipu.valuation_model.exit_multiple=0.5",
+            "sector.market_size=0"]
+    ds = simulator.run(SCENARIOS / "zhipu_base.toml", paths=64, seed=1, keep_paths=1, engine=engine, overrides=over)
+    c = simulator.load_scenario(SCENARIOS / "zhipu_base.toml", overrides=over).companies[0]
+    capacity = c.chips.cards * c.chips.revenue_per_card
+    assert capacity < c.revenue
+    g0 = 1.0 - c.pricing.compute_cost_share * (1.0 + c.pricing.scarcity_premium * (c.revenue / capacity - 1.0))
+    vm = c.valuation_model
+    e0 = (math.log(c.valuation / capacity) - math.log(vm.base_multiple)
+          - vm.growth_sensitivity * (c.growth.initial - c.growth.long_run))
+    sel = ds.sel(company="zhipu")
+    assert float(sel["revenue_start"]) == pytest.approx(capacity, rel=1e-15)
+    assert float(sel["implied_narrative"]) == pytest.approx(e0, rel=1e-13)
+    np.testing.assert_allclose(sel["path_gross_margin"].sel(month=0).values, g0, rtol=1e-6)
+    horizons = ds["horizon"].values
+    want = [(c.valuation * math.exp(vm.discount_rate * h / 12.0) / 0.5
+             + c.costs.opex * math.exp(c.costs.opex_growth * h / 12.0)) / g0 for h in horizons]
+    np.testing.assert_allclose(sel["required_revenue"].values, want, rtol=1e-12)
+    for name in ("market_size", "implied_market_share", "market_exceeded"):
+        assert name not in ds, name  # no market stated
+    assert ds.sizes["path"] == 1 and list(ds["path"].values) == [0] and "failure_month" in ds
+    assert list(ds["outcome"].values) == list(Q.OUTCOME_NAMES) and list(ds["bound"].values) == ["low", "high"]
+    none = simulator.run(SCENARIOS / "zhipu_base.toml", paths=64, seed=1, engine=engine,
+                         overrides=["companies.zhipu.valuation_model.exit_multiple=0"])
+    assert np.isinf(none["required_revenue"].values).all()  # no exit multiple: no revenue is enough
+    assert "path" not in none.dims and "failure_month" not in none
+
+
+def test_champion_counts_are_labelled_and_the_scenario_hash_is_its_canonical_json(traced):
+    """The champions coordinate (0..n) and the scenario hash: SHA-256 of the effective scenario as
+    compact JSON with sorted keys (the results' identity across versions: a batch compares it)."""
+    import hashlib
+    import json
+
+    from simulator.results.dataset import scenario_hash
+
+    ds = traced.ds
+    if len(traced.v0) > 1:
+        assert list(ds["champions"].values) == list(range(len(traced.v0) + 1))
+    sc = traced.scenario
+    canonical = json.dumps(sc.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    assert ds.attrs["scenario_hash"] == scenario_hash(sc) == hashlib.sha256(canonical.encode()).hexdigest()
+    assert json.loads(ds.attrs["scenario_json"]) == sc.model_dump(mode="json")
+    assert ds.attrs["scenario_name"] == sc.name and ds.attrs["scenario_text"] == sc.source_text
+    assert ds.attrs["scenario_description"] == sc.scenario.description
+    assert ds.attrs["scenario_source"] == sc.source_path and ds.attrs["simulator_version"]

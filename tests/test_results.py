@@ -18,7 +18,7 @@ from simulator.results.statistics import hist_quantiles, wilson_interval
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture()  # per test: a mutation tool then sees every test that reads the builder's output
 def portfolio_ds():
     sc = simulator.load_scenario(ROOT / "scenarios" / "sector_portfolio.toml")
     return simulator.run(sc, paths=4000, seed=2, keep_paths=10)
