@@ -700,4 +700,7 @@ def test_champion_counts_are_labelled_and_the_scenario_hash_is_its_canonical_jso
     assert json.loads(ds.attrs["scenario_json"]) == sc.model_dump(mode="json")
     assert ds.attrs["scenario_name"] == sc.name and ds.attrs["scenario_text"] == sc.source_text
     assert ds.attrs["scenario_description"] == sc.scenario.description
-    assert ds.attrs["scenario_source"] == sc.source_path and ds.attrs["simulator_version"]
+    from importlib.metadata import version
+
+    assert ds.attrs["scenario_source"] == sc.source_path
+    assert ds.attrs["simulator_version"] == version("ai-valuation-simulator")
