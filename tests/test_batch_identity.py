@@ -153,3 +153,34 @@ def test_the_batch_summary_holds_each_results_numbers(tmp_path):
             assert (float(row[f"{name}_low"]), float(row[f"{name}_high"])) == (lo, hi)
             np.testing.assert_array_equal(summary[f"{name}_ci"].values[r], [lo, hi])
         assert float(row["valuation_start"]) == float(sel["valuation_start"]) == summary["valuation_start"].values[r]
+
+
+def test_a_scenario_without_a_seed_reuses_the_seed_of_its_earlier_result_or_checkpoint(tmp_path):
+    """No seed in the file and none given: the first batch draws fresh entropy; later batches reuse
+    it (from the result, or from a checkpoint), so the result is up to date or resumes; another
+    scenario text or path count does not reuse it."""
+    from simulator.runner.distributed import prepare_job, simulate_group
+    from simulator.studies.batch import save_checkpoint
+
+    text = _scenario(tmp_path).read_text(encoding="utf-8")
+    source = tmp_path / "zhipu_base.toml"
+    source.write_text(re.sub(r"^seed = .*$", "", text, count=1, flags=re.M), encoding="utf-8")
+    out = tmp_path / "out"
+    assert _batch(source, out).computed == ["zhipu_base"]
+    entropy = simulator.open_results(out / "zhipu_base.nc").attrs["seed_entropy"]
+    assert _batch(source, out).skipped == ["zhipu_base"]
+    assert _batch(source, out, paths=1000).computed == ["zhipu_base"]  # other paths: fresh entropy
+    assert simulator.open_results(out / "zhipu_base.nc").attrs["seed_entropy"] != entropy
+    # A checkpoint left by an interrupted run of this scenario gives its seed to the next run.
+    other = tmp_path / "other"
+    sc = simulator.load_scenario(source)
+    job = prepare_job(sc, paths=2000, seed=np.random.SeedSequence(424242))
+    job.start()
+    group = job.pending_groups(1)[0]
+    job.absorb(group, simulate_group(job.layout, job.plan, **job.task_kwargs(group)))
+    save_checkpoint(other / ".partial" / "zhipu_base" / "tally.npz", job)
+    report = _batch(source, other)
+    assert report.computed == ["zhipu_base"]
+    assert simulator.open_results(other / "zhipu_base.nc").attrs["seed_entropy"] == "424242"
+    assert "resumed_paths=" in (other / "batch.log").read_text() and " resumed_paths=0" not in (
+        other / "batch.log").read_text()
