@@ -79,16 +79,21 @@ GROUPS = {
                       "tests/test_uncertainty.py::test_compare_pairs_runs_with_the_same_distributions"),
                      "compare or pair or cli", (r"\"long_name\"",)),
     "batch": Group(("simulator/studies/batch.py",),
-                   ("tests/test_batch.py", "tests/test_batch_identity.py",
+                   ("tests/test_batch_identity.py", "tests/test_batch.py",
                     "tests/test_uncertainty.py::test_batch_with_distributions_equals_run_and_tracks_them"),
-                   "not sigkill and not distributed and not merged and not memory and not zarr_in_chunks",
+                   "not sigkill and not distributed and not merged and not memory and not zarr_in_chunks "
+                   "and not summary",
                    (r"^\s*log\(", r"\bsay\(", r"tqdm", r"\bbar_\w+\.", r"\blong_name\b|\"title\""),
-                   # The batch's logic (identity, checkpoints, the plan, the summary), not its plumbing
-                   # (locks, fsync, the log file, progress bars, the command line).
+                   # The batch's logic (identity, checkpoints, the plan), not its plumbing (locks,
+                   # fsync, the log file, progress bars, the command line); the summary is its own group.
                    ("*batch.x__result_identity__*", "*batch.x__identity_text__*", "*batch.x_load_checkpoint__*",
                     "*batch.x_save_checkpoint__*", "*batch.x__recorded_seed__*", "*batch.x__plan_jobs__*",
-                    "*batch.x__kept_complete__*", "*batch.x_summary_rows__*", "*batch.x_summary_dataset__*",
-                    "*batch.x_write_summary__*")),
+                    "*batch.x__kept_complete__*")),
+    # The batch's summary table, judged by the test that reads it back against each result.
+    "summary": Group(("simulator/studies/batch.py",),
+                     ("tests/test_batch_identity.py::test_the_batch_summary_holds_each_results_numbers",),
+                     "", (r"\blong_name\b|\"title\"",),
+                     ("*batch.x_summary_rows__*", "*batch.x_write_summary__*", "*batch.x_summary_dataset__*")),
     "sweep": Group(("simulator/studies/sweep.py",),
                    ("tests/test_derived_numbers.py", "tests/test_sensitivity.py"), "not distributed",
                    (r"\"long_name\"", r"\bprogress\(")),
