@@ -457,6 +457,8 @@ def test_named_targets_read_the_numbers_they_name(traced):
         lo, hi = _wilson(k, n)
         assert anyone.estimate(ds) == pytest.approx((k / n, lo, hi, n), rel=1e-12)
         assert anyone.from_counts(counts, any_k, n, names, tuple(traced.horizons)) == (k / n, n)
+        if n_comp == 1:  # one company: its own champions, whatever the any-champion tally says
+            assert anyone.from_counts(counts, any_k * 0, n, names, tuple(traced.horizons)) == (k / n, n)
     from simulator.errors import TargetError
 
     for text, message in ((f"champion@{h}", f"name the company, e.g. {names[0]}.champion@{h}"),
@@ -677,6 +679,16 @@ def test_start_above_capacity_edge_cases_and_coordinates(engine):
         assert name not in ds, name  # no market stated
     assert ds.sizes["path"] == 1 and list(ds["path"].values) == [0] and "failure_month" in ds
     assert list(ds["outcome"].values) == list(Q.OUTCOME_NAMES) and list(ds["bound"].values) == ["low", "high"]
+    # Chips off: capacity unlimited whatever the cards, no scarcity; a fleet worth 0.1 CNY a year: capped.
+    for chips, revenue, excess in ((["companies.zhipu.chips.enabled=false", "companies.zhipu.chips.cards=1"],
+                                    c.revenue, 0.0),
+                                   (["companies.zhipu.chips.cards=1e-3", "companies.zhipu.chips.revenue_per_card=100"],
+                                    0.1, c.revenue / 0.1 - 1.0)):
+        run = simulator.run(SCENARIOS / "zhipu_base.toml", paths=64, seed=1, engine=engine, keep_paths=1,
+                            overrides=chips)
+        g0 = 1.0 - c.pricing.compute_cost_share * (1.0 + c.pricing.scarcity_premium * excess)
+        assert float(run["revenue_start"].sel(company="zhipu")) == pytest.approx(revenue, rel=1e-12)
+        assert float(run["path_gross_margin"].sel(company="zhipu", month=0, path=0)) == pytest.approx(g0, rel=1e-6)
     none = simulator.run(SCENARIOS / "zhipu_base.toml", paths=64, seed=1, engine=engine,
                          overrides=["companies.zhipu.valuation_model.exit_multiple=0"])
     assert np.isinf(none["required_revenue"].values).all()  # no exit multiple: no revenue is enough

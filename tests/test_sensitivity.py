@@ -301,6 +301,7 @@ def test_vectorised_builder_matches_build_dataset(zhipu):
     many = build_sets_dataset(zhipu, layout, plan, tally, thetas)
     for k in range(3):
         one = build_dataset(zhipu, layout, plan, tally, set_index=k, theta=thetas[k])
+        assert set(many.data_vars) == set(one.data_vars)  # the same variables, no more
         for name in one.data_vars:
             got = many[name].isel(set=k) if "set" in many[name].dims else many[name]
             np.testing.assert_allclose(got.values, one[name].values, rtol=1e-13, atol=0, equal_nan=True,
