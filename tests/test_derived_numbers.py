@@ -552,8 +552,10 @@ def test_compare_intervals_of_shares_quantiles_and_any_champion_and_its_table():
                 want = f"{100 * x:>+11.2f}%  [{100 * lo:+.2f}%, {100 * hi:+.2f}%]"
                 assert any(line.startswith(f"{c:<12}{int(hz):>6}  {o:<16}") and line.endswith(want) for line in lines)
             x = float(diff["champion_share_difference"].sel(company=c, horizon=hz))
+            lo, hi = diff["champion_share_difference_ci"].sel(company=c, horizon=hz).values
             if np.isfinite(x):
-                assert any(line.startswith(f"{c:<12}{int(hz):>6}  champion share") and f"{100 * x:>+11.2f}%" in line
+                want = f"{100 * x:>+11.2f}%  [{100 * lo:+.2f}%, {100 * hi:+.2f}%]"
+                assert any(line.startswith(f"{c:<12}{int(hz):>6}  champion share") and line.endswith(want)
                            for line in lines)
             q = float(diff["valuation_quantile_difference"].sel(company=c, horizon=hz, quantile=0.5))
             assert any(line.startswith(f"{c:<12}{int(hz):>6}  q05") and f"q50 {format_amount(q)} [" in line
@@ -565,6 +567,7 @@ def test_compare_intervals_of_shares_quantiles_and_any_champion_and_its_table():
     assert "Equity value, b - a (CNY)" in text and "Business value, b - a (CNY)" in text
     assert lines[-1] == f"pairing: {diff.attrs['pairing']}" and diff.attrs["paired"] == 1
     assert lines[0] == f"b - a: {diff.attrs['b']} minus {diff.attrs['a']} ({diff.attrs['method']})"
+    assert lines[1:3] == ["", f"{'company':<12}{'month':>6}  {'outcome':<16}{'difference':>12}  95% interval"]
 
 
 def test_compare_pairs_only_runs_that_saw_the_same_random_numbers():
@@ -587,6 +590,14 @@ def test_compare_pairs_only_runs_that_saw_the_same_random_numbers():
                           overrides=["scenario.horizons=[12, 36]"])
     with pytest.raises(UserError, match="same companies and horizons"):
         compare(a, other)
+    # The re-simulation reproduces the stored runs only with their own engine and spawn key.
+    for kw in ({"engine": "numpy", "paths": 300}, {"seed": np.random.SeedSequence(1, spawn_key=(3,))}):
+        kw = {"paths": 600, "seed": 1, "block_size": 256, **kw}
+        x = simulator.run(path, **kw)
+        y = simulator.run(path, **kw, overrides=["companies.zhipu.costs.opex_growth=0.6"])
+        paired = compare(x, y)
+        assert paired.attrs["paired"] == 1, (kw, paired.attrs["pairing"])
+        assert float(np.abs(paired["probability_difference"]).max()) > 0
     events = simulator.run(path, paths=600, seed=1, block_size=256,
                            overrides=["sector.events.export_control_escalation.hazard_per_year=0.9"])
     assert compare(a, events).attrs["paired"] == 1
