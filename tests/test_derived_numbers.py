@@ -727,3 +727,43 @@ def test_champion_counts_are_labelled_and_the_scenario_hash_is_its_canonical_jso
 
     assert ds.attrs["scenario_source"] == sc.source_path
     assert ds.attrs["simulator_version"] == version("ai-valuation-simulator")
+
+
+def test_compare_result_is_labelled_and_says_how_it_paired():
+    """compare's Dataset: every variable's dimensions and units, the runs' names and hashes, the
+    method and the pairing, including when a stored run cannot be reproduced or differs in structure."""
+    from simulator.model.scenario_file import parse_scenario
+    from simulator.studies.compare import compare
+
+    path = SCENARIOS / "zhipu_base.toml"
+    a = simulator.run(path, paths=500, seed=2)
+    b = simulator.run(path, paths=500, seed=2, overrides=["companies.zhipu.costs.opex_growth=0.5"])
+    diff = compare(a, b)
+    dims = {"probability_difference": ("company", "horizon", "outcome"),
+            "probability_difference_ci": ("company", "horizon", "outcome", "bound"),
+            "champion_share_difference": ("company", "horizon"),
+            "champion_share_difference_ci": ("company", "horizon", "bound"),
+            "valuation_quantile_difference": ("company", "horizon", "quantile"),
+            "valuation_quantile_difference_ci": ("company", "horizon", "quantile", "bound"),
+            "fundamental_value_difference": ("company",), "fundamental_value_difference_ci": ("company", "bound"),
+            "business_value_difference": ("company",), "business_value_difference_ci": ("company", "bound")}
+    assert {name: diff[name].dims for name in diff.data_vars} == dims
+    for name in dims:
+        money = name.startswith(("valuation", "fundamental", "business"))
+        assert diff[name].attrs["units"] == ("CNY" if money else "1"), name
+    assert diff.attrs == {**diff.attrs, "a": "zhipu_base", "b": "zhipu_base", "a_hash": a.attrs["scenario_hash"],
+                          "b_hash": b.attrs["scenario_hash"], "currency": "CNY", "paired": 1, "pairing": "paired",
+                          "method": "paired: same seed and paths, both re-simulated with common random numbers"}
+    assert diff.attrs["a_hash"] != diff.attrs["b_hash"]
+    unpaired = compare(a, b, paired=False)
+    assert unpaired.attrs["method"] == "unpaired: Newcombe hybrid score interval"
+    # A stored run the re-simulation does not reproduce (another version, a hand edit): unpaired.
+    edited = b.copy()
+    edited["outcome_count"] = edited["outcome_count"] + 1
+    why = "re-simulating did not reproduce the stored counts (another version or engine?)"
+    assert compare(a, edited).attrs["pairing"] == f"unpaired: {why}"
+    # Another event: other random streams, so not paired.
+    text = path.read_text(encoding="utf-8").replace(
+        "[[companies]]", '[[sector.events]]\nname = "extra"\nhazard_per_year = 0.5\ncash = 1.0\n\n[[companies]]', 1)
+    other = simulator.run(parse_scenario(text, source=str(path)), paths=500, seed=2)
+    assert compare(a, other).attrs["pairing"] == "unpaired: different scenario structure (events, branches or months)"
