@@ -180,10 +180,35 @@ def _equivalents() -> dict[str, str]:
     return out
 
 
-def run_group(name: str, workdir: Path, mutmut: str) -> dict:
-    """mutmut over one group in its own copy; returns its counts and surviving mutants."""
+def _status(dest: Path, mutmut: str) -> dict[str, str]:
+    listing = subprocess.run([mutmut, "results", "--all", "true"], cwd=dest, capture_output=True, text=True,
+                             check=False).stdout
+    status = {}
+    for line in listing.splitlines():
+        key, _, value = line.strip().rpartition(": ")
+        if key:
+            status[key] = value
+    return status
+
+
+def run_group(name: str, workdir: Path, mutmut: str, *, again: bool = False) -> dict:
+    """mutmut over one group in its own copy; returns its counts and surviving mutants.
+
+    ``again``: keep the group's copy and its verdicts, bring in today's tests and run the
+    mutants that survived (after tests were added for them).
+    """
     group = GROUPS[name]
     dest = workdir / name / "repo"
+    if again:
+        shutil.rmtree(dest / "tests")
+        shutil.copytree(ROOT / "tests", dest / "tests", ignore=shutil.ignore_patterns("__pycache__"))
+        survivors = [k for k, v in _status(dest, mutmut).items() if v in ("survived", "no tests")]
+        start = time.monotonic()
+        with open(workdir / name / "mutmut-again.log", "w", encoding="utf-8") as fh:
+            for i in range(0, len(survivors), 200):  # the command line stays short
+                subprocess.run([mutmut, "run", *survivors[i:i + 200]], cwd=dest, stdout=fh,
+                               stderr=subprocess.STDOUT, check=False)
+        return _summarise(name, group, dest, mutmut, time.monotonic() - start)
     if dest.exists():
         shutil.rmtree(dest)
     _copy_repo(dest)
@@ -200,14 +225,12 @@ def run_group(name: str, workdir: Path, mutmut: str) -> dict:
     log = workdir / name / "mutmut.log"
     with open(log, "w", encoding="utf-8") as fh:
         subprocess.run([mutmut, "run", *group.only], cwd=dest, stdout=fh, stderr=subprocess.STDOUT, check=False)
-    seconds = time.monotonic() - start
-    listing = subprocess.run([mutmut, "results", "--all", "true"], cwd=dest, capture_output=True, text=True,
-                             check=False).stdout
-    status = {}
-    for line in listing.splitlines():
-        key, _, value = line.strip().rpartition(": ")
-        if key and (not group.only or any(fnmatch.fnmatch(key, pattern) for pattern in group.only)):
-            status[key] = value
+    return _summarise(name, group, dest, mutmut, time.monotonic() - start)
+
+
+def _summarise(name: str, group: Group, dest: Path, mutmut: str, seconds: float) -> dict:
+    status = {k: v for k, v in _status(dest, mutmut).items()
+              if not group.only or any(fnmatch.fnmatch(k, pattern) for pattern in group.only)}
     counts = {v: sum(1 for x in status.values() if x == v) for v in set(status.values())}
     survivors = sorted(k for k, v in status.items() if v in ("survived", "no tests", "timeout", "suspicious"))
     return {"group": name, "seconds": round(seconds), "total": sum(counts.values()) - counts.get("not checked", 0),
@@ -246,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", default=None, help="kernel mutants by name (default: all)")
     parser.add_argument("--workdir", type=Path, default=None, help="scratch folder (default: a new temporary one)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument("--again", action="store_true",
+                        help="in an earlier run's --workdir: re-run its survivors against today's tests")
     args = parser.parse_args(argv)
     mutmut = shutil.which("mutmut") or str(Path(sys.executable).with_name("mutmut"))
     if any(g in GROUPS for g in args.group) and not Path(mutmut).exists():
@@ -268,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"kernels: {killed} of {len(rows)} killed", flush=True)
             results.append({"group": "kernels", "mutants": rows, "killed": killed, "total": len(rows)})
             continue
-        res = run_group(name, workdir, mutmut)
+        res = run_group(name, workdir, mutmut, again=args.again)
         judged = [k for k in res["not_killed"] if k in equivalent]
         live = res["total"] - len(judged)
         res["equivalent"] = judged
