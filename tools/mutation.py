@@ -202,6 +202,8 @@ def run_group(name: str, workdir: Path, mutmut: str, *, again: bool = False) -> 
     if again:
         shutil.rmtree(dest / "tests")
         shutil.copytree(ROOT / "tests", dest / "tests", ignore=shutil.ignore_patterns("__pycache__"))
+        # Which tests cover which function is learnt again: the new tests must be among them.
+        (dest / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)
         survivors = [k for k, v in _status(dest, mutmut).items() if v in ("survived", "no tests")]
         start = time.monotonic()
         with open(workdir / name / "mutmut-again.log", "w", encoding="utf-8") as fh:
