@@ -26,6 +26,7 @@ statistical (the same paths on both sides): the comparisons are exact up to roun
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +49,9 @@ Z95 = float(stats.norm.ppf(0.975))
 CASES = {
     "sixty_forty": ("zhipu_sixty_forty.toml", [], 3000),
     "portfolio": ("sector_portfolio.toml", ["outcomes.champion_valuation_ratio=0.6",
-                                            "outcomes.champion_max_price_to_sales=3000"], 2000),
+                                            "outcomes.champion_max_price_to_sales=3000",
+                                            # a market the four can outgrow (exceedance on some paths)
+                                            "sector.market_size=2.4e9", "sector.market_growth=0.0"], 2000),
 }
 
 
@@ -59,9 +62,9 @@ class Traced:
         file, overrides, paths = CASES[name]
         self.prepared = p = prepare_run(SCENARIOS / file, paths=paths, seed=29, keep_paths=paths,
                                         overrides=overrides)
-        tally = simulate(p.layout, p.plan, paths=paths, seed=p.seed, keep_paths=paths, outcome_paths=paths,
-                         trace_paths=paths, market=p.market, uncertain=p.input_callback())
-        self.ds = p.dataset(tally)
+        self.tally = tally = simulate(p.layout, p.plan, paths=paths, seed=p.seed, keep_paths=paths,
+                                      outcome_paths=paths, trace_paths=paths, market=p.market,
+                                      uncertain=p.input_callback())
         self.codes = tally.path_outcome[0]  # (path, company, horizon), the kernel's own classification
         self.state = {name: tally.trace[i] for i, name in enumerate(Q.STATE_NAMES)}  # (path, company, month)
         self.mood = tally.trace_sector[Q.SECTOR_STATE_NAMES.index("mood")]  # (path, month)
@@ -71,6 +74,12 @@ class Traced:
         self.v0 = np.asarray([c.valuation for c in self.scenario.companies])
         plain = simulator.run(SCENARIOS / file, paths=paths, seed=29, overrides=overrides)
         np.testing.assert_array_equal(plain["outcome_count"].values, self.ds["outcome_count"].values)
+
+    @property
+    def ds(self) -> xr.Dataset:
+        """The run's Dataset, built afresh from the tally at each use (cheap): every test calls the
+        code that reports the numbers, so a mutation tool sees which tests cover it."""
+        return self.prepared.dataset(self.tally)
 
     def alive(self, month: int) -> np.ndarray:
         """(path, company) alive at the end of ``month``."""
@@ -202,6 +211,8 @@ def test_market_exceedance(traced):
     k = (revenue > market).sum(axis=0)
     np.testing.assert_allclose(ds["market_exceeded"].values, k / traced.n, rtol=1e-15)
     np.testing.assert_allclose(ds["market_exceeded_ci"].values, _wilson(k, traced.n), rtol=1e-10, atol=1e-14)
+    if len(traced.v0) > 1:
+        assert np.any((k > 0) & (k < traced.n))  # the case can tell
 
 
 # --------------------------------------------------------------------------- means and values
@@ -327,7 +338,9 @@ def test_every_sweep_point_is_the_plain_run_with_that_value():
     """Every variable of every grid point, bit for bit: the sets restart the plain run's streams."""
     from simulator.studies.sweep import sweep
 
-    sc = simulator.load_scenario(SCENARIOS / "sector_portfolio.toml")
+    # A market small enough that the companies' revenue exceeds it on some paths.
+    sc = simulator.load_scenario(SCENARIOS / "sector_portfolio.toml", overrides=["sector.market_size=2.4e9",
+                                                                                  "sector.market_growth=0.0"])
     keys = ("companies.zhipu.chips.imports_per_month", "sector.events.export_control_escalation.hazard_per_year")
     grid = ([0.0, 300.0], [0.2, 1.5])
     ds = sweep(sc, [f"{keys[0]}=0,300", f"{keys[1]}=0.2,1.5"], paths=1500, seed=13)
@@ -343,6 +356,9 @@ def test_every_sweep_point_is_the_plain_run_with_that_value():
                 np.testing.assert_array_equal(point[name].values, want.values, err_msg=f"{name} at {a}, {b}")
                 compared += 1
     assert compared >= 4 * 20
+    exceeded = ds["market_exceeded"].values
+    assert np.any((exceeded > 0) & (exceeded < 1))
+    assert ds.attrs["paths"] == 1500 and ds.attrs["seed_entropy"] == "13" and ds.attrs["engine"] == "numba"
     # The grid points differ (the swept values matter), so equality is not trivial.
     p = ds["probability"].sel(company="zhipu", horizon=36, outcome="collapse").values
     assert len(np.unique(p)) == 4
@@ -403,3 +419,359 @@ def test_compare_equals_the_difference_computed_path_by_path():
     qa = a["valuation_quantile"].sel(month=a["horizon"].values, quantile=levels).values
     qb = b["valuation_quantile"].sel(month=b["horizon"].values, quantile=levels).values
     np.testing.assert_allclose(diff["valuation_quantile_difference"].values, qb - qa, rtol=1e-15)
+
+
+def test_named_targets_read_the_numbers_they_name(traced):
+    """``company.outcome@H`` (the targets of precision runs and calibration) against the counts:
+    estimate, Wilson interval and the number of trials, from the Dataset and from raw tallies."""
+    from simulator.results.targets import all_targets, parse_target
+
+    ds, sc = traced.ds, traced.scenario
+    counts = ds["outcome_count"].values
+    names = tuple(c.name for c in sc.companies)
+    n_comp, n = len(names), traced.n
+    codes = traced.outcome_codes()
+    any_k = (codes == Q.CHAMPION).any(axis=1).sum(axis=0)  # (horizon,)
+    for j, h in enumerate(traced.horizons):
+        for c, company in enumerate(names):
+            for o, outcome in enumerate(Q.OUTCOME_NAMES):
+                target = parse_target(f"{company}.{outcome}@{h}", sc)
+                assert target.value is None and (target.company, target.outcome, target.horizon) == (company, outcome, h)
+                k = counts[c, j, o]
+                lo, hi = _wilson(k, n)
+                assert target.estimate(ds) == pytest.approx((k / n, lo, hi, n), rel=1e-12)
+                assert target.from_counts(counts, any_k, n, names, tuple(traced.horizons)) == (k / n, n)
+                assert target.from_counts(counts, any_k * 0, n, names, tuple(traced.horizons)) == (k / n, n)
+            share = parse_target(f"{company}.champion_share@{h}=0.6", sc)
+            assert share.value == 0.6 and share.label == f"{company}.champion_share@{h}"
+            decided = counts[c, j, 0] + counts[c, j, 2]
+            lo, hi = _wilson(counts[c, j, 0], decided)
+            got = share.estimate(ds)
+            if decided:
+                assert got == pytest.approx((counts[c, j, 0] / decided, lo, hi, decided), rel=1e-12)
+                assert share.from_counts(counts, any_k, n, names, tuple(traced.horizons)) == (
+                    counts[c, j, 0] / decided, decided)
+        anyone = parse_target(f"any_champion@{h}", sc)
+        assert anyone.company is None and anyone.label == f"any_champion@{h}"
+        k = any_k[j] if n_comp > 1 else counts[0, j, 0]
+        lo, hi = _wilson(k, n)
+        assert anyone.estimate(ds) == pytest.approx((k / n, lo, hi, n), rel=1e-12)
+        assert anyone.from_counts(counts, any_k, n, names, tuple(traced.horizons)) == (k / n, n)
+        if n_comp == 1:  # one company: its own champions, whatever the any-champion tally says
+            assert anyone.from_counts(counts, any_k * 0, n, names, tuple(traced.horizons)) == (k / n, n)
+    from simulator.errors import TargetError
+
+    for text, message in ((f"champion@{h}", f"name the company, e.g. {names[0]}.champion@{h}"),
+                          (f"{names[0]}.any_champion@{h}", f"any_champion takes no company (write any_champion@{h})"),
+                          (f"{names[0]}.champion@{h}", "give the value to reach")):
+        with pytest.raises(TargetError, match=re.escape(message)):
+            parse_target(text, sc, need_value=True)
+    for value in ("0", "1", "0.25"):  # the bounds are allowed; beyond them, not
+        assert parse_target(f"{names[0]}.champion@{h}={value}", sc).value == float(value)
+    for value in ("1.0001", "-1e-9", "2"):
+        with pytest.raises(TargetError, match="is a probability, allowed 0 to 1"):
+            parse_target(f"{names[0]}.champion@{h}={value}", sc)
+    for text, message in ((f"{names[0]}.winner@{h}", "unknown outcome 'winner' (allowed: champion, contested, "
+                                                     "collapse, champion_share, any_champion)"),
+                          (f"nobody.champion@{h}", f"no company named 'nobody' (known: {', '.join(names)})"),
+                          (f"{names[0]}.champion@7", "horizon 7 is not one of the scenario's horizons ("
+                                                     + ", ".join(map(str, traced.horizons)) + ")"),
+                          (f"{names[0]}.champion@{h}=x", "value 'x' is not a number"),
+                          ("champion", "expected COMPANY.OUTCOME@MONTHS[=VALUE], e.g. zhipu.champion@36=0.6")):
+        with pytest.raises(TargetError, match=re.escape(f"--target {text!r}: {message}")):
+            parse_target(text, sc)
+    none_decided = np.zeros_like(counts)
+    none_decided[..., Q.CONTESTED] = n
+    share = parse_target(f"{names[0]}.champion_share@{h}", sc)
+    got, trials = share.from_counts(none_decided, any_k, n, names, tuple(traced.horizons))
+    assert np.isnan(got) and trials == 0
+    two = sc.model_copy(update={"companies": sc.companies[:2]})  # any_champion is listed from two companies on
+    assert any(t.outcome == "any_champion" for t in all_targets(two)) == (n_comp > 1)
+    listed = {t.label for t in all_targets(sc)}
+    want = {f"{c}.{o}@{h}" for c in names for o in Q.OUTCOME_NAMES for h in traced.horizons}
+    if n_comp > 1:
+        want |= {f"any_champion@{h}" for h in traced.horizons}
+    assert listed == want and len(all_targets(sc)) == len(want)
+    assert np.any(any_k > 0) or n_comp == 1
+
+
+def test_compare_intervals_of_shares_quantiles_and_any_champion_and_its_table():
+    """The rest of compare's output against values computed here: Newcombe intervals of the champion
+    share and of P(at least one champion) from scipy's Wilson intervals, the quantile differences'
+    distribution-free half-widths (the fan read at the ranks n q -/+ z sqrt(n q (1 - q))), and the
+    table's lines, which print each of these numbers."""
+    from simulator.studies.compare import compare, compare_table
+
+    path, n = SCENARIOS / "sector_portfolio.toml", 1500
+    over = ["outcomes.champion_valuation_ratio=0.6", "outcomes.champion_max_price_to_sales=3000",
+            "sector.competition.enabled=false"]  # as written before competition: the labs grow apart
+    a = simulator.run(path, paths=n, seed=3, overrides=over)
+    b = simulator.run(path, paths=n, seed=3, overrides=[*over, "companies.zhipu.costs.opex_growth=0.05"])
+    diff = compare(a, b)
+
+    def newcombe(ka, na, kb, nb):
+        pa, pb = ka / na, kb / nb
+        wa, wb = _wilson(ka, na), _wilson(kb, nb)
+        return pb - pa, np.stack([pb - pa - np.sqrt((pb - wb[..., 0]) ** 2 + (wa[..., 1] - pa) ** 2),
+                                  pb - pa + np.sqrt((wb[..., 1] - pb) ** 2 + (pa - wa[..., 0]) ** 2)], -1)
+
+    ka, kb = a["outcome_count"].values, b["outcome_count"].values
+    d, ci = newcombe(ka[..., 0], ka[..., 0] + ka[..., 2], kb[..., 0], kb[..., 0] + kb[..., 2])
+    np.testing.assert_allclose(diff["champion_share_difference"].values, d, atol=1e-15, equal_nan=True)
+    np.testing.assert_allclose(diff["champion_share_difference_ci"].values, ci, rtol=1e-9, atol=1e-12, equal_nan=True)
+    d, ci = newcombe(np.rint(a["any_champion"].values * n), n, np.rint(b["any_champion"].values * n), n)
+    np.testing.assert_allclose(diff["any_champion_difference"].values, d, atol=1e-15)
+    np.testing.assert_allclose(diff["any_champion_difference_ci"].values, ci, rtol=1e-9, atol=1e-12)
+    assert np.any(np.abs(diff["any_champion_difference"].values) > 0)
+    levels = list(diff["quantile"].values)
+    fan_levels = a["quantile"].values
+
+    def half(ds):
+        fan = ds["valuation_quantile"].sel(month=ds["horizon"].values).values  # (company, horizon, level)
+        out = np.empty((*fan.shape[:2], len(levels)))
+        for i, q in enumerate(levels):
+            delta = Z95 * math.sqrt(q * (1 - q) / n)
+            lo, hi = max(q - delta, fan_levels[0]), min(q + delta, fan_levels[-1])
+            for idx in np.ndindex(fan.shape[:2]):
+                out[(*idx, i)] = (np.interp(hi, fan_levels, fan[idx]) - np.interp(lo, fan_levels, fan[idx])) / 2
+        return out
+
+    d = diff["valuation_quantile_difference"].values
+    h = np.hypot(half(a), half(b))
+    np.testing.assert_allclose(diff["valuation_quantile_difference_ci"].values, np.stack([d - h, d + h], -1),
+                               rtol=1e-9, atol=1e-3)
+    # The table prints every difference with its interval, in percent or currency amounts.
+    from simulator.results.accessor import format_amount
+
+    text = compare_table(diff)
+    # Each table row's cells, split on the column gaps: company, month, outcome, difference, interval,
+    # the differences in percentage points as results.formatting writes them.
+    from simulator.results.formatting import points
+
+    lines = text.splitlines()
+    rows = {tuple(re.split(r"\s{2,}", line.strip())[:3]): re.split(r"\s{2,}", line.strip())[3:] for line in lines}
+    for c in diff["company"].values:
+        for hz in diff["horizon"].values:
+            for o in diff["outcome"].values:
+                x = float(diff["probability_difference"].sel(company=c, horizon=hz, outcome=o))
+                lo, hi = diff["probability_difference_ci"].sel(company=c, horizon=hz, outcome=o).values
+                want = [points(x, sign=True), f"[{points(lo, sign=True)}, {points(hi, sign=True)}]"]
+                assert rows[(str(c), str(int(hz)), str(o))] == want
+            x = float(diff["champion_share_difference"].sel(company=c, horizon=hz))
+            lo, hi = diff["champion_share_difference_ci"].sel(company=c, horizon=hz).values
+            if np.isfinite(x):
+                want = [points(x, sign=True), f"[{points(lo, sign=True)}, {points(hi, sign=True)}]"]
+                assert rows[(str(c), str(int(hz)), "champion share")] == want
+            q = float(diff["valuation_quantile_difference"].sel(company=c, horizon=hz, quantile=0.5))
+            assert any(line.startswith(f"{c:<12}{int(hz):>6}  q05") and f"q50 {format_amount(q)} [" in line
+                       for line in lines), (c, hz)
+        for name in ("fundamental_value", "business_value"):
+            x = float(diff[f"{name}_difference"].sel(company=c))
+            lo, hi = diff[f"{name}_difference_ci"].sel(company=c).values
+            assert f"{c:<12} {format_amount(x)} [{format_amount(lo)}, {format_amount(hi)}]" in lines
+    assert "Equity value, b - a (CNY)" in text and "Business value, b - a (CNY)" in text
+    assert lines[-1] == f"pairing: {diff.attrs['pairing']}" and diff.attrs["paired"] == 1
+    assert lines[0] == f"b - a: {diff.attrs['b']} minus {diff.attrs['a']} ({diff.attrs['method']}; percentage points)"
+    assert lines[1] == "" and re.split(r"\s{2,}", lines[2].strip()) == ["company", "month", "outcome", "difference",
+                                                                         "95% interval"]
+
+
+def test_compare_pairs_only_runs_that_saw_the_same_random_numbers():
+    """Pairing needs the same seed, paths and block size (else unpaired, saying why); runs of other
+    companies or horizons cannot be compared at all, and a forced pairing that is impossible is an error."""
+    from simulator.errors import UserError
+    from simulator.studies.compare import compare
+
+    path = SCENARIOS / "zhipu_base.toml"
+    a = simulator.run(path, paths=600, seed=1, block_size=256)
+    for kw, why in (({"paths": 700}, "different paths (600 vs 700)"),
+                    ({"block_size": 128}, "different block_size (256 vs 128)"),
+                    ({"seed": 2}, "different seed_entropy (1 vs 2)")):
+        b = simulator.run(path, **{"paths": 600, "seed": 1, "block_size": 256, **kw})
+        diff = compare(a, b)
+        assert diff.attrs["paired"] == 0 and diff.attrs["pairing"] == f"unpaired: {why}", diff.attrs["pairing"]
+        with pytest.raises(UserError, match=re.escape(f"cannot pair the runs: {why}")):
+            compare(a, b, paired=True)
+    other = simulator.run(path, paths=600, seed=1, block_size=256,
+                          overrides=["scenario.horizons=[12, 36]"])
+    with pytest.raises(UserError, match="same companies and horizons"):
+        compare(a, other)
+    # The re-simulation reproduces the stored runs only with their own engine and spawn key.
+    for kw in ({"engine": "numpy", "paths": 300}, {"seed": np.random.SeedSequence(1, spawn_key=(3,))}):
+        kw = {"paths": 600, "seed": 1, "block_size": 256, **kw}
+        x = simulator.run(path, **kw)
+        y = simulator.run(path, **kw, overrides=["companies.zhipu.costs.opex_growth=0.6"])
+        paired = compare(x, y)
+        assert paired.attrs["paired"] == 1, (kw, paired.attrs["pairing"])
+        assert float(np.abs(paired["probability_difference"]).max()) > 0
+    events = simulator.run(path, paths=600, seed=1, block_size=256,
+                           overrides=["sector.events.export_control_escalation.hazard_per_year=0.9"])
+    assert compare(a, events).attrs["paired"] == 1
+    assert compare(a, events, paired=False).attrs["pairing"] == "unpaired: not requested"
+
+
+def test_champion_share_of_one_and_of_no_decided_path():
+    """Edge cases a sample rarely shows, on a tally written by hand: one decided path (share 1, its
+    Wilson interval on one trial) and none (no share: NaN, and a decided probability of 0)."""
+    from simulator.engines.tally import empty_tally
+    from simulator.results.dataset import build_dataset
+
+    p = prepare_run(SCENARIOS / "zhipu_base.toml", paths=6, seed=1, overrides=["scenario.horizons=[12, 36]"])
+    tally = empty_tally(1, 1, p.plan, fans=False, keep=0)
+    tally.n_paths[:] = 6
+    tally.alive[:] = 6
+    tally.counts[0, 0, 0] = (1, 5, 0)  # month 12: one champion, five contested
+    tally.counts[0, 0, 1] = (0, 6, 0)  # month 36: all contested
+    ds = build_dataset(p.scenario, p.layout, p.plan, tally)
+    share = ds["champion_share"].sel(company="zhipu").values
+    assert share[0] == 1.0 and np.isnan(share[1])
+    np.testing.assert_allclose(ds["champion_share_ci"].sel(company="zhipu").values[0], _wilson(1, 1), rtol=1e-12)
+    assert np.isnan(ds["champion_share_ci"].sel(company="zhipu").values[1]).all()
+    np.testing.assert_allclose(ds["decided_probability"].sel(company="zhipu").values, [1 / 6, 0.0], rtol=1e-15)
+    np.testing.assert_allclose(ds["probability"].sel(company="zhipu").values, [[1 / 6, 5 / 6, 0], [0, 1, 0]])
+
+
+def test_sets_dataset_fills_set_by_set_a_variable_it_does_not_compute(monkeypatch):
+    """build_sets_dataset computes every known variable vectorised; one it does not know (added to
+    build_dataset later) is filled set by set from each set's own tally and parameters."""
+    from simulator.model.parameters import build_layout
+    from simulator.results import dataset as D
+    from simulator.results.outputs import OUTPUTS, Output
+    from simulator.studies.sweep import grid_thetas, parse_sweep_param
+
+    sc = simulator.load_scenario(SCENARIOS / "sector_portfolio.toml")
+    layout = build_layout(sc)
+    key = "companies.zhipu.valuation"  # moves what start_state derives: per-set parameters must reach it
+    thetas = grid_thetas(layout, layout.theta, [parse_sweep_param(f"{key}=100e9,300e9,900e9", sc, layout)])
+    slot = layout.slots(key)[0]
+    p = prepare_run(sc, paths=600, seed=5)
+    tally = p.simulate(theta_sets=thetas, fans=False)
+    real = D.build_dataset
+
+    def with_extra(scenario, layout, plan, t, *, set_index=0, theta=None, attrs=None, **options):
+        ds = real(scenario, layout, plan, t, set_index=set_index, theta=theta, attrs=attrs, **options)
+        theta = layout.theta if theta is None else theta
+        ds["extra"] = (("company",), t.counts[set_index, :, -1, Q.COLLAPSE] + theta[slot]
+                       + ds["implied_narrative"].values)
+        return ds
+
+    monkeypatch.setitem(OUTPUTS, "extra", Output(("company",), "1", "a variable the vectorised builder lacks"))
+    monkeypatch.setattr(D, "build_dataset", with_extra)
+    many = D.build_sets_dataset(sc, layout, p.plan, tally, thetas, attrs={"seed_entropy": "5"})
+    e0 = many["implied_narrative"].values  # (set, company), vectorised
+    assert len(np.unique(e0[:, 0])) == 3  # the valuation moves zhipu's E0
+    want = tally.counts[:, :, -1, Q.COLLAPSE] + thetas[:, slot][:, None] + e0
+    np.testing.assert_allclose(many["extra"].values, want, rtol=1e-15)
+    assert many["extra"].dims == ("set", "company") and many["extra"].attrs["units"] == "1"
+    assert many.attrs["seed_entropy"] == "5" and many.attrs["paths"] == 600
+    assert "path" not in many.coords and "market_size" in many
+    if "set" in many["market_size"].dims:  # each set's own market (sector.market_size is a parameter): not swept here
+        assert bool((many["market_size"].max("set") == many["market_size"].min("set")).all())
+    for k in range(3):  # and the known variables of each set are still its own
+        np.testing.assert_array_equal(many["outcome_count"].isel(set=k).values, tally.counts[k])
+
+
+@pytest.mark.parametrize("engine", ["numba", "numpy"])
+def test_start_above_capacity_edge_cases_and_coordinates(engine):
+    """A company whose demand starts above its fleet's capacity (served revenue capped, scarcity in the
+    start margin, so in E0 and the required revenue), an exit multiple below 1 and of 0, no market,
+    one kept path; and the coordinates every variable is labelled with."""
+    over = ["companies.zhipu.chips.cards=2000", "companies.zhipu.valuation_model.exit_multiple=0.5",
+            "sector.market_size=0"]
+    ds = simulator.run(SCENARIOS / "zhipu_base.toml", paths=64, seed=1, keep_paths=1, engine=engine, overrides=over)
+    c = simulator.load_scenario(SCENARIOS / "zhipu_base.toml", overrides=over).companies[0]
+    capacity = c.chips.cards * c.chips.revenue_per_card
+    assert capacity < c.revenue
+    g0 = 1.0 - c.pricing.compute_cost_share * (1.0 + c.pricing.scarcity_premium * (c.revenue / capacity - 1.0))
+    vm = c.valuation_model
+    e0 = (math.log(c.valuation / capacity) - math.log(vm.base_multiple)
+          - vm.growth_sensitivity * (c.growth.initial - c.growth.long_run))
+    sel = ds.sel(company="zhipu")
+    assert float(sel["revenue_start"]) == pytest.approx(capacity, rel=1e-15)
+    assert float(sel["implied_narrative"]) == pytest.approx(e0, rel=1e-13)
+    np.testing.assert_allclose(sel["path_gross_margin"].sel(month=0).values, g0, rtol=1e-6)
+    horizons = ds["horizon"].values
+    want = [(c.valuation * math.exp(vm.discount_rate * h / 12.0) / 0.5
+             + c.costs.opex * math.exp(c.costs.opex_growth * h / 12.0)) / g0 for h in horizons]
+    np.testing.assert_allclose(sel["required_revenue"].values, want, rtol=1e-12)
+    for name in ("market_size", "implied_market_share", "market_exceeded"):
+        assert name not in ds, name  # no market stated
+    assert ds.sizes["path"] == 1 and list(ds["path"].values) == [0] and "failure_month" in ds
+    assert list(ds["outcome"].values) == list(Q.OUTCOME_NAMES) and list(ds["bound"].values) == ["low", "high"]
+    # Chips off: capacity unlimited whatever the cards, no scarcity; a fleet worth 0.1 CNY a year: capped.
+    for chips, revenue, excess in ((["companies.zhipu.chips.enabled=false", "companies.zhipu.chips.cards=1"],
+                                    c.revenue, 0.0),
+                                   (["companies.zhipu.chips.cards=1e-3", "companies.zhipu.chips.revenue_per_card=100"],
+                                    0.1, c.revenue / 0.1 - 1.0)):
+        run = simulator.run(SCENARIOS / "zhipu_base.toml", paths=64, seed=1, engine=engine, keep_paths=1,
+                            overrides=chips)
+        g0 = 1.0 - c.pricing.compute_cost_share * (1.0 + c.pricing.scarcity_premium * excess)
+        assert float(run["revenue_start"].sel(company="zhipu")) == pytest.approx(revenue, rel=1e-12)
+        assert float(run["path_gross_margin"].sel(company="zhipu", month=0, path=0)) == pytest.approx(g0, rel=1e-6)
+    none = simulator.run(SCENARIOS / "zhipu_base.toml", paths=64, seed=1, engine=engine,
+                         overrides=["companies.zhipu.valuation_model.exit_multiple=0"])
+    assert np.isinf(none["required_revenue"].values).all()  # no exit multiple: no revenue is enough
+    assert "path" not in none.dims and "failure_month" not in none
+
+
+def test_champion_counts_are_labelled_and_the_scenario_hash_is_its_canonical_json(traced):
+    """The champions coordinate (0..n) and the scenario hash: SHA-256 of the effective scenario as
+    compact JSON with sorted keys (the results' identity across versions: a batch compares it)."""
+    import hashlib
+    import json
+
+    from simulator.results.dataset import scenario_hash
+
+    ds = traced.ds
+    if len(traced.v0) > 1:
+        assert list(ds["champions"].values) == list(range(len(traced.v0) + 1))
+    sc = traced.scenario
+    canonical = json.dumps(sc.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    assert ds.attrs["scenario_hash"] == scenario_hash(sc) == hashlib.sha256(canonical.encode()).hexdigest()
+    assert json.loads(ds.attrs["scenario_json"]) == sc.model_dump(mode="json")
+    assert ds.attrs["scenario_name"] == sc.name and ds.attrs["scenario_text"] == sc.source_text
+    assert ds.attrs["scenario_description"] == sc.scenario.description
+    from importlib.metadata import version
+
+    assert ds.attrs["scenario_source"] == sc.source_path
+    assert ds.attrs["simulator_version"] == version("ai-valuation-simulator")
+
+
+def test_compare_result_is_labelled_and_says_how_it_paired():
+    """compare's Dataset: every variable's dimensions and units, the runs' names and hashes, the
+    method and the pairing, including when a stored run cannot be reproduced or differs in structure."""
+    from simulator.model.scenario_file import parse_scenario
+    from simulator.studies.compare import compare
+
+    path = SCENARIOS / "zhipu_base.toml"
+    a = simulator.run(path, paths=500, seed=2)
+    b = simulator.run(path, paths=500, seed=2, overrides=["companies.zhipu.costs.opex_growth=0.5"])
+    diff = compare(a, b)
+    dims = {"probability_difference": ("company", "horizon", "outcome"),
+            "probability_difference_ci": ("company", "horizon", "outcome", "bound"),
+            "champion_share_difference": ("company", "horizon"),
+            "champion_share_difference_ci": ("company", "horizon", "bound"),
+            "valuation_quantile_difference": ("company", "horizon", "quantile"),
+            "valuation_quantile_difference_ci": ("company", "horizon", "quantile", "bound"),
+            "fundamental_value_difference": ("company",), "fundamental_value_difference_ci": ("company", "bound"),
+            "business_value_difference": ("company",), "business_value_difference_ci": ("company", "bound")}
+    assert {name: diff[name].dims for name in diff.data_vars} == dims
+    for name in dims:
+        money = name.startswith(("valuation", "fundamental", "business"))
+        assert diff[name].attrs["units"] == ("CNY" if money else "1"), name
+    assert diff.attrs == {**diff.attrs, "a": "zhipu_base", "b": "zhipu_base", "a_hash": a.attrs["scenario_hash"],
+                          "b_hash": b.attrs["scenario_hash"], "currency": "CNY", "paired": 1, "pairing": "paired",
+                          "method": "paired: same seed and paths, both re-simulated with common random numbers"}
+    assert diff.attrs["a_hash"] != diff.attrs["b_hash"]
+    unpaired = compare(a, b, paired=False)
+    assert unpaired.attrs["method"] == "unpaired: Newcombe hybrid score interval"
+    # A stored run the re-simulation does not reproduce (another version, a hand edit): unpaired.
+    edited = b.copy()
+    edited["outcome_count"] = edited["outcome_count"] + 1
+    why = "re-simulating did not reproduce the stored counts (another version or engine?)"
+    assert compare(a, edited).attrs["pairing"] == f"unpaired: {why}"
+    # Another event: other random streams, so not paired.
+    text = path.read_text(encoding="utf-8").replace(
+        "[[companies]]", '[[sector.events]]\nname = "extra"\nhazard_per_year = 0.5\ncash = 1.0\n\n[[companies]]', 1)
+    other = simulator.run(parse_scenario(text, source=str(path)), paths=500, seed=2)
+    assert compare(a, other).attrs["pairing"] == "unpaired: different scenario structure (events, branches or months)"

@@ -19,6 +19,7 @@ import simulator.results.outputs
 from simulator.model.scenario_file import parse_scenario
 
 ALPHA = 1e-3
+POWER_Z = float(stats.norm.ppf(0.99))  # an effect this many standard errors past the critical value is seen 99% of the time
 
 FROZEN = """
 [scenario]
@@ -211,9 +212,20 @@ def test_flat_margin_at_full_pass_through():
 
 
 def test_margin_moves_without_full_pass_through():
-    sc = _frozen(**{"companies.solo.pricing.price_sigma": 0.3, "companies.solo.pricing.pass_through": 0.5})
-    ds = simulator.run(sc, paths=2000, keep_paths=200)
-    assert float(ds["path_gross_margin"].std()) > 0.01
+    """pass_through = 0.5: c / P = c0 exp(-(1 - 0.5) log P), so g_T = 1 - 0.5 X with X lognormal,
+    log X ~ N(0, s^2), s = 0.5 price_sigma sqrt(T): its mean and variance in closed form."""
+    n, sigma, t = 4000, 0.3, 3.0
+    sc = _frozen(**{"companies.solo.pricing.price_sigma": sigma, "companies.solo.pricing.pass_through": 0.5})
+    ds = simulator.run(sc, paths=n, keep_paths=n)
+    g = ds["path_gross_margin"].sel(company="solo", month=36).values.astype(np.float64)
+    s2 = (0.5 * sigma) ** 2 * t
+    var_x = (math.exp(s2) - 1.0) * math.exp(s2)
+    kurt = math.exp(4 * s2) + 2 * math.exp(3 * s2) + 3 * math.exp(2 * s2) - 6.0  # excess kurtosis of X
+    z = _z(2)
+    assert abs(g.mean() - (1.0 - 0.5 * math.exp(s2 / 2))) <= z * math.sqrt(0.25 * var_x / n)
+    assert abs(g.var(ddof=1) / (0.25 * var_x) - 1.0) <= z * math.sqrt((kurt + 2.0) / n)
+    # Power: at full pass-through the margin would not move at all (the variance test sees it).
+    assert z * math.sqrt((kurt + 2.0) / n) + POWER_Z * math.sqrt((kurt + 2.0) / n) < 1.0
 
 
 def test_schwartz_moon_amazon_bankruptcy_probability():

@@ -18,7 +18,7 @@ from simulator.results.statistics import hist_quantiles, phi_interval, wilson_in
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture()  # per test: a mutation tool then sees every test that reads the builder's output
 def portfolio_ds():
     sc = simulator.load_scenario(ROOT / "scenarios" / "sector_portfolio.toml")
     return simulator.run(sc, paths=4000, seed=2, keep_paths=10)
@@ -210,3 +210,35 @@ def test_joint_outcome_and_competition_outputs(competing_ds):
     for fragment in ("Exactly k champions", "Correlation of outcomes", "Market shares (competition on)",
                      "platforms", "required_revenue"):
         assert fragment in text
+
+
+def test_writes_create_missing_folders_and_respect_the_umask(tmp_path, portfolio_ds, monkeypatch):
+    """Results and text go through the same atomic write: any depth of new folders, the umask's
+    mode, a hidden temporary file beside the target (a rename within one folder is atomic)."""
+    import os
+    import stat
+
+    from simulator.results.io import write_text_atomic
+
+    temporaries = []
+    to_netcdf = xr.Dataset.to_netcdf
+
+    def spy(ds, path, *args, **kwargs):
+        temporaries.append(Path(path))
+        return to_netcdf(ds, path, *args, **kwargs)
+
+    monkeypatch.setattr(xr.Dataset, "to_netcdf", spy)
+    for umask, mode in ((0o022, 0o644), (0o077, 0o600)):
+        old = os.umask(umask)
+        try:
+            nc = simulator.save_results(portfolio_ds, tmp_path / f"{umask}" / "b" / "run.nc")
+            md = write_text_atomic(tmp_path / f"{umask}" / "d" / "report.md", "Zhipu 智谱: 700B CNY\n")
+        finally:
+            os.umask(old)
+        assert stat.S_IMODE(nc.stat().st_mode) == mode and stat.S_IMODE(md.stat().st_mode) == mode
+    tmp = temporaries[-1]
+    assert tmp.parent == nc.parent and tmp.name.startswith(".run.nc.") and tmp.name.endswith(".tmp"), tmp
+    assert md.read_bytes() == "Zhipu 智谱: 700B CNY\n".encode()
+    xr.testing.assert_identical(simulator.open_results(nc), portfolio_ds)
+    assert sorted(p.name for p in md.parent.iterdir()) == ["report.md"]  # no temporary file left
+    assert sorted(p.name for p in nc.parent.iterdir()) == ["run.nc"]

@@ -302,6 +302,7 @@ def _sets_at_once_equal_one_at_a_time(sc, param: str, paths: int, seed: int):
     many = build_sets_dataset(sc, layout, plan, tally, thetas)
     for k in range(thetas.shape[0]):
         one = build_dataset(sc, layout, plan, tally, set_index=k, theta=thetas[k])
+        assert set(many.data_vars) == set(one.data_vars)  # the same variables, no more
         for name in one.data_vars:
             got = many[name].isel(set=k) if "set" in many[name].dims else many[name]
             np.testing.assert_allclose(got.values, one[name].values, rtol=1e-13, atol=0, equal_nan=True,

@@ -86,6 +86,11 @@ def range_problem(data: Mapping[str, np.ndarray], scenario: Scenario, theta_sets
             continue
         values = np.asarray(values, dtype=np.float64)
         finite = np.isfinite(values)
+        point = data.get(name.removesuffix("_ci")) if name.endswith("_ci") else None
+        if point is not None:
+            # An interval of a finite estimate is undefined (NaN), not out of range, with fewer than
+            # two paths (or blocks) to estimate a spread from.
+            finite |= np.isnan(values) & np.isfinite(np.asarray(point, dtype=np.float64))[..., None]
         if finite.all():
             continue
         bad.append(name)
