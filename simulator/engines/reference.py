@@ -684,8 +684,9 @@ def simulate_block(layout: ParameterLayout, plan: RunPlan, theta_sets: np.ndarra
                     n_champ += outcome == Q.CHAMPION
                     outcomes[c] = outcome
                     combined += vals[Q.VAR_REVENUE]
-                    tally.reached[s, c, h] += int(np.count_nonzero(
-                        run.alive[c] & (run.served[c] >= run.required_revenue(c, m * run.dt))))
+                    if run.market.on:  # reported with competition on only, as the kernels count it
+                        tally.reached[s, c, h] += int(np.count_nonzero(
+                            run.alive[c] & (run.served[c] >= run.required_revenue(c, m * run.dt))))
                     if n_out:
                         tally.path_outcome[s, first:first + n_out, c, h] = outcome[:n_out]
                     vh_values[c][h] = vals[Q.VAR_VALUATION] / run.cps[c].p.valuation

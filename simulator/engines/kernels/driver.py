@@ -165,7 +165,8 @@ def run_months(j, where, buffers, model, plan, out, work):
         if tracing:
             trace_lanes(lanes, n, n_comp, path0 + base, (out.trace, out.trace_sector, trace_n), m)
         if h_idx < n_hor and plan.horizons[h_idx] == m:
-            horizon_lanes(lanes, n, n_comp, (tid, s, t, path0, base), (h_idx, m * dt), horizon_tally, plan.market[s])
+            horizon_lanes(lanes, n, n_comp, (tid, s, t, path0, base), (h_idx, m * dt, competing), horizon_tally,
+                          plan.market[s])
             h_idx += 1
 
 

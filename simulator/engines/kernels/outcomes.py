@@ -71,7 +71,8 @@ def horizon_lanes(lanes, n, n_comp, where, horizon, out, market_h):
     """Outcomes of ``n`` lanes at a horizon, lane by lane in path order (the moments are order-dependent).
 
     ``where`` = (thread, parameter set, task, first path of the task, first lane's
-    path within the task); ``horizon`` = (its index, its time in years); ``out`` =
+    path within the task); ``horizon`` = (its index, its time in years, whether the
+    set competes: the required revenue reached is counted only then); ``out`` =
     the tallies (counts, any champion, number of champions, valuation moments,
     paths above the market, outcome codes, both-champion and both-collapse counts
     per pair of companies, paths that reached the required revenue, a scratch
@@ -79,7 +80,7 @@ def horizon_lanes(lanes, n, n_comp, where, horizon, out, market_h):
     """
     _, S, sec = lanes
     tid, s, task, path0, base = where
-    h_idx, t_h = horizon
+    h_idx, t_h, competing = horizon
     counts, any_champ, n_champ, vh_stats, market_exceed, path_outcome, pairs, reached, oc = out
     P = lanes[0]
     for i in range(n):
@@ -103,7 +104,8 @@ def horizon_lanes(lanes, n, n_comp, where, horizon, out, market_h):
                 else:
                     outcome = CONTESTED
                 combined += rev
-                if rev >= required_revenue(P, S, c, i, t_h):
+                # Reported with competition on only (and two exponentials per company and path).
+                if competing and rev >= required_revenue(P, S, c, i, t_h):
                     reached[tid, s, c, h_idx] += 1
             else:
                 v = S[cs + VALUE_AT_FAILURE + i]
