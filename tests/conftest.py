@@ -24,3 +24,16 @@ def model_example_toml() -> str:
     match = re.search(r"```toml\n(.*?)```", MODEL_MD.read_text(encoding="utf-8"), re.DOTALL)
     assert match, f"{MODEL_MD} has no ```toml block"
     return match.group(1)
+
+
+@pytest.fixture(scope="session")
+def uncertain_toml(tmp_path_factory) -> Path:
+    """zhipu_base with two growth keys given as distributions (given-data methods and attribution need them)."""
+    text = (REPO_ROOT / "scenarios" / "zhipu_base.toml").read_text(encoding="utf-8")
+    for key, dist in (("initial = 0.66 ", '{ dist = "uniform", low = 0.4, high = 0.9 }'),
+                      ("long_run = 0.35 ", '{ dist = "uniform", low = 0.2, high = 0.5 }')):
+        assert text.count(key) == 1, key
+        text = text.replace(key, f"{key.split('=')[0]}= {dist} ")
+    path = tmp_path_factory.mktemp("uncertain") / "zhipu_uncertain.toml"
+    path.write_text(text, encoding="utf-8")
+    return path

@@ -302,18 +302,6 @@ STUDIED = ["companies.zhipu.chips.imports_per_month=0:500", "companies.zhipu.fun
            "companies.zhipu.growth.initial=0.4:0.9"]
 
 
-@pytest.fixture(scope="module")
-def uncertain_toml(tmp_path_factory):
-    text = (SCENARIOS / "zhipu_base.toml").read_text(encoding="utf-8")
-    for key, dist in (("initial = 0.66 ", '{ dist = "uniform", low = 0.4, high = 0.9 }'),
-                      ("long_run = 0.35 ", '{ dist = "uniform", low = 0.2, high = 0.5 }')):
-        assert text.count(key) == 1, key
-        text = text.replace(key, f"{key.split('=')[0]}= {dist} ")
-    path = tmp_path_factory.mktemp("uncertain") / "zhipu_uncertain.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
 def test_tornado_bars_are_the_swings():
     ds = sensitivity(SCENARIOS / "zhipu_base.toml", method="oat", params=STUDIED, paths=400, seed=1,
                      outputs=["zhipu.collapse@36"])

@@ -545,19 +545,6 @@ def morris_ds():
 
 
 @pytest.fixture(scope="module")
-def uncertain_toml(tmp_path_factory):
-    """zhipu_base with two growth keys given as distributions (given-data methods and attribution need them)."""
-    text = (SCENARIOS / "zhipu_base.toml").read_text(encoding="utf-8")
-    for key, dist in (("initial = 0.66 ", '{ dist = "uniform", low = 0.4, high = 0.9 }'),
-                      ("long_run = 0.35 ", '{ dist = "uniform", low = 0.2, high = 0.5 }')):
-        assert text.count(key) == 1, key
-        text = text.replace(key, f"{key.split('=')[0]}= {dist} ")
-    path = tmp_path_factory.mktemp("uncertain") / "zhipu_uncertain.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-@pytest.fixture(scope="module")
 def given_ds(uncertain_toml):
     return sensitivity(uncertain_toml, method="given-data", paths=3000, seed=1, outputs=OUTPUTS)
 
