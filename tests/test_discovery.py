@@ -290,6 +290,11 @@ def test_report_of_a_boxes_file_draws_the_trade_off_and_the_limits(planted_files
     names = {p.name for p in (tmp_path / "rep").iterdir()}
     assert {"discovery_tradeoff.png", "discovery_box_1.png", "report.md", "report.html"} <= names
     assert "coverage [95%]" in (tmp_path / "rep" / "report.md").read_text(encoding="utf-8")
+    # A notebook gets the same figures (simulator.figures), by the stems of the report's files.
+    import simulator
+
+    pngs = sorted(name.removesuffix(".png") for name in names if name.endswith(".png"))
+    assert sorted(simulator.figures(xr.open_dataset(out))) == pngs
 
 
 def _cli(args: list[str], capsys) -> tuple[int, str]:

@@ -73,3 +73,16 @@ def test_the_same_question_names_the_same_file(workdir, capsys):
     assert len(list((workdir / "results").glob("zhipu_base-*.nc"))) == 2
     lines = [line for line in capsys.readouterr().out.splitlines() if "results:" in line]
     assert lines[0].split("results: ")[1] == lines[1].split("results: ")[1] != lines[2].split("results: ")[1]
+
+
+def test_a_zero_given_is_an_option_given():
+    # --seed 0, --set key=0, --replicates 0 change the numbers: they name their own file, never the
+    # scenario's own results/<name>.nc (0 == False in Python, which once made them "not given").
+    from simulator.cli.outputs import default_output
+
+    plain = default_output("x", {"seed": None, "set": [], "paths": None, "engine": False})
+    assert plain.name == "x.nc"
+    for options in ({"seed": 0}, {"replicates": 0}, {"paths": 0.0}, {"set": ["a.b=0"]}):
+        named = default_output("x", options)
+        assert named.name.startswith("x-") and named != plain, options
+    assert default_output("x", {"seed": 0}) != default_output("x", {"seed": 1})

@@ -583,6 +583,7 @@ def test_cli_report_draws_every_result_kind(fixture, kind, figures, request, tmp
         _check_png(out / f"{stem}.png", draw(ds, **kwargs))
         assert f"({stem}.png)" in md and (out / f"{stem}.svg").stat().st_size > 0
     assert (out / "report.html").read_text(encoding="utf-8").count("data:image/png;base64,") == len(figures)
+    assert sorted(simulator.figures(ds)) == sorted(figures)  # a notebook gets the report's figures
 
 
 @pytest.mark.parametrize("fixture, variable", [

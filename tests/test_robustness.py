@@ -435,11 +435,33 @@ def test_a_temporary_file_of_a_live_process_is_kept(tmp_path):
     dead = tmp_path / f".x.nc.{_host()}.{_dead_pid()}.abcdefgh.tmp"
     old = tmp_path / ".y.nc.abcdefgh.tmp"
     young = tmp_path / ".z.nc.abcdefgh.tmp"
-    for p in (live, dead, old, young):
+    # This process's own, not (or not yet) registered: another of its threads may be writing it.
+    mine = tmp_path / f".w.nc.{_host()}.{os.getpid()}.abcdefgh.tmp"
+    for p in (live, dead, old, young, mine):
         p.write_text("partial")
     os.utime(old, (time.time() - 2 * 86_400,) * 2)
     assert sorted(remove_stale_temporaries(tmp_path)) == sorted([dead, old])
-    assert live.exists() and young.exists()
+    assert live.exists() and young.exists() and mine.exists()
+
+
+def test_a_signal_while_the_write_registers_its_temporary_file_does_not_hang():
+    # The SIGTERM handler removes this process's temporary files under the lock the writes hold
+    # for a moment; a signal in that moment runs the handler in the same (main) thread.
+    import threading
+
+    from simulator.results import io
+
+    done = threading.Event()
+
+    def in_the_window():
+        with io._OWN_LOCK:  # what a write holds while it registers its temporary file
+            io.remove_own_temporaries()  # what the signal handler calls
+        done.set()
+
+    worker = threading.Thread(target=in_the_window, daemon=True)
+    worker.start()
+    worker.join(timeout=10)
+    assert done.is_set(), "remove_own_temporaries deadlocked on a lock its own thread holds"
 
 
 def _host() -> str:

@@ -110,3 +110,24 @@ def test_calibrate_writes_a_branch_key_of_zhipu_base(tmp_path, capsys):
     assert re.search(r'\{ name = "top3", .*demand = [0-9.e-]+ \}', text)
     value = simulator.load_scenario(out).company("zhipu").events[0].outcomes[0].demand.mean
     assert f"{key} = {value:.6g}" in capsys.readouterr().out
+
+
+def test_a_figure_that_derives_amounts_keeps_them_as_they_were():
+    # schwartz_moon_amazon leaves chips.revenue_per_card, chips.card_price and funding.backstop to
+    # their defaults derived from revenue: moving revenue must not move them (a calibration keeps
+    # them fixed), so the written file spells them out with the values they had.
+    from simulator.studies.scenario_edit import DERIVED_TAG
+
+    path = ROOT / "scenarios" / "schwartz_moon_amazon.toml"
+    before = simulator.load_scenario(path)
+    (company,) = before.companies
+    assert company.derived, "the check needs a company with derived amounts"
+    text = set_values(path.read_text(encoding="utf-8"), {"companies.amazon.revenue": 1.5e9}, tag="calibrated")
+    after = parse_scenario(text, source="edited.toml")
+    assert after.companies[0].revenue == 1.5e9 and not after.companies[0].derived
+    for key in company.derived:
+        table, name = key.split(".")
+        assert getattr(getattr(after.companies[0], table), name) == getattr(getattr(company, table), name), key
+    assert text.count(DERIVED_TAG) == len(company.derived)
+    # Untouched companies and edits of sector keys write nothing more.
+    assert DERIVED_TAG not in set_values(path.read_text(encoding="utf-8"), {"sector.market_growth": 0.3})

@@ -28,6 +28,11 @@ __all__ = ["RESULTS_DIR", "default_output"]
 RESULTS_DIR = Path("results")
 
 
+def _unset(value) -> bool:
+    """An option left at the scenario's own value: None, False or empty (a 0 is a value: ``--seed 0``)."""
+    return value is None or value is False or (isinstance(value, (str, list, tuple)) and not value)
+
+
 def default_output(name: str, options: dict, *, kind: str = "", suffix: str = ".nc") -> Path:
     """``results/<name>[_<kind>][-<hash of options>]<suffix>``.
 
@@ -37,13 +42,13 @@ def default_output(name: str, options: dict, *, kind: str = "", suffix: str = ".
         The scenario's name.
     options : dict
         The options that change the numbers, by name; those that are None, empty
-        or False are the scenario's own and do not count.
+        or False are the scenario's own and do not count (0 is a value given).
     kind : str
         What the file holds besides a run (``sweep``, ``morris``, ``calibrated``).
     suffix : str
         The file's extension.
     """
-    given = {k: v for k, v in sorted(options.items()) if v not in (None, False, "", [], ())}
+    given = {k: v for k, v in sorted(options.items()) if not _unset(v)}
     stem = f"{name}_{kind}" if kind else name
     if given:
         digest = hashlib.sha256(json.dumps(given, sort_keys=True, default=str).encode()).hexdigest()[:8]

@@ -48,7 +48,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario, overrides=args.overrides)
     out = output_path(args.out or default_output(scenario.name, {
         "set": args.overrides, "paths": args.paths, "seed": args.seed, "engine": args.engine != "numba" and args.engine,
-        "keep_paths": args.keep_paths, "precision": args.precision, "target": args.target,
+        "keep_paths": args.keep_paths or None, "precision": args.precision, "target": args.target,
         "max_paths": args.precision is not None and args.max_paths}))
     if args.report:
         output_path(args.report, option="--report", folder=True)

@@ -52,6 +52,9 @@ def figures(ds: xr.Dataset) -> dict:
                 for c in ds["company"].values for o in ("champion", "collapse")}
     if kind == "batch":
         return {"batch_summary": plots.batch_summary(ds)}
+    if kind == "discovery":
+        return {"discovery_tradeoff": plots.discovery_tradeoff(ds),
+                **{f"discovery_box_{b}": plots.discovery_limits(ds, box=b) for b in (int(v) for v in ds["box"].values)}}
     if kind == "attribution":
         h = int(ds["horizon"].values[-1])
         return {f"attribution_{slug(c)}": plots.attribution_shifts(ds, company=str(c), horizon=h)

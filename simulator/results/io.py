@@ -54,7 +54,8 @@ _TMP = re.compile(r"^\.(?P<name>.+)\.(?P<host>[A-Za-z0-9_-]*)\.(?P<pid>\d+)\.[^.
 _TMP_MAX_AGE = 86_400.0
 #: Temporary files this process is writing (removed by remove_own_temporaries on a signal).
 _OWN: set[str] = set()
-_OWN_LOCK = threading.Lock()
+# Re-entrant: the signal handler (remove_own_temporaries) runs in the main thread, which may hold it.
+_OWN_LOCK = threading.RLock()
 
 
 def _host() -> str:
@@ -67,8 +68,9 @@ def _is_stale(tmp: Path) -> bool:
     if match and match["host"] == _host():
         pid = int(match["pid"])
         if pid == os.getpid():
-            with _OWN_LOCK:
-                return str(tmp) not in _OWN
+            # This process removes its own (on error, on a signal); another of its threads may be
+            # between creating one and registering it.
+            return False
         try:
             os.kill(pid, 0)
         except ProcessLookupError:

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from simulator.model.parameters import COMPANY, ParameterLayout
+from simulator.model.parameters import COMPANY, GLOBAL, ParameterLayout
 from simulator.model.schema import Scenario
 from simulator.warnings import SimulatorWarning
 
@@ -41,6 +41,7 @@ LOG_MAX = math.log(np.finfo(np.float64).max)
 def _exponents(scenario: Scenario, theta: np.ndarray, c: int, years: float) -> dict[str, tuple[float, float]]:
     """Each key's value and its contribution, in natural-log units, to company c's amounts over ``years``."""
     p = COMPANY.view(lambda slot: theta[ParameterLayout.company_offset(c) + slot])
+    market_growth = float(theta[GLOBAL.slot("sector.market_growth")])  # the set's own (a swept key)
     key = f"companies.{scenario.companies[c].name}"
     g = p.growth
     # Volatilities count at four standard deviations of the log: reached by about one path in 30,000.
@@ -55,7 +56,7 @@ def _exponents(scenario: Scenario, theta: np.ndarray, c: int, years: float) -> d
         f"{key}.pricing.compute_cost_drift": (p.pricing.compute_cost_drift, p.pricing.compute_cost_drift * years),
         f"{key}.valuation_model.discount_rate": (p.valuation_model.discount_rate,
                                                  p.valuation_model.discount_rate * years),
-        "sector.market_growth": (scenario.sector.market_growth, scenario.sector.market_growth * years),
+        "sector.market_growth": (market_growth, market_growth * years),
         f"{key}.revenue": (p.revenue, math.log(max(p.revenue, 1.0))),
         f"{key}.valuation": (p.valuation, math.log(max(p.valuation, 1.0))),
     }

@@ -31,6 +31,8 @@ __all__ = ["set_values"]
 _TAG = re.compile(r"\s*\[(?P<tag>[^;\]]+); was (?P<old>[^\]]*)\]")
 #: The note ``set_values(note=...)`` writes at the top of the file (a later note replaces it).
 _NOTE_FIRST_LINE = "# Calibrated by `simulator calibrate`"
+#: The comment of a derived amount written out (see :func:`_derived_amounts`).
+DERIVED_TAG = "the default derived from the company's figures before this edit, written out"
 
 
 def number_text(value: float) -> str:
@@ -234,12 +236,39 @@ def set_values(text: str, values: dict[str, object], *, source: str = "<calibrat
         if not dotted or any(not p for p in dotted.split(".")):
             raise ScenarioError(f"{source}: {dotted!r}: not a dotted key such as companies.zhipu.cash")
         _set_one(doc, dotted, value, source, tag)
+    derived = _derived_amounts(text, values, source)
+    for dotted, value in derived.items():
+        _set_one(doc, dotted, value, source, DERIVED_TAG if tag else None)
+    values = {**values, **derived}
     new_text = tomlkit.dumps(doc)
     if note:
         header = [f"# {line}" if line else "#" for line in note.splitlines()]
         new_text = "\n".join(header) + gap + new_text
     _check(text, new_text, values, source)
     return new_text
+
+
+def _derived_amounts(text: str, values: dict[str, object], source: str) -> dict[str, float]:
+    """The derived amounts (schema.DERIVED_AMOUNTS) of every company a value touches, as numbers to write out.
+
+    An amount the file leaves to its default is derived from the company's own figures
+    when the file is read; a study that moves one of those figures (``--set``,
+    ``calibrate``) keeps the amount it started with, so the written file must say it,
+    or reading it back would derive another value.
+    """
+    touched = {dotted.split(".")[1] for dotted in values if dotted.startswith("companies.") and "." in dotted[10:]}
+    if not touched:
+        return {}
+    out = {}
+    for company in parse_scenario(text, source=source).companies:
+        if company.name not in touched:
+            continue
+        for key in company.derived:
+            table, name = key.split(".")
+            dotted = f"companies.{company.name}.{key}"
+            if dotted not in values:
+                out[dotted] = float(getattr(getattr(company, table), name))
+    return out
 
 
 def _check(text: str, new_text: str, values: dict[str, object], source: str) -> None:
