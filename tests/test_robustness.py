@@ -553,6 +553,38 @@ def test_a_result_edited_in_place_is_recomputed(tmp_path, capsys):
     assert verify_checksum(result) is True
 
 
+
+@pytest.mark.parametrize("slab", [1, 100, 4096])
+def test_the_checksum_read_in_slabs_is_the_whole_files(tmp_path, monkeypatch, slab):
+    # Variables are read in slabs along their first dimension (memory stays bounded): the value is
+    # the one a single read gives (files written earlier verify), and a change in any slab is seen.
+    import xarray as xr
+
+    from simulator.results import io
+
+    ds = xr.Dataset({"big": (("path", "company", "month"), np.arange(60 * 3 * 7, dtype=np.float64).reshape(60, 3, 7)),
+                     "codes": (("path",), np.arange(60, dtype=np.int8)),
+                     "names": (("output",), np.asarray([f"zhipu.champion@{m}" for m in range(40)], dtype=object)),
+                     "none": (("empty", "company"), np.zeros((0, 3))),
+                     "scalar": ((), 1.5)})
+    result = io.save_results(ds, tmp_path / "r.nc")
+    with h5py.File(result, "r") as fh:
+        stored = fh.attrs["content_sha256"]
+    stored = stored.decode() if isinstance(stored, bytes) else str(stored)
+    monkeypatch.setattr(io, "_SLAB_BYTES", slab)
+    assert io.content_checksum(result) == stored
+    assert io.verify_checksum(result) is True
+    for name in ("big", "names"):
+        with h5py.File(result, "r+") as fh:  # the last row changed
+            original = fh[name][...]
+            values = original.copy()
+            values[-1] = b"zhipu.collapse@39" if name == "names" else values[-1] + 1.0
+            fh[name][...] = values
+        assert io.verify_checksum(result) is False, name
+        with h5py.File(result, "r+") as fh:
+            fh[name][...] = original
+        assert io.verify_checksum(result) is True, name
+
 # --------------------------------------------------------------------------- 7. numerical range
 
 OVERFLOW = """

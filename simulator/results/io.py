@@ -25,6 +25,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import itertools
+import math
 import os
 import re
 import socket
@@ -50,6 +52,8 @@ CHECKSUM_ATTR = "content_sha256"
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 #: A temporary file of ours: ``.NAME.HOST.PID.RANDOM.tmp`` (mkstemp's random part has no dots).
 _TMP = re.compile(r"^\.(?P<name>.+)\.(?P<host>[A-Za-z0-9_-]*)\.(?P<pid>\d+)\.[^.]+\.tmp$")
+#: Bytes of one slab of a variable read while computing the checksum (memory stays bounded).
+_SLAB_BYTES = 32 * 2**20
 #: A temporary file that names no process is stale after this many seconds.
 _TMP_MAX_AGE = 86_400.0
 #: Temporary files this process is writing (removed by remove_own_temporaries on a signal).
@@ -205,7 +209,10 @@ def save_results(ds: xr.Dataset, path: str | Path) -> Path:
 def _checksum_of(fh) -> str:
     """SHA-256 of an open h5netcdf file's data: every variable's name, type, shape, dimensions, values and
     attributes (units, long names), as stored.  The file's own attributes (provenance, creation time)
-    are not data; the batch checks the run's identity among them separately."""
+    are not data; the batch checks the run's identity among them separately.
+
+    Values are read in slabs along the first dimension (:func:`_slabs`): the digest is that of the
+    whole variable, without holding a copy of it."""
     digest = hashlib.sha256()
 
     def attrs(items) -> None:
@@ -216,15 +223,42 @@ def _checksum_of(fh) -> str:
 
     for name in sorted(fh.variables):
         var = fh.variables[name]
-        values = np.asarray(var[...])
-        digest.update(f"\0{name}:{values.dtype.str}:{values.shape}:{var.dimensions}\0".encode())
-        if values.dtype.kind in "OSU":
-            digest.update("\0".join(v.decode() if isinstance(v, bytes) else str(v)
-                                    for v in values.ravel()).encode())
+        slabs = _slabs(var)
+        first = next(slabs)
+        digest.update(f"\0{name}:{first.dtype.str}:{tuple(int(n) for n in var.shape)}:{var.dimensions}\0".encode())
+        if first.dtype.kind in "OSU":
+            # The values joined by NUL: each slab's joined, and a NUL between slabs that hold any.
+            written = False
+            for values in itertools.chain((first,), slabs):
+                if values.size:
+                    text = "\0".join(v.decode() if isinstance(v, bytes) else str(v) for v in values.ravel())
+                    digest.update((("\0" if written else "") + text).encode())
+                    written = True
         else:
-            digest.update(np.ascontiguousarray(values).tobytes())
+            for values in itertools.chain((first,), slabs):
+                digest.update(np.ascontiguousarray(values).tobytes())
         attrs({k: v for k, v in var.attrs.items() if not k.startswith("_")})
     return digest.hexdigest()
+
+
+def _slabs(var) -> Iterator[np.ndarray]:
+    """A variable's values in slabs of about :data:`_SLAB_BYTES` along its first dimension (at least one slab)."""
+    shape = tuple(int(n) for n in var.shape)
+    if not shape or shape[0] == 0:
+        yield np.asarray(var[...])
+        return
+    row = max(1, math.prod(shape[1:])) * max(1, np.dtype(var.dtype).itemsize if _numeric(var) else 64)
+    step = max(1, _SLAB_BYTES // row)
+    for start in range(0, shape[0], step):
+        yield np.asarray(var[start:start + step])
+
+
+def _numeric(var) -> bool:
+    """Whether a stored variable has a fixed-size numpy type (strings are variable-length)."""
+    try:
+        return np.dtype(var.dtype).kind in "biufcmM"
+    except TypeError:
+        return False
 
 
 def content_checksum(path: str | Path) -> str:
