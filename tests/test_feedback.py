@@ -14,6 +14,7 @@ import simulator
 from simulator.cli import main
 from simulator.engines import dispatch
 from simulator.engines import kernels as K
+from simulator.warnings import compile_notice
 
 ZB = Path(__file__).resolve().parents[1] / "scenarios" / "zhipu_base.toml"
 
@@ -53,7 +54,7 @@ def test_no_word_when_the_kernels_are_cached_or_quiet(tmp_path, capsys, monkeypa
 def test_the_engine_times_the_simulation_without_the_compilation(cold_kernels):
     before = dispatch.kernel_load_seconds()
     said = []
-    with dispatch.compile_notice(said.append):
+    with compile_notice(said.append):
         ds = simulator.run(ZB, paths=500, seed=1)
     assert said == [f"compiling the kernels (first run only, ~{dispatch.COMPILE_SECONDS} s)"]
     assert dispatch.kernel_load_seconds() - before >= 1.5

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-HEAVY = ("dask", "distributed", "scipy.stats", "scipy.linalg", "xarray", "numba", "matplotlib", "SALib", "tomlkit")
+HEAVY = ("dask", "distributed", "scipy.stats", "scipy.linalg", "xarray", "numba", "matplotlib", "SALib", "tomlkit",
+         "simulator.engines.dispatch")
 
 _CHILD = """
 import json, sys
@@ -37,7 +38,8 @@ def _loaded(argv: list[str]) -> set[str]:
 @pytest.mark.parametrize(("argv", "allowed"), [
     (["validate", "scenarios/zhipu_base.toml"], set()),
     (["docs", "--check"], set()),
-    (["run", "scenarios/zhipu_base.toml", "--paths", "300", "--quiet", "--out", "{tmp}/r.nc"], {"xarray", "numba"}),
+    (["run", "scenarios/zhipu_base.toml", "--paths", "300", "--quiet", "--out", "{tmp}/r.nc"],
+     {"xarray", "numba", "simulator.engines.dispatch"}),
 ], ids=lambda v: v[0] if isinstance(v, list) else "")
 def test_a_command_imports_only_what_it_uses(argv, allowed, tmp_path):
     loaded = _loaded([a.replace("{tmp}", str(tmp_path)) for a in argv])

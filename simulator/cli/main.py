@@ -156,7 +156,7 @@ def _main(argv: Sequence[str] | None) -> int:
             _lighten_start(args)
         if getattr(args, "quiet", False) or getattr(args, "engine", "numba") != "numba":
             return handlers[args.command](args)
-        from simulator.engines.dispatch import compile_notice
+        from simulator.warnings import compile_notice
 
         # A first run compiles the kernels for a while: say so, rather than seem to hang.
         with compile_notice(lambda message: print(f"simulator: {message}", file=sys.stderr, flush=True)):
@@ -207,16 +207,19 @@ def _clamp_threads(args) -> None:
     cores only cost memory (a histogram and a workspace each), worker processes
     beyond them memory and start-up time, so the run goes on rather than stops.
     """
+    cluster = getattr(args, "cluster", None)
+    local = bool(cluster) and cluster.startswith("local:") and cluster[6:].isdigit()
+    threads = getattr(args, "threads", None)
+    if not threads and not local:
+        return  # nothing to clamp: no need to import the engines (numpy, the schema) for it
     from simulator.engines.dispatch import max_threads
 
-    cluster = getattr(args, "cluster", None)
-    if cluster and cluster.startswith("local:") and cluster[6:].isdigit() and int(cluster[6:]) > max_threads():
+    if local and int(cluster[6:]) > max_threads():
         cores = max_threads()
         print(f"simulator: note: --cluster {cluster}: this process may use {cores} core"
               f"{'s' if cores > 1 else ''}; starting {cores} worker processes (results do not depend on them)",
               file=sys.stderr)
         args.cluster = f"local:{cores}"
-    threads = getattr(args, "threads", None)
     if not threads:
         return
     cores = max_threads()

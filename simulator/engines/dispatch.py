@@ -11,12 +11,10 @@ May import: :mod:`simulator.model` and the other modules of :mod:`simulator.engi
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import math
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -27,13 +25,13 @@ from simulator.engines.streams import N_STREAMS, block_states
 from simulator.engines.tally import Tally, empty_minmax, empty_tally, merge_tallies
 from simulator.model import quantities as Q
 from simulator.model.parameters import BRANCH, EVENT, EVENT_TABLE, GLOBAL, ParameterLayout
+from simulator.warnings import COMPILE_NOTICE
 
 __all__ = [
     "COMPILE_SECONDS",
     "DRAWS",
     "ENGINES",
     "competing_sets",
-    "compile_notice",
     "engine_threads",
     "import_kernels",
     "kernel_load_seconds",
@@ -47,7 +45,6 @@ ENGINES = ("numba", "numpy")
 #: About how long compiling the kernels takes (measured: ``benchmarks/startup.py --cold``, 2 cores); the notice
 #: says so, so that a first run does not look hung.
 COMPILE_SECONDS = 30
-_NOTICE: contextvars.ContextVar[Callable[[str], None] | None] = contextvars.ContextVar("compile_notice", default=None)
 _LOAD_SECONDS = [0.0]
 #: Where the numpy engine's random numbers come from (see :func:`simulate`).
 DRAWS = ("block", "lanes")
@@ -206,16 +203,6 @@ def competing_sets(theta_sets: np.ndarray) -> np.ndarray:
     return np.asarray(theta_sets)[:, GLOBAL.slot("sector.competition.enabled")] > 0.5
 
 
-@contextlib.contextmanager
-def compile_notice(say: Callable[[str], None] | None) -> Iterator[None]:
-    """While inside, ``say(message)`` is called before the kernels are compiled (not when read from the cache)."""
-    token = _NOTICE.set(say)
-    try:
-        yield
-    finally:
-        _NOTICE.reset(token)
-
-
 def kernel_load_seconds() -> float:
     """Seconds this process has spent compiling the kernels or reading them from the cache (not simulating)."""
     return _LOAD_SECONDS[0]
@@ -224,7 +211,7 @@ def kernel_load_seconds() -> float:
 def _load_kernels(K, run_args) -> None:
     """Compile (or read from the cache) the kernels before the first call, timed apart from the simulation."""
     start = time.perf_counter()
-    say = _NOTICE.get()
+    say = COMPILE_NOTICE.get()
     if say is not None and not K.is_cached():
         say(f"compiling the kernels (first run only, ~{COMPILE_SECONDS} s)")
     K.load_for(*run_args)
