@@ -24,7 +24,7 @@ _CHILD = r"""
 import json, resource, sys
 import psutil
 import simulator
-from simulator.runner.memory import format_bytes, sets_needs, total_bytes
+from simulator.runner.memory import format_bytes, sets_sizing, total_bytes
 from simulator.runner.prepared import prepare_run
 from simulator.studies.sweep import sweep
 
@@ -38,8 +38,8 @@ if kind == "run":
 else:
     points, paths = options["points"], options["paths"]
     p = prepare_run(scenario, paths=paths, fans=False)
-    estimate = total_bytes(sets_needs(p.layout, p.plan, points, option="--param", paths=paths,
-                                      block_size=p.block_size)[0])
+    estimate = total_bytes(sets_sizing(p.layout, p.plan, points, option="--param", paths=paths,
+                                       block_size=p.block_size).needs)
     sweep(scenario, [f"companies.zhipu.growth.long_run=0:1:{points}"], paths=paths).to_netcdf(sys.argv[4])
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - warm
 print(json.dumps({"estimate": estimate, "peak": peak}))

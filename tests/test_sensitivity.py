@@ -23,8 +23,9 @@ from simulator.engines.streams import normalise_seed
 from simulator.model.parameters import build_layout
 from simulator.model.scenario_file import parse_scenario, with_overrides
 from simulator.results.dataset import build_dataset, build_sets_dataset
+from simulator.runner.memory import bytes_per_set
 from simulator.studies.sensitivity import sensitivity
-from simulator.studies.sweep import _bytes_per_set, evaluate_sets, grid_thetas, parse_sweep_param, sweep
+from simulator.studies.sweep import evaluate_sets, grid_thetas, parse_sweep_param, sweep
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
 
@@ -274,8 +275,8 @@ def test_sets_sharing_draws_in_groups_equal_sets_run_one_by_one(zhipu, case, mon
     assert single.kernel_calls == thetas.shape[0]
     # Batches of 17 sets (still in groups), their histograms in one buffer reused from batch to batch.
     plan = plan_run(sc.scenario.horizon_months, sc.scenario.horizon_list, fans=False)
-    per_set = _bytes_per_set(len(layout.company_names), plan, quantiles=True, outcome_paths=0,
-                             threads=K.max_threads(), n_blocks=1, competition=sc.sector.competition.enabled)
+    per_set = bytes_per_set(len(layout.company_names), plan, quantiles=True, outcome_paths=0,
+                            threads=K.max_threads(), n_blocks=1, competition=sc.sector.competition.enabled)
     batched = evaluate_sets(sc, thetas, paths=700, seed=3, max_memory=17.5 * per_set, layout=layout, threads=2)
     assert batched.ds.attrs["sets_per_kernel_batch"] == 17
     for name, var in grouped.ds.data_vars.items():
@@ -285,7 +286,7 @@ def test_sets_sharing_draws_in_groups_equal_sets_run_one_by_one(zhipu, case, mon
     # of each batch only, and the later calls add to its counts.
     whole = evaluate_sets(sc, thetas, paths=700, seed=3, block_size=256, layout=layout, threads=2, max_memory=4e9)
     assert whole.kernel_calls == 1
-    monkeypatch.setattr("simulator.studies.sweep.MAX_TASKS_PER_CALL", 17)
+    monkeypatch.setattr("simulator.runner.memory.MAX_TASKS_PER_CALL", 17)
     by_block = evaluate_sets(sc, thetas, paths=700, seed=3, block_size=256, max_memory=17.5 * per_set,
                              layout=layout, threads=2)
     assert by_block.kernel_calls == 3 * -(-thetas.shape[0] // 17)
@@ -309,6 +310,39 @@ def _sets_at_once_equal_one_at_a_time(sc, param: str, paths: int, seed: int):
                                        err_msg=name)
     return many
 
+
+
+def test_a_study_prepares_its_run_once_and_runs_the_batches_it_checked(monkeypatch):
+    # The memory check of a study sizes its batches (with the competition's histograms when the sets
+    # compete) and those batches run; the run is prepared and checked once per study.
+    from simulator.runner import prepared as prepared_module
+    from simulator.studies import sweep as sweep_module
+
+    calls = []
+    real = prepared_module.prepare_run
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sweep_module, "prepare_run", counted)
+    sc = simulator.load_scenario(ROOT / "scenarios" / "sector_portfolio.toml")
+    assert sc.sector.competition.enabled
+    layout = build_layout(sc)
+    plan = plan_run(sc.scenario.horizon_months, sc.scenario.horizon_list, fans=False)
+    costs = {on: bytes_per_set(len(layout.company_names), plan, quantiles=True, outcome_paths=0,
+                               threads=K.max_threads(), n_blocks=1, competition=on) for on in (False, True)}
+    assert costs[True] > costs[False]
+    budget = 5.5 * costs[True]  # 5 competing sets a batch; 5 sets without the competition's would be too few
+    assert budget // costs[False] > 5
+    assert sweep_module.prepare_sets(sc, 12, paths=300, max_memory=budget).sizing.batch == 5  # the one checked
+    calls.clear()
+    ds = sweep(sc, ["companies.zhipu.chips.imports_per_month=0:570:12"], paths=300, seed=3, max_memory=budget)
+    assert ds.attrs["sets_per_kernel_batch"] == 5 and ds.attrs["kernel_calls"] == 3
+    assert len(calls) == 1
+    calls.clear()
+    sensitivity(sc, method="oat", params=["companies.zhipu.chips.imports_per_month=0:570"], paths=300, seed=3)
+    assert len(calls) == 1
 
 def test_vectorised_builder_matches_build_dataset(zhipu):
     _sets_at_once_equal_one_at_a_time(zhipu, "companies.zhipu.chips.imports_per_month=0,150,600", 3000, 5)

@@ -4,7 +4,7 @@ Every size a user gives (paths, kept paths, threads, block size, grid points,
 samples, the scenarios of a batch) costs memory somewhere: per-block moments
 grow with the paths, histograms with the threads, lane workspaces with the
 block size, kept paths with their number, a study's results and per-path
-outcomes with its parameter sets.  :func:`run_needs` and :func:`sets_needs`
+outcomes with its parameter sets.  :func:`run_needs` and :func:`sets_sizing`
 add these up from the same sizes the engines allocate
 (:func:`simulator.engines.dispatch.memory_parts`) and the results Datasets
 hold (:data:`simulator.results.outputs.OUTPUTS`); :func:`check` compares the
@@ -39,13 +39,20 @@ from simulator.model import quantities as Q
 from simulator.model.parameters import ParameterLayout
 from simulator.results.outputs import OUTPUTS, QUANTILES
 
-__all__ = ["USABLE_SHARE", "Need", "available_bytes", "bytes_per_set", "check", "format_bytes", "memory_budget",
-           "need_of", "result_bytes_per_set", "run_needs", "sets_needs", "total_bytes"]
+__all__ = ["MAX_TASKS_PER_CALL", "RESIDENT_PARTS", "USABLE_SHARE", "Need", "SetsSizing", "available_bytes",
+           "bytes_per_set", "check", "format_bytes", "memory_budget", "need_of", "result_bytes_per_set", "run_needs",
+           "sets_sizing", "total_bytes"]
 
 #: Share of the available memory a run may plan to use (the rest: the interpreter, numba, the OS's caches).
 USABLE_SHARE = 0.9
 #: Rough bytes of one task's four generators (Python objects and SFC64 states) in a many-set call.
 TASK_BYTES = 8_192
+#: Upper bound on tasks (one block of paths under one set) per kernel call of a study: the
+#: generators of every task of a call exist at once.
+MAX_TASKS_PER_CALL = 32_768
+#: The parts of a run's needs that stay in memory until its results are written (a batch holds
+#: them for each scenario it has started): per path records, not the engine's working arrays.
+RESIDENT_PARTS = ("kept paths", "outcome codes", "recorded input draws")
 
 
 @dataclass(frozen=True)
@@ -155,7 +162,7 @@ def run_needs(layout: ParameterLayout, plan: RunPlan, *, paths: int, paths_optio
     # The Dataset's kept paths hold the recorded months only, float32; recorded draws are float64.
     needs.append(Need("kept paths", keep * layout.n_companies * Q.N_VARS * plan.recorded_months.size * 4.0,
                       ("--keep-paths",)))
-    needs.append(Need("outcome codes", 3 * recorded * uncertain_slots * 8.0))
+    needs.append(Need("recorded input draws", 3 * recorded * uncertain_slots * 8.0))
     sizes = {paths_option: int(paths), "--threads": max(1, engine_threads(threads) if engine == "numba" else 1),
              "--block-size": int(block_size), "--keep-paths": keep}
     return needs, sizes
@@ -202,27 +209,58 @@ def bytes_per_set(n_comp: int, plan: RunPlan, *, quantiles: bool, outcome_paths:
     return hist + small + moments + outcome_paths * n_comp * n_hor + tasks + 4096.0
 
 
-def sets_needs(layout: ParameterLayout, plan: RunPlan, n_sets: int, *, option: str, value: int | None = None,
-               paths: int, engine: str = "numba", block_size: int, threads: int | None = None,
-               quantiles: bool = True, outcome_paths: int = 0, per_set_extra: float = 0.0,
-               uncertain_slots: int = 0, max_memory: float | None = None) -> tuple[list[Need], dict[str, int]]:
-    """What a study of ``n_sets`` parameter sets needs (:func:`simulator.studies.sweep.evaluate_sets`).
+@dataclass(frozen=True)
+class SetsSizing:
+    """What a study of many parameter sets needs, and how its sets go into kernel calls (:func:`sets_sizing`).
+
+    Attributes
+    ----------
+    needs : list of Need
+        The parts of the estimate (for :func:`check`).
+    sizes : dict
+        The values of the options the needs depend on.
+    batch : int
+        Parameter sets per batch of kernel calls (their accumulators fit :func:`memory_budget`).
+    chunk_blocks : int
+        Blocks of paths per kernel call (at most :data:`MAX_TASKS_PER_CALL` tasks a call).
+    """
+
+    needs: list[Need]
+    sizes: dict[str, int]
+    batch: int
+    chunk_blocks: int
+
+    def check(self, *, what: str, extra: Iterable[Need] = ()) -> None:
+        """:func:`check` these needs, and any ``extra`` of the study's own (same sizes)."""
+        check([*self.needs, *extra], self.sizes, what=what)
+
+
+def sets_sizing(layout: ParameterLayout, plan: RunPlan, n_sets: int, *, option: str, value: int | None = None,
+                paths: int, engine: str = "numba", block_size: int, threads: int | None = None,
+                quantiles: bool = True, outcome_paths: int = 0, per_set_extra: float = 0.0,
+                uncertain_slots: int = 0, max_memory: float | None = None,
+                competition: bool = False) -> SetsSizing:
+    """What a study of ``n_sets`` parameter sets needs, and the batches that run them
+    (:func:`simulator.studies.sweep.run_sets` runs exactly these batches).
 
     The sets' parameters, their results and recorded outcomes grow with the sets
     (named ``option``, e.g. ``--param`` grid points or ``--samples``, whose value
     is ``value``: the sets are proportional to it); the kernel calls run the sets
-    in batches sized to :func:`memory_budget`.  ``per_set_extra`` adds bytes per set
-    (a sensitivity study's per-path values).  Returns the needs and the sizes.
+    in batches sized to :func:`memory_budget` (``competition``: the sets compete,
+    which adds histograms per set).  ``per_set_extra`` adds bytes per set (a
+    sensitivity study's per-path values).
     """
     value = int(n_sets if value is None else value)
-    n_comp, n_hor = layout.n_companies, plan.horizons.size
+    n_comp = layout.n_companies
+    n_hor = plan.horizons.size
     n_blocks = -(-int(paths) // int(block_size))
     outcome_paths = min(int(outcome_paths), int(paths))
     threads_max = max_threads() if engine == "numba" else 1
     per_set = bytes_per_set(n_comp, plan, quantiles=quantiles, outcome_paths=outcome_paths, threads=threads_max,
-                            n_blocks=n_blocks)
+                            n_blocks=n_blocks, competition=competition)
     batch = int(max(1, min(n_sets, memory_budget(max_memory) // per_set)))
-    chunk_blocks = int(max(1, min(n_blocks, 32_768 // batch)))
+    # All blocks of a batch in one kernel call unless that makes too many tasks.
+    chunk_blocks = int(max(1, min(n_blocks, MAX_TASKS_PER_CALL // batch)))
     options = {"paths": "--paths", "threads": "--threads", "block_size": "--block-size", "keep_paths": "--keep-paths"}
     # The batch's kernel calls: its per-block moments grow with the paths, not with the study's sets.
     needs = [Need(what, nbytes, tuple(options[d] for d in drivers))
@@ -237,7 +275,7 @@ def sets_needs(layout: ParameterLayout, plan: RunPlan, n_sets: int, *, option: s
     needs.append(Need("parameter sets and their results", each * n_sets, (option,)))
     sizes = {option: value, "--paths": int(paths),
              "--threads": max(1, engine_threads(threads) if engine == "numba" else 1), "--block-size": int(block_size)}
-    return needs, sizes
+    return SetsSizing(needs=needs, sizes=sizes, batch=batch, chunk_blocks=chunk_blocks)
 
 
 def need_of(what: str, nbytes: float, *drivers: str) -> Need:

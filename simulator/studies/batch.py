@@ -56,7 +56,7 @@ from simulator.model.scenario_file import load_scenario
 from simulator.results.dataset import scenario_hash
 from simulator.results.io import atomic_file, remove_stale_temporaries, save_results, verify_checksum
 from simulator.runner.distributed import Job, prepare_job, run_jobs
-from simulator.runner.memory import Need, check
+from simulator.runner.memory import RESIDENT_PARTS, Need, check
 
 __all__ = ["BatchReport", "load_checkpoint", "run_batch", "save_checkpoint",
            "summary_dataset", "summary_rows"]
@@ -430,7 +430,7 @@ def _plan_jobs(scenarios, out, report, log, say, fail, bar_sc, *, paths, seed, o
         except UserError as exc:
             fail(label, f"{path}: {exc}", True)
             continue
-        resident += sum(n.bytes for n in job.memory_needs()[0] if n.what in ("kept paths", "outcome codes"))
+        resident += sum(n.bytes for n in needs if n.what in RESIDENT_PARTS)
         def damaged(reason: str, name=name, partial=partial) -> None:
             say(f"simulator: warning: {partial / 'tally.npz'}: damaged checkpoint ({reason}); discarded, "
                 f"{name} is recomputed from the start", error=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -24,6 +25,9 @@ from simulator.model import quantities as Q
 from simulator.model.schema import Scenario
 from simulator.results.targets import PathEvent, parse_event
 from simulator.studies.given_data import no_uncertain_inputs, open_draws, run_provenance, scenario_from_attrs
+
+if TYPE_CHECKING:
+    from simulator.runner.prepared import PreparedRun
 
 __all__ = ["DiscoveryData", "check_memory", "discovery_data"]
 
@@ -48,18 +52,15 @@ class DiscoveryData:
     event: PathEvent
 
 
-def check_memory(paths: int, inputs: int, *, option: str = "--paths") -> None:
-    """Refuse, in one line, a discovery whose arrays would not fit in the memory available."""
-    need = float(paths) * (inputs * BYTES_PER_PATH_INPUT + BYTES_PER_PATH)
-    try:
-        import psutil
+def check_memory(paths: int, inputs: int, *, option: str = "--paths", run: PreparedRun | None = None) -> None:
+    """Refuse, in one line, a discovery whose arrays (beside those of ``run``, when it runs now) would not fit
+    in the memory available (:func:`simulator.runner.memory.check`)."""
+    from simulator.runner.memory import check, need_of
 
-        available = float(psutil.virtual_memory().available)
-    except Exception:  # psutil missing or restricted: assume a small machine
-        available = 4e9
-    if need > 0.8 * available:
-        raise UserError(f"{option} {paths:,}: discovery over {inputs} inputs needs about {need / 1e9:.1f} GB, more "
-                        f"than the {0.8 * available / 1e9:.1f} GB available (80% of free memory); use fewer paths")
+    needs, sizes = run.memory_needs(paths_option=option) if run is not None else ([], {})
+    own = need_of("discovery's draws and samples", float(paths) * (inputs * BYTES_PER_PATH_INPUT + BYTES_PER_PATH),
+                  option)
+    check([*needs, own], {**sizes, option: int(paths)}, what=f"discovery over {inputs} inputs")
 
 
 def discovery_data(source: Path, event: str, *, paths: int | None = None, seed=None, overrides=(),
@@ -116,7 +117,7 @@ def _from_scenario(path: Path, text: str, *, paths, seed, overrides, threads, en
         raise UserError(no_uncertain_inputs(prepared.scenario))
     event = parse_event(text, prepared.scenario)
     n = prepared.paths
-    check_memory(n, len(unc))
+    check_memory(n, len(unc), run=prepared)
     with progress_bar(prepared, progress) as update:
         if event.target is not None:
             tally = prepared.simulate(update, outcome_paths=n)

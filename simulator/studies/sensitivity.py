@@ -50,7 +50,7 @@ from simulator.studies.sensitivity_outputs import (
     sorted_by,
     uncertain_ranges,
 )
-from simulator.studies.sweep import evaluate_sets
+from simulator.studies.sweep import PreparedSets, prepare_sets, run_sets
 
 __all__ = ["DEFAULT_PATHS", "METHODS", "attribute_table", "sensitivity", "sensitivity_table"]
 
@@ -98,14 +98,10 @@ class _Evaluation:
     attrs: dict
 
 
-def _evaluate(scenario: Scenario, layout: ParameterLayout, thetas: np.ndarray, outputs: Sequence[Output],
-              params: Sequence[ParamRange], *, paths: int, seed, threads, engine, progress) -> _Evaluation:
-    quantiles = any(o.quantile is not None for o in outputs)
-    need_paths = any(o.per_path for o in outputs)
-    res = evaluate_sets(scenario, thetas, paths=paths, seed=seed, quantiles=quantiles,
-                        outcome_paths=min(paths, NOISE_PATHS) if need_paths else 0,
-                        hold_fixed=[p.path for p in params], threads=threads, engine=engine,
-                        progress=progress, layout=layout)
+def _evaluate(sets: PreparedSets, thetas: np.ndarray, outputs: Sequence[Output], params: Sequence[ParamRange], *,
+              progress) -> _Evaluation:
+    paths = sets.run.paths
+    res = run_sets(sets, thetas, hold_fixed=[p.path for p in params], progress=progress)
     horizons = res.ds["horizon"].values
     y = np.stack([np.asarray(o.values(res.ds), dtype=np.float64) for o in outputs])
     ci = np.stack([np.asarray(o.interval(res.ds), dtype=np.float64) for o in outputs])
@@ -134,7 +130,7 @@ def _base_dataset(outputs: Sequence[Output], params: Sequence[ParamRange], curre
     return ds
 
 
-def _oat(scenario, layout, params, outputs, *, paths, seed, threads, engine, progress) -> xr.Dataset:
+def _oat(scenario, layout, params, outputs, *, sets, progress) -> xr.Dataset:
     k = len(params)
     unit = np.full((1 + 2 * k, k), np.nan)
     base_unit = []
@@ -150,8 +146,7 @@ def _oat(scenario, layout, params, outputs, *, paths, seed, threads, engine, pro
     for p in params:  # the base set keeps the scenario's exact values
         for slot in layout.slots(p.path):
             thetas[0, slot] = layout.theta[slot]
-    ev = _evaluate(scenario, layout, thetas, outputs, params, paths=paths, seed=seed, threads=threads,
-                   engine=engine, progress=progress)
+    ev = _evaluate(sets, thetas, outputs, params, progress=progress)
     lo_idx = 1 + 2 * np.arange(k)
     hi_idx = lo_idx + 1
     ds = _base_dataset(outputs, params, scenario.currency)
@@ -196,7 +191,7 @@ def _problem(params: Sequence[ParamRange]) -> dict:
     return {"num_vars": len(params), "names": [p.path for p in params], "bounds": [[0.0, 1.0]] * len(params)}
 
 
-def _morris(scenario, layout, params, outputs, *, paths, seed, samples, threads, engine, progress):
+def _morris(scenario, layout, params, outputs, *, sets, seed, samples, progress):
     from SALib.analyze import morris as morris_analyze
     from SALib.sample import morris as morris_sample
 
@@ -205,8 +200,7 @@ def _morris(scenario, layout, params, outputs, *, paths, seed, samples, threads,
     problem = _problem(params)
     unit = morris_sample.sample(problem, samples, num_levels=levels, seed=_salib_seed(seed))
     thetas = _thetas(layout, params, unit)
-    ev = _evaluate(scenario, layout, thetas, outputs, params, paths=paths, seed=seed, threads=threads,
-                   engine=engine, progress=progress)
+    ev = _evaluate(sets, thetas, outputs, params, progress=progress)
     delta = levels / (2.0 * (levels - 1))
     fields = {f: np.full((len(outputs), k), np.nan) for f in ("mu", "mu_star", "sigma", "mu_star_conf")}
     noise = np.full((len(outputs), k), np.nan)
@@ -245,7 +239,7 @@ def _morris(scenario, layout, params, outputs, *, paths, seed, samples, threads,
     return _finish(ds, ev, "morris", notes, sets=thetas.shape[0], samples=samples, num_levels=levels)
 
 
-def _sobol(scenario, layout, params, outputs, *, paths, seed, samples, threads, engine, progress):
+def _sobol(scenario, layout, params, outputs, *, sets, seed, samples, progress):
     from SALib.analyze import sobol as sobol_analyze
     from SALib.sample import sobol as sobol_sample
 
@@ -253,8 +247,7 @@ def _sobol(scenario, layout, params, outputs, *, paths, seed, samples, threads, 
     problem = _problem(params)
     unit = sobol_sample.sample(problem, samples, calc_second_order=False, seed=_salib_seed(seed))
     thetas = _thetas(layout, params, unit)
-    ev = _evaluate(scenario, layout, thetas, outputs, params, paths=paths, seed=seed, threads=threads,
-                   engine=engine, progress=progress)
+    ev = _evaluate(sets, thetas, outputs, params, progress=progress)
     step = k + 2  # rows per base sample: A, AB_1 .. AB_k, B
     fields = {f: np.full((len(outputs), k), np.nan) for f in ("S1", "S1_conf", "ST", "ST_conf")}
     noise = np.full((len(outputs), k), np.nan)
@@ -469,7 +462,8 @@ def sensitivity(
         raise UserError("--samples: only for morris and sobol")
     n_sets = {"oat": 1 + 2 * len(ranges), "morris": (samples or 0) * (len(ranges) + 1),
               "sobol": (samples or 0) * (len(ranges) + 2)}[method]
-    _check_memory(scenario, method, n_sets, samples, outs, paths=n_paths, seed=seed, threads=threads, engine=engine)
+    sets = _prepare(scenario, layout, method, n_sets, samples, outs, paths=n_paths, seed=seed, threads=threads,
+                    engine=engine)
     bar = None
     callback = None
     if progress:
@@ -478,14 +472,13 @@ def sensitivity(
         bar = tqdm(total=n_sets * n_paths, unit="path", unit_scale=True, delay=1.0,
                    desc=f"{scenario.name} {method}", leave=False)
         callback = bar.update
-    common = {"paths": n_paths, "seed": seed, "threads": threads, "engine": engine, "progress": callback}
     try:
         if method == "oat":
-            ds = _oat(scenario, layout, ranges, outs, **common)
+            ds = _oat(scenario, layout, ranges, outs, sets=sets, progress=callback)
         elif method == "morris":
-            ds = _morris(scenario, layout, ranges, outs, samples=samples, **common)
+            ds = _morris(scenario, layout, ranges, outs, sets=sets, seed=seed, samples=samples, progress=callback)
         else:
-            ds = _sobol(scenario, layout, ranges, outs, samples=samples, **common)
+            ds = _sobol(scenario, layout, ranges, outs, sets=sets, seed=seed, samples=samples, progress=callback)
     finally:
         if bar is not None:
             bar.close()
@@ -520,25 +513,24 @@ def _drop_constant_outputs(ds: xr.Dataset, paths: int) -> xr.Dataset:
     return kept
 
 
-def _check_memory(scenario: Scenario, method: str, n_sets: int, samples: int | None, outputs: Sequence[Output], *,
-                  paths: int, seed, threads, engine) -> None:
-    """Refuse, in one line, a study whose sets, per-path values or bootstrap do not fit in memory."""
-    from simulator.runner.memory import check, need_of, sets_needs
-    from simulator.runner.prepared import prepare_run
+def _prepare(scenario: Scenario, layout: ParameterLayout, method: str, n_sets: int, samples: int | None,
+             outputs: Sequence[Output], *, paths: int, seed, threads, engine) -> PreparedSets:
+    """The study's run and batches, refused in one line when its sets, per-path values or bootstrap do not
+    fit in memory."""
+    from simulator.runner.memory import need_of
 
-    prepared = prepare_run(scenario, paths=paths, seed=seed, engine=engine, threads=threads, fans=False)
     outcome_paths = min(paths, NOISE_PATHS) if any(o.per_path for o in outputs) else 0
     option, value = ("--samples", int(samples)) if method in ("morris", "sobol") else ("--param", n_sets)
-    needs, sizes = sets_needs(prepared.layout, prepared.plan, n_sets, option=option, value=value, paths=paths,
-                       engine=engine, block_size=prepared.block_size, threads=threads,
-                       quantiles=any(o.quantile is not None for o in outputs), outcome_paths=outcome_paths,
-                       per_set_extra=len(outputs) * outcome_paths * 9.0, uncertain_slots=prepared.uncertain_slots)
+    extra = []
     if method in ("morris", "sobol"):
         # SALib's bootstrap of one output: 1000 resamples of the samples (Sobol: index and three
         # resampled arrays; Morris: index and the resampled elementary effects).
         per_sample = 1000 * 8.0 * (5 if method == "sobol" else 2)
-        needs.append(need_of("SALib's bootstrap", per_sample * value, option))
-    check(needs, sizes, what=f"{method} with {n_sets:,} evaluations x {paths:,} paths")
+        extra.append(need_of("SALib's bootstrap", per_sample * value, option))
+    return prepare_sets(scenario, n_sets, paths=paths, seed=seed, threads=threads, engine=engine,
+                        quantiles=any(o.quantile is not None for o in outputs), outcome_paths=outcome_paths,
+                        layout=layout, option=option, value=value, per_set_extra=len(outputs) * outcome_paths * 9.0,
+                        extra=extra, what=f"{method} with {n_sets:,} evaluations x {paths:,} paths")
 
 
 # --------------------------------------------------------------------------- tables

@@ -29,7 +29,6 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from simulator.engines.dispatch import max_threads
 from simulator.engines.plan import DEFAULT_BLOCK_SIZE
 from simulator.engines.streams import RANDOM_STREAMS
 from simulator.errors import ScenarioError, UserError
@@ -39,17 +38,14 @@ from simulator.model.scenario_file import load_scenario, with_overrides
 from simulator.model.schema import Effects, Scenario, range_bounds
 from simulator.results.dataset import build_sets_dataset, competing
 from simulator.results.overflow import range_problem, warn_out_of_range
-from simulator.runner.memory import bytes_per_set, check, memory_budget, sets_needs
-from simulator.runner.prepared import prepare_run
+from simulator.runner.memory import Need, SetsSizing, sets_sizing
+from simulator.runner.prepared import PreparedRun, prepare_run
 
-__all__ = ["SetsResult", "SweepSpec", "check_value", "evaluate_sets", "parse_number", "parse_sweep_param",
-           "parse_sweep_spec", "split_param", "sweep", "sweep_table"]
+__all__ = ["PreparedSets", "SetsResult", "SweepSpec", "check_value", "evaluate_sets", "parse_number",
+           "parse_sweep_param", "parse_sweep_spec", "prepare_sets", "run_sets", "split_param", "sweep", "sweep_table"]
 
 #: Points of a ``PATH=LO:HI`` sweep when no count is given.
 DEFAULT_POINTS = 11
-#: Upper bound on tasks (one block of paths under one set) per kernel call: the
-#: generators of every task of a call exist at once.
-MAX_TASKS_PER_CALL = 32_768
 
 
 @dataclass(frozen=True)
@@ -74,9 +70,94 @@ class SetsResult:
     kernel_calls: int
 
 
-# The batch sizing lives with the other memory estimates (one place); these names stay for callers.
-_memory_budget = memory_budget
-_bytes_per_set = bytes_per_set
+@dataclass(frozen=True)
+class PreparedSets:
+    """A study's run, prepared once, and the batches of its parameter sets, checked against memory once.
+
+    Attributes
+    ----------
+    run : PreparedRun
+        The scenario's run (only the horizons recorded).
+    n_sets : int
+        Parameter sets the study evaluates.
+    quantiles : bool
+        Histograms at the horizons for the quantile outputs.
+    outcome_paths : int
+        Paths of every set whose outcome codes are kept.
+    sizing : SetsSizing
+        The batches the memory check counted (the ones that run).
+    """
+
+    run: PreparedRun
+    n_sets: int
+    quantiles: bool
+    outcome_paths: int
+    sizing: SetsSizing
+
+
+def prepare_sets(
+    scenario: Scenario,
+    n_sets: int,
+    *,
+    paths: int,
+    seed=None,
+    quantiles: bool = True,
+    outcome_paths: int = 0,
+    threads: int | None = None,
+    engine: str = "numba",
+    block_size: int = DEFAULT_BLOCK_SIZE,
+    max_memory: float | None = None,
+    competition: bool | None = None,
+    layout: ParameterLayout | None = None,
+    option: str = "parameter sets",
+    value: int | None = None,
+    per_set_extra: float = 0.0,
+    extra: Sequence[Need] = (),
+    what: str | None = None,
+) -> PreparedSets:
+    """Prepare the run of a study of ``n_sets`` parameter sets, size its batches and check its memory, once.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The scenario (its uncertain inputs are drawn per path).
+    n_sets : int
+        Parameter sets to evaluate (before they are built: a study checks its size first).
+    paths, seed, quantiles, outcome_paths, threads, engine, block_size, max_memory
+        As in :func:`evaluate_sets`.
+    competition : bool, optional
+        Whether the sets compete (default: whether the scenario does; a study cannot switch it).
+    layout : ParameterLayout, optional
+        The scenario's layout, when the caller has it.
+    option, value
+        The study's option that sets the number of sets, and its value (default ``n_sets``),
+        named in a memory error.
+    per_set_extra : float
+        The study's own bytes per set (per-path values).
+    extra : sequence of Need
+        The study's other needs (SALib's bootstrap).
+    what : str, optional
+        What the study is called in a memory error.
+
+    Raises
+    ------
+    UserError
+        One line when the study does not fit in memory (see :func:`simulator.runner.memory.check`).
+    """
+    # Only the horizons are recorded: histograms (when asked) hold one row per horizon.
+    prepared = prepare_run(scenario, paths=paths, seed=seed, engine=engine, block_size=block_size,
+                           threads=threads, fans=False)
+    if layout is not None:
+        prepared = dataclasses.replace(prepared, layout=layout)
+    outcome_paths = min(int(outcome_paths), prepared.paths)
+    sizing = sets_sizing(prepared.layout, prepared.plan, n_sets, option=option, value=value, paths=prepared.paths,
+                         engine=engine, block_size=prepared.block_size, threads=threads, quantiles=quantiles,
+                         outcome_paths=outcome_paths, per_set_extra=per_set_extra,
+                         uncertain_slots=prepared.uncertain_slots, max_memory=max_memory,
+                         competition=competing(prepared.layout.theta) if competition is None else competition)
+    sizing.check(what=what or f"{n_sets:,} parameter sets x {prepared.paths:,} paths", extra=extra)
+    return PreparedSets(run=prepared, n_sets=int(n_sets), quantiles=quantiles, outcome_paths=outcome_paths,
+                        sizing=sizing)
 
 
 def evaluate_sets(
@@ -97,6 +178,9 @@ def evaluate_sets(
     sets_option: str = "parameter sets",
 ) -> SetsResult:
     """Simulate every parameter set with common random numbers and summarise them together.
+
+    :func:`prepare_sets` then :func:`run_sets` (a study that checks its size before
+    building its sets calls the two itself).
 
     Parameters
     ----------
@@ -134,31 +218,37 @@ def evaluate_sets(
     -------
     SetsResult
     """
+    theta_sets = np.asarray(theta_sets, dtype=np.float64)
+    shaped = theta_sets.ndim == 2 and theta_sets.size > 0
+    prepared = prepare_sets(scenario, theta_sets.shape[0] if shaped else 0, paths=paths, seed=seed,
+                            quantiles=quantiles, outcome_paths=outcome_paths, threads=threads, engine=engine,
+                            block_size=block_size, max_memory=max_memory,
+                            competition=competing(theta_sets) if shaped else None, layout=layout,
+                            option=sets_option)
+    return run_sets(prepared, theta_sets, hold_fixed=hold_fixed, progress=progress)
+
+
+def run_sets(prepared_sets: PreparedSets, theta_sets: np.ndarray, *, hold_fixed: Sequence[str] = (),
+             progress: Callable[[int], None] | None = None) -> SetsResult:
+    """Simulate the parameter sets of a study prepared by :func:`prepare_sets`, in the batches it sized.
+
+    ``hold_fixed`` and ``progress`` are as in :func:`evaluate_sets`.
+    """
     start = time.perf_counter()
-    # Only the horizons are recorded: histograms (when asked) hold one row per horizon.
-    prepared = prepare_run(scenario, paths=paths, seed=seed, engine=engine, block_size=block_size,
-                           threads=threads, fans=False)
-    if layout is not None:
-        prepared = dataclasses.replace(prepared, layout=layout)
-    layout, plan, root = prepared.layout, prepared.plan, prepared.seed
+    prepared, sizing = prepared_sets.run, prepared_sets.sizing
+    scenario, layout, plan, root = prepared.scenario, prepared.layout, prepared.plan, prepared.seed
+    engine, quantiles = prepared.engine, prepared_sets.quantiles
+    outcome_paths = prepared_sets.outcome_paths
     theta_sets = np.ascontiguousarray(theta_sets, dtype=np.float64)
     if theta_sets.ndim != 2 or theta_sets.shape[1] != layout.n_theta:
         raise ValueError(f"theta_sets: shape {theta_sets.shape} must be (n_sets, {layout.n_theta})")
     n_sets = theta_sets.shape[0]
+    if n_sets > prepared_sets.n_sets:
+        raise ValueError(f"theta_sets: {n_sets} sets, more than the {prepared_sets.n_sets} prepared")
     n_comp = len(layout.company_names)
-    n_blocks = -(-paths // block_size)
-    outcome_paths = min(int(outcome_paths), paths)
+    n_blocks = prepared.n_blocks
     unc = scenario.uncertain
-    check(*sets_needs(layout, plan, n_sets, option=sets_option, paths=paths, engine=engine, block_size=block_size,
-                     threads=threads, quantiles=quantiles, outcome_paths=outcome_paths,
-                     uncertain_slots=prepared.uncertain_slots, max_memory=max_memory),
-          what=f"{n_sets:,} parameter sets x {paths:,} paths")
-    threads_max = max_threads() if engine == "numba" else 1
-    per_set = _bytes_per_set(n_comp, plan, quantiles=quantiles, outcome_paths=outcome_paths,
-                             threads=threads_max, n_blocks=n_blocks, competition=competing(theta_sets))
-    batch = int(max(1, min(n_sets, _memory_budget(max_memory) // per_set)))
-    # All blocks of a batch in one kernel call unless that makes too many tasks.
-    chunk_blocks = int(max(1, min(n_blocks, MAX_TASKS_PER_CALL // batch)))
+    batch, chunk_blocks = sizing.batch, sizing.chunk_blocks
     parts: list[xr.Dataset] = []
     outcomes: list[np.ndarray] = []
     calls = 0
@@ -183,7 +273,7 @@ def evaluate_sets(
         "engine": engine,
         "seed_entropy": str(root.entropy),
         "seed_spawn_key": json.dumps(list(root.spawn_key)),
-        "block_size": int(block_size),
+        "block_size": int(prepared.block_size),
         "random_streams": RANDOM_STREAMS + "; every parameter set restarts the same streams (common random numbers)",
         "parameter_sets": int(n_sets),
         "sets_per_kernel_batch": int(batch),
@@ -406,12 +496,10 @@ def sweep(
     n_paths = int(scenario.scenario.paths if paths is None else paths)
     # The grid's size is checked against memory before any of it is built.
     n_sets = math.prod(spec.count for spec in specs)
-    prepared = prepare_run(scenario, paths=n_paths, seed=seed, engine=engine, block_size=block_size,
-                           threads=threads, fans=False)
-    check(*sets_needs(prepared.layout, prepared.plan, n_sets, option="--param grid points", paths=n_paths,
-                     engine=engine, block_size=block_size, threads=threads, quantiles=quantiles,
-                     uncertain_slots=prepared.uncertain_slots, max_memory=max_memory),
-          what=f"a sweep of {n_sets:,} grid points x {n_paths:,} paths")
+    prepared = prepare_sets(scenario, n_sets, paths=n_paths, seed=seed, quantiles=quantiles, threads=threads,
+                            engine=engine, block_size=block_size, max_memory=max_memory, layout=layout,
+                            option="--param grid points",
+                            what=f"a sweep of {n_sets:,} grid points x {n_paths:,} paths")
     parsed = [(spec.path, spec.values()) for spec in specs]
     thetas = grid_thetas(layout, layout.theta, parsed)
     bar = None
@@ -423,10 +511,7 @@ def sweep(
                    desc=f"{scenario.name} sweep", leave=False)
         callback = bar.update
     try:
-        res = evaluate_sets(scenario, thetas, paths=n_paths, seed=seed, quantiles=quantiles,
-                            hold_fixed=names, threads=threads, engine=engine, block_size=block_size,
-                            max_memory=max_memory, progress=callback, layout=layout,
-                            sets_option="--param grid points")
+        res = run_sets(prepared, thetas, hold_fixed=names, progress=callback)
     finally:
         if bar is not None:
             bar.close()
