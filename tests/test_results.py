@@ -218,7 +218,7 @@ def test_writes_create_missing_folders_and_respect_the_umask(tmp_path, portfolio
     import os
     import stat
 
-    from simulator.results.io import write_text_atomic
+    from simulator.results.files import write_text_atomic
 
     temporaries = []
     to_netcdf = xr.Dataset.to_netcdf

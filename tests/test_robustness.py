@@ -429,7 +429,7 @@ def test_a_signal_during_a_write_leaves_no_temporary_file(sig, tmp_path):
 
 
 def test_a_temporary_file_of_a_live_process_is_kept(tmp_path):
-    from simulator.results.io import remove_stale_temporaries
+    from simulator.results.files import remove_stale_temporaries
 
     live = tmp_path / f".x.nc.{_host()}.{os.getppid()}.abcdefgh.tmp"
     dead = tmp_path / f".x.nc.{_host()}.{_dead_pid()}.abcdefgh.tmp"
@@ -449,13 +449,13 @@ def test_a_signal_while_the_write_registers_its_temporary_file_does_not_hang():
     # for a moment; a signal in that moment runs the handler in the same (main) thread.
     import threading
 
-    from simulator.results import io
+    from simulator.results import files
 
     done = threading.Event()
 
     def in_the_window():
-        with io._OWN_LOCK:  # what a write holds while it registers its temporary file
-            io.remove_own_temporaries()  # what the signal handler calls
+        with files._OWN_LOCK:  # what a write holds while it registers its temporary file
+            files.remove_own_temporaries()  # what the signal handler calls
         done.set()
 
     worker = threading.Thread(target=in_the_window, daemon=True)

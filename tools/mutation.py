@@ -68,7 +68,7 @@ class Group:
 #: selection, so the selections are lean: tests that only repeat what another already checks at
 #: higher cost (coverage replications, the 10^6-path merge) are left out by ``keyword``.
 GROUPS = {
-    "io": Group(("simulator/results/io.py",), ("tests/test_results.py", "tests/test_batch_identity.py")),
+    "io": Group(("simulator/results/io.py", "simulator/results/files.py"), ("tests/test_results.py", "tests/test_batch_identity.py")),
     "results": Group(("simulator/results/dataset.py", "simulator/results/statistics.py",
                       "simulator/results/targets.py"),
                      ("tests/test_derived_numbers.py", "tests/test_results.py",

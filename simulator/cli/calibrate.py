@@ -77,7 +77,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
             + f"\n  ({result.paths:,} paths per evaluation, {len(result.per_seed)} independent seeds)")
     text = set_values(load_scenario(args.scenario).source_text, values, source=str(out), note=note,
                       tag="calibrated")
-    from simulator.results.io import write_text_atomic
+    from simulator.results.files import write_text_atomic
 
     write_text_atomic(out, text)
     print(f"calibrated scenario: {out}")

@@ -123,9 +123,9 @@ class _Terminated(KeyboardInterrupt):
 
 
 def _on_signal(signum, frame) -> None:
-    io = sys.modules.get("simulator.results.io")  # not imported: no file is being written
-    if io is not None:
-        io.remove_own_temporaries()
+    files = sys.modules.get("simulator.results.files")  # not imported: no file is being written
+    if files is not None:
+        files.remove_own_temporaries()
     raise _Terminated(signum)
 
 

@@ -13,9 +13,7 @@ Usage::
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 import types
 import typing
 from collections.abc import Iterator
@@ -27,6 +25,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from simulator.model import schema
+from simulator.results.files import write_text_atomic
 
 __all__ = ["DEFAULT_OUTPUT", "is_model", "item_model", "reference_state", "scenario_reference_markdown", "strip",
            "write_reference"]
@@ -346,14 +345,8 @@ def scenario_reference_markdown() -> str:
 # --------------------------------------------------------------------------- command line
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def write_reference(path: str | Path = DEFAULT_OUTPUT) -> Path:
-    """Write the reference to ``path`` atomically (temporary file, then ``os.replace``).
+    """Write the reference to ``path`` atomically (:func:`simulator.results.files.write_text_atomic`).
 
     Parameters
     ----------
@@ -365,19 +358,7 @@ def write_reference(path: str | Path = DEFAULT_OUTPUT) -> Path:
     Path
         The file written.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = scenario_reference_markdown()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; give it a normal mode
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_text_atomic(path, scenario_reference_markdown())
 
 
 def reference_state(path: str | Path = DEFAULT_OUTPUT) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 import xarray as xr
 
 from simulator.errors import ReportError
+from simulator.results.files import atomic_file
 from simulator.results.formatting import change_text, format_amount, index_text, value_text
 from simulator.results.formatting import percent as pct
 from simulator.results.formatting import percent_ci as pct_ci
@@ -172,9 +173,10 @@ def save_figure(fig, out_dir: Path, stem: str) -> bytes:
     from simulator.report import figures as plots
 
     # No timestamps or random ids in the files: the same Dataset gives the same bytes.
-    fig.savefig(png, dpi=plots.DPI, metadata={"Software": None})
-    with matplotlib.rc_context({"svg.hashsalt": stem}):
-        fig.savefig(out_dir / f"{stem}.svg", metadata={"Date": None}, format="svg")
+    with atomic_file(png) as fh:
+        fig.savefig(fh, format="png", dpi=plots.DPI, metadata={"Software": None})
+    with matplotlib.rc_context({"svg.hashsalt": stem}), atomic_file(out_dir / f"{stem}.svg") as fh:
+        fig.savefig(fh, metadata={"Date": None}, format="svg")
     return png.read_bytes()
 
 

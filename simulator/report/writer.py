@@ -22,6 +22,7 @@ from simulator.report.document import Doc, render_html, render_md
 from simulator.report.kinds import KIND_LABELS, from_batch_summary, required_variables, result_kind
 from simulator.report.run_report import provenance_section, run_report
 from simulator.report.study_reports import study_report
+from simulator.results.files import write_text_atomic
 
 # simulator.report.figures (matplotlib, ~0.5 s to import) is imported where figures are drawn, so that
 # the command line can catch ReportError without paying for matplotlib on every command.
@@ -92,10 +93,9 @@ def write_report(ds: xr.Dataset, out_dir: str | Path) -> Path:
     else:
         study_report(ds, kind, doc, out)
     provenance_section(ds, doc)
-    (out / "report.md").write_text(render_md(doc), encoding="utf-8")
-    path = out / "report.html"
-    path.write_text(render_html(doc), encoding="utf-8")
-    return path
+    # Atomic: a report interrupted half-way leaves the previous one whole.
+    write_text_atomic(out / "report.md", render_md(doc))
+    return write_text_atomic(out / "report.html", render_html(doc))
 
 
 # --------------------------------------------------------------------------- study reports

@@ -13,21 +13,20 @@ name) and ``attributes.csv`` (the run's provenance, values as JSON).  From
 these files :func:`read_csv` rebuilds the Dataset exactly (floats are written
 with the shortest text that reads back to the same bits).
 
-May import: nothing of the package.
+May import: :mod:`simulator.errors` and :mod:`simulator.results.files`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import xarray as xr
+
+from simulator.results.files import write_atomic
 
 __all__ = ["frame", "read_csv", "table_name", "tables", "write_csv"]
 
@@ -131,24 +130,9 @@ def _plain(attrs: dict) -> dict:
 
 
 def _write(path: Path, frame_: pd.DataFrame) -> None:
-    """A CSV file written atomically (a temporary file in the same folder, then a rename)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        # The shortest repr of each float reads back to the same bits; NaN is an empty cell.
-        frame_.to_csv(tmp, index=False, float_format=None, lineterminator="\n")
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+    """A CSV file written atomically (:func:`simulator.results.files.write_atomic`)."""
+    # The shortest repr of each float reads back to the same bits; NaN is an empty cell.
+    write_atomic(path, lambda tmp: frame_.to_csv(tmp, index=False, float_format=None, lineterminator="\n"))
 
 
 def write_csv(ds: xr.Dataset, folder: str | Path) -> list[Path]:
@@ -157,7 +141,6 @@ def write_csv(ds: xr.Dataset, folder: str | Path) -> list[Path]:
     Returns the paths written, tables first.
     """
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     written = []
     for name, table in tables(ds).items():
         path = folder / f"{name}.csv"

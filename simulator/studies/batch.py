@@ -21,7 +21,7 @@ Nothing is lost and nothing is done twice:
 - Every file is written to a temporary name and renamed, so a batch killed at any
   moment (even with SIGKILL) leaves complete files or none; the next write into
   the folder removes the temporary files of dead processes (SIGTERM removes them
-  at once, :mod:`simulator.results.io`).  A lock file keeps two batches out of one folder.
+  at once, :mod:`simulator.results.files`).  A lock file keeps two batches out of one folder.
 - A scenario that fails (bad file, bad override) is reported in one line and the
   others still run; the exit code is then non-zero (2 for bad input, 1 otherwise).
 
@@ -54,7 +54,8 @@ from simulator.errors import BatchError, UserError
 from simulator.model import quantities as L
 from simulator.model.scenario_file import load_scenario
 from simulator.results.dataset import scenario_hash
-from simulator.results.io import atomic_file, remove_stale_temporaries, save_results, verify_checksum
+from simulator.results.files import atomic_file, remove_stale_temporaries
+from simulator.results.io import save_results, verify_checksum
 from simulator.runner.distributed import Job, prepare_job, run_jobs
 from simulator.runner.memory import RESIDENT_PARTS, Need, check
 
