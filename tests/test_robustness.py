@@ -431,17 +431,26 @@ def test_a_signal_during_a_write_leaves_no_temporary_file(sig, tmp_path):
 def test_a_temporary_file_of_a_live_process_is_kept(tmp_path):
     from simulator.results.files import remove_stale_temporaries
 
-    live = tmp_path / f".x.nc.{_host()}.{os.getppid()}.abcdefgh.tmp"
-    dead = tmp_path / f".x.nc.{_host()}.{_dead_pid()}.abcdefgh.tmp"
-    old = tmp_path / ".y.nc.abcdefgh.tmp"
-    young = tmp_path / ".z.nc.abcdefgh.tmp"
-    # This process's own, not (or not yet) registered: another of its threads may be writing it.
-    mine = tmp_path / f".w.nc.{_host()}.{os.getpid()}.abcdefgh.tmp"
-    for p in (live, dead, old, young, mine):
-        p.write_text("partial")
-    os.utime(old, (time.time() - 2 * 86_400,) * 2)
-    assert sorted(remove_stale_temporaries(tmp_path)) == sorted([dead, old])
-    assert live.exists() and young.exists() and mine.exists()
+    # A live writer of our own (not the parent: a wrong signal must hit nothing but this child).
+    writer = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        live = tmp_path / f".x.nc.{_host()}.{writer.pid}.abcdefgh.tmp"
+        dead = tmp_path / f".x.nc.{_host()}.{_dead_pid()}.abcdefgh.tmp"
+        old = tmp_path / ".y.nc.abcdefgh.tmp"
+        young = tmp_path / ".z.nc.abcdefgh.tmp"
+        elsewhere = tmp_path / f".w.nc.otherhost.{writer.pid}.abcdefgh.tmp"  # another host's: by age
+        # This process's own, not (or not yet) registered: another of its threads may be writing it.
+        mine = tmp_path / f".v.nc.{_host()}.{os.getpid()}.abcdefgh.tmp"
+        for p in (live, dead, old, young, elsewhere, mine):
+            p.write_text("partial")
+        for p in (old, elsewhere):
+            os.utime(p, (time.time() - 2 * 86_400,) * 2)
+        assert sorted(remove_stale_temporaries(tmp_path)) == sorted([dead, old, elsewhere])
+        assert live.exists() and young.exists() and mine.exists()
+        assert writer.poll() is None  # asking whether it lives sent it no signal
+    finally:
+        writer.kill()
+        writer.wait()
 
 
 def test_a_signal_while_the_write_registers_its_temporary_file_does_not_hang():
@@ -462,6 +471,32 @@ def test_a_signal_while_the_write_registers_its_temporary_file_does_not_hang():
     worker.start()
     worker.join(timeout=10)
     assert done.is_set(), "remove_own_temporaries deadlocked on a lock its own thread holds"
+
+
+def test_on_a_signal_this_process_removes_only_the_temporaries_it_writes(tmp_path):
+    """What the SIGTERM/SIGHUP handler calls: every temporary this process is writing goes, in any
+    folder, and nothing else; the files they were to replace keep their old content."""
+    from simulator.results.files import atomic_file, remove_own_temporaries
+
+    (tmp_path / "a").mkdir()
+    old = tmp_path / "a" / "x.nc"
+    old.write_bytes(b"old")
+    other = tmp_path / "a" / ".x.nc.otherhost.1234.abcdefgh.tmp"  # another (recent) writer's
+    other.write_text("partial")
+    # The inner write ends first: its rename finds its temporary gone, and the outer one is abandoned.
+    with pytest.raises(UserError, match=re.escape(f"{tmp_path / 'b' / 'y.csv'}: cannot write")):
+        with atomic_file(old) as f1, atomic_file(tmp_path / "b" / "y.csv", "w") as f2:
+            f1.write(b"new")
+            f2.write("new")
+            mine = sorted(p for p in tmp_path.rglob("*.tmp") if p != other)
+            assert len(mine) == 2
+            remove_own_temporaries()
+            assert not any(p.exists() for p in mine)
+            assert other.exists()
+    assert old.read_bytes() == b"old" and not (tmp_path / "b" / "y.csv").exists()
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == sorted(["x.nc", other.name])
+    remove_own_temporaries()  # none left to remove: nothing else goes
+    assert other.exists()
 
 
 def _host() -> str:

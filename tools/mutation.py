@@ -68,19 +68,29 @@ class Group:
 #: selection, so the selections are lean: tests that only repeat what another already checks at
 #: higher cost (coverage replications, the 10^6-path merge) are left out by ``keyword``.
 GROUPS = {
-    "io": Group(("simulator/results/io.py", "simulator/results/files.py"), ("tests/test_results.py", "tests/test_batch_identity.py")),
+    # The robustness tests of files (temporaries, checksums, wrong files, output paths) run in this process;
+    # the signal-during-a-write tests' writers are child processes, and the random command lines only repeat them.
+    "io": Group(("simulator/results/io.py", "simulator/results/files.py"),
+                ("tests/test_results.py", "tests/test_batch_identity.py", "tests/test_robustness.py"),
+                "not signal_during and not random_command_lines and not far_tail and not sizes and not bad_option "
+                "and not threads and not correlation and not beyond_float64 and not dask"),
     "results": Group(("simulator/results/dataset.py", "simulator/results/statistics.py",
                       "simulator/results/targets.py"),
                      ("tests/test_derived_numbers.py", "tests/test_results.py",
                       "tests/test_sensitivity.py::test_vectorised_builder_matches_build_dataset"), "",
                      (r"\"(title|long_name|interval_method|quantile_method|Conventions)\"",)),
-    "studies": Group(("simulator/studies/compare.py",),
+    "studies": Group(("simulator/studies/compare.py", "simulator/studies/precision.py"),
                      ("tests/test_derived_numbers.py", "tests/test_precision_calibration.py",
-                      "tests/test_uncertainty.py::test_compare_pairs_runs_with_the_same_distributions"),
-                     "compare or pair or cli", (r"\"long_name\"",)),
+                      "tests/test_uncertainty.py::test_compare_pairs_runs_with_the_same_distributions",
+                      "tests/test_uncertainty.py::test_precision_run_draws_the_distributions",
+                      "tests/test_robustness.py::test_compare_refuses_a_study_result_from_python"),
+                     # -k matches module names too: the precision tests by their own names.
+                     "compare or pair or cli or precision_target or precision_main or precision_run or wilson_half_width", (r"\"long_name\"",)),
     "batch": Group(("simulator/studies/batch.py",),
                    ("tests/test_batch_identity.py", "tests/test_batch.py",
-                    "tests/test_uncertainty.py::test_batch_with_distributions_equals_run_and_tracks_them"),
+                    "tests/test_uncertainty.py::test_batch_with_distributions_equals_run_and_tracks_them",
+                    "tests/test_robustness.py::test_a_damaged_checkpoint_is_discarded_with_one_line_and_recomputed",
+                    "tests/test_robustness.py::test_a_result_edited_in_place_is_recomputed"),
                    "not sigkill and not distributed and not merged and not memory and not zarr_in_chunks "
                    "and not summary",
                    (r"^\s*log\(", r"\bsay\(", r"tqdm", r"\bbar_\w+\.", r"\blong_name\b|\"title\""),
@@ -88,12 +98,14 @@ GROUPS = {
                    # fsync, the log file, progress bars, the command line); the summary is its own group.
                    ("*batch.x__result_identity__*", "*batch.x__identity_text__*", "*batch.x_load_checkpoint__*",
                     "*batch.x_save_checkpoint__*", "*batch.x__recorded_seed__*", "*batch.x__plan_jobs__*",
-                    "*batch.x__kept_complete__*")),
+                    "*batch.x__kept_complete__*", "*batch.x__checkpoint_problem__*", "*batch.x__intact__*",
+                    "*batch.xǁBatchReportǁexit_code__*")),
     # The batch's summary table, judged by the test that reads it back against each result.
     "summary": Group(("simulator/studies/batch.py",),
                      ("tests/test_batch_identity.py::test_the_batch_summary_holds_each_results_numbers",),
                      "", (r"\blong_name\b|\"title\"",),
-                     ("*batch.x_summary_rows__*", "*batch.x_write_summary__*", "*batch.x_summary_dataset__*")),
+                     ("*batch.x_summary_rows__*", "*batch.x_write_summary__*", "*batch.x_summary_dataset__*",
+                      "*batch.x__read_summary_subset__*", "*batch.x__summary_subset__*")),
     "sweep": Group(("simulator/studies/sweep.py",),
                    ("tests/test_derived_numbers.py", "tests/test_sensitivity.py"), "not distributed",
                    (r"\"long_name\"", r"\bprogress\(")),
@@ -191,6 +203,18 @@ def _status(dest: Path, mutmut: str) -> dict[str, str]:
     return status
 
 
+def _write_config(dest: Path, group: Group) -> None:
+    """The copy's ``pyproject.toml``: the repository's, with the group's ``[tool.mutmut]`` table."""
+    table = ("\n[tool.mutmut]\n"
+             'source_paths = ["simulator"]\n'
+             f"only_mutate = {json.dumps(list(group.modules))}\n"
+             f"pytest_add_cli_args_test_selection = {json.dumps(list(group.tests))}\n"
+             f"pytest_add_cli_args = {json.dumps(['-p', 'no:cacheprovider', '-q', '-x', *(['-k', group.keyword] if group.keyword else [])])}\n"
+             'also_copy = ["scenarios", "docs", "README.md"]\n'
+             f"do_not_mutate_patterns = {json.dumps(list(group.skip))}\n")
+    (dest / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text(encoding="utf-8") + table, encoding="utf-8")
+
+
 def run_group(name: str, workdir: Path, mutmut: str, *, again: bool = False) -> dict:
     """mutmut over one group in its own copy; returns its counts and surviving mutants.
 
@@ -202,6 +226,7 @@ def run_group(name: str, workdir: Path, mutmut: str, *, again: bool = False) -> 
     if again:
         shutil.rmtree(dest / "tests")
         shutil.copytree(ROOT / "tests", dest / "tests", ignore=shutil.ignore_patterns("__pycache__"))
+        _write_config(dest, group)  # today's test selection too
         # Which tests cover which function is learnt again: the new tests must be among them.
         (dest / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)
         survivors = [k for k, v in _status(dest, mutmut).items() if v in ("survived", "no tests")]
@@ -214,15 +239,7 @@ def run_group(name: str, workdir: Path, mutmut: str, *, again: bool = False) -> 
     if dest.exists():
         shutil.rmtree(dest)
     _copy_repo(dest)
-    table = ("\n[tool.mutmut]\n"
-             'source_paths = ["simulator"]\n'
-             f"only_mutate = {json.dumps(list(group.modules))}\n"
-             f"pytest_add_cli_args_test_selection = {json.dumps(list(group.tests))}\n"
-             f"pytest_add_cli_args = {json.dumps(['-p', 'no:cacheprovider', '-q', '-x', *(['-k', group.keyword] if group.keyword else [])])}\n"
-             'also_copy = ["scenarios", "docs", "README.md"]\n'
-             f"do_not_mutate_patterns = {json.dumps(list(group.skip))}\n")
-    with open(dest / "pyproject.toml", "a", encoding="utf-8") as fh:
-        fh.write(table)
+    _write_config(dest, group)
     start = time.monotonic()
     log = workdir / name / "mutmut.log"
     with open(log, "w", encoding="utf-8") as fh:
