@@ -104,3 +104,10 @@ def test_a_sweep_dataset_records_the_units_of_its_keys(tmp_path):
                quantiles=False)
     assert ds["companies.zhipu.funding.backstop"].attrs["units"] == "CNY"
     assert isinstance(ds, xr.Dataset)
+
+
+def test_a_correlation_is_written_with_its_interval_or_not_at_all():
+    from simulator.results.formatting import correlation_ci
+
+    assert correlation_ci(0.1234, -0.05, 0.2999) == "+0.123 [-0.050, +0.300]"
+    assert correlation_ci(float("nan"), float("nan"), float("nan")) == "n/a"  # an outcome too rare to correlate

@@ -17,6 +17,7 @@ from matplotlib.colors import to_rgb
 import simulator
 from simulator.cli import main
 from simulator.errors import ReportError
+from simulator.model.parameters import parameter_units
 from simulator.report import figures as plots
 from simulator.report.assumptions import scenario_assumptions
 from simulator.report.kinds import from_batch_summary, result_kind
@@ -770,13 +771,13 @@ def test_attribution_report_numbers_match_the_dataset(attribution_ds, tmp_path):
     assert numbers >= len(rows)  # contested and collapse happen in these runs
 
 
-def test_key_units_follow_the_scenario_schema():
-    assert plots.key_units(PARAMS[0]) == "cards/month"
-    assert plots.key_units(ONE_KEY) == "1/year"
-    assert plots.key_units("companies.zhipu.cash", "CNY") == "CNY"
-    assert plots.key_units("companies.zhipu.events.model_release.outcomes.top3.demand.mean") == "log"
-    assert plots.key_units("companies.zhipu.chips") == ""  # a table, not a key
-    assert plots.key_units("no.such.key") == ""
+def test_the_units_of_a_key_follow_the_scenario_schema():
+    assert parameter_units(PARAMS[0]) == "cards/month"
+    assert parameter_units(ONE_KEY) == "1/year"
+    assert parameter_units("companies.zhipu.cash", "CNY") == "CNY"
+    assert parameter_units("companies.zhipu.events.model_release.outcomes.top3.demand.mean") == "log"
+    assert parameter_units("companies.zhipu.chips") == ""  # a table, not a key
+    assert parameter_units("no.such.key") == ""
 
 
 def test_tick_decimals_write_every_tick_exactly():

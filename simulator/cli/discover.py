@@ -55,10 +55,10 @@ def _cmd_discover(args: argparse.Namespace) -> int:
     require_libraries(args.method)  # before a long run, not after
     data = discovery_data(args.results, args.outcome, paths=args.paths, seed=args.seed, overrides=args.overrides,
                           threads=args.threads, engine=args.engine, progress=not args.quiet)
-    from simulator.report.figures.common import key_units
+    from simulator.model.parameters import parameter_units
 
     currency = str(data.attrs.get("currency", ""))
-    units = {name: key_units(name, currency) for name in data.inputs}
+    units = {name: parameter_units(name, currency) for name in data.inputs}
     seed = args.seed if args.seed is not None else int(str(data.attrs.get("seed_entropy", "0")) or 0) % 2**63
     ds = discover(data.draws, data.y, inputs=data.inputs, method=args.method, min_mass=args.min_mass,
                   boxes=args.boxes, peel_paths=args.peel_paths or DEFAULT_PEEL_PATHS, seed=seed, units=units,

@@ -5,21 +5,17 @@ May import: every layer below :mod:`simulator.report`, and the modules of :mod:`
 
 from __future__ import annotations
 
-import math
-
 import xarray as xr
 
 from simulator.report.document import Doc, amount, pct, pct_ci
+from simulator.results.formatting import correlation_ci
 
 __all__ = ["joint_section"]
 
 
 def _phi(ds: xr.Dataset, name: str, sel: dict) -> str:
-    value = float(ds[name].sel(sel))
-    if not math.isfinite(value):
-        return "n/a"
     lo, hi = (float(x) for x in ds[f"{name}_ci"].sel(sel).values)
-    return f"{value:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+    return correlation_ci(float(ds[name].sel(sel)), lo, hi)
 
 
 def joint_section(ds: xr.Dataset, doc: Doc) -> None:

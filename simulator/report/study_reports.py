@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from simulator.model.parameters import parameter_units
 from simulator.report.document import (
     Doc,
     FigureBlock,
@@ -81,7 +82,7 @@ def sweep_report(ds: xr.Dataset, doc: Doc, out: Path) -> None:
         doc.p(f"Intervals: {ds.attrs['note']}.")
     cur = str(ds.attrs.get("currency", ""))
     doc.table(["swept key", "units", "values"],
-              [[d, plots.key_units(d, cur) or "n/a", ", ".join(key_values_text(ds[d].values, plots.key_units(d, cur), cur))]
+              [[d, parameter_units(d, cur) or "n/a", ", ".join(key_values_text(ds[d].values, parameter_units(d, cur), cur))]
                for d in swept], align="lll")
     figures = []
     if len(swept) == 1:
@@ -116,7 +117,6 @@ def sweep_report(ds: xr.Dataset, doc: Doc, out: Path) -> None:
 
 def _sweep_table(ds: xr.Dataset, doc: Doc, swept: list[str], h: int) -> None:
     """Every grid point and company: outcome probabilities [95% CI] and the champion share at month ``h``."""
-    from simulator.report import figures as plots
 
     sub = ds.sel(horizon=h)
     companies = [str(c) for c in ds["company"].values]
@@ -135,7 +135,7 @@ def _sweep_table(ds: xr.Dataset, doc: Doc, swept: list[str], h: int) -> None:
         return pct(value) if interval is None else pct_ci(value, *interval)
 
     cur = str(ds.attrs.get("currency", ""))
-    texts = [dict(zip((float(v) for v in ds[d].values), key_values_text(ds[d].values, plots.key_units(d, cur), cur),
+    texts = [dict(zip((float(v) for v in ds[d].values), key_values_text(ds[d].values, parameter_units(d, cur), cur),
                       strict=True)) for d in swept]
     rows = []
     for i, point in enumerate(itertools.product(*(ds[d].values for d in swept))):

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 import xarray as xr
 
-from simulator.results.formatting import format_amount, percent, text_table
+from simulator.results.formatting import correlation_ci, format_amount, percent, text_table
 
 __all__ = ["FundamentalValue", "SimulationAccessor", "format_amount"]  # format_amount: results.formatting
 
@@ -26,13 +25,6 @@ class FundamentalValue(NamedTuple):
     business: float
     business_ci: tuple[float, float]
     premium: float
-
-
-def _phi(p: float, lo: float, hi: float) -> str:
-    """A correlation with its interval, or n/a where it is undefined."""
-    if not math.isfinite(p):
-        return "n/a"
-    return f"{p:+.3f} [{lo:+.3f}, {hi:+.3f}]"
 
 
 @xr.register_dataset_accessor("sim")
@@ -93,7 +85,7 @@ class SimulationAccessor:
                 for kind in ("champion", "collapse"):
                     sel = {"horizon": last, "company": a, "rival": b}
                     lo, hi = (float(x) for x in ds[f"{kind}_correlation_ci"].sel(sel).values)
-                    cells.append(_phi(float(ds[f"{kind}_correlation"].sel(sel)), lo, hi))
+                    cells.append(correlation_ci(float(ds[f"{kind}_correlation"].sel(sel)), lo, hi))
                 rows.append([f"{a} - {b}", *cells])
         lines += ["", f"Correlation of outcomes between companies at month {last} (phi, 95% CI; n/a: an outcome "
                   "in fewer than 10 paths)", *text_table(["pair", "champion", "collapse"], rows, align="lll")]

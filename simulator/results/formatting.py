@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-__all__ = ["change_text", "format_amount", "index_text", "is_amount", "key_values_text", "percent",
+__all__ = ["change_text", "correlation_ci", "format_amount", "index_text", "is_amount", "key_values_text", "percent",
            "percent_ci", "points", "text_table", "value_text"]
 
 
@@ -63,6 +63,13 @@ def percent(p: float | None) -> str:
 def percent_ci(p: float, lo: float, hi: float) -> str:
     """``percent(p) [percent(lo), percent(hi)]``."""
     return f"{percent(p)} [{percent(lo)}, {percent(hi)}]"
+
+
+def correlation_ci(phi: float, lo: float, hi: float) -> str:
+    """A correlation with its interval (``+0.123 [+0.100, +0.145]``), or ``n/a`` where it is undefined."""
+    if not math.isfinite(phi):
+        return "n/a"
+    return f"{phi:+.3f} [{lo:+.3f}, {hi:+.3f}]"
 
 
 def points(x: float | None, *, sign: bool = False) -> str:

@@ -30,6 +30,7 @@ from matplotlib.ticker import (
 )
 
 from simulator.errors import ReportError
+from simulator.model.parameters import parameter_units
 from simulator.model.schema import Effects
 from simulator.results.formatting import format_amount
 
@@ -39,6 +40,7 @@ __all__ = [
     "DIRECT_EFFECTS",
     "DPI",
     "FAN_COLOR",
+    "FAN_LEVELS",
     "OUTCOME_STYLE",
     "SERIES_STYLE",
     "WIDTH",
@@ -47,13 +49,14 @@ __all__ = [
     "amount_axis",
     "companies_of",
     "currency_of",
+    "draw_fan",
     "effect_axis",
+    "fan_quantiles",
     "figure_legend",
     "flatten_json",
     "floor_note_handle",
     "format_number",
     "key_label",
-    "key_units",
     "label_decimals",
     "log_floor",
     "month_locator",
@@ -291,47 +294,31 @@ def wrap_path(path: str, width: int = 34) -> str:
     return "\n".join(lines)
 
 
-def key_units(path: str, currency: str = "") -> str:
-    """Units of a scenario key given by its dotted path (``cards/month``), or ``""`` if unknown.
-
-    Walks the scenario schema (:mod:`simulator.model.schema`) as the scenario
-    reference does: array elements are named, a ``{mean, sd}`` jump and a
-    ``[low, high]`` range take the units of their key.  ``{currency}`` is
-    replaced by ``currency``.
-    """
-    from simulator.model import schema as config
-    from simulator.report.docs import is_model as _is_model
-    from simulator.report.docs import item_model as _item_model
-    from simulator.report.docs import strip as _strip
-
-    model = config.Scenario
-    parts = str(path).split(".")
-    i = 0
-    units = ""
-    while i < len(parts):
-        field = model.model_fields.get(parts[i]) if model is not None else None
-        if field is None:
-            # Past a key with its own units: a jump's mean/sd or a range's low/high.
-            return units.replace("{currency}", currency) if units and i == len(parts) - 1 else ""
-        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
-        units = str(extra.get("units", ""))
-        annotation, _ = _strip(field.annotation)
-        item = _item_model(annotation)
-        if item is not None:
-            model, i = item, i + 2  # skip the element's name
-            continue
-        model = annotation if _is_model(annotation) and annotation is not config.Jump else None
-        i += 1
-    return units.replace("{currency}", currency) if model is None else ""
-
-
 def key_label(ds: xr.Dataset, path: str) -> str:
-    units = key_units(path, str(ds.attrs.get("currency", "")))
+    units = parameter_units(path, str(ds.attrs.get("currency", "")))
     return f"{path} ({units})" if units and units != "1" else path
 
 
 def quantile_at(da: xr.DataArray, level: float) -> np.ndarray:
     return np.asarray(da.sel(quantile=level, method="nearest").values, dtype=float)
+
+
+#: The quantiles a fan chart draws: the median, and the 25-75% and 5-95% bands.
+FAN_LEVELS = (0.05, 0.25, 0.5, 0.75, 0.95)
+
+
+def fan_quantiles(da: xr.DataArray) -> dict[float, np.ndarray]:
+    """The curves of a fan chart (:data:`FAN_LEVELS`) from a variable with a ``quantile`` dimension."""
+    return {lv: quantile_at(da, lv) for lv in FAN_LEVELS}
+
+
+def draw_fan(ax, x: np.ndarray, q: dict[float, np.ndarray], *, color: str = FAN_COLOR,
+             median_color: str | None = None, floor: float = -np.inf) -> None:
+    """The 5-95% and 25-75% bands and the median line of ``q`` (:func:`fan_quantiles`), raised to ``floor``
+    (the bottom of a log axis, where a quantile at or below zero cannot be drawn)."""
+    ax.fill_between(x, np.maximum(q[0.05], floor), np.maximum(q[0.95], floor), color=color, alpha=0.18, linewidth=0)
+    ax.fill_between(x, np.maximum(q[0.25], floor), np.maximum(q[0.75], floor), color=color, alpha=0.40, linewidth=0)
+    ax.plot(x, np.maximum(q[0.5], floor), color=median_color or color, linewidth=2.0)
 
 
 def scenario_data(ds: xr.Dataset) -> dict:

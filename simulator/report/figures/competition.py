@@ -21,6 +21,8 @@ from simulator.report.figures.common import (
     SERIES_STYLE,
     amount_axis,
     currency_of,
+    draw_fan,
+    fan_quantiles,
     figure_legend,
     log_floor,
     new_figure,
@@ -81,12 +83,12 @@ def market_shares(ds: xr.Dataset) -> Figure:
     percent_ticks(ax.yaxis)
     ax.set_ylabel("share of the market (log scale)")
     ax.set_title("companies: median share, 25-75% band", fontsize="medium")
-    _fan(ax_p, months, ds["platform_share_quantile"])
+    draw_fan(ax_p, months, fan_quantiles(ds["platform_share_quantile"]))
     ax_p.set_ylim(0, 1.0)
     percent_ticks(ax_p.yaxis)
     ax_p.set_ylabel("share of the market")
     ax_p.set_title("platforms: median, 25-75% and 5-95%", fontsize="medium")
-    _fan(ax_m, months, ds["market_quantile"])
+    draw_fan(ax_m, months, fan_quantiles(ds["market_quantile"]))
     ax_m.set_yscale("log")
     amount_axis(ax_m.yaxis, log=True)
     ax_m.set_ylabel(f"market M ({cur}/year, log scale)")
@@ -101,14 +103,6 @@ def market_shares(ds: xr.Dataset) -> Figure:
     figure_legend(fig, handles, ncols=4)
     suptitle(fig, ds, "market shares of the companies and the platforms, and the market")
     return fig
-
-
-def _fan(ax, months: np.ndarray, quantiles: xr.DataArray) -> None:
-    """Median line with 25-75% and 5-95% bands of a (month, quantile) variable."""
-    q = {lv: quantile_at(quantiles, lv) for lv in (0.05, 0.25, 0.5, 0.75, 0.95)}
-    ax.fill_between(months, q[0.05], q[0.95], color=FAN_COLOR, alpha=0.18, linewidth=0)
-    ax.fill_between(months, q[0.25], q[0.75], color=FAN_COLOR, alpha=0.40, linewidth=0)
-    ax.plot(months, q[0.5], color=FAN_COLOR, linewidth=2.0)
 
 
 def champion_count(ds: xr.Dataset) -> Figure:

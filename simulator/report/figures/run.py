@@ -25,6 +25,8 @@ from simulator.report.figures.common import (
     amount_axis,
     companies_of,
     currency_of,
+    draw_fan,
+    fan_quantiles,
     figure_legend,
     floor_note_handle,
     log_floor,
@@ -89,16 +91,13 @@ def valuation_fan(ds: xr.Dataset, companies: Sequence[str] | None = None) -> Fig
     for ax, company in zip(axes, names, strict=True):
         sel = ds.sel(company=company)
         vq = sel["valuation_quantile"]
-        q = {lv: quantile_at(vq, lv) for lv in (0.05, 0.25, 0.5, 0.75, 0.95)}
+        q = fan_quantiles(vq)
         v0 = float(sel["valuation_start"])
         fv = float(sel["fundamental_value"])
         fv_lo, fv_hi = (float(x) for x in sel["fundamental_value_ci"].values)
         floor = log_floor([*q.values(), [v0, fv, fv_lo]])
         any_floor |= bool(np.any(q[0.05] <= 0))
-        clip = {lv: np.maximum(v, floor) for lv, v in q.items()}
-        ax.fill_between(months, clip[0.05], clip[0.95], color=FAN_COLOR, alpha=0.18, linewidth=0)
-        ax.fill_between(months, clip[0.25], clip[0.75], color=FAN_COLOR, alpha=0.40, linewidth=0)
-        ax.plot(months, clip[0.5], color=FAN_COLOR, linewidth=2.0)
+        draw_fan(ax, months, q, floor=floor)
         ax.axhline(v0, color="black", linestyle="--", linewidth=1.2)
         ax.axhline(collapse_ratio * v0, color="0.35", linestyle=(0, (1, 2)), linewidth=1.0)
         if fv > 0:
@@ -421,18 +420,14 @@ def revenue_capacity(ds: xr.Dataset, companies: Sequence[str] | None = None) -> 
         ax, axm = axes[row]
         sel = ds.sel(company=company)
         rq, cq = sel["revenue_quantile"], sel["capacity_quantile"]
-        r = {lv: quantile_at(rq, lv) for lv in (0.05, 0.25, 0.5, 0.75, 0.95)}
+        r = fan_quantiles(rq)
         c = {lv: quantile_at(cq, lv) for lv in (0.05, 0.5, 0.95)}
         # Chips off: capacity is inf while alive and 0 after failure, never a finite amount.
         unlimited = not np.any(np.isfinite(cq.values) & (cq.values > 0))
         any_unlimited |= unlimited
         floor = log_floor([*r.values(), *([] if unlimited else c.values())])
         any_floor |= bool(np.any(r[0.05] <= 0))
-        ax.fill_between(months, np.maximum(r[0.05], floor), np.maximum(r[0.95], floor), color=FAN_COLOR,
-                        alpha=0.18, linewidth=0)
-        ax.fill_between(months, np.maximum(r[0.25], floor), np.maximum(r[0.75], floor), color=FAN_COLOR,
-                        alpha=0.40, linewidth=0)
-        ax.plot(months, np.maximum(r[0.5], floor), color=FAN_COLOR, linewidth=2.0)
+        draw_fan(ax, months, r, floor=floor)
         if not unlimited:
             # Lines only, over the revenue bands (a hatched band hid them). A failed path has no cards: its
             # capacity of 0 is no "collapse" of the fleet, so a quantile at 0 is not drawn.
@@ -449,10 +444,8 @@ def revenue_capacity(ds: xr.Dataset, companies: Sequence[str] | None = None) -> 
         ax.set_ylabel(f"{cur}/year (log scale)")
         ax.grid(True, which="major", color="0.9", linewidth=0.6)
 
-        g = {lv: quantile_at(sel["gross_margin_quantile"], lv) for lv in (0.05, 0.25, 0.5, 0.75, 0.95)}
-        axm.fill_between(months, g[0.05], g[0.95], color="0.3", alpha=0.18, linewidth=0)
-        axm.fill_between(months, g[0.25], g[0.75], color="0.3", alpha=0.40, linewidth=0)
-        axm.plot(months, g[0.5], color="black", linewidth=2.0)
+        g = fan_quantiles(sel["gross_margin_quantile"])
+        draw_fan(axm, months, g, color="0.3", median_color="black")
         if np.nanmin(g[0.05]) < 0.0 < np.nanmax(g[0.95]):
             axm.axhline(0.0, color="0.5", linewidth=0.8)  # where the margin turns negative
         percent_axis(axm.yaxis, decimals=0)

@@ -18,6 +18,7 @@ from matplotlib.ticker import (
 )
 
 from simulator.errors import ReportError
+from simulator.model.parameters import parameter_units
 from simulator.report.figures.common import (
     OUTCOME_STYLE,
     amount_axis,
@@ -26,7 +27,6 @@ from simulator.report.figures.common import (
     effect_axis,
     figure_legend,
     format_number,
-    key_units,
     new_figure,
     output_units,
     percent_axis,
@@ -106,7 +106,7 @@ def sensitivity_tornado(ds: xr.Dataset, output: str | None = None, *, top: int =
         if "low_value" in sub.variables and "high_value" in sub.variables:
             cur = str(ds.attrs.get("currency", ""))
             lv, hv = key_values_text([float(sub["low_value"].values[i]), float(sub["high_value"].values[i])],
-                                     key_units(params[i], cur), cur)
+                                     parameter_units(params[i], cur), cur)
             text += f"\n[{lv} .. {hv}]"
         names.append(text)
     ax.set_yticks(y, names, fontsize="small")

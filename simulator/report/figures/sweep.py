@@ -16,13 +16,13 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from simulator.errors import ReportError
+from simulator.model.parameters import parameter_units
 from simulator.report.figures.common import (
     SERIES_STYLE,
     ScaledTicks,
     companies_of,
     figure_legend,
     key_label,
-    key_units,
     label_decimals,
     new_figure,
     panel_grid,
@@ -136,7 +136,7 @@ def sweep_heatmap(ds: xr.Dataset, *, company: str | None = None, horizon: int | 
     xt, yt = _thin_ticks(len(xv)), _thin_ticks(len(yv), most=16)
     # Each key's values in its natural format (amounts with a suffix; 667, not 666.667).
     cur = str(ds.attrs.get("currency", ""))
-    xtext, ytext = (key_values_text(v, key_units(d, cur), cur) for v, d in ((xv, swept[1]), (yv, swept[0])))
+    xtext, ytext = (key_values_text(v, parameter_units(d, cur), cur) for v, d in ((xv, swept[1]), (yv, swept[0])))
     ax.set_xticks(xt, [xtext[i] for i in xt], rotation=45 if len(xt) > 6 else 0, fontsize="small")
     ax.set_yticks(yt, [ytext[i] for i in yt], fontsize="small")
     ax.set_xlabel(key_label(ds, swept[1]))
@@ -154,7 +154,7 @@ def sweep_heatmap(ds: xr.Dataset, *, company: str | None = None, horizon: int | 
                 ax.text(j, i, f"{100 * val:.{decimals}f}", ha="center", va="center", fontsize="x-small",
                         color="black" if lum > 0.5 else "white")
     if where:
-        held = "; ".join(f"{k} = {key_values_text([v], key_units(k, cur), cur)[0]}" for k, v in where.items())
+        held = "; ".join(f"{k} = {key_values_text([v], parameter_units(k, cur), cur)[0]}" for k, v in where.items())
         ax.set_title(textwrap.fill(f"other swept keys held at: {held}", width=95),
                      fontsize="small")
     bar = fig.colorbar(mesh, ax=ax)
@@ -227,7 +227,7 @@ def sweep_lines(ds: xr.Dataset, *, horizon: int | None = None, companies: Sequen
     base = _scenario_value(ds, key)
     step = max(1, math.ceil(x.size / 12))  # markers stay apart on long sweeps
     ncols = max(1, min(2, len(panels)))  # as panel_grid lays them out
-    units = key_units(key, str(ds.attrs.get("currency", "")))
+    units = parameter_units(key, str(ds.attrs.get("currency", "")))
     xlabel = wrap_path(key, width=40) + (f" ({units})" if units not in ("", "1") else "")
     for k, (ax, (title, var, sel, ylabel)) in enumerate(zip(axes, panels, strict=True)):
         top = 0.0
