@@ -447,10 +447,50 @@ def test_a_temporary_file_of_a_live_process_is_kept(tmp_path):
             os.utime(p, (time.time() - 2 * 86_400,) * 2)
         assert sorted(remove_stale_temporaries(tmp_path)) == sorted([dead, old, elsewhere])
         assert live.exists() and young.exists() and mine.exists()
-        assert writer.poll() is None  # asking whether it lives sent it no signal
+        with pytest.raises(subprocess.TimeoutExpired):  # asking whether it lives sent it no signal
+            writer.wait(timeout=1.0)
     finally:
         writer.kill()
         writer.wait()
+
+
+def test_a_temporary_file_of_another_users_live_process_is_kept(tmp_path, monkeypatch):
+    # Tests run as root here, where every process may be signalled: another user's is simulated.
+    from simulator.results import files
+
+    def not_permitted(pid, sig):
+        raise PermissionError(1, "Operation not permitted")
+
+    theirs = tmp_path / f".x.nc.{_host()}.{_dead_pid()}.abcdefgh.tmp"
+    theirs.write_text("partial")
+    monkeypatch.setattr(files.os, "kill", not_permitted)
+    assert files.remove_stale_temporaries(tmp_path) == [] and theirs.exists()
+
+
+def test_a_temporary_file_naming_no_process_is_stale_only_after_a_day(tmp_path, monkeypatch):
+    from simulator.results import files
+
+    old = tmp_path / ".y.nc.abcdefgh.tmp"
+    old.write_text("partial")
+    os.utime(old, (1_000_000.0, 1_000_000.0))
+    monkeypatch.setattr(files.time, "time", lambda: 1_000_000.0 + 86_400.0)  # exactly a day: kept
+    assert files.remove_stale_temporaries(tmp_path) == [] and old.exists()
+    monkeypatch.setattr(files.time, "time", lambda: 1_000_000.0 + 86_400.5)
+    assert files.remove_stale_temporaries(tmp_path) == [old] and not old.exists()
+
+
+def test_a_signal_after_a_temporary_file_vanished_removes_the_others(tmp_path):
+    from simulator.results.files import atomic_file, remove_own_temporaries
+
+    with pytest.raises(UserError, match="cannot write"):
+        with atomic_file(tmp_path / "a.nc") as f1, atomic_file(tmp_path / "b.nc") as f2:
+            f1.write(b"a")
+            f2.write(b"b")
+            first, second = sorted(tmp_path.glob("*.tmp"))
+            first.unlink()  # removed by someone else
+            remove_own_temporaries()  # no error for the missing one; the other one goes
+            assert not second.exists()
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_signal_while_the_write_registers_its_temporary_file_does_not_hang():
@@ -619,6 +659,61 @@ def test_the_checksum_read_in_slabs_is_the_whole_files(tmp_path, monkeypatch, sl
         with h5py.File(result, "r+") as fh:
             fh[name][...] = original
         assert io.verify_checksum(result) is True, name
+
+#: The checksum of the file :func:`_checksum_fixture` writes, as today's algorithm computes it.  The
+#: checksum is part of the file format: a results file written by an earlier version must still verify,
+#: so a change to what the checksum covers (or how) must fail here, not only in files already on disk.
+_PINNED_CHECKSUM = "fdd8f7f6159c54d5f46da464b4769e7cec32874c6efde1ece05b9c4b72c97510"
+
+
+def _checksum_fixture(path: Path) -> Path:
+    """A small NetCDF file written with h5netcdf alone (no xarray encoding that a new version could change):
+    numbers with attributes of each kind (text, numpy scalar, numpy array, a private ``_`` one), text
+    values, an empty and a scalar variable."""
+    import h5netcdf
+
+    with h5netcdf.File(path, "w") as fh:
+        fh.dimensions = {"path": 4, "company": 2, "output": 3, "empty": 0}
+        v = fh.create_variable("values", ("path", "company"), data=np.arange(8, dtype=np.float64).reshape(4, 2))
+        v.attrs["units"] = "CNY"
+        v.attrs["scale"] = np.float64(0.5)
+        v.attrs["levels"] = np.array([0.05, 0.95])
+        v.attrs["_private"] = 7  # not covered: the library's own bookkeeping attributes start with "_"
+        names = np.array(["zhipu.champion@12", "zhipu.collapse@12", "zhipu.contested@12"], dtype=object)
+        fh.create_variable("names", ("output",), dtype=h5py.string_dtype(), data=names).attrs["long_name"] = "output"
+        fh.create_variable("none", ("empty", "company"), data=np.zeros((0, 2)))
+        fh.create_variable("scalar", (), data=np.float64(1.5))
+    return path
+
+
+@pytest.mark.parametrize("slab", [1, 16, 2**25])
+def test_the_checksum_of_a_known_file_is_pinned(tmp_path, monkeypatch, slab):
+    from simulator.results import io
+
+    path = _checksum_fixture(tmp_path / "f.nc")
+    monkeypatch.setattr(io, "_SLAB_BYTES", slab)
+    assert io.content_checksum(path) == _PINNED_CHECKSUM
+    # A private attribute is not content; any other is.
+    with h5py.File(path, "r+") as fh:
+        fh["values"].attrs["_private"] = 8
+    assert io.content_checksum(path) == _PINNED_CHECKSUM
+    with h5py.File(path, "r+") as fh:
+        fh["values"].attrs["scale"] = np.float64(0.25)
+    assert io.content_checksum(path) != _PINNED_CHECKSUM
+
+
+def test_the_checksum_reads_a_large_variable_in_slabs(tmp_path, monkeypatch):
+    import h5netcdf
+
+    from simulator.results import io
+
+    path = _checksum_fixture(tmp_path / "f.nc")
+    monkeypatch.setattr(io, "_SLAB_BYTES", 16)  # one row of "values" (2 float64) a slab
+    with h5netcdf.File(path, "r") as fh:
+        slabs = list(io._slabs(fh.variables["values"]))
+    assert [s.shape for s in slabs] == [(1, 2)] * 4
+    assert np.array_equal(np.concatenate(slabs), np.arange(8.0).reshape(4, 2))
+
 
 # --------------------------------------------------------------------------- 7. numerical range
 

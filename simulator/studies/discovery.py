@@ -54,6 +54,7 @@ import xarray as xr
 from scipy import stats
 
 from simulator.errors import UserError
+from simulator.results.formatting import percent, text_table
 from simulator.results.outputs import CONFIDENCE, DISCOVERY_COORDS, DISCOVERY_OUTPUTS
 from simulator.results.statistics import wilson_interval
 
@@ -514,13 +515,6 @@ def _limit_text(ds: xr.Dataset, i: int, j: int) -> str:
     return f">= {lo:.4g}" if has_lo else f"<= {hi:.4g}"
 
 
-def _pct(v: float) -> str:
-    """A share in percent, with more decimals for small shares (rare outcomes)."""
-    if not math.isfinite(v):
-        return "n/a"
-    return f"{100 * v:.{1 if v >= 0.1 or v == 0 else 2 if v >= 0.01 else 3}f}%"
-
-
 def discovery_table(ds: xr.Dataset) -> str:
     """The boxes of a discovery result as text: limits in each key's units, coverage, density, mass."""
     outcome = ds.attrs.get("outcome", "the outcome")
@@ -530,7 +524,7 @@ def discovery_table(ds: xr.Dataset) -> str:
              f"{int(ds.attrs['selection_paths']):,} to choose each box and test its limits, "
              f"{int(ds.attrs['held_out_paths']):,} held out for the numbers below (95% Wilson intervals)."]
     share, (s_lo, s_hi) = float(ds["outcome_share"]), (float(v) for v in ds["outcome_share_ci"].values)
-    lines.append(f"Held-out paths with the outcome: {_pct(share)} [{_pct(s_lo)}, {_pct(s_hi)}].")
+    lines.append(f"Held-out paths with the outcome: {percent(share)} [{percent(s_lo)}, {percent(s_hi)}].")
     if ds.sizes["box"] == 0:
         lines.append("\nNo box: no limit on the uncertain inputs raises the share of paths with the outcome "
                      "significantly on the selection sample; the outcome is luck more than these inputs.")
@@ -542,9 +536,9 @@ def discovery_table(ds: xr.Dataset) -> str:
         c_lo, c_hi = ds["coverage_ci"].values[i]
         d_lo, d_hi = ds["density_ci"].values[i]
         where = "" if i == 0 else " (paths outside the boxes above)"
-        lines.append(f"\nbox {i + 1}{where}: coverage {_pct(cov)} [{_pct(c_lo)}, {_pct(c_hi)}], density "
-                     f"{_pct(den)} [{_pct(d_lo)}, {_pct(d_hi)}], mass {_pct(float(ds['mass'].values[i]))}")
-        rows = [("input", "limits", "units", "draws inside", "quasi-p")]
+        lines.append(f"\nbox {i + 1}{where}: coverage {percent(cov)} [{percent(c_lo)}, {percent(c_hi)}], density "
+                     f"{percent(den)} [{percent(d_lo)}, {percent(d_hi)}], mass {percent(float(ds['mass'].values[i]))}")
+        rows = []
         free = []
         for j, name in enumerate(inputs):
             if not bool(ds["restricted"].values[i, j]):
@@ -552,11 +546,9 @@ def discovery_table(ds: xr.Dataset) -> str:
                 continue
             inside_share = float(ds["box_high_quantile"].values[i, j] - ds["box_low_quantile"].values[i, j])
             ps = ", ".join(f"{p:.2g}" for p in ds["quasi_p"].values[i, j] if math.isfinite(p))
-            rows.append((name, _limit_text(ds, i, j), units[j] or "1", _pct(inside_share), ps))
-        widths = [max(len(r[c]) for r in rows) for c in range(5)]
-        for r in rows:
-            lines.append("  " + "  ".join(cell.ljust(w) if c in (0, 2) else cell.rjust(w)
-                                          for c, (cell, w) in enumerate(zip(r, widths, strict=True))).rstrip())
+            rows.append((name, _limit_text(ds, i, j), units[j] or "1", percent(inside_share), ps))
+        lines += ["  " + line for line in text_table(("input", "limits", "units", "draws inside", "quasi-p"), rows,
+                                                      align="lrlrr")]
         if free:
             lines.append(f"  not restricted: {', '.join(free)}")
     return "\n".join(lines)
