@@ -702,17 +702,71 @@ def test_the_checksum_of_a_known_file_is_pinned(tmp_path, monkeypatch, slab):
     assert io.content_checksum(path) != _PINNED_CHECKSUM
 
 
-def test_the_checksum_reads_a_large_variable_in_slabs(tmp_path, monkeypatch):
+def _slab_fixture(path: Path) -> Path:
+    import h5netcdf
+
+    with h5netcdf.File(path, "w") as fh:
+        fh.dimensions = {"path": 5, "company": 3, "one": 1, "output": 3}
+        fh.create_variable("codes", ("path",), data=np.arange(5, dtype=np.int8))  # a row of 1 byte
+        fh.create_variable("wide", ("path", "company", "one"), data=np.arange(15.0).reshape(5, 3, 1))  # 24 bytes
+        names = np.array(["zhipu.champion@12", "zhipu.collapse@12", "zhipu.contested@12"], dtype=object)
+        fh.create_variable("names", ("output",), dtype=h5py.string_dtype(), data=names)  # counted as 64 bytes each
+    return path
+
+
+@pytest.mark.parametrize(("name", "slab", "rows"), [
+    ("codes", 1, [1, 1, 1, 1, 1]), ("codes", 2, [2, 2, 1]), ("wide", 48, [2, 2, 1]), ("wide", 23, [1] * 5),
+    ("names", 128, [2, 1]), ("names", 2**25, [3])])
+def test_the_checksum_reads_a_variable_in_slabs_of_the_set_size(tmp_path, monkeypatch, name, slab, rows):
+    # Memory stays bounded: a slab is as many rows as fit in _SLAB_BYTES (at least one), a row's size
+    # counted from its elements (64 bytes for a text value, whose length the file does not say).
     import h5netcdf
 
     from simulator.results import io
 
-    path = _checksum_fixture(tmp_path / "f.nc")
-    monkeypatch.setattr(io, "_SLAB_BYTES", 16)  # one row of "values" (2 float64) a slab
+    path = _slab_fixture(tmp_path / "f.nc")
+    monkeypatch.setattr(io, "_SLAB_BYTES", slab)
     with h5netcdf.File(path, "r") as fh:
-        slabs = list(io._slabs(fh.variables["values"]))
-    assert [s.shape for s in slabs] == [(1, 2)] * 4
-    assert np.array_equal(np.concatenate(slabs), np.arange(8.0).reshape(4, 2))
+        var = fh.variables[name]
+        slabs = list(io._slabs(var))
+        whole = var[...]
+    assert [len(s) for s in slabs] == rows
+    assert np.array_equal(np.concatenate(slabs), whole)
+
+
+def test_large_numeric_variables_are_stored_compressed(tmp_path):
+    # Kept paths make files of gigabytes: numbers are compressed (gzip level 4) from 1,025 values up;
+    # text and small variables are not (nothing to gain, and a reader pays for it).
+    import xarray as xr
+
+    from simulator.results.io import open_results, save_results
+
+    ds = xr.Dataset({"large": (("x",), np.zeros(1025)), "counts": (("x",), np.zeros(1025, dtype=np.int32)),
+                     "small": (("y",), np.zeros(1024)), "names": (("x",), np.asarray(["a"] * 1025, dtype=object))})
+    path = save_results(ds, tmp_path / "r.nc")
+    with h5py.File(path, "r") as fh:
+        assert [(fh[n].compression, fh[n].compression_opts) for n in ("large", "counts")] == [("gzip", 4)] * 2
+        assert fh["small"].compression is None and fh["names"].compression is None
+    back = open_results(path)
+    for name in ds.data_vars:
+        assert np.array_equal(back[name].values, ds[name].values)
+
+
+def test_a_dataset_opened_with_its_checksum_is_saved_with_a_new_one(tmp_path):
+    # xarray's own open_dataset keeps the file's checksum among the attributes: saving the Dataset
+    # elsewhere, changed, must not carry the old one over, nor take it from the caller's Dataset.
+    import xarray as xr
+
+    from simulator.results.io import CHECKSUM_ATTR, save_results, verify_checksum
+
+    first = save_results(xr.Dataset({"v": (("x",), np.arange(3.0))}), tmp_path / "a.nc")
+    with xr.open_dataset(first, engine="h5netcdf") as opened:
+        ds = opened.load()
+    old = ds.attrs[CHECKSUM_ATTR]
+    ds["v"] = ds["v"] + 1.0
+    second = save_results(ds, tmp_path / "b.nc")
+    assert verify_checksum(second) is True
+    assert ds.attrs[CHECKSUM_ATTR] == old  # the caller's Dataset is as it was
 
 
 # --------------------------------------------------------------------------- 7. numerical range
