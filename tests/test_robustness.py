@@ -268,6 +268,84 @@ def test_wrong_scenario_files_are_one_line(command, name, needle, files, tmp_pat
     assert str(path) in line and needle in line, line
 
 
+@pytest.mark.parametrize("name", [n for n in WRONG_FILES if n != "truncated.nc"])
+def test_open_results_says_what_was_expected(name, files):
+    from simulator.results.io import open_results
+
+    with pytest.raises(UserError) as err:
+        open_results(files / name, expected="a sweep result")
+    assert str(err.value).startswith(f"{files / name}: {WRONG_FILES[name]}")
+    assert "(expected a sweep result" in str(err.value)
+    with pytest.raises(UserError, match=re.escape("(expected a results .nc file written by simulator")):
+        open_results(files / name)
+
+
+def test_an_unreadable_or_damaged_results_file_is_one_short_line(files, tmp_path, monkeypatch):
+    import builtins
+
+    import xarray as xr
+
+    from simulator.results import io
+
+    with pytest.raises(UserError) as err:
+        io.open_results(files / "truncated.nc")
+    assert str(err.value) == (f"{files / 'truncated.nc'}: cannot be read: the file is truncated (an interrupted "
+                              f"copy or download?) (expected {io.EXPECTED})")
+    # The library's reason on one line (its spaces and line breaks folded), cut to 120 characters.
+    run = files / "run.nc"
+    for reason, said in [("bad  header\n  at block 7", "bad header at block 7"),
+                         ("x" * 120, "x" * 120), ("y" * 121, "y" * 117 + "...")]:
+        def damaged(*args, reason=reason, **kwargs):
+            raise OSError(reason)
+
+        monkeypatch.setattr(xr, "open_dataset", damaged)
+        with pytest.raises(UserError) as err:
+            io.open_results(run)
+        assert str(err.value) == f"{run}: cannot be read: {said} (expected {io.EXPECTED})"
+    monkeypatch.undo()
+    # Tests run as root, who reads every file: a file this user may not read is simulated.
+    real_open = builtins.open
+
+    def denied(file, *args, **kwargs):
+        if Path(file) == run:
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", denied)
+    with pytest.raises(UserError) as err:
+        io.open_results(run)
+    assert str(err.value) == f"{run}: cannot read it (Permission denied)"
+
+
+def test_check_output_names_the_option_and_the_folder_it_cannot_write(tmp_path, monkeypatch):
+    from simulator.results import io
+
+    (tmp_path / "file.txt").write_text("x")
+    (tmp_path / "dir").mkdir()
+    with pytest.raises(UserError, match=f"^{re.escape(f'--out {tmp_path}/dir')}: is a folder; give a file name$"):
+        io.check_output(tmp_path / "dir")
+    with pytest.raises(UserError, match=f"^{re.escape(f'--csv {tmp_path}/file.txt')}: is a file; give a folder$"):
+        io.check_output(tmp_path / "file.txt", folder=True, option="--csv")
+    deep = tmp_path / "file.txt" / "a" / "b" / "r.nc"  # the nearest existing parent, two levels up, is a file
+    with pytest.raises(UserError, match=f"^{re.escape(f'{deep}: {tmp_path}/file.txt is a file, not a folder')}$"):
+        io.check_output(deep, option="")
+    assert io.check_output(tmp_path / "new" / "deeper" / "r.nc") == tmp_path / "new" / "deeper" / "r.nc"
+
+    # Tests run as root, who may write anywhere: a folder without write permission is simulated.
+    def no_write_into(*folders):
+        monkeypatch.setattr(io.os, "access", lambda p, mode: not (Path(p) in folders and mode & (os.W_OK | os.X_OK)))
+
+    no_write_into(tmp_path / "dir")
+    with pytest.raises(UserError, match=f"^{re.escape(f'--out {tmp_path}/dir/r.nc: cannot write into {tmp_path}/dir')} "
+                                        r"\(permission denied\)$"):
+        io.check_output(tmp_path / "dir" / "r.nc")
+    with pytest.raises(UserError, match="cannot write into"):  # an existing folder given as the folder itself
+        io.check_output(tmp_path / "dir", folder=True)
+    assert io.check_output(tmp_path / "other", folder=True) == tmp_path / "other"  # its parent is writable
+    no_write_into(tmp_path)
+    assert io.check_output(tmp_path / "dir", folder=True) == tmp_path / "dir"  # only dir itself is written into
+
+
 def test_compare_refuses_a_study_result_from_python(files):
     sweep = simulator.open_results(files / "sweep.nc")
     run = simulator.open_results(files / "run.nc")
