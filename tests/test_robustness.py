@@ -280,6 +280,17 @@ def test_open_results_says_what_was_expected(name, files):
         open_results(files / name)
 
 
+def test_a_results_file_without_a_checksum_opens(tmp_path):
+    # Written by xarray alone (or by a version before checksums): nothing to leave out, nothing to verify.
+    import xarray as xr
+
+    from simulator.results.io import open_results, verify_checksum
+
+    xr.Dataset({"v": (("x",), np.arange(3.0))}).to_netcdf(tmp_path / "old.nc", engine="h5netcdf")
+    assert verify_checksum(tmp_path / "old.nc") is None
+    assert open_results(tmp_path / "old.nc")["v"].values.tolist() == [0.0, 1.0, 2.0]
+
+
 def test_an_unreadable_or_damaged_results_file_is_one_short_line(files, tmp_path, monkeypatch):
     import builtins
 
@@ -569,6 +580,77 @@ def test_a_signal_after_a_temporary_file_vanished_removes_the_others(tmp_path):
             remove_own_temporaries()  # no error for the missing one; the other one goes
             assert not second.exists()
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("hostname", "in_name"), [
+    ("Lab-7.example.COM", "Lab-7-example-COM"), ("x" * 40, "x" * 32), ("", "host"), ("实验室", "---")])
+def test_a_temporary_file_names_this_host_in_safe_characters(tmp_path, monkeypatch, hostname, in_name):
+    # The host is part of the name (a folder shared between machines): letters, digits, "_" and "-" only,
+    # at most 32 of them, so that the name parses back into name, host and process.
+    from simulator.results import files
+
+    monkeypatch.setattr(files.socket, "gethostname", lambda: hostname)
+    with files.atomic_file(tmp_path / "r.nc") as fh:
+        (tmp,) = tmp_path.glob("*.tmp")
+        assert tmp.name.startswith(f".r.nc.{in_name}.{os.getpid()}.")
+        fh.write(b"x")
+
+
+def test_stale_temporaries_that_cannot_be_removed_are_left_without_error(tmp_path, monkeypatch):
+    from simulator.results import files
+
+    dead = tmp_path / f".x.nc.{_host()}.{_dead_pid()}.abcdefgh.tmp"
+    dead.write_text("partial")
+    real_unlink = Path.unlink
+
+    def refused(self, *args, **kwargs):
+        if self == dead:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_unlink(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "unlink", refused)
+    assert files.remove_stale_temporaries(tmp_path) == [] and dead.exists()
+
+    def unreadable(self, pattern):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "glob", unreadable)
+    assert files.remove_stale_temporaries(tmp_path) == []
+
+
+def test_a_write_that_cannot_be_renamed_over_its_target_says_why(tmp_path, monkeypatch):
+    import errno
+
+    from simulator.results import files
+
+    (tmp_path / "taken").mkdir()
+    with pytest.raises(UserError, match=f"^{re.escape(str(tmp_path / 'taken'))}: cannot write there \\(it is a folder\\)$"):
+        files.write_text_atomic(tmp_path / "taken", "x")
+    for exc, reason in [(OSError(errno.EXDEV, "Invalid cross-device link"), "Invalid cross-device link"),
+                        (OSError("no reason given by the system"), "no reason given by the system")]:
+        def refused(src, dst, exc=exc):
+            raise exc
+
+        monkeypatch.setattr(files.os, "replace", refused)
+        with pytest.raises(UserError, match=f"^{re.escape(str(tmp_path / 'r.md'))}: cannot write there "
+                                            f"\\({re.escape(reason)}\\)$"):
+            files.write_text_atomic(tmp_path / "r.md", "x")
+        assert list(tmp_path.glob("*.tmp")) == []  # nothing half-written is left
+
+
+def test_a_folder_that_cannot_be_synced_does_not_fail_the_write(tmp_path, monkeypatch):
+    # Some file systems refuse to open or sync a folder: the rename has happened, the file is whole.
+    from simulator.results import files
+
+    real_open = os.open
+
+    def no_folders(path, flags, *args, **kwargs):
+        if Path(path).is_dir():
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(files.os, "open", no_folders)
+    assert files.write_text_atomic(tmp_path / "r.md", "whole").read_text() == "whole"
 
 
 def test_a_signal_while_the_write_registers_its_temporary_file_does_not_hang():
