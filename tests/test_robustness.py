@@ -727,6 +727,63 @@ def _checkpoint_of(tmp_path: Path) -> tuple[Path, bytes]:
     return path, path.read_bytes()
 
 
+def _complete_checkpoint(tmp_path: Path) -> Path:
+    """A checkpoint of narrative_flip after all its blocks, the last one partial (2,500 paths in blocks of
+    1,000), with 10 kept paths."""
+    from simulator.runner.distributed import prepare_job, simulate_group
+    from simulator.studies.batch import save_checkpoint
+
+    job = prepare_job(ROOT / "scenarios" / "narrative_flip.toml", paths=2500, seed=7, block_size=1000, keep_paths=10)
+    job.start()
+    for group in job.pending_groups(2):
+        job.absorb(group, simulate_group(job.layout, job.plan, **job.task_kwargs(group)))
+    save_checkpoint(tmp_path / "tally.npz", job)
+    return tmp_path / "tally.npz"
+
+
+CHECKPOINT_DAMAGE = {  # what is changed in the arrays, and the reason given
+    "counts": (lambda a: a.update(counts=a["counts"][..., :2]), "outcome counts of shape (1, 1, 4, 2)"),
+    "blocks 2-D": (lambda a: a.update(block_ids=a["block_ids"].reshape(3, 1)), "block list does not fit the run"),
+    "block twice": (lambda a: a.update(block_ids=np.array([0, 0, 2])), "block list does not fit the run"),
+    "block past the end": (lambda a: a.update(block_ids=np.array([0, 1, 3])), "block list does not fit the run"),
+    "moments": (lambda a: a.update(fv_blocks=a["fv_blocks"][:2]), "moments do not match the block list"),
+    "path count": (lambda a: a.update(n_paths=np.array([2499])), "path count does not match the block list"),
+    "path counts": (lambda a: a.update(n_paths=np.array([2500, 0])), "path count does not match the block list"),
+    "no kept paths": (lambda a: a.pop("job_kept"), "kept paths missing or unexpected"),
+    "fewer kept paths": (lambda a: a.update(job_kept=a["job_kept"][:, :5]), "kept paths of another size"),
+    "no failure months": (lambda a: a.pop("job_fail_month"), "kept paths of another size"),
+    "recorded outcomes": (lambda a: a.update(job_path_outcome=np.zeros((5, 1, 4), np.int8)),
+                          "recorded outcomes of another size"),
+}
+
+
+@pytest.mark.parametrize("damage", list(CHECKPOINT_DAMAGE))
+def test_a_checkpoint_that_does_not_fit_its_run_says_what_does_not(damage, tmp_path):
+    from simulator.runner.distributed import prepare_job
+    from simulator.studies.batch import load_checkpoint
+
+    path = _complete_checkpoint(tmp_path)
+
+    def fresh():
+        job = prepare_job(ROOT / "scenarios" / "narrative_flip.toml", paths=2500, seed=7, block_size=1000,
+                          keep_paths=10)
+        job.start()
+        return job
+
+    reasons = []
+    job = fresh()
+    assert load_checkpoint(path, job, on_damaged=reasons.append) and reasons == []  # the whole run, as written
+    assert job.paths_done == 2500 and job.kept.shape[1] == 10
+    with np.load(path) as data:
+        arrays = dict(data)
+    change, reason = CHECKPOINT_DAMAGE[damage]
+    change(arrays)
+    np.savez(path, **arrays)
+    job = fresh()
+    assert not load_checkpoint(path, job, on_damaged=reasons.append)
+    assert reasons == [reason] and job.tally is None
+
+
 @pytest.mark.parametrize("damage", ["empty", "truncated", "garbage", "wrong arrays"])
 def test_a_damaged_checkpoint_is_discarded_with_one_line_and_recomputed(damage, tmp_path, capsys):
     source, good = _checkpoint_of(tmp_path)
