@@ -307,3 +307,112 @@ def test_every_field_of_a_results_identity_makes_it_stale(field, tmp_path, monke
     # The same options again: now up to date, not recomputed.
     assert main(argv) == 0
     assert _events(_log_of_last_run(out), "skipped") == ["zhipu_base"]
+
+
+def _run_batch(out: Path, *scenarios: Path, extra: tuple[str, ...] = ()) -> int:
+    return main(["batch", *map(str, scenarios), "--out", str(out), "--paths", "2000", "--seed", "3", "--quiet",
+                 *extra])
+
+
+def test_a_result_without_a_model_version_is_of_the_first_model_and_recomputed(tmp_path):
+    # Results written before the attribute existed were of model version 1; the model is now at a later one.
+    source = _scenario(tmp_path, "narrative_flip", paths=2000)
+    out = tmp_path / "out"
+    assert _run_batch(out, source) == 0
+    import h5py
+
+    with h5py.File(out / "narrative_flip.nc", "r+") as fh:  # file attributes: the checksum still holds
+        del fh.attrs["model_version"]
+    assert L.MODEL_VERSION > 1
+    assert _run_batch(out, source) == 0
+    assert _events(_log_of_last_run(out), "done") == ["narrative_flip"]
+
+
+def test_a_changed_or_unverifiable_result_is_recomputed_with_a_warning_saying_which(tmp_path, capsys):
+    import h5py
+
+    source = _scenario(tmp_path, "narrative_flip", paths=2000)
+    out = tmp_path / "out"
+    result = out / "narrative_flip.nc"
+    assert _run_batch(out, source) == 0
+    for edit, why, reason in [
+            ("values", "its data do not match the checksum written with them (changed since)", "checksum"),
+            ("checksum", "it has no content checksum (written by an older version)", "no-checksum")]:
+        with h5py.File(result, "r+") as fh:
+            if edit == "values":
+                fh["probability"][...] = fh["probability"][...] * 0.5
+            else:
+                del fh.attrs["content_sha256"]
+        capsys.readouterr()
+        assert _run_batch(out, source) == 0
+        warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+        assert warnings == [f"simulator: warning: {result}: {why}; narrative_flip is recomputed"]
+        log = _log_of_last_run(out)
+        assert [line.split()[2:] for line in log if line.split()[2] == "stale"] == [
+            ["stale", "narrative_flip", f"reason={reason}"]]
+        assert _events(log, "done") == ["narrative_flip"]
+
+
+def test_two_scenarios_of_one_name_are_refused_naming_both_files(tmp_path, capsys):
+    first = _scenario(tmp_path, "narrative_flip", paths=2000)
+    (tmp_path / "copy").mkdir()
+    second = (tmp_path / "copy" / "other.toml")
+    second.write_text(first.read_text(encoding="utf-8"), encoding="utf-8")
+    out = tmp_path / "out"
+    assert _run_batch(out, first, second) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"simulator: error: {second}: scenario name 'narrative_flip' is also that of {first}: "
+                   "their results would overwrite each other"]
+    assert (out / "narrative_flip.nc").exists()  # the first one ran
+
+
+def test_a_given_seed_is_used_for_a_scenario_without_one(tmp_path):
+    # A scenario file without a seed takes the batch's --seed, not a seed recorded by an earlier run
+    # (nor a new random one).
+    text = re.sub(r"^seed = .*\n", "", (SCENARIOS / "narrative_flip.toml").read_text(encoding="utf-8"),
+                  count=1, flags=re.M)
+    assert "\nseed" not in text
+    source = tmp_path / "narrative_flip.toml"
+    source.write_text(text, encoding="utf-8")
+    out = tmp_path / "out"
+    assert _run_batch(out, source, extra=("--seed", "11")) == 0
+    ds = simulator.open_results(out / "narrative_flip.nc")
+    ref = simulator.run(source, paths=2000, seed=11)
+    assert int(ds.attrs["seed_entropy"]) == int(ref.attrs["seed_entropy"]) == 11
+    np.testing.assert_array_equal(ds["outcome_count"].values, ref["outcome_count"].values)
+
+
+def test_kept_paths_whose_zarr_store_is_incomplete_are_recomputed(tmp_path):
+    import zarr
+
+    source = _scenario(tmp_path, "narrative_flip", paths=2000)
+    out, store = tmp_path / "out", tmp_path / "kept"
+    extra = ("--keep-paths", "20", "--zarr", str(store))
+    assert _run_batch(out, source, extra=extra) == 0
+    assert _run_batch(out, source, extra=extra) == 0
+    assert _events(_log_of_last_run(out), "skipped") == ["narrative_flip"]
+    zarr.open_group(str(store / "narrative_flip.zarr"), mode="r+").attrs["complete"] = False  # interrupted
+    assert _run_batch(out, source, extra=extra) == 0
+    assert _events(_log_of_last_run(out), "done") == ["narrative_flip"]
+
+
+def test_a_checkpoint_is_compressed_and_names_its_format_in_canonical_json(tmp_path):
+    import json
+
+    from simulator.runner.distributed import prepare_job, simulate_group
+    from simulator.studies.batch import CHECKPOINT_FORMAT, save_checkpoint
+
+    job = prepare_job(SCENARIOS / "narrative_flip.toml", paths=2000, seed=3)
+    job.start()
+    group = job.pending_groups(2)[0]
+    job.absorb(group, simulate_group(job.layout, job.plan, **job.task_kwargs(group)))
+    save_checkpoint(tmp_path / "tally.npz", job)
+    with np.load(tmp_path / "tally.npz") as data:
+        raw = sum(data[name].nbytes for name in data.files)
+        identity = str(data["identity"])
+    # The value histograms are mostly empty bins: deflated, the checkpoint is a small part of its arrays.
+    assert (tmp_path / "tally.npz").stat().st_size < raw / 10
+    # Canonical JSON (sorted keys): the same run gives the same text whatever built its identity.
+    fields = json.loads(identity)
+    assert identity == json.dumps(fields, sort_keys=True)
+    assert fields["format"] == CHECKPOINT_FORMAT and fields["seed_entropy"] == "3"
