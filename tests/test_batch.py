@@ -416,3 +416,30 @@ def test_a_checkpoint_is_compressed_and_names_its_format_in_canonical_json(tmp_p
     fields = json.loads(identity)
     assert identity == json.dumps(fields, sort_keys=True)
     assert fields["format"] == CHECKPOINT_FORMAT and fields["seed_entropy"] == "3"
+
+
+def test_the_report_names_each_failed_scenario_file_and_whether_it_was_bad_input(tmp_path, monkeypatch):
+    # Bad input (exit 2) and an unexpected failure of one scenario (exit 1, its class and first line, the rest
+    # counted) are each one entry: the file given, the message, and the kind; the other scenarios run.
+    from simulator.studies import batch
+
+    good = _scenario(tmp_path, "zhipu_base", paths=2000)
+    bad = _scenario(tmp_path, "narrative_flip", paths=2000, cash="-5")
+    broken = _scenario(tmp_path, "sovereign_backstop", paths=2000)
+    real_prepare = batch.prepare_job
+
+    def prepare(scenario, **options):
+        if scenario.name == "sovereign_backstop":
+            raise RuntimeError("a bug\nsecond line\nthird line")
+        return real_prepare(scenario, **options)
+
+    monkeypatch.setattr(batch, "prepare_job", prepare)
+    report = batch.run_batch([good, bad, broken], tmp_path / "out", paths=2000, seed=3, progress=False,
+                             echo=lambda line: None)
+    (label_bad, message_bad, user_bad), (label_broken, message_broken, user_broken) = report.failed
+    assert (label_bad, user_bad) == (str(bad), True) and message_bad.startswith(f"{bad}: ") and "cash" in message_bad
+    assert (label_broken, user_broken) == (str(broken), False)
+    assert message_broken == f"{broken}: RuntimeError: a bug [+2 more; see `simulator validate`]"
+    assert report.computed == ["zhipu_base"] and report.exit_code == 1
+    log = _log_of_last_run(tmp_path / "out")
+    assert [line.split()[3] for line in log if line.split()[2] == "failed"] == [str(bad), str(broken)]
