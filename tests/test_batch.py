@@ -424,8 +424,8 @@ def test_the_report_names_each_failed_scenario_file_and_whether_it_was_bad_input
     from simulator.studies import batch
 
     good = _scenario(tmp_path, "zhipu_base", paths=2000)
-    bad = _scenario(tmp_path, "narrative_flip", paths=2000, cash="-5")
     broken = _scenario(tmp_path, "sovereign_backstop", paths=2000)
+    bad = _scenario(tmp_path, "narrative_flip", paths=2000, cash="-5")
     real_prepare = batch.prepare_job
 
     def prepare(scenario, **options):
@@ -434,12 +434,51 @@ def test_the_report_names_each_failed_scenario_file_and_whether_it_was_bad_input
         return real_prepare(scenario, **options)
 
     monkeypatch.setattr(batch, "prepare_job", prepare)
-    report = batch.run_batch([good, bad, broken], tmp_path / "out", paths=2000, seed=3, progress=False,
+    report = batch.run_batch([good, broken, bad], tmp_path / "out", paths=2000, seed=3, progress=False,
                              echo=lambda line: None)
-    (label_bad, message_bad, user_bad), (label_broken, message_broken, user_broken) = report.failed
+    (label_broken, message_broken, user_broken), (label_bad, message_bad, user_bad) = report.failed
     assert (label_bad, user_bad) == (str(bad), True) and message_bad.startswith(f"{bad}: ") and "cash" in message_bad
     assert (label_broken, user_broken) == (str(broken), False)
     assert message_broken == f"{broken}: RuntimeError: a bug [+2 more; see `simulator validate`]"
     assert report.computed == ["zhipu_base"] and report.exit_code == 1
     log = _log_of_last_run(tmp_path / "out")
-    assert [line.split()[3] for line in log if line.split()[2] == "failed"] == [str(bad), str(broken)]
+    assert [line.split()[3] for line in log if line.split()[2] == "failed"] == [str(broken), str(bad)]
+
+
+def test_a_scenario_whose_kept_paths_do_not_fit_beside_the_others_is_refused_alone(tmp_path, monkeypatch, capsys):
+    # The kept paths of the batch's started scenarios stay in memory until they finish: a scenario that
+    # fits alone but not beside them is one error naming --keep-paths; the batch goes on without it.
+    from simulator.runner import memory
+    from simulator.runner.distributed import prepare_job
+
+    first = _scenario(tmp_path, "narrative_flip", paths=2000)
+    second = tmp_path / "second.toml"
+    second.write_text(first.read_text(encoding="utf-8").replace('name = "narrative_flip"', 'name = "second"', 1),
+                      encoding="utf-8")
+    job = prepare_job(first, paths=2000, seed=3, keep_paths=2000, threads=1)
+    needs, _ = job.memory_needs()
+    total = memory.total_bytes(needs)
+    resident = sum(n.bytes for n in needs if n.what in memory.RESIDENT_PARTS)
+    assert resident > 0
+    monkeypatch.setattr(memory, "available_bytes", lambda: (total + resident / 2) / memory.USABLE_SHARE)
+    out = tmp_path / "out"
+    assert _run_batch(out, first, second, extra=("--keep-paths", "2000", "--threads", "1")) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and re.fullmatch(
+        rf"simulator: error: {re.escape(str(second))}: --keep-paths 2,000: second beside the batch's other "
+        r"scenarios needs about [\d.]+ [kMG]?B of memory \(.+\) but [\d.]+ [kMG]?B is available; at most "
+        r"([\d,]+) fit", err[0]), err
+    assert 0 < int(re.search(r"at most ([\d,]+) fit", err[0]).group(1).replace(",", "")) < 2000
+    assert (out / "narrative_flip.nc").exists() and not (out / "second.nc").exists()
+
+
+def test_an_up_to_date_result_takes_its_leftover_checkpoint_away(tmp_path):
+    source = _scenario(tmp_path, "narrative_flip", paths=2000)
+    out = tmp_path / "out"
+    assert _run_batch(out, source) == 0
+    leftover = out / ".partial" / "narrative_flip"
+    leftover.mkdir(parents=True)
+    (leftover / "tally.npz").write_bytes(b"left by an interrupted run")
+    assert _run_batch(out, source) == 0
+    assert _events(_log_of_last_run(out), "skipped") == ["narrative_flip"]
+    assert not leftover.exists()
