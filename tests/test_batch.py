@@ -446,30 +446,40 @@ def test_the_report_names_each_failed_scenario_file_and_whether_it_was_bad_input
 
 
 def test_a_scenario_whose_kept_paths_do_not_fit_beside_the_others_is_refused_alone(tmp_path, monkeypatch, capsys):
-    # The kept paths of the batch's started scenarios stay in memory until they finish: a scenario that
-    # fits alone but not beside them is one error naming --keep-paths; the batch goes on without it.
+    # The kept paths of the batch's started scenarios stay in memory until they finish, and add up: with
+    # room for one scenario and one and a half others' kept paths, the third of three equal scenarios is one
+    # error naming --keep-paths and how many fit; the batch goes on without it (a bad file after it is
+    # still reported).
     from simulator.runner import memory
     from simulator.runner.distributed import prepare_job
 
     first = _scenario(tmp_path, "narrative_flip", paths=2000)
-    second = tmp_path / "second.toml"
-    second.write_text(first.read_text(encoding="utf-8").replace('name = "narrative_flip"', 'name = "second"', 1),
-                      encoding="utf-8")
+    text = first.read_text(encoding="utf-8")
+    copies = []
+    for name in ("second", "third"):
+        copies.append(tmp_path / f"{name}.toml")
+        copies[-1].write_text(text.replace('name = "narrative_flip"', f'name = "{name}"', 1), encoding="utf-8")
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text.replace('name = "narrative_flip"', 'name = "bad"', 1).replace("[scenario]", "[scenario]\nx = 1"),
+                   encoding="utf-8")
     job = prepare_job(first, paths=2000, seed=3, keep_paths=2000, threads=1)
     needs, _ = job.memory_needs()
     total = memory.total_bytes(needs)
     resident = sum(n.bytes for n in needs if n.what in memory.RESIDENT_PARTS)
     assert resident > 0
-    monkeypatch.setattr(memory, "available_bytes", lambda: (total + resident / 2) / memory.USABLE_SHARE)
+    monkeypatch.setattr(memory, "available_bytes", lambda: (total + 1.5 * resident) / memory.USABLE_SHARE)
     out = tmp_path / "out"
-    assert _run_batch(out, first, second, extra=("--keep-paths", "2000", "--threads", "1")) == 2
+    assert _run_batch(out, first, *copies, bad, extra=("--keep-paths", "2000", "--threads", "1")) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and re.fullmatch(
-        rf"simulator: error: {re.escape(str(second))}: --keep-paths 2,000: second beside the batch's other "
-        r"scenarios needs about [\d.]+ [kMG]?B of memory \(.+\) but [\d.]+ [kMG]?B is available; at most "
-        r"([\d,]+) fit", err[0]), err
+    assert len(err) == 2 and re.fullmatch(
+        rf"simulator: error: {re.escape(str(copies[1]))}: --keep-paths 2,000: third beside the batch's other "
+        r"scenarios needs about [\d.]+ [kMG]?B of memory \(.*kept paths and outcomes of the batch's other "
+        r"scenarios [\d.]+ [kMG]?B.*\) but [\d.]+ [kMG]?B is available; at most ([\d,]+) fit", err[0]), err
     assert 0 < int(re.search(r"at most ([\d,]+) fit", err[0]).group(1).replace(",", "")) < 2000
-    assert (out / "narrative_flip.nc").exists() and not (out / "second.nc").exists()
+    assert str(bad) in err[1]
+    assert sorted(p.name for p in out.glob("*.nc")) == ["narrative_flip.nc", "second.nc", "summary.nc"]
+    log = _log_of_last_run(out)
+    assert [line.split()[3] for line in log if line.split()[2] == "failed"] == [str(copies[1]), str(bad)]
 
 
 def test_an_up_to_date_result_takes_its_leftover_checkpoint_away(tmp_path):
@@ -482,3 +492,30 @@ def test_an_up_to_date_result_takes_its_leftover_checkpoint_away(tmp_path):
     assert _run_batch(out, source) == 0
     assert _events(_log_of_last_run(out), "skipped") == ["narrative_flip"]
     assert not leftover.exists()
+
+
+def test_a_resumed_scenario_keeps_its_checkpoint_until_it_finishes(tmp_path, monkeypatch):
+    # Interrupted again before its next checkpoint, a resumed scenario must still find the one it resumed from.
+    from simulator.runner.distributed import prepare_job, simulate_group
+    from simulator.studies import batch
+
+    source = _scenario(tmp_path, "narrative_flip", paths=20_000)
+    out = tmp_path / "out"
+    job = prepare_job(source, paths=20_000, seed=3)
+    job.start()
+    group = job.pending_groups(2)[0]
+    job.absorb(group, simulate_group(job.layout, job.plan, **job.task_kwargs(group)))
+    checkpoint = out / ".partial" / "narrative_flip" / "tally.npz"
+    checkpoint.parent.mkdir(parents=True)
+    batch.save_checkpoint(checkpoint, job)
+    seen = []
+
+    def interrupted(jobs, *args, **kwargs):  # the batch is stopped before it runs a block
+        seen.extend((j.name, j.paths_done, checkpoint.exists()) for j in jobs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(batch, "_execute", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        batch.run_batch([source], out, paths=20_000, seed=3, progress=False, echo=lambda line: None)
+    assert seen == [("narrative_flip", job.paths_done, True)] and 0 < job.paths_done < 20_000
+    assert checkpoint.exists()
