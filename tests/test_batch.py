@@ -519,3 +519,32 @@ def test_a_resumed_scenario_keeps_its_checkpoint_until_it_finishes(tmp_path, mon
         batch.run_batch([source], out, paths=20_000, seed=3, progress=False, echo=lambda line: None)
     assert seen == [("narrative_flip", job.paths_done, True)] and 0 < job.paths_done < 20_000
     assert checkpoint.exists()
+
+
+def test_a_checkpoint_whose_zarr_store_is_gone_is_removed_and_the_scenario_starts_over(tmp_path, monkeypatch):
+    import shutil
+
+    from simulator.runner.distributed import prepare_job, simulate_group
+    from simulator.studies import batch
+
+    source = _scenario(tmp_path, "narrative_flip", paths=20_000)
+    out, store = tmp_path / "out", tmp_path / "kept"
+    job = prepare_job(source, paths=20_000, seed=3, keep_paths=50, zarr=store / "narrative_flip.zarr")
+    job.start()
+    group = job.pending_groups(2)[0]
+    job.absorb(group, simulate_group(job.layout, job.plan, **job.task_kwargs(group)))
+    checkpoint = out / ".partial" / "narrative_flip" / "tally.npz"
+    checkpoint.parent.mkdir(parents=True)
+    batch.save_checkpoint(checkpoint, job)
+    shutil.rmtree(store)  # the kept paths written so far are lost
+    seen = []
+
+    def interrupted(jobs, *args, **kwargs):
+        seen.extend((j.paths_done, checkpoint.exists()) for j in jobs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(batch, "_execute", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        batch.run_batch([source], out, paths=20_000, seed=3, keep_paths=50, zarr=store, progress=False,
+                        echo=lambda line: None)
+    assert seen == [(0, False)]
