@@ -775,6 +775,8 @@ def test_a_checkpoint_that_does_not_fit_its_run_says_what_does_not(damage, tmp_p
     assert load_checkpoint(path, job, on_damaged=reasons.append) and reasons == []  # the whole run, as written
     assert job.paths_done == 2500 and job.kept.shape[1] == 10
     with np.load(path) as data:
+        assert job.tally.blocks_done == int(data["blocks_done"]) == 3
+    with np.load(path) as data:
         arrays = dict(data)
     change, reason = CHECKPOINT_DAMAGE[damage]
     change(arrays)
@@ -782,6 +784,31 @@ def test_a_checkpoint_that_does_not_fit_its_run_says_what_does_not(damage, tmp_p
     job = fresh()
     assert not load_checkpoint(path, job, on_damaged=reasons.append)
     assert reasons == [reason] and job.tally is None
+
+
+@pytest.mark.parametrize(("error", "reason"), [
+    (None, "the file is empty"),
+    (ValueError("bad  zip\n  header " + "z" * 200), ("bad zip header " + "z" * 200)[:100]),
+    (OSError(""), "OSError")])
+def test_an_unreadable_checkpoint_gives_the_reason_in_one_short_line(tmp_path, monkeypatch, error, reason):
+    from simulator.runner.distributed import prepare_job
+    from simulator.studies import batch
+
+    job = prepare_job(ROOT / "scenarios" / "narrative_flip.toml", paths=2500, seed=7)
+    job.start()
+    path = tmp_path / "tally.npz"
+    if error is None:
+        path.write_bytes(b"")
+    else:
+        path.write_bytes(b"PK\x03\x04 not really")
+
+        def unreadable(*args, **kwargs):
+            raise error
+
+        monkeypatch.setattr(batch.np, "load", unreadable)
+    reasons = []
+    assert not batch.load_checkpoint(path, job, on_damaged=reasons.append)
+    assert reasons == [reason]
 
 
 @pytest.mark.parametrize("damage", ["empty", "truncated", "garbage", "wrong arrays"])

@@ -91,6 +91,7 @@ GROUPS = {
                     "tests/test_uncertainty.py::test_batch_with_distributions_equals_run_and_tracks_them",
                     "tests/test_robustness.py::test_a_damaged_checkpoint_is_discarded_with_one_line_and_recomputed",
                     "tests/test_robustness.py::test_a_checkpoint_that_does_not_fit_its_run_says_what_does_not",
+                    "tests/test_robustness.py::test_an_unreadable_checkpoint_gives_the_reason_in_one_short_line",
                     "tests/test_robustness.py::test_a_result_edited_in_place_is_recomputed"),
                    "not sigkill and not distributed and not merged and not memory and not zarr_in_chunks "
                    "and not summary",
