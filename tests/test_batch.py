@@ -548,3 +548,25 @@ def test_a_checkpoint_whose_zarr_store_is_gone_is_removed_and_the_scenario_start
         batch.run_batch([source], out, paths=20_000, seed=3, keep_paths=50, zarr=store, progress=False,
                         echo=lambda line: None)
     assert seen == [(0, False)]
+
+
+def test_a_damaged_checkpoint_is_removed_before_the_scenario_runs_again(tmp_path, monkeypatch):
+    # Interrupted again before its first new checkpoint, the batch must not find (and report) it a second time.
+    from simulator.studies import batch
+
+    source = _scenario(tmp_path, "narrative_flip", paths=20_000)
+    out = tmp_path / "out"
+    checkpoint = out / ".partial" / "narrative_flip" / "tally.npz"
+    checkpoint.parent.mkdir(parents=True)
+    checkpoint.write_bytes(b"")
+    seen, said = [], []
+
+    def interrupted(jobs, *args, **kwargs):
+        seen.extend((j.paths_done, checkpoint.exists()) for j in jobs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(batch, "_execute", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        batch.run_batch([source], out, paths=20_000, seed=3, progress=False, echo=said.append)
+    assert seen == [(0, False)]
+    assert any("damaged checkpoint (the file is empty)" in line for line in said), said
