@@ -521,7 +521,9 @@ def test_a_temporary_file_of_a_live_process_is_kept(tmp_path):
     from simulator.results.files import remove_stale_temporaries
 
     # A live writer of our own (not the parent: a wrong signal must hit nothing but this child).
-    writer = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    # SIGHUP's default restored: under nohup (mutation runs) the child would inherit it ignored.
+    writer = subprocess.Popen([sys.executable, "-c", "import signal, time; signal.signal(signal.SIGHUP, "
+                               "signal.SIG_DFL); time.sleep(60)"])
     try:
         live = tmp_path / f".x.nc.{_host()}.{writer.pid}.abcdefgh.tmp"
         dead = tmp_path / f".x.nc.{_host()}.{_dead_pid()}.abcdefgh.tmp"
