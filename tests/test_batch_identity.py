@@ -153,6 +153,53 @@ def test_the_batch_summary_holds_each_results_numbers(tmp_path):
             assert (float(row[f"{name}_low"]), float(row[f"{name}_high"])) == (lo, hi)
             np.testing.assert_array_equal(summary[f"{name}_ci"].values[r], [lo, hi])
         assert float(row["valuation_start"]) == float(sel["valuation_start"]) == summary["valuation_start"].values[r]
+    # summary.nc as a whole: each variable is the results' variable of that name, row by row, with its
+    # description, its units (amounts in the row's currency) and its dimensions (company -> row, month ->
+    # horizon); the horizons a scenario lacks are NaN; the row coordinates name scenario, company and run.
+    from simulator.studies.batch import SUMMARY_MONEY
+
+    assert sorted(summary.data_vars) == sorted(["probability", "probability_ci", "champion_share", "champion_share_ci",
+                                                "valuation_quantile", "fundamental_value", "fundamental_value_ci",
+                                                "business_value", "business_value_ci", "valuation_start"])
+    for name in summary.data_vars:
+        run_var = runs[0][name]
+        assert summary[name].dims == tuple({"company": "row", "month": "horizon"}.get(d, d) for d in run_var.dims)
+        assert summary[name].attrs["long_name"] == run_var.attrs["long_name"]
+        assert summary[name].attrs["units"] == (SUMMARY_MONEY if run_var.attrs["units"] == "CNY"
+                                                else run_var.attrs["units"])
+        for r, (ds, company) in enumerate(expected_rows):
+            got = summary[name].isel(row=r)
+            want = ds[name].sel(company=company)
+            if "month" in want.dims:
+                want = want.sel(month=ds["horizon"].values, quantile=list(SUMMARY_QUANTILES)).rename(month="horizon")
+            for dim in ("outcome", "bound"):
+                if dim in want.dims:
+                    want = want.sel({dim: got[dim].values})
+            if "horizon" in got.dims:
+                lacking = [h for h in horizons if h not in ds["horizon"].values]
+                assert np.isnan(got.sel(horizon=lacking).values).all()
+                got = got.sel(horizon=ds["horizon"].values)
+            np.testing.assert_array_equal(got.transpose(*want.dims).values, want.values, err_msg=f"{name} row {r}")
+    for key, value_of in {"scenario": lambda ds, c: ds.attrs["scenario_name"], "company": lambda ds, c: c,
+                          "currency": lambda ds, c: ds.attrs["currency"], "paths": lambda ds, c: int(ds.attrs["paths"]),
+                          "seed": lambda ds, c: str(ds.attrs["seed_entropy"]),
+                          "scenario_hash": lambda ds, c: ds.attrs["scenario_hash"]}.items():
+        assert summary[key].dims == ("row",)
+        assert list(summary[key].values) == [value_of(ds, c) for ds, c in expected_rows], key
+    assert list(summary["outcome"].values) == ["champion", "contested", "collapse"]
+    assert list(summary["bound"].values) == ["low", "high"]
+    assert list(summary["quantile"].values) == list(SUMMARY_QUANTILES)
+    assert summary["horizon"].attrs["units"] == "months" and summary["horizon"].dtype == np.int64
+    # Run again: both are up to date, and the summary is made from the results files read back (not from
+    # the Datasets just computed): the same table.
+    csv_text = (out / "summary.csv").read_text(encoding="utf-8")
+    again = run_batch([first, second], out, seed=4, echo=lambda _t: None, progress=False)
+    assert again.skipped == ["zhipu_base", "sector_portfolio"] and again.computed == []
+    assert (out / "summary.csv").read_text(encoding="utf-8") == csv_text
+    reread = simulator.open_results(out / "summary.nc")
+    summary.attrs.pop("created")
+    reread.attrs.pop("created")
+    xr.testing.assert_identical(reread, summary)
 
 
 def test_a_scenario_without_a_seed_reuses_the_seed_of_its_earlier_result_or_checkpoint(tmp_path):

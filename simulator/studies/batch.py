@@ -56,6 +56,7 @@ from simulator.model.scenario_file import load_scenario
 from simulator.results.dataset import scenario_hash
 from simulator.results.files import atomic_file, remove_stale_temporaries
 from simulator.results.io import save_results, verify_checksum
+from simulator.results.outputs import OUTPUTS
 from simulator.runner.distributed import Job, prepare_job, run_jobs
 from simulator.runner.memory import RESIDENT_PARTS, Need, check
 
@@ -566,26 +567,31 @@ def summary_rows(ds: xr.Dataset) -> list[dict]:
     return rows
 
 
+#: The summary's own words for an amount: its rows may be of scenarios in different currencies.
+SUMMARY_MONEY = "currency of the row's scenario (see currency)"
+#: A result's dimensions as the summary has them: one row per scenario and company, months at the horizons.
+_SUMMARY_DIMS = {"company": "row", "month": "horizon"}
+
+
 def summary_dataset(datasets: Sequence[xr.Dataset]) -> xr.Dataset:
     """The comparison table as a Dataset: dimension ``row`` (scenario, company), ``horizon``
-    (the union of the scenarios' horizons; NaN where a scenario has no such horizon)."""
+    (the union of the scenarios' horizons; NaN where a scenario has no such horizon).
+
+    Each variable is the result's variable of the same name (:data:`simulator.results.outputs.OUTPUTS`
+    gives its dimensions, units and description), the valuation quantiles at the horizons only."""
     horizons = np.unique(np.concatenate([ds["horizon"].values for ds in datasets])).astype(np.int64)
     cols: dict[str, list] = {k: [] for k in ("scenario", "company", "currency", "paths", "seed",
                                              "scenario_hash")}
     n_rows = sum(ds.sizes["company"] for ds in datasets)
-    shape_h = (n_rows, horizons.size)
-    prob = np.full((*shape_h, len(L.OUTCOME_NAMES)), np.nan)
-    prob_ci = np.full((*shape_h, len(L.OUTCOME_NAMES), 2), np.nan)
-    share = np.full(shape_h, np.nan)
-    share_ci = np.full((*shape_h, 2), np.nan)
-    vq = np.full((*shape_h, len(SUMMARY_QUANTILES)), np.nan)
-    fv = np.full(n_rows, np.nan)
-    fv_ci = np.full((n_rows, 2), np.nan)
-    bv = np.full(n_rows, np.nan)
-    bv_ci = np.full((n_rows, 2), np.nan)
-    v0 = np.full(n_rows, np.nan)
+    labels = {"row": np.arange(n_rows, dtype=np.int64), "horizon": horizons,
+              "outcome": np.asarray(L.OUTCOME_NAMES, dtype=object), "bound": np.asarray(["low", "high"], dtype=object),
+              "quantile": np.asarray(SUMMARY_QUANTILES)}
+    dims = {name: tuple(_SUMMARY_DIMS.get(d, d) for d in OUTPUTS[name].dims) for name in _SUMMARY_VARS}
+    values = {name: np.full([labels[d].size for d in dims[name]], np.nan) for name in _SUMMARY_VARS}
     r = 0
     for ds in datasets:
+        at = {"horizon": ds["horizon"].values, "outcome": list(L.OUTCOME_NAMES), "bound": ["low", "high"],
+              "quantile": list(SUMMARY_QUANTILES)}
         cols_h = np.searchsorted(horizons, ds["horizon"].values)
         for company in ds["company"].values:
             for key, value in (("scenario", ds.attrs["scenario_name"]), ("company", str(company)),
@@ -593,53 +599,21 @@ def summary_dataset(datasets: Sequence[xr.Dataset]) -> xr.Dataset:
                                ("seed", str(ds.attrs.get("seed_entropy", ""))),
                                ("scenario_hash", ds.attrs["scenario_hash"])):
                 cols[key].append(value)
-            c = ds.sel(company=company)
-            prob[r, cols_h] = c["probability"].transpose("horizon", "outcome").sel(outcome=list(L.OUTCOME_NAMES))
-            prob_ci[r, cols_h] = c["probability_ci"].transpose("horizon", "outcome", "bound").sel(
-                outcome=list(L.OUTCOME_NAMES), bound=["low", "high"])
-            share[r, cols_h] = c["champion_share"].transpose("horizon")
-            share_ci[r, cols_h] = c["champion_share_ci"].transpose("horizon", "bound").sel(bound=["low", "high"])
-            vq[r, cols_h] = c["valuation_quantile"].sel(month=ds["horizon"].values,
-                                                        quantile=list(SUMMARY_QUANTILES)).transpose(
-                "month", "quantile")
-            fv[r] = float(c["fundamental_value"])
-            fv_ci[r] = c["fundamental_value_ci"].sel(bound=["low", "high"])
-            bv[r] = float(c["business_value"])
-            bv_ci[r] = c["business_value_ci"].sel(bound=["low", "high"])
-            v0[r] = float(c["valuation_start"])
+            for name in _SUMMARY_VARS:
+                da = ds[name].sel(company=company).rename({k: v for k, v in _SUMMARY_DIMS.items() if k in ds[name].dims
+                                                           and k != "company"})
+                inner = dims[name][1:]
+                da = da.sel({d: at[d] for d in inner if d != "horizon" or "month" in ds[name].dims}).transpose(*inner)
+                if "horizon" in inner:
+                    values[name][r, cols_h] = da.values
+                else:
+                    values[name][r] = da.values
             r += 1
-
-    def var(dims, values, units, long_name):
-        return xr.Variable(dims, values, attrs={"units": units, "long_name": long_name})
-
-    money = "currency of the row's scenario (see currency)"
-    out = xr.Dataset(
-        {
-            "probability": var(("row", "horizon", "outcome"), prob, "1", "probability of each outcome"),
-            "probability_ci": var(("row", "horizon", "outcome", "bound"), prob_ci, "1",
-                                  "95% Wilson interval of the outcome probability"),
-            "champion_share": var(("row", "horizon"), share, "1", "P(champion) / (P(champion) + P(collapse))"),
-            "champion_share_ci": var(("row", "horizon", "bound"), share_ci, "1",
-                                     "95% Wilson interval of the champion share"),
-            "valuation_quantile": var(("row", "horizon", "quantile"), vq, money,
-                                      "market valuation at the horizon: 5%, 50% and 95% quantiles"),
-            "fundamental_value": var(("row",), fv, money, "Schwartz-Moon equity value at start (floored at 0)"),
-            "fundamental_value_ci": var(("row", "bound"), fv_ci, money,
-                                        "95% interval of the equity value"),
-            "business_value": var(("row",), bv, money, "Schwartz-Moon business value at start (not floored, "
-                                  "minus the money raised after the start)"),
-            "business_value_ci": var(("row", "bound"), bv_ci, money, "95% interval of the business value"),
-            "valuation_start": var(("row",), v0, money, "stated market valuation V0"),
-        },
-        coords={
-            "row": np.arange(n_rows, dtype=np.int64),
-            "horizon": horizons,
-            "outcome": np.asarray(L.OUTCOME_NAMES, dtype=object),
-            "bound": np.asarray(["low", "high"], dtype=object),
-            "quantile": np.asarray(SUMMARY_QUANTILES),
-            **{k: ("row", np.asarray(v, dtype=np.int64 if k == "paths" else object)) for k, v in cols.items()},
-        },
-    )
+    variables = {name: xr.Variable(dims[name], values[name], attrs={
+        "units": OUTPUTS[name].units.replace("{currency}", SUMMARY_MONEY), "long_name": OUTPUTS[name].long_name})
+        for name in _SUMMARY_VARS}
+    out = xr.Dataset(variables, coords={**labels, **{k: ("row", np.asarray(v, dtype=np.int64 if k == "paths" else
+                                                                            object)) for k, v in cols.items()}})
     out["horizon"].attrs = {"units": "months", "long_name": "horizon at which outcomes are classified"}
     out.attrs.update({
         "title": "Batch summary: one row per scenario and company",
