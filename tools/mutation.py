@@ -108,8 +108,12 @@ GROUPS = {
                      "", (r"\blong_name\b|\"title\"",),
                      ("*batch.x_summary_rows__*", "*batch.x_write_summary__*", "*batch.x_summary_dataset__*",
                       "*batch.x__read_summary_subset__*", "*batch.x__summary_subset__*")),
+    # The sweep's table, its spec parser's messages and its memory checks are judged by the formatting,
+    # message and robustness tests (those that run in this process; the random command lines only repeat them).
     "sweep": Group(("simulator/studies/sweep.py",),
-                   ("tests/test_derived_numbers.py", "tests/test_sensitivity.py"), "not distributed",
+                   ("tests/test_derived_numbers.py", "tests/test_sensitivity.py", "tests/test_formatting.py",
+                    "tests/test_messages.py", "tests/test_robustness.py"),
+                   "not distributed and not random_command_lines and not signal_during and not far_tail and not dask",
                    (r"\"long_name\"", r"\bprogress\(")),
 }
 
