@@ -231,3 +231,57 @@ def test_a_scenario_without_a_seed_reuses_the_seed_of_its_earlier_result_or_chec
     assert simulator.open_results(other / "zhipu_base.nc").attrs["seed_entropy"] == "424242"
     assert "resumed_paths=" in (other / "batch.log").read_text() and " resumed_paths=0" not in (
         other / "batch.log").read_text()
+
+
+def test_the_summary_files_of_edge_cases(tmp_path, monkeypatch):
+    """Outcomes and bounds in another order, a result without a recorded seed, an undefined champion
+    share (an empty cell), a result h5netcdf alone cannot read (read by xarray instead), and the
+    files' form: one header of distinct columns, Unix line ends, CF attributes, a UTC creation time."""
+    import h5netcdf
+
+    from simulator.results.io import save_results
+    from simulator.studies.batch import summary_dataset, summary_rows, write_summary
+
+    ds = simulator.run(SCENARIOS / "narrative_flip.toml", paths=500, seed=1)
+    base = summary_dataset([ds])
+    assert all(base[name].dtype == np.float64 for name in base.data_vars)
+    assert base.attrs["Conventions"] == "CF-1.10" and base.attrs["created"].endswith("+00:00")
+    reordered = summary_dataset([ds.isel(outcome=[2, 0, 1], bound=[1, 0])])
+    xr.testing.assert_identical(reordered.drop_attrs(), base.drop_attrs())
+
+    unseeded = ds.copy()
+    del unseeded.attrs["seed_entropy"]
+    assert list(summary_dataset([unseeded])["seed"].values) == [""] and summary_rows(unseeded)[0]["seed"] == ""
+
+    undecided = ds.copy(deep=True)
+    first = int(ds["horizon"].values[0])
+    undecided["champion_share"].loc[{"horizon": first}] = np.nan
+    _, csv_path = write_summary([undecided], tmp_path / "a")
+    text = csv_path.read_text(encoding="utf-8")
+    header = text.splitlines()[0].split(",")
+    assert "\r" not in text and len(header) == len(set(header))
+    with open(csv_path, newline="", encoding="utf-8") as fh:
+        (row,) = list(__import__("csv").DictReader(fh))
+    assert row[f"champion_share_{first}m"] == ""
+
+    path = save_results(ds, tmp_path / "narrative_flip.nc")
+    fast_nc, fast_csv = write_summary([path], tmp_path / "fast")
+    refused = []
+
+    class H5netcdfCannot(h5netcdf.File):  # the summary's own reader (mode given by position) fails; xarray's works
+        def __init__(self, *args, **kwargs):
+            if len(args) > 1 and Path(args[0]) == path:
+                refused.append(path)
+                self._closed = True  # nothing to close when the object is collected
+                raise OSError("unreadable by h5netcdf alone")
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(h5netcdf, "File", H5netcdfCannot)
+    slow_nc, slow_csv = write_summary([path], tmp_path / "slow")
+    monkeypatch.undo()
+    assert refused == [path]
+    assert slow_csv.read_text(encoding="utf-8") == fast_csv.read_text(encoding="utf-8")
+    fast, slow = simulator.open_results(fast_nc), simulator.open_results(slow_nc)
+    fast.attrs.pop("created")
+    slow.attrs.pop("created")
+    xr.testing.assert_identical(slow, fast)

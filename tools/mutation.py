@@ -104,7 +104,8 @@ GROUPS = {
                     "*batch.xǁBatchReportǁexit_code__*")),
     # The batch's summary table, judged by the test that reads it back against each result.
     "summary": Group(("simulator/studies/batch.py",),
-                     ("tests/test_batch_identity.py::test_the_batch_summary_holds_each_results_numbers",),
+                     ("tests/test_batch_identity.py::test_the_batch_summary_holds_each_results_numbers",
+                      "tests/test_batch_identity.py::test_the_summary_files_of_edge_cases"),
                      "", (r"\blong_name\b|\"title\"",),
                      ("*batch.x_summary_rows__*", "*batch.x_write_summary__*", "*batch.x_summary_dataset__*",
                       "*batch.x__read_summary_subset__*", "*batch.x__summary_subset__*")),
