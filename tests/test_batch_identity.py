@@ -259,7 +259,7 @@ def test_the_summary_files_of_edge_cases(tmp_path, monkeypatch):
     _, csv_path = write_summary([undecided], tmp_path / "a")
     text = csv_path.read_text(encoding="utf-8")
     header = text.splitlines()[0].split(",")
-    assert "\r" not in text and len(header) == len(set(header))
+    assert b"\r" not in csv_path.read_bytes() and len(header) == len(set(header))
     with open(csv_path, newline="", encoding="utf-8") as fh:
         (row,) = list(__import__("csv").DictReader(fh))
     assert row[f"champion_share_{first}m"] == ""
