@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -111,3 +112,38 @@ def test_a_correlation_is_written_with_its_interval_or_not_at_all():
 
     assert correlation_ci(0.1234, -0.05, 0.2999) == "+0.123 [-0.050, +0.300]"
     assert correlation_ci(float("nan"), float("nan"), float("nan")) == "n/a"  # an outcome too rare to correlate
+
+
+def test_the_sweep_table_holds_each_grid_points_numbers():
+    """Every cell of the sweep table against the Dataset at that grid point and company: the swept values
+    in their key's format, champion and collapse probabilities and the champion share with their intervals,
+    at the last horizon; the header names the scenario, the grid, the paths and the month; rows past
+    max_rows are counted, not printed."""
+    import itertools
+
+    from simulator.studies.sweep import sweep, sweep_table
+
+    keys = ["companies.zhipu.growth.initial", "companies.zhipu.funding.backstop"]
+    ds = sweep(SCENARIOS / "sector_portfolio.toml", [f"{keys[0]}=0.5,1.5", f"{keys[1]}=1e9,3e9,5e9"], paths=300,
+               seed=2, quantiles=False)
+    last = int(ds["horizon"].values[-1])
+    assert last != int(ds["horizon"].values[0])
+    companies = [str(c) for c in ds["company"].values]
+    lines = sweep_table(ds, max_rows=10).splitlines()
+    assert lines[0] == (f"{ds.attrs['scenario_name']}: sweep of 2 key(s), 6 grid points x 300 paths, month {last}; "
+                        "95% Wilson intervals")
+    assert lines[1].split() == [*keys, "company", "champion", "collapse", "champion", "share"]
+    values = {k: key_values_text(ds[k].values, ds[k].attrs["units"], ds.attrs["currency"]) for k in keys}
+    expected = []
+    for (i, a), (j, b) in itertools.product(enumerate(ds[keys[0]].values), enumerate(ds[keys[1]].values)):
+        for company in companies:
+            sel = ds.sel({keys[0]: a, keys[1]: b, "company": company, "horizon": last})
+            cells = [percent_ci(float(sel["probability"].sel(outcome=o)),
+                                *map(float, sel["probability_ci"].sel(outcome=o).values))
+                     for o in ("champion", "collapse")]
+            cells.append(percent_ci(float(sel["champion_share"]), *map(float, sel["champion_share_ci"].values)))
+            expected.append([values[keys[0]][i], values[keys[1]][j], company, *cells])
+    rows = [re.split(r"\s{2,}", line.strip()) for line in lines[2:-1]]
+    assert rows == expected[:10]
+    assert lines[-1] == f"... ({len(expected) - 10} more rows in the file)"
+    assert "more rows" not in sweep_table(ds, max_rows=len(expected))
