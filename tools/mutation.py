@@ -113,7 +113,7 @@ GROUPS = {
     # message and robustness tests (those that run in this process; the random command lines only repeat them).
     "sweep": Group(("simulator/studies/sweep.py",),
                    ("tests/test_derived_numbers.py", "tests/test_sensitivity.py", "tests/test_formatting.py",
-                    "tests/test_messages.py", "tests/test_robustness.py"),
+                    "tests/test_messages.py", "tests/test_robustness.py", "tests/test_sweep_spec.py"),
                    "not distributed and not random_command_lines and not signal_during and not far_tail and not dask",
                    (r"\"long_name\"", r"\bprogress\(")),
 }
