@@ -498,79 +498,65 @@ def test_an_up_to_date_result_takes_its_leftover_checkpoint_away(tmp_path):
     assert not leftover.exists()
 
 
-def test_a_resumed_scenario_keeps_its_checkpoint_until_it_finishes(tmp_path, monkeypatch):
-    # Interrupted again before its next checkpoint, a resumed scenario must still find the one it resumed from.
+def _checkpoint_after_one_group(source: Path, checkpoint: Path, **options):
+    """The checkpoint a batch of ``source`` leaves when interrupted after its first group; the job."""
     from simulator.runner.distributed import prepare_job, simulate_group
-    from simulator.studies import batch
+    from simulator.studies.batch import save_checkpoint
 
-    source = _scenario(tmp_path, "narrative_flip", paths=20_000)
-    out = tmp_path / "out"
-    job = prepare_job(source, paths=20_000, seed=3)
+    job = prepare_job(source, **options)
     job.start()
     group = job.pending_groups(2)[0]
     job.absorb(group, simulate_group(job.layout, job.plan, **job.task_kwargs(group)))
-    checkpoint = out / ".partial" / "narrative_flip" / "tally.npz"
     checkpoint.parent.mkdir(parents=True)
-    batch.save_checkpoint(checkpoint, job)
+    save_checkpoint(checkpoint, job)
+    return job
+
+
+def _planned(monkeypatch, checkpoint: Path, source: Path, out: Path, **options) -> list[tuple[int, bool]]:
+    """Run a batch that is stopped once planned, before it runs a block: each job's paths already done,
+    and whether the checkpoint is still there."""
+    from simulator.studies import batch
+
     seen = []
 
-    def interrupted(jobs, *args, **kwargs):  # the batch is stopped before it runs a block
-        seen.extend((j.name, j.paths_done, checkpoint.exists()) for j in jobs)
+    def interrupted(jobs, *args, **kwargs):
+        seen.extend((j.paths_done, checkpoint.exists()) for j in jobs)
         raise KeyboardInterrupt
 
     monkeypatch.setattr(batch, "_execute", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        batch.run_batch([source], out, paths=20_000, seed=3, progress=False, echo=lambda line: None)
-    assert seen == [("narrative_flip", job.paths_done, True)] and 0 < job.paths_done < 20_000
-    assert checkpoint.exists()
+        batch.run_batch([source], out, progress=False, **{"echo": lambda line: None, **options})
+    monkeypatch.undo()
+    return seen
+
+
+def test_a_resumed_scenario_keeps_its_checkpoint_until_it_finishes(tmp_path, monkeypatch):
+    # Interrupted again before its next checkpoint, a resumed scenario must still find the one it resumed from.
+    source, out = _scenario(tmp_path, "narrative_flip", paths=20_000), tmp_path / "out"
+    checkpoint = out / ".partial" / "narrative_flip" / "tally.npz"
+    job = _checkpoint_after_one_group(source, checkpoint, paths=20_000, seed=3)
+    assert 0 < job.paths_done < 20_000
+    assert _planned(monkeypatch, checkpoint, source, out, paths=20_000, seed=3) == [(job.paths_done, True)]
 
 
 def test_a_checkpoint_whose_zarr_store_is_gone_is_removed_and_the_scenario_starts_over(tmp_path, monkeypatch):
     import shutil
 
-    from simulator.runner.distributed import prepare_job, simulate_group
-    from simulator.studies import batch
-
-    source = _scenario(tmp_path, "narrative_flip", paths=20_000)
-    out, store = tmp_path / "out", tmp_path / "kept"
-    job = prepare_job(source, paths=20_000, seed=3, keep_paths=50, zarr=store / "narrative_flip.zarr")
-    job.start()
-    group = job.pending_groups(2)[0]
-    job.absorb(group, simulate_group(job.layout, job.plan, **job.task_kwargs(group)))
+    source, out, store = _scenario(tmp_path, "narrative_flip", paths=20_000), tmp_path / "out", tmp_path / "kept"
     checkpoint = out / ".partial" / "narrative_flip" / "tally.npz"
-    checkpoint.parent.mkdir(parents=True)
-    batch.save_checkpoint(checkpoint, job)
+    _checkpoint_after_one_group(source, checkpoint, paths=20_000, seed=3, keep_paths=50,
+                                zarr=store / "narrative_flip.zarr")
     shutil.rmtree(store)  # the kept paths written so far are lost
-    seen = []
-
-    def interrupted(jobs, *args, **kwargs):
-        seen.extend((j.paths_done, checkpoint.exists()) for j in jobs)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(batch, "_execute", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        batch.run_batch([source], out, paths=20_000, seed=3, keep_paths=50, zarr=store, progress=False,
-                        echo=lambda line: None)
-    assert seen == [(0, False)]
+    assert _planned(monkeypatch, checkpoint, source, out, paths=20_000, seed=3, keep_paths=50, zarr=store) == [
+        (0, False)]
 
 
 def test_a_damaged_checkpoint_is_removed_before_the_scenario_runs_again(tmp_path, monkeypatch):
     # Interrupted again before its first new checkpoint, the batch must not find (and report) it a second time.
-    from simulator.studies import batch
-
-    source = _scenario(tmp_path, "narrative_flip", paths=20_000)
-    out = tmp_path / "out"
+    source, out = _scenario(tmp_path, "narrative_flip", paths=20_000), tmp_path / "out"
     checkpoint = out / ".partial" / "narrative_flip" / "tally.npz"
     checkpoint.parent.mkdir(parents=True)
     checkpoint.write_bytes(b"")
-    seen, said = [], []
-
-    def interrupted(jobs, *args, **kwargs):
-        seen.extend((j.paths_done, checkpoint.exists()) for j in jobs)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(batch, "_execute", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        batch.run_batch([source], out, paths=20_000, seed=3, progress=False, echo=said.append)
-    assert seen == [(0, False)]
+    said = []
+    assert _planned(monkeypatch, checkpoint, source, out, paths=20_000, seed=3, echo=said.append) == [(0, False)]
     assert any("damaged checkpoint (the file is empty)" in line for line in said), said
