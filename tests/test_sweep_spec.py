@@ -96,3 +96,27 @@ def test_a_value_may_hold_an_equals_sign_only_after_the_key(base):
     # The key ends at the first "=": a spec with another one is not a number.
     with pytest.raises(UserError, match=r"'1=2' is not a number$"):
         parse_sweep_spec(f"{G}=1=2", *base)
+
+
+def test_a_sweep_dataset_describes_itself_like_a_run():
+    """The grid's Dataset: every variable of a plain run, over the swept keys' dimensions, with the run's
+    units and descriptions; the run's own coordinates but no internal 'set'; what was swept recorded."""
+    import json
+
+    import simulator
+    from simulator.studies.sweep import sweep
+
+    source = ROOT / "scenarios" / "zhipu_base.toml"
+    ds = sweep(source, [f"{G}=0.5,1.5"], paths=200, seed=1, quantiles=False)
+    run = simulator.run(source, paths=200, seed=1)
+    assert "set" not in ds.coords and "set" not in ds.dims
+    assert ds.attrs["study"] == "sweep" and ds.attrs["title"] == "Sweep of scenario zhipu_base"
+    assert json.loads(ds.attrs["swept_parameters"]) == [{"path": G, "values": [0.5, 1.5]}]
+    shared = [name for name in run.data_vars if name in ds.data_vars]
+    assert len(shared) > 10
+    for name in shared:
+        assert ds[name].attrs == run[name].attrs, name
+        assert ds[name].dims[:1] == (G,) or ds[name].dims == run[name].dims, name
+    for name in ("company", "horizon", "outcome", "bound"):
+        np.testing.assert_array_equal(ds[name].values, run[name].values)
+        assert ds[name].attrs == run[name].attrs, name
