@@ -120,3 +120,26 @@ def test_a_sweep_dataset_describes_itself_like_a_run():
     for name in ("company", "horizon", "outcome", "bound"):
         np.testing.assert_array_equal(ds[name].values, run[name].values)
         assert ds[name].attrs == run[name].attrs, name
+
+
+def test_a_sweep_takes_its_grid_and_overrides_in_each_form(capsys):
+    """A mapping of values is the same grid as its text; overrides apply to a file and to a loaded scenario
+    alike; without progress=True nothing is printed."""
+    import xarray as xr
+
+    from simulator.studies.sweep import sweep
+
+    source = ROOT / "scenarios" / "zhipu_base.toml"
+    kw = {"paths": 200, "seed": 1, "quantiles": False}
+    as_text = sweep(source, [f"{G}=0.5,1.5"], **kw)
+    as_mapping = sweep(source, {G: np.array([[0.5], [1.5]])}, **kw)
+    for ds in (as_text, as_mapping):
+        for clock in ("created", "seconds"):  # when and how long: not results
+            ds.attrs.pop(clock, None)
+    xr.testing.assert_identical(as_mapping, as_text)
+    cash = {"companies.zhipu.cash": 11e9}
+    from_file = sweep(source, [f"{G}=0.5,1.5"], overrides=cash, **kw)
+    from_scenario = sweep(load_scenario(source), [f"{G}=0.5,1.5"], overrides=cash, **kw)
+    np.testing.assert_array_equal(from_file["outcome_count"].values, from_scenario["outcome_count"].values)
+    assert not np.array_equal(from_file["fundamental_value"].values, as_text["fundamental_value"].values)
+    assert capsys.readouterr().err == ""
