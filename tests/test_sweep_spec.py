@@ -143,3 +143,20 @@ def test_a_sweep_takes_its_grid_and_overrides_in_each_form(capsys):
     np.testing.assert_array_equal(from_file["outcome_count"].values, from_scenario["outcome_count"].values)
     assert not np.array_equal(from_file["fundamental_value"].values, as_text["fundamental_value"].values)
     assert capsys.readouterr().err == ""
+
+
+def test_a_sweep_runs_with_the_engine_block_size_and_memory_it_is_given():
+    """The engine and block size reach the run (and are recorded); a memory budget that fits less than one
+    set splits the grid into more kernel calls and changes no number."""
+    from simulator.studies.sweep import sweep
+
+    source = ROOT / "scenarios" / "zhipu_base.toml"
+    grid = [f"{G}=0.5,1,1.5,2"]
+    kw = {"paths": 256, "seed": 1, "quantiles": False}
+    numpy_run = sweep(source, grid, engine="numpy", block_size=64, **kw)
+    assert (numpy_run.attrs["engine"], numpy_run.attrs["block_size"]) == ("numpy", 64)
+    whole = sweep(source, grid, **kw)
+    assert whole.attrs["sets_per_kernel_batch"] == 4
+    split = sweep(source, grid, max_memory=1.0, **kw)  # room for less than one set: one set a call
+    assert split.attrs["sets_per_kernel_batch"] == 1 and split.attrs["kernel_calls"] >= 4
+    np.testing.assert_array_equal(split["outcome_count"].values, whole["outcome_count"].values)
