@@ -98,17 +98,22 @@ SIZES = [  # (argv, the option the message must name)
 ]
 
 
-@pytest.mark.parametrize("argv, option", SIZES, ids=[" ".join(a[:1] + a[2:])[:50] for a, _ in SIZES])
-def test_sizes_beyond_memory_are_refused_in_one_line_before_any_work(argv, option, tmp_path, capsys, small_machine,
-                                                                     monkeypatch):
+def _forbid_simulation(monkeypatch, before: str) -> None:
+    """Make any simulation fail the test: ``before`` says what must come first."""
     def no_work(*args, **kwargs):
-        raise AssertionError("simulated before the sizes were checked")
+        raise AssertionError(f"simulated before {before}")
 
     modules = ("simulator.engines.dispatch", "simulator.runner.prepared", "simulator.runner.distributed")
     for module in modules:  # imported first: one imported while dispatch is patched would keep no_work
         importlib.import_module(module)
     for module in modules:
         monkeypatch.setattr(f"{module}.simulate", no_work)
+
+
+@pytest.mark.parametrize("argv, option", SIZES, ids=[" ".join(a[:1] + a[2:])[:50] for a, _ in SIZES])
+def test_sizes_beyond_memory_are_refused_in_one_line_before_any_work(argv, option, tmp_path, capsys, small_machine,
+                                                                     monkeypatch):
+    _forbid_simulation(monkeypatch, "the sizes were checked")
     argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
     assert main(argv) == 2
     line = _error_line(capsys)
@@ -386,14 +391,7 @@ OUTPUTS = [
 
 @pytest.mark.parametrize("argv", OUTPUTS, ids=[" ".join(a[:1] + a[-2:]) for a in OUTPUTS])
 def test_outputs_are_checked_before_any_work(argv, files, tmp_path, capsys, monkeypatch):
-    def no_work(*args, **kwargs):
-        raise AssertionError("simulated before the output path was checked")
-
-    modules = ("simulator.engines.dispatch", "simulator.runner.prepared", "simulator.runner.distributed")
-    for module in modules:  # imported first: one imported while dispatch is patched would keep no_work
-        importlib.import_module(module)
-    for module in modules:
-        monkeypatch.setattr(f"{module}.simulate", no_work)
+    _forbid_simulation(monkeypatch, "the output path was checked")
     (tmp_path / "dir").mkdir()
     (tmp_path / "file").write_text("x")
     argv = [a.format(dir=tmp_path / "dir", file=tmp_path / "file", tmp=tmp_path, run=files / "run.nc")
