@@ -583,15 +583,15 @@ def summary_dataset(datasets: Sequence[xr.Dataset]) -> xr.Dataset:
     cols: dict[str, list] = {k: [] for k in ("scenario", "company", "currency", "paths", "seed",
                                              "scenario_hash")}
     n_rows = sum(ds.sizes["company"] for ds in datasets)
+    # The labels every result has, in the summary's order.
+    picks = {"outcome": list(L.OUTCOME_NAMES), "bound": ["low", "high"], "quantile": list(SUMMARY_QUANTILES)}
     labels = {"row": np.arange(n_rows, dtype=np.int64), "horizon": horizons,
-              "outcome": np.asarray(L.OUTCOME_NAMES, dtype=object), "bound": np.asarray(["low", "high"], dtype=object),
-              "quantile": np.asarray(SUMMARY_QUANTILES)}
+              "outcome": np.asarray(picks["outcome"], dtype=object), "bound": np.asarray(picks["bound"], dtype=object),
+              "quantile": np.asarray(picks["quantile"])}
     dims = {name: tuple(_SUMMARY_DIMS.get(d, d) for d in OUTPUTS[name].dims) for name in _SUMMARY_VARS}
     values = {name: np.full([labels[d].size for d in dims[name]], np.nan) for name in _SUMMARY_VARS}
     r = 0
     for ds in datasets:
-        at = {"horizon": ds["horizon"].values, "outcome": list(L.OUTCOME_NAMES), "bound": ["low", "high"],
-              "quantile": list(SUMMARY_QUANTILES)}
         cols_h = np.searchsorted(horizons, ds["horizon"].values)
         for company in ds["company"].values:
             for key, value in (("scenario", ds.attrs["scenario_name"]), ("company", str(company)),
@@ -600,11 +600,11 @@ def summary_dataset(datasets: Sequence[xr.Dataset]) -> xr.Dataset:
                                ("scenario_hash", ds.attrs["scenario_hash"])):
                 cols[key].append(value)
             for name in _SUMMARY_VARS:
-                da = ds[name].sel(company=company).rename({k: v for k, v in _SUMMARY_DIMS.items() if k in ds[name].dims
-                                                           and k != "company"})
-                inner = dims[name][1:]
-                da = da.sel({d: at[d] for d in inner if d != "horizon" or "month" in ds[name].dims}).transpose(*inner)
-                if "horizon" in inner:
+                da = ds[name].sel(company=company)
+                if "month" in da.dims:  # a fan over the months: its values at the horizons
+                    da = da.sel(month=ds["horizon"].values).rename(month="horizon")
+                da = da.sel({d: picks[d] for d in da.dims if d in picks}).transpose(*dims[name][1:])
+                if "horizon" in da.dims:
                     values[name][r, cols_h] = da.values
                 else:
                     values[name][r] = da.values
