@@ -103,8 +103,11 @@ def _forbid_simulation(monkeypatch, before: str) -> None:
     def no_work(*args, **kwargs):
         raise AssertionError(f"simulated before {before}")
 
-    modules = ("simulator.engines.dispatch", "simulator.runner.prepared", "simulator.runner.distributed")
-    for module in modules:  # imported first: one imported while dispatch is patched would keep no_work
+    # Every module that imports simulate by name; imported first: one imported while dispatch is patched
+    # would keep no_work after the test (precision did, and a later `run --precision` failed).
+    modules = ("simulator.engines.dispatch", "simulator.runner.prepared", "simulator.runner.distributed",
+               "simulator.studies.precision")
+    for module in modules:
         importlib.import_module(module)
     for module in modules:
         monkeypatch.setattr(f"{module}.simulate", no_work)
@@ -386,6 +389,13 @@ OUTPUTS = [
     ["attribute", ZB, "--out", "{dir}"],
     ["report", "{run}", "--out", "{file}"],
     ["docs", "--output", "{dir}"],
+    ["run", ZB, "--paths", "100", "--out", "{tmp}/ok.nc", "--csv", "{file}"],
+    ["sweep", ZB, "--param", f"{GROWTH}=0:1:2", "--paths", "100", "--out", "{tmp}/ok.nc", "--csv", "{file}"],
+    ["sensitivity", ZB, "--method", "oat", "--param", f"{GROWTH}=0:1", "--paths", "100", "--out", "{tmp}/ok.nc",
+     "--csv", "{file}"],
+    ["export", "{run}", "--csv", "{file}"],
+    ["discover", str(ROOT / "scenarios" / "zhipu_uncertain.toml"), "--outcome", "zhipu.champion@36", "--paths", "1000",
+     "--out", "{dir}"],
 ]
 
 
@@ -398,7 +408,7 @@ def test_outputs_are_checked_before_any_work(argv, files, tmp_path, capsys, monk
             for a in argv]
     assert main(argv) == 2
     line = _error_line(capsys)
-    assert re.search(r"--(out|report|zarr|output) \S+: (is a folder|is a file|\S+ is a file, not a folder)", line)
+    assert re.search(r"--(out|report|zarr|output|csv) \S+: (is a folder|is a file|\S+ is a file, not a folder)", line)
     assert ".tmp" not in line
 
 

@@ -9,7 +9,7 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
-from simulator.cli.options import add_study_options, int_at_least, positive_int
+from simulator.cli.options import add_study_options, int_at_least, output_path, positive_int
 
 __all__ = ["register"]
 
@@ -53,6 +53,8 @@ def _cmd_discover(args: argparse.Namespace) -> int:
     from simulator.studies.discovery_data import discovery_data
 
     require_libraries(args.method)  # before a long run, not after
+    if args.out:
+        output_path(args.out)
     data = discovery_data(args.results, args.outcome, paths=args.paths, seed=args.seed, overrides=args.overrides,
                           threads=args.threads, engine=args.engine, progress=not args.quiet)
     from simulator.model.parameters import parameter_units

@@ -8,9 +8,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from simulator.errors import UsageError
+from simulator.cli.options import output_path
 
-__all__ = ["add_csv_option", "register", "write_csv_tables"]
+__all__ = ["add_csv_option", "check_csv_folder", "register", "write_csv_tables"]
 
 
 def register(sub) -> dict:
@@ -29,6 +29,11 @@ def add_csv_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--csv", type=Path, metavar="DIR", help="also write the results as tidy CSV tables into DIR")
 
 
+def check_csv_folder(folder: Path | None) -> Path | None:
+    """Check ``--csv DIR`` before any work (a file in the way, a folder that cannot be written)."""
+    return None if folder is None else output_path(folder, option="--csv", folder=True)
+
+
 def write_csv_tables(ds, folder: Path | None) -> None:
     """Write ``ds`` as CSV tables into ``folder`` (when given) and say where."""
     if folder is None:
@@ -40,9 +45,8 @@ def write_csv_tables(ds, folder: Path | None) -> None:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    if not args.results.is_file():
-        raise UsageError(f"{args.results}: no such file")
-    from simulator.results.io import open_results
+    check_csv_folder(args.csv)
+    from simulator.results.io import open_results  # says what is wrong with the file (missing, a folder, ...)
 
     write_csv_tables(open_results(args.results), args.csv)
     return 0

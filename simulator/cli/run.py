@@ -9,7 +9,7 @@ import argparse
 import time
 from pathlib import Path
 
-from simulator.cli.export import add_csv_option, write_csv_tables
+from simulator.cli.export import add_csv_option, check_csv_folder, write_csv_tables
 from simulator.cli.options import add_run_options, finite_float, kept_count, output_path, paths_count
 from simulator.cli.outputs import default_output
 from simulator.errors import UsageError
@@ -52,6 +52,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         "max_paths": args.precision is not None and args.max_paths}))
     if args.report:
         output_path(args.report, option="--report", folder=True)
+    check_csv_folder(args.csv)
     if not args.quiet:
         from simulator.cli.validate import derived_lines
 

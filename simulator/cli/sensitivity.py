@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from simulator.cli.export import add_csv_option, write_csv_tables
+from simulator.cli.export import add_csv_option, check_csv_folder, write_csv_tables
 from simulator.cli.options import add_study_options, output_path, positive_int
 from simulator.cli.outputs import default_output
 from simulator.studies.methods import DEFAULT_PATHS, METHODS
@@ -50,6 +50,7 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
         args.method = _default_method(args)
     # The default file's name comes from the scenario's (known after the study): check its folder now.
     output_path(args.out or Path("results") / f"{args.scenario.stem}_{args.method.replace('-', '_')}.nc")
+    check_csv_folder(args.csv)
     ds = sensitivity(args.scenario, method=args.method, params=args.param, outputs=args.output,
                      samples=args.samples, paths=args.paths, seed=args.seed, threads=args.threads,
                      engine=args.engine, overrides=args.overrides, progress=not args.quiet)

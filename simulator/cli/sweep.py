@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from simulator.cli.export import add_csv_option, write_csv_tables
+from simulator.cli.export import add_csv_option, check_csv_folder, write_csv_tables
 from simulator.cli.options import add_study_options, output_path
 from simulator.cli.outputs import default_output
 from simulator.errors import UserError
@@ -45,6 +45,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     out = output_path(args.out or default_output(scenario.name, {
         "param": args.param, "set": args.overrides, "paths": args.paths, "seed": args.seed,
         "engine": args.engine != "numba" and args.engine, "no_quantiles": args.no_quantiles}, kind="sweep"))
+    check_csv_folder(args.csv)
     from simulator.engines.dispatch import kernel_load_seconds
 
     start, loading = time.perf_counter(), kernel_load_seconds()
