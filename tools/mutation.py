@@ -113,9 +113,37 @@ GROUPS = {
     # message and robustness tests (those that run in this process; the random command lines only repeat them).
     "sweep": Group(("simulator/studies/sweep.py",),
                    ("tests/test_derived_numbers.py", "tests/test_sensitivity.py", "tests/test_formatting.py",
-                    "tests/test_messages.py", "tests/test_robustness.py", "tests/test_sweep_spec.py"),
+                    "tests/test_messages.py", "tests/test_robustness.py", "tests/test_sweep_spec.py",
+                    "tests/test_sweep_sets.py"),
                    "not distributed and not random_command_lines and not signal_during and not far_tail and not dask",
-                   (r"\"long_name\"", r"\bprogress\(")),
+                   # The progress bar's plumbing and the title's text, as in the other groups.
+                   (r"\"long_name\"", r"\bprogress\(", r"\btqdm\(", r"= bar\.update", r"\"title\"",
+                    r"progress: bool = False")),
+    # The rest of the studies, one group each: sensitivity (OAT, Morris, Sobol, the given-data
+    # methods, attribution), calibration (calibrate, implied value, what binds, the scenario editor
+    # that writes the calibrated value) and scenario discovery (PRIM, CART, the data they read).
+    "sensitivity": Group(("simulator/studies/sensitivity.py", "simulator/studies/sensitivity_outputs.py",
+                          "simulator/studies/attribution.py", "simulator/studies/given_data.py"),
+                         ("tests/test_sensitivity.py", "tests/test_uncertain_scenario.py", "tests/test_uncertainty.py",
+                          "tests/test_derived_numbers.py", "tests/test_formatting.py", "tests/test_messages.py",
+                          "tests/test_robustness.py", "tests/test_figures_content.py"),
+                         "not distributed and not random_command_lines and not signal_during and not far_tail "
+                         "and not dask and not batch",
+                         (r"\"long_name\"", r"\bprogress\(", r"\"description\"")),
+    "calibrate": Group(("simulator/studies/calibrate.py", "simulator/studies/binding.py",
+                        "simulator/studies/scenario_edit.py"),
+                       ("tests/test_precision_calibration.py", "tests/test_implied.py", "tests/test_scenario_edit.py",
+                        "tests/test_uncertainty.py", "tests/test_derived_numbers.py", "tests/test_competition.py",
+                        "tests/test_formatting.py", "tests/test_messages.py", "tests/test_robustness.py"),
+                       "not distributed and not random_command_lines and not signal_during and not far_tail "
+                       "and not dask and not batch",
+                       (r"\"long_name\"", r"\bprogress\(")),
+    "discovery": Group(("simulator/studies/discovery.py", "simulator/studies/discovery_data.py"),
+                       ("tests/test_discovery.py", "tests/test_formatting.py", "tests/test_messages.py",
+                        "tests/test_robustness.py"),
+                       "not distributed and not random_command_lines and not signal_during and not far_tail "
+                       "and not dask and not batch",
+                       (r"\"long_name\"", r"\bprogress\(")),
 }
 
 

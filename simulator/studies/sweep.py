@@ -219,12 +219,12 @@ def evaluate_sets(
     SetsResult
     """
     theta_sets = np.asarray(theta_sets, dtype=np.float64)
-    shaped = theta_sets.ndim == 2 and theta_sets.size > 0
-    prepared = prepare_sets(scenario, theta_sets.shape[0] if shaped else 0, paths=paths, seed=seed,
+    if theta_sets.ndim != 2 or theta_sets.shape[0] == 0:
+        raise ValueError(f"theta_sets: shape {theta_sets.shape} must be (n_sets, n_theta) with at least one set")
+    prepared = prepare_sets(scenario, theta_sets.shape[0], paths=paths, seed=seed,
                             quantiles=quantiles, outcome_paths=outcome_paths, threads=threads, engine=engine,
                             block_size=block_size, max_memory=max_memory,
-                            competition=competing(theta_sets) if shaped else None, layout=layout,
-                            option=sets_option)
+                            competition=competing(theta_sets), layout=layout, option=sets_option)
     return run_sets(prepared, theta_sets, hold_fixed=hold_fixed, progress=progress)
 
 
@@ -523,14 +523,10 @@ def _grid_dataset(res: SetsResult, parsed: Sequence[tuple[str, np.ndarray]]) -> 
     src = res.ds
     shape = tuple(v.size for _, v in parsed)
     dims = tuple(p for p, _ in parsed)
-    variables = {}
-    for name, var in src.data_vars.items():
-        if var.dims[:1] == ("set",):
-            values = var.values.reshape(shape + var.shape[1:])
-            variables[name] = xr.Variable(dims + var.dims[1:], values, attrs=var.attrs)
-        else:
-            variables[name] = var.variable
-    coords = {k: v for k, v in src.coords.items() if k != "set"}
+    # Every output of a study of sets leads with "set" (build_sets_dataset), which has no coordinate.
+    variables = {name: xr.Variable(dims + var.dims[1:], var.values.reshape(shape + var.shape[1:]), attrs=var.attrs)
+                 for name, var in src.data_vars.items()}
+    coords = dict(src.coords)
     for path, values in parsed:
         coords[path] = xr.Variable((path,), values, attrs={"long_name": f"swept value of {path}",
                                                             "path": path,
