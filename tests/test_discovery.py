@@ -10,6 +10,7 @@ inputs are keys of switched-off channels (chips, funding), so they cannot matter
 from __future__ import annotations
 
 import math
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -32,6 +33,7 @@ from simulator.studies.discovery import (
     split_paths,
 )
 
+ROOT = Path(__file__).resolve().parents[1]
 THRESHOLD, P_IN, P_OUT = 0.6, 0.8, 0.1
 PEEL_ALPHA = 0.05  # EMA Workbench's default peel, which discover uses
 
@@ -377,3 +379,144 @@ def test_too_many_paths_for_the_memory_is_one_line_error():
     with pytest.raises(UserError, match=r"--paths 1,000,000,000,000: discovery over 10 inputs needs about"):
         check_memory(10**12, 10)
     check_memory(1000, 10)
+
+
+# --------------------------------------------------------------------------- CART against what it must report
+
+def _two_regions(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Three inputs uniform on [0, 1]; the outcome has probability 0.9 where a > 0.8, 0.6 where b > 0.85
+    outside that, 0.1 elsewhere (a tree of three leaves)."""
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, 3))
+    p = np.where(x[:, 0] > 0.8, 0.9, np.where(x[:, 1] > 0.85, 0.6, 0.1))
+    return x, rng.random(n) < p
+
+
+def test_cart_finds_two_planted_regions_densest_first_with_its_trade_off_counted():
+    """CART's pruned tree is the three leaves of the truth; its boxes are the two dense ones, densest first,
+    each limit with a quasi-p-value below its Bonferroni level (the others NaN); the trade-off on the
+    peeling sample is the union of the densest leaves, recounted here from the split of the paths."""
+    from simulator.studies.discovery import LIMIT_LEVEL
+
+    n, min_mass = 20_000, 0.02
+    x, y = _two_regions(n, 1)
+    ds = discover(x, y, inputs=["a", "b", "c"], method="cart", min_mass=min_mass, boxes=3, seed=1)
+    assert ds.sizes["box"] == 2 and ds.sizes["step"] == 3 and ds.attrs["chosen_step"] == 0
+    restricted = ds["restricted"].values
+    assert restricted.tolist() == [[True, False, False], [False, True, False]]
+    # The planted thresholds, within the gap between neighbouring draws of the peeling sample.
+    assert abs(float(ds["box_low"].sel(box=1, input="a")) - 0.8) < 0.01
+    assert abs(float(ds["box_low"].sel(box=2, input="b")) - 0.85) < 0.01
+    qp = ds["quasi_p"].values  # (box, input, bound)
+    for i in range(2):
+        limits = np.isfinite(qp[i])
+        assert limits.sum() == restricted[i].sum()  # a lower limit each, nothing else
+        assert np.all(qp[i][limits] <= LIMIT_LEVEL / limits.sum())
+    # The trade-off on the peeling sample: unions of leaves, densest first, ending with every path.
+    a, _, _ = split_paths(n, 1)
+    ya = y[a]
+    cov, den, mass = (ds[f"trajectory_{v}_fit"].values for v in ("coverage", "density", "mass"))
+    np.testing.assert_allclose([cov[-1], mass[-1], den[-1]], [1.0, 1.0, ya.mean()], rtol=1e-12)
+    assert np.all(np.diff(den) < 0) and np.all(np.diff(cov) > 0) and np.all(np.diff(mass) > 0)
+    leaf = math.ceil(min_mass * a.size) / a.size  # no leaf smaller than --min-mass of the peeling sample
+    assert np.all(np.diff(np.concatenate([[0.0], mass])) >= leaf - 1e-12)
+    # Coverage, density and mass are one count seen three ways.
+    np.testing.assert_allclose(den * mass * a.size, cov * np.count_nonzero(ya), rtol=1e-12)
+    # The first step is the leaf a > 0.8, counted here.
+    leaf_a = x[a, 0] > float(ds["box_low"].sel(box=1, input="a")) - 1e-12
+    np.testing.assert_allclose([mass[0], den[0]], [leaf_a.mean(), ya[leaf_a].mean()], rtol=1e-12)
+
+
+def test_cart_without_a_box_marks_the_first_step():
+    rng = np.random.default_rng(4)
+    x = rng.uniform(size=(20_000, 3))
+    y = rng.uniform(size=20_000) < 0.3
+    ds = discover(x, y, inputs=list("abc"), method="cart", seed=4)
+    assert ds.sizes["box"] == 0 and ds.attrs["chosen_step"] == 0
+
+
+@pytest.mark.parametrize(("low_q", "high_q", "text"), [(0.2, 0.7, "0.25 to 0.75"), (0.0, 0.7, "<= 0.75"),
+                                                        (0.2, 1.0, ">= 0.25")])
+def test_the_table_writes_each_kind_of_limit(low_q, high_q, text):
+    """A limit with both ends, only an upper end, only a lower end, as the box's quantiles say."""
+    x, y = _two_regions(20_000, 1)
+    ds = discover(x, y, inputs=["a", "b", "c"], method="cart", min_mass=0.02, boxes=1, seed=1)
+    ds["box_low"][0, 0], ds["box_high"][0, 0] = 0.25, 0.75
+    ds["box_low_quantile"][0, 0], ds["box_high_quantile"][0, 0] = low_q, high_q
+    row = next(line for line in discovery_table(ds).splitlines() if line.strip().startswith("a "))
+    assert row.split()[1:1 + len(text.split())] == text.split()
+
+
+# --------------------------------------------------------------------------- the data discovery reads
+
+def _run_truth(source, event_month: int, **kw):
+    """What a plain run of the same scenario and options records per path (draws, outcome codes, cash)."""
+    import simulator
+
+    return simulator.run(source, keep_paths=kw["paths"], **kw)
+
+
+@pytest.mark.parametrize("engine", ["numba", "numpy"])
+def test_discovery_data_of_a_scenario_is_its_runs_paths(planted_files, engine):
+    """The draws and the per-path event discovery reads from a scenario file are those of a plain run with
+    the same paths, seed, overrides and engine: an outcome from its outcome codes, a threshold from its kept
+    paths (read a chunk of blocks at a time)."""
+    from simulator.studies import discovery_data as dd
+
+    toml, _, _ = planted_files
+    opts = {"paths": 1500, "seed": 9, "overrides": ["companies.co.costs.opex=2.5e9"], "engine": engine}
+    run = _run_truth(toml, 36, block_size=4096, **opts)
+    collapse = dd.discovery_data(toml, "co.collapse@36", threads=1, **opts)
+    threshold = dd.discovery_data(toml, "co.cash@36>0", threads=1, **opts)
+    assert collapse.scenario.companies[0].costs.opex == 2.5e9
+    for data in (collapse, threshold):
+        np.testing.assert_array_equal(data.draws, run["input_draw"].values)
+        assert data.attrs["seed_entropy"] == "9" and data.attrs["engine"] == engine
+    np.testing.assert_array_equal(collapse.y, run["path_outcome"].sel(company="co", horizon=36).values == 2)
+    np.testing.assert_array_equal(threshold.y, run["path_cash"].sel(company="co", month=36).values > 0)
+    assert 0 < collapse.y.mean() < 1 and 0 < threshold.y.mean() < 1
+
+
+def test_discovery_data_of_a_threshold_with_competition_reads_the_market_each_chunk(monkeypatch, tmp_path):
+    """With competition the kept paths of each chunk of blocks come from the run's own market: the values
+    equal a plain run's kept paths, chunk by chunk."""
+    import simulator
+    from simulator.studies import discovery_data as dd
+
+    text = (ROOT / "scenarios" / "convergence.toml").read_text(encoding="utf-8")
+    text = text.replace("imports_per_month = 100 ", 'imports_per_month = { dist = "uniform", low = 0, high = 400 } ', 1)
+    path = tmp_path / "convergence_uncertain.toml"
+    path.write_text(text, encoding="utf-8")
+    monkeypatch.setattr(dd, "KEEP_CHUNK_PATHS", 256)
+    data = dd.discovery_data(path, "zhipu.revenue@36>1e9", paths=1200, seed=4)
+    run = simulator.run(path, paths=1200, seed=4, keep_paths=1200, block_size=data.attrs["block_size"])
+    np.testing.assert_array_equal(data.y, run["path_revenue"].sel(company="zhipu", month=36).values > 1e9)
+    assert 0 < data.y.mean() < 1
+
+
+def test_discovery_data_of_a_results_file_names_what_it_lacks(planted_files, tmp_path):
+    """A threshold at a month the file did not keep, and one on paths a file did not keep, are one line each;
+    a file that kept fewer paths than it drew reads the draws of the kept ones."""
+    from simulator.studies import discovery_data as dd
+
+    toml, _, _ = planted_files
+    nc = tmp_path / "some.nc"
+    assert main(["run", str(toml), "--paths", "3000", "--keep-paths", "1000", "--out", str(nc), "--quiet"]) == 0
+    data = dd.discovery_data(nc, "co.cash@36>0")
+    ds = xr.open_dataset(nc)
+    np.testing.assert_array_equal(data.draws, ds["input_draw"].values[:1000])
+    np.testing.assert_array_equal(data.y, ds["path_cash"].sel(company="co", month=36).values > 0)
+    assert data.draws.dtype == np.float64 and data.y.dtype == bool and data.scenario.name == "planted"
+    ds.close()
+    # A file whose kept paths lost months (cut by hand) says which month is missing.
+    cut = tmp_path / "cut.nc"
+    with xr.open_dataset(nc) as whole:
+        whole.isel(month=slice(0, 30)).to_netcdf(cut)
+    with pytest.raises(UserError, match=rf"^{re.escape(str(cut))}: co\.cash@36>0: month 36 is not among the kept "
+                                        "months$"):
+        dd.discovery_data(cut, "co.cash@36>0")
+    bare = tmp_path / "bare.nc"
+    assert main(["run", str(toml), "--paths", "500", "--out", str(bare), "--quiet"]) == 0
+    with pytest.raises(UserError, match=r"needs the kept paths' cash \(path_cash\), which this file does not hold; "
+                                        r"run it with `simulator run --keep-paths N`, or give the scenario file$"):
+        dd.discovery_data(bare, "co.cash@36>0")
