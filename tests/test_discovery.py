@@ -520,3 +520,89 @@ def test_discovery_data_of_a_results_file_names_what_it_lacks(planted_files, tmp
     with pytest.raises(UserError, match=r"needs the kept paths' cash \(path_cash\), which this file does not hold; "
                                         r"run it with `simulator run --keep-paths N`, or give the scenario file$"):
         dd.discovery_data(bare, "co.cash@36>0")
+
+
+@pytest.mark.parametrize("method", ["prim", "cart"])
+def test_the_memory_discovery_counts_bounds_what_it_allocates(method):
+    """The estimate the memory check uses for discovery's own arrays is at least the peak that numpy and
+    pandas allocate while it runs (tracemalloc, after the libraries are imported and warm)."""
+    import tracemalloc
+
+    from simulator.studies import discovery_data as dd
+
+    require_libraries(method)
+    for n, k in ((20_000, 3), (30_000, 6)):
+        rng = np.random.default_rng(k)
+        x = rng.random((n, k))
+        y = rng.random(n) < np.where(x[:, 0] > 0.8, 0.9, 0.1)
+        names = [f"i{j}" for j in range(k)]
+        discover(x[:2000], y[:2000], inputs=names, method=method, seed=1)  # first-call caches
+        tracemalloc.start()
+        try:
+            discover(x, y, inputs=names, method=method, seed=1)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak <= n * (k * dd.BYTES_PER_PATH_INPUT + dd.BYTES_PER_PATH), (n, k, peak)
+
+
+def test_the_memory_check_of_a_discovery_adds_its_arrays_to_the_runs(planted_files, monkeypatch):
+    from simulator.runner import memory
+    from simulator.runner.prepared import prepare_run
+    from simulator.studies import discovery_data as dd
+
+    toml, _, _ = planted_files
+    run = prepare_run(toml, paths=5000, fans=False)
+    calls = []
+    monkeypatch.setattr(memory, "check", lambda needs, sizes, *, what: calls.append((needs, sizes, what)))
+    dd.check_memory(5000, 3, option="--paths", run=run)
+    dd.check_memory(7000, 2, option="--samples")
+    needs, sizes = run.memory_needs(paths_option="--paths")
+    own = memory.Need("discovery's draws and samples", 5000 * (3 * dd.BYTES_PER_PATH_INPUT + dd.BYTES_PER_PATH),
+                      ("--paths",))
+    assert calls[0] == ([*needs, own], {**sizes, "--paths": 5000}, "discovery over 3 inputs")
+    assert calls[1] == ([memory.Need("discovery's draws and samples", 7000 * (2 * dd.BYTES_PER_PATH_INPUT
+                                                                           + dd.BYTES_PER_PATH), ("--samples",))],
+                        {"--samples": 7000}, "discovery over 2 inputs")
+
+
+def test_the_table_of_boxes_says_each_number_of_the_held_out_half():
+    """The table's header, the held-out share and each box's coverage, density and mass, recounted here on
+    the held-out half (Wilson intervals from scipy), the limits in the inputs' units, the free inputs."""
+    from importlib import metadata
+
+    from simulator.results.formatting import percent
+
+    n = 20_000
+    x, y = _two_regions(n, 1)
+    ds = discover(x, y, inputs=["a", "b", "c"], method="cart", min_mass=0.02, boxes=3, seed=1,
+                  units={"a": "CNY", "b": "1/year"}, outcome="co.champion@36")
+    a, b, c = split_paths(n, 1)
+    xc, yc = x[c], y[c]
+
+    def pct(k, m):
+        ci = stats.binomtest(int(k), int(m)).proportion_ci(0.95, method="wilson")
+        return f"{percent(k / m)} [{percent(ci.low)}, {percent(ci.high)}]"
+
+    lines = discovery_table(ds).splitlines()
+    assert lines[:3] == [
+        f"Scenario discovery of co.champion@36 by CART (scikit-learn {metadata.version('scikit-learn')})",
+        f"{n:,} paths: {a.size:,} to fit, {b.size:,} to choose each box and test its limits, {c.size:,} held out "
+        "for the numbers below (95% Wilson intervals).",
+        f"Held-out paths with the outcome: {pct(yc.sum(), yc.size)}."]
+    in_a = xc[:, 0] >= float(ds["box_low"].sel(box=1, input="a"))
+    in_b = ~in_a & (xc[:, 1] >= float(ds["box_low"].sel(box=2, input="b")))
+    heads = [line for line in lines if line.startswith("box ")]
+    for i, (box, where) in enumerate(((in_a, ""), (in_b, " (paths outside the boxes above)"))):
+        assert heads[i] == (f"box {i + 1}{where}: coverage {pct((box & yc).sum(), yc.sum())}, density "
+                            f"{pct((box & yc).sum(), box.sum())}, mass {percent(box.mean())}")
+    rows = [line.split() for line in lines if line.startswith("  ") and not line.startswith("  input")]
+    assert [r[:4] for r in rows] == [["a", ">=", f"{float(ds['box_low'].sel(box=1, input='a')):.4g}", "CNY"],
+                                     ["not", "restricted:", "b,", "c"],
+                                     ["b", ">=", f"{float(ds['box_low'].sel(box=2, input='b')):.4g}", "1/year"],
+                                     ["not", "restricted:", "a,", "c"]]
+    assert rows[0][4] == percent(float(np.mean(x[:, 0] >= float(ds["box_low"].sel(box=1, input="a")))))
+    no_box = discover(x, np.random.default_rng(0).random(n) < 0.3, inputs=["a", "b", "c"], method="cart", seed=1)
+    assert discovery_table(no_box).splitlines()[3:] == [
+        "", "No box: no limit on the uncertain inputs raises the share of paths with the outcome significantly on "
+        "the selection sample; the outcome is luck more than these inputs."]

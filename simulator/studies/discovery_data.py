@@ -34,8 +34,9 @@ __all__ = ["DiscoveryData", "check_memory", "discovery_data"]
 #: Paths kept at once when a threshold event is computed from a scenario (bounds the kept arrays).
 KEEP_CHUNK_PATHS = 65_536
 #: Bytes per path and input that discovery holds at most: the draws, the three samples' copies,
-#: the empirical quantiles' comparisons (counted generously).
-BYTES_PER_PATH_INPUT = 40
+#: PRIM's data frames and peeling masks.  Measured peak (tracemalloc, PRIM, 2e4 to 1e5 paths, 3 to 8
+#: inputs): 122 to 134 with the per-path bytes below; CART about 15 (tests/test_discovery.py).
+BYTES_PER_PATH_INPUT = 160
 #: Bytes per path besides: outcome codes, 0/1 outcome, sample indices, masks.
 BYTES_PER_PATH = 64
 
