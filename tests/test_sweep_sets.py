@@ -73,7 +73,8 @@ PREPARE_CASES = {
         "max_memory": 1e5, "option": "--samples", "value": 3, "per_set_extra": 1e6,
         "extra": (Need("SALib's bootstrap", 2e6, ("--samples",)),), "what": "a Sobol study of 6 sets"}),
     "uncertain inputs, some outcome paths": ("zhipu_uncertain.toml", 4, {"threads": 2, "outcome_paths": 50}),
-    "competition asked for": ("zhipu_base.toml", 2, {"competition": True, "threads": 1}),
+    # Room for two sets without competition's histograms, one with them.
+    "competition asked for": ("zhipu_base.toml", 2, {"competition": True, "threads": 1, "max_memory": 1e7}),
     "a competing scenario": ("convergence.toml", 2, {"max_memory": 3e6}),
 }
 
@@ -107,13 +108,46 @@ def test_evaluate_sets_checks_the_memory_of_the_sets_it_is_given(monkeypatch):
     layout = build_layout(scenario)
     thetas = np.repeat(layout.theta[None, :], 3, axis=0)
     thetas[:, GLOBAL.slot("sector.competition.enabled")] = 0.0  # the sets, not the scenario, decide
-    options = {"threads": 1, "engine": "numpy", "block_size": 128, "quantiles": False, "outcome_paths": 7,
-               "max_memory": 2e5}
+    options = {"threads": 1, "block_size": 128, "quantiles": False, "outcome_paths": 7, "max_memory": 2e5}
     calls = _record_checks(monkeypatch, stop=True)
     with pytest.raises(_Checked):
         evaluate_sets(scenario, thetas, paths=1000, seed=1, sets_option="--grid", layout=layout, **options)
+    with pytest.raises(_Checked):
+        evaluate_sets(scenario, thetas[:2], paths=1000, seed=1)
     expected = _expected_sizing(scenario, 3, paths=1000, option="--grid", competition=False, **options)
-    assert calls == [(expected.needs, expected.sizes, "3 parameter sets x 1,000 paths")]
+    default = _expected_sizing(scenario, 2, paths=1000, option="parameter sets", competition=False)
+    assert calls == [(expected.needs, expected.sizes, "3 parameter sets x 1,000 paths"),
+                     (default.needs, default.sizes, "2 parameter sets x 1,000 paths")]
+
+
+def test_evaluate_sets_passes_on_the_inputs_held_fixed_and_the_progress():
+    """The sets vary an uncertain input themselves: it is held, not drawn (the result says so), every path of
+    every set is counted by the progress callback, and no outcome codes are kept unless asked."""
+    scenario = load_scenario(SCENARIOS / "zhipu_uncertain.toml")
+    layout = build_layout(scenario)
+    thetas = np.repeat(layout.theta[None, :], 2, axis=0)
+    thetas[:, layout.slots(IMPORTS)[0]] = [0.0, 400.0]
+    done = []
+    kw = {"paths": 2000, "seed": 3, "quantiles": False}
+    held = evaluate_sets(scenario, thetas, hold_fixed=[IMPORTS], progress=done.append, **kw)
+    drawn = evaluate_sets(scenario, thetas, **kw)
+    assert sum(done) == 2 * 2000 and held.path_outcome is None
+    assert json.loads(held.ds.attrs["uncertain_held_fixed"]) == [IMPORTS]
+    assert json.loads(drawn.ds.attrs["uncertain_held_fixed"]) == []
+    # Drawn per path, the input's column is ignored: both sets are the same run.
+    np.testing.assert_array_equal(drawn.ds["outcome_count"][0].values, drawn.ds["outcome_count"][1].values)
+    assert not np.array_equal(held.ds["outcome_count"][0].values, held.ds["outcome_count"][1].values)
+
+
+def test_sets_given_in_other_number_types_run_as_float64():
+    scenario = load_scenario(SCENARIOS / "zhipu_base.toml")
+    prepared = prepare_sets(scenario, 2, paths=200, seed=1, quantiles=False)
+    thetas = np.repeat(prepared.run.layout.theta[None, :], 2, axis=0).astype(np.float32)
+    as_float64 = run_sets(prepared, thetas.astype(np.float64)).ds
+    for given in (thetas, thetas.tolist(), np.asfortranarray(thetas)):
+        ds = run_sets(prepared, given).ds
+        np.testing.assert_array_equal(ds["outcome_count"].values, as_float64["outcome_count"].values)
+        np.testing.assert_array_equal(ds["fundamental_value"].values, as_float64["fundamental_value"].values)
 
 
 @pytest.mark.parametrize("shape", [(4,), (0, 4), (2, 3, 4)])
@@ -202,7 +236,9 @@ def test_a_sweep_records_its_seed_streams_and_note():
     assert (ds.attrs["seed_entropy"], json.loads(ds.attrs["seed_spawn_key"])) == ("11", [4, 2])
     assert ds.attrs["random_streams"].endswith("; every parameter set restarts the same streams "
                                                "(common random numbers)")
-    assert "share their random numbers path by path (common random numbers)" in ds.attrs["note"]
+    assert ds.attrs["note"] == ("each grid point's intervals are marginal; all points share their random numbers "
+                                "path by path (common random numbers), so differences between points are much "
+                                "more precise than the intervals suggest")
 
 
 def test_a_sweep_of_an_uncertain_input_holds_it_at_each_grid_value():
@@ -343,3 +379,11 @@ def test_the_grid_of_no_keys_is_the_scenario_itself():
 
     layout = build_layout(load_scenario(SCENARIOS / "zhipu_base.toml"))
     np.testing.assert_array_equal(grid_thetas(layout, layout.theta, []), layout.theta[None, :])
+
+
+def test_the_sweep_table_shows_sixty_rows_and_counts_the_rest():
+    ds = sweep(SCENARIOS / "zhipu_base.toml", [f"{G}=0.1:1.5:8", f"{IMPORTS}=0:700:8"], paths=50, seed=1,
+               quantiles=False)
+    lines = sweep_table(ds).splitlines()
+    assert len(lines) == 2 + 60 + 1 and lines[-1] == "... (4 more rows in the file)"
+    assert len(sweep_table(ds, max_rows=64).splitlines()) == 2 + 64
