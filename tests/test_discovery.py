@@ -606,3 +606,65 @@ def test_the_table_of_boxes_says_each_number_of_the_held_out_half():
     assert discovery_table(no_box).splitlines()[3:] == [
         "", "No box: no limit on the uncertain inputs raises the share of paths with the outcome significantly on "
         "the selection sample; the outcome is luck more than these inputs."]
+
+
+def _wilson(k, n) -> list[float]:
+    ci = stats.binomtest(int(k), int(n)).proportion_ci(0.95, method="wilson")
+    return [ci.low, ci.high]
+
+
+@pytest.mark.parametrize("method", ["prim", "cart"])
+def test_every_number_of_the_boxes_is_recounted_on_the_held_out_half(method):
+    """Both planted regions are found, densest first; every held-out number (paths, outcome paths, coverage,
+    density, mass and their Wilson intervals, each box counted outside the ones before), the limits' shares of
+    the draws, the quasi-p-values' places and the inputs' ranges, recounted here from the box limits."""
+    n = 20_000
+    x, y = _two_regions(n, 1)
+    ds = discover(x, y, inputs=["a", "b", "c"], method=method, min_mass=0.02, boxes=3, seed=1)
+    _, _, c = split_paths(n, 1)
+    xc, yc = x[c], y[c]
+    assert ds.sizes["box"] == 2
+    assert ds["restricted"].values.tolist() == [[True, False, False], [False, True, False]]
+    lo, hi = ds["box_low"].values, ds["box_high"].values
+    np.testing.assert_array_equal(ds["input_low"].values, x.min(axis=0))
+    np.testing.assert_array_equal(ds["input_high"].values, x.max(axis=0))
+    rest = np.ones(c.size, dtype=bool)
+    for i in range(2):
+        box = np.all((xc >= lo[i]) & (xc <= hi[i]), axis=1) & rest
+        rest &= ~box
+        k, m = int((box & yc).sum()), int(box.sum())
+        assert (int(ds["box_paths"][i]), int(ds["box_outcome_paths"][i])) == (m, k)
+        np.testing.assert_allclose([ds["coverage"][i], ds["density"][i], ds["mass"][i]],
+                                   [k / yc.sum(), k / m, m / c.size], rtol=1e-14)
+        np.testing.assert_allclose(ds["coverage_ci"][i], _wilson(k, yc.sum()), rtol=1e-9)
+        np.testing.assert_allclose(ds["density_ci"][i], _wilson(k, m), rtol=1e-9)
+        restricted = ds["restricted"].values[i]
+        q_lo = np.where(restricted, [np.mean(x[:, j] < lo[i, j]) for j in range(3)], 0.0)
+        np.testing.assert_allclose(ds["box_low_quantile"][i], q_lo, rtol=1e-14)
+        np.testing.assert_array_equal(ds["box_high_quantile"][i], [1.0, 1.0, 1.0])  # lower limits only
+        qp = ds["quasi_p"].values[i]
+        assert np.isfinite(qp).tolist() == [[r, False] for r in restricted]
+    assert 0.85 < float(ds["density"][0]) < 0.95 and 0.5 < float(ds["density"][1]) < 0.7
+    np.testing.assert_allclose(ds["outcome_share"], yc.mean(), rtol=1e-14)
+    np.testing.assert_allclose(ds["outcome_share_ci"], _wilson(yc.sum(), yc.size), rtol=1e-9)
+    if method == "cart":
+        # The trade-off's steps are unions of leaves: a > t_a; then also b > t_b; then everything.
+        in_a = xc[:, 0] >= lo[0, 0]
+        steps = [in_a, in_a | (xc[:, 1] >= lo[1, 1]), np.ones(c.size, dtype=bool)]
+        for name, values in (("coverage", [(s & yc).sum() / yc.sum() for s in steps]),
+                             ("density", [(s & yc).sum() / s.sum() for s in steps]),
+                             ("mass", [s.mean() for s in steps])):
+            np.testing.assert_allclose(ds[f"trajectory_{name}"].values, values, rtol=1e-14, err_msg=name)
+        assert ds["trajectory_restricted"].values.tolist() == [1, 2, 2]
+
+
+@pytest.mark.parametrize(("counts", "chosen"), [
+    ([[0, 0], [100, 50], [50, 40], [10, 9]], 3),  # a step without paths is never the best
+    ([[100, 50], [1, 1], [50, 45]], 1),          # one path, all with the outcome: density 1, no spread
+    ([[200, 180], [12, 11]], 0),                 # the best is within one standard error of the first
+])
+def test_one_standard_error_rule(counts, chosen):
+    from simulator.studies.discovery import one_standard_error
+
+    assert one_standard_error(np.asarray(counts)) == chosen
+
