@@ -108,7 +108,8 @@ def test_evaluate_sets_checks_the_memory_of_the_sets_it_is_given(monkeypatch):
     layout = build_layout(scenario)
     thetas = np.repeat(layout.theta[None, :], 3, axis=0)
     thetas[:, GLOBAL.slot("sector.competition.enabled")] = 0.0  # the sets, not the scenario, decide
-    options = {"threads": 1, "block_size": 128, "quantiles": False, "outcome_paths": 7, "max_memory": 2e5}
+    # Room for three sets' histograms without competition, two with (on 2 cores).
+    options = {"threads": 1, "block_size": 128, "outcome_paths": 7, "max_memory": 1.5e7}
     calls = _record_checks(monkeypatch, stop=True)
     with pytest.raises(_Checked):
         evaluate_sets(scenario, thetas, paths=1000, seed=1, sets_option="--grid", layout=layout, **options)
