@@ -45,3 +45,24 @@ def test_a_range_may_start_below_zero(capsys):
     assert main(["implied", ZB, *FAST, "--set", "companies.zhipu.chips.enabled=false", "--param",
                  "companies.zhipu.growth.initial", "--range", "-1:6"]) == 0
     assert "searched [-1, 6]" in capsys.readouterr().out
+
+
+def test_the_fundamental_value_a_study_reports_is_the_runs():
+    """Both readings and their intervals, per company, equal what a plain run with the same seed reports
+    (tests/test_derived_numbers.py checks those against the kept paths)."""
+    import numpy as np
+
+    import simulator
+    from simulator.model.scenario_file import load_scenario
+    from simulator.studies.calibrate import fundamental_value
+
+    scenario = load_scenario(Path(ZB).parent / "sector_portfolio.toml")
+    run = simulator.run(scenario, paths=3000, seed=7)
+    for company in run["company"].values:
+        readings = fundamental_value(scenario, str(company), paths=3000, seed=7)
+        for reading, name in (("equity", "fundamental_value"), ("business", "business_value")):
+            mean, (low, high) = readings[reading]
+            np.testing.assert_allclose([mean, low, high],
+                                       [float(run[name].sel(company=company)),
+                                        *run[f"{name}_ci"].sel(company=company).values], rtol=1e-12)
+

@@ -203,6 +203,26 @@ def test_implied_value_solves_fundamental_equals_valuation(frozen):
     assert res.value == pytest.approx(exact, abs=1e-4)
 
 
+def test_an_implied_value_reports_both_readings_where_it_was_asked_and_where_it_lands(frozen):
+    """Its readings under the scenario's assumptions are the plain run's; at the solution, those of the scenario
+    with the key set to the value found; the value is the mean over the seeds, with their standard error."""
+    from simulator.studies.calibrate import fundamental_value
+
+    sc = with_overrides(frozen, {"companies.solo.cash": 10e9})  # revenue noise: each seed its own root
+    key = "companies.solo.valuation_model.exit_multiple"
+    res = implied_value(sc, "solo", ParamRange(key, 0.0, 40.0), paths=2000, seed=3, replicates=2,
+                        reading="business")
+    assert res.reading == "business" and res.per_seed.size == 3 and res.valuation == 20e9
+    assert len(set(res.per_seed.tolist())) == 3
+    assert res.value == res.per_seed.mean()
+    assert res.standard_error == res.per_seed.std(ddof=1) / math.sqrt(3)
+    assert res.at_scenario == fundamental_value(sc, "solo", paths=2000, seed=3)
+    at = fundamental_value(with_overrides(sc, {key: res.value}), "solo", paths=2000, seed=3)
+    for reading in ("equity", "business"):
+        np.testing.assert_allclose(np.hstack(res.at_solution[reading]), np.hstack(at[reading]), rtol=1e-12)
+    assert res.fundamental_at_scenario == res.at_scenario["business"][0]
+
+
 def test_paired_self_comparison_is_exactly_zero(tmp_path):
     sc = simulator.load_scenario(ROOT / "scenarios" / "zhipu_base.toml")
     a = simulator.run(sc, paths=3000, seed=4)

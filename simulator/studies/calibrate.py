@@ -28,6 +28,7 @@ from simulator.errors import UnreachableError, UserError
 from simulator.model.parameters import COMPANY, ParameterLayout, build_layout
 from simulator.model.scenario_file import with_overrides
 from simulator.model.schema import Scenario
+from simulator.results.statistics import mean_interval
 from simulator.results.targets import Target
 from simulator.runner.prepared import PreparedRun, prepare_run
 from simulator.runner.progress import study_bar
@@ -490,12 +491,11 @@ def fundamental_value(scenario: Scenario, company: str, *, paths: int, seed=None
 
 
 def _readings(t, c: int, v0: float) -> dict:
-    """Both readings of company ``c`` from set 0 of a tally, in currency with 95% intervals."""
+    """Both readings of company ``c`` from set 0 of a tally, in currency with 95% intervals (as a run's)."""
     out = {}
     for reading in READINGS:
-        n, mean, m2 = _moments_of(t, reading)[0, c]
-        half = stats.norm.ppf(0.975) * math.sqrt(m2 / max(n - 1, 1) / n) * v0
-        out[reading] = (float(mean * v0), (float(mean * v0 - half), float(mean * v0 + half)))
+        mean, (low, high) = mean_interval(_moments_of(t, reading)[0, c], v0)
+        out[reading] = (float(mean), (float(low), float(high)))
     return out
 
 
