@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+
+import pytest
 from pathlib import Path
 
 from simulator.cli import main
@@ -66,3 +68,35 @@ def test_the_fundamental_value_a_study_reports_is_the_runs():
                                        [float(run[name].sel(company=company)),
                                         *run[f"{name}_ci"].sel(company=company).values], rtol=1e-12)
 
+
+
+def test_the_wide_grid_is_geometric_only_over_many_decades_of_a_non_negative_range():
+    import numpy as np
+
+    from simulator.studies.calibrate import _wide_grid
+
+    np.testing.assert_array_equal(_wide_grid(0.0, 1e16, 5), np.geomspace(1e4, 1e16, 5))  # an amount from 0
+    np.testing.assert_array_equal(_wide_grid(1.0, 1001.0, 4), np.geomspace(1.0, 1001.0, 4))
+    for low, high in ((1.0, 1000.0), (-5.0, 20.0), (-1e9, 1e9), (2.0, 3.0)):  # three decades or fewer; negative
+        np.testing.assert_array_equal(_wide_grid(low, high, 6), np.linspace(low, high, 6))
+
+
+def test_the_default_implied_range_follows_the_current_value():
+    """Growth rates -0.5 to 3; other keys from 0 to ten times the current value, at least 1; a negative current
+    value from ten times it to 0."""
+    from simulator.model.scenario_file import load_scenario, with_overrides
+    from simulator.studies.calibrate import default_implied_range
+
+    sc = with_overrides(load_scenario(ZB), {"companies.zhipu.pricing.price_drift": -0.2,
+                                            "companies.zhipu.costs.tax_rate": 0.05,
+                                            "companies.zhipu.pricing.scarcity_premium": 0.0})
+    cases = {
+        "companies.zhipu.growth.initial": (-0.5, 3.0),
+        "companies.zhipu.growth.long_run": (-0.5, 3.0),
+        "companies.zhipu.cash": (0.0, 10 * sc.companies[0].cash),
+        "companies.zhipu.costs.tax_rate": (0.0, 1.0),  # ten times 0.05 is below 1
+        "companies.zhipu.pricing.price_drift": (-2.0, 0.0),
+        "companies.zhipu.pricing.scarcity_premium": (0.0, 1.0),  # zero now
+    }
+    for path, expected in cases.items():
+        assert default_implied_range(sc, path) == pytest.approx(expected, rel=1e-15), path

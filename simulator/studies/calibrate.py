@@ -507,13 +507,13 @@ def _current_value(scenario: Scenario, path: str) -> float:
 def default_implied_range(scenario: Scenario, path: str) -> tuple[float, float]:
     """A search range for ``implied`` when none is given.
 
-    Growth rates: -0.5 to 3 a year.  Other keys: from 0 (or a tenth of the current
-    value) to ten times the current value (at least 1); wider ranges only slow the
-    bracketing, and ``--range`` overrides it.
+    Growth rates: -0.5 to 3 a year.  Other keys: from 0 to ten times the current value
+    (at least 1), or from ten times a negative current value to 0; wider ranges only
+    slow the bracketing, and ``--range`` overrides it.
     """
     if path.endswith(("growth.long_run", "growth.initial")):
         return -0.5, 3.0
     current = _current_value(scenario, path)
     if current >= 0:
-        return min(0.0, current * 0.1), max(1.0, current * 10.0)
+        return 0.0, max(1.0, current * 10.0)
     return current * 10.0, 0.0
