@@ -7,6 +7,7 @@ key in the file").
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
@@ -131,3 +132,20 @@ def test_a_figure_that_derives_amounts_keeps_them_as_they_were():
     assert text.count(DERIVED_TAG) == len(company.derived)
     # Untouched companies and edits of sector keys write nothing more.
     assert DERIVED_TAG not in set_values(path.read_text(encoding="utf-8"), {"sector.market_growth": 0.3})
+
+
+@pytest.mark.parametrize(("value", "text"), [
+    (5e9, "5e9"), (0.35, "0.35"), (0.1 + 0.2, "0.30000000000000004"), (1e-7, "1e-7"), (724e6, "7.24e8"),
+    (2.0, "2.0"), (123456.789, "123456.789"), (1.5e-5, "1.5e-5"), (-2.5e12, "-2.5e12"), (1e22, "1e22"),
+    (7, "7"), (True, "true"), (False, "false"),
+])
+def test_each_number_is_written_in_its_shortest_form(value, text):
+    """The shortest of Python's repr and the fewest-digit scientific form (no trailing zeros, no '+'), which
+    reads back exactly; whole numbers and switches as TOML writes them."""
+    assert number_text(value) == text
+
+
+@pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan])
+def test_a_number_that_is_not_finite_is_refused(value):
+    with pytest.raises(ValueError, match=rf"^{value}: not a finite number$"):
+        number_text(value)
