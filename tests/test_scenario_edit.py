@@ -149,3 +149,50 @@ def test_each_number_is_written_in_its_shortest_form(value, text):
 def test_a_number_that_is_not_finite_is_refused(value):
     with pytest.raises(ValueError, match=rf"^{value}: not a finite number$"):
         number_text(value)
+
+
+def _event_line(text: str, start: str) -> str:
+    return next(line.strip() for line in text.splitlines() if line.strip().startswith(start))
+
+
+def test_a_part_of_a_number_turns_it_into_the_jump_or_range_it_is_part_of():
+    """A jump's mean or sd of a key written as one number (or not written) becomes { mean, sd } with the
+    number as its mean (or the default); a range's end of a key written as one number (or not written) becomes
+    [low, high] with the other end as it was."""
+    scalar_cut = BASE.replace("import_cut = [0.3, 0.8] ", "import_cut = 0.5 ", 1)
+    text = set_values(scalar_cut, {"sector.events.export_control_escalation.import_cut.low": 0.2})
+    assert _event_line(text, "import_cut").startswith("import_cut = [0.2, 0.5]")
+    no_cut = BASE.replace("import_cut = [0.3, 0.8] ", "", 1)
+    text = set_values(no_cut, {"sector.events.export_control_escalation.import_cut.high": 0.7})
+    assert parse_scenario(text).sector.events[0].import_cut == (0.0, 0.7)  # the low end keeps its default
+    text = set_values(BASE, {"companies.zhipu.events.government_contract.demand.mean": 0.2})
+    assert _event_line(text, "demand").startswith("demand = { mean = 0.2, sd = 0.0 }")
+    text = set_values(BASE, {"sector.events.security_breach.demand.sd": 0.05})  # not written: mean 0
+    assert "demand = { mean = 0.0, sd = 0.05 }" in text
+    assert parse_scenario(text).sector.events[2].demand.sd == 0.05
+
+
+def test_a_jump_an_inline_table_does_not_have_is_added_inside_it_in_the_files_style():
+    key = "companies.zhipu.events.model_release.outcomes.top3.demand.sd"
+    text = set_values(BASE, {key: 0.25})
+    assert _event_line(text, '{ name = "top3"').startswith(
+        '{ name = "top3", probability = 0.2, narrative = { mean = 0.4, sd = 0.15 }, growth = 0.1, '
+        'demand = { mean = 0.0, sd = 0.25 } },')
+    assert _theta(text, **{key: 0})[key] == [0.25]
+
+
+@pytest.mark.parametrize(("key", "message"), [
+    ("companies.zhipu", "name a key inside companies.zhipu"),
+    ("companies.zhipu.events.model_release", "name a key inside companies.zhipu.events.model_release"),
+    ("companies.zhipu.growth.long_run.foo", "companies.zhipu.growth.long_run is a value, not a table"),
+])
+def test_a_path_that_names_no_key_is_one_line(key, message):
+    with pytest.raises(simulator.ScenarioError, match=rf"^<calibrated>: {re.escape(key)}: {re.escape(message)}$"):
+        set_values(BASE, {key: 1.0})
+
+
+def test_a_list_the_file_does_not_have_is_one_line():
+    text = BASE.split("[[sector.events]]")[0] + "[[companies]]" + BASE.split("[[companies]]", 1)[1]
+    with pytest.raises(simulator.ScenarioError, match=r"^x\.toml: sector\.events\.security_breach\.hazard_per_year: "
+                                                      r"the file has no sector\.events$"):
+        set_values(text, {"sector.events.security_breach.hazard_per_year": 1.0}, source="x.toml")

@@ -22,6 +22,7 @@ import tomlkit
 from tomlkit.items import AoT, Array, Float, InlineTable, Integer, Item, Table, Trivia
 
 from simulator.errors import ScenarioError
+from simulator.model.parameters import build_layout
 from simulator.model.scenario_file import parse_scenario
 from simulator.model.schema import NAMED_LISTS
 
@@ -71,6 +72,10 @@ def _item(value: Any, like: Item | None = None) -> Item:
     return new
 
 
+#: The parts of a number a path may name: a jump's mean and sd, a range's ends.
+NUMBER_PARTS = ("mean", "sd", "low", "high")
+
+
 def _named(items: Any, name: str) -> Any:
     for item in items:
         if isinstance(item, (dict, Table, InlineTable)) and item.get("name") == name:
@@ -84,7 +89,7 @@ def _container(doc: Any, parts: list[str], dotted: str, source: str) -> Any:
     i = 0
     while i < len(parts) - 1:
         part = parts[i]
-        child = node.get(part) if hasattr(node, "get") else None
+        child = node.get(part)
         if part in NAMED_LISTS and isinstance(child, (AoT, Array, list)):
             if i + 1 >= len(parts) - 1:
                 raise ScenarioError(f"{source}: {dotted}: name a key inside {'.'.join(parts[:i + 2])}")
@@ -94,6 +99,8 @@ def _container(doc: Any, parts: list[str], dotted: str, source: str) -> Any:
             node, i = item, i + 2
             continue
         if child is None:
+            if i == len(parts) - 2 and parts[-1] in NUMBER_PARTS:
+                return node  # a jump's or a range's part of a key the file does not write
             if part in NAMED_LISTS:
                 raise ScenarioError(f"{source}: {dotted}: the file has no {'.'.join(parts[:i + 1])}")
             child = tomlkit.inline_table() if isinstance(node, InlineTable) else tomlkit.table()
@@ -105,38 +112,44 @@ def _container(doc: Any, parts: list[str], dotted: str, source: str) -> Any:
     return node
 
 
-def _set_one(doc: Any, dotted: str, value: Any, source: str, tag: str | None) -> None:
+def _set_one(doc: Any, dotted: str, value: Any, source: str, tag: str | None,
+             current: dict[str, list[float]]) -> None:
+    """Set one dotted key in the document; ``current`` holds the file's values by dotted path (defaults for
+    the parts of a number the file does not write)."""
     parts = dotted.split(".")
     node = _container(doc, parts, dotted, source)
     # The path may go on inside a value: ``narrative.mean`` of a jump, ``import_cut.low`` of a range.
     consumed = _depth_of(doc, node, parts)
     key, rest = parts[consumed], parts[consumed + 1:]
-    old = node.get(key) if hasattr(node, "get") else None
+    old = node.get(key)
     if rest:
+        # A part of a number: the number becomes the table or range it is part of (a table, such as
+        # a jump written { mean, sd }, was walked into by _container).
         member = rest[0]
+        number = ".".join(parts[:consumed + 1])
         if member in ("mean", "sd"):
-            if isinstance(old, InlineTable):
-                if member in old:
-                    old[member] = _item(value, old[member])
-                else:
-                    old[member] = _item(value)
-                return
-            parts_ = {"mean": float(old) if isinstance(old, (Float, Integer)) else 0.0, "sd": 0.0, member: value}
+            written = float(old) if isinstance(old, (Float, Integer)) else None
+            parts_ = {"mean": written if written is not None else current.get(f"{number}.mean", [0.0])[0],
+                      "sd": 0.0 if written is not None else current.get(f"{number}.sd", [0.0])[0], member: value}
             jump = tomlkit.parse(f"v = {{ mean = {number_text(float(parts_['mean']))}, "
                                  f"sd = {number_text(float(parts_['sd']))} }}")["v"]
-            node[key] = _retag(_with_trivia(jump, old), node, tag, old)
+            _put(node, key, _retag(_with_trivia(jump, old), node, tag, old), old)
             return
         if member in ("low", "high"):
-            ends = list(old) if isinstance(old, Array) else [old, old] if old is not None else [value, value]
+            ends = list(old) if isinstance(old, Array) else [old, old] if old is not None else current[number]
             ends = [float(e) for e in ends]
             ends[0 if member == "low" else 1] = float(value)
-            node[key] = _retag(_item(ends, old), node, tag, old)
+            _put(node, key, _retag(_item(ends, old), node, tag, old), old)
             return
         raise ScenarioError(f"{source}: {dotted}: {'.'.join(parts[:consumed + 1])} is a value, not a table")
     if isinstance(old, InlineTable) and "mean" in old and not isinstance(value, dict):
         old["mean"] = _item(value, old["mean"])  # the bare key of a jump is its mean
         return
-    node[key] = _retag(_item(value, old), node, tag, old)
+    _put(node, key, _retag(_item(value, old), node, tag, old), old)
+
+
+def _put(node: Any, key: str, item: Item, old: Item | None) -> None:
+    node[key] = item
     if isinstance(node, InlineTable) and old is None and node.as_string().endswith("}"):
         # A new member of an inline table: space before the closing brace, as the file writes it.
         node[key].trivia.trail = " "
@@ -232,13 +245,15 @@ def set_values(text: str, values: dict[str, object], *, source: str = "<calibrat
         doc = tomlkit.parse(body)
     except tomlkit.exceptions.ParseError as exc:
         raise ScenarioError(f"{source}: not valid TOML: {exc}") from None
+    layout = build_layout(parse_scenario(text, source=source))
+    current = {path: [float(layout.theta[s]) for s in slots] for path, slots in layout.paths.items()}
     for dotted, value in values.items():
         if not dotted or any(not p for p in dotted.split(".")):
             raise ScenarioError(f"{source}: {dotted!r}: not a dotted key such as companies.zhipu.cash")
-        _set_one(doc, dotted, value, source, tag)
+        _set_one(doc, dotted, value, source, tag, current)
     derived = _derived_amounts(text, values, source)
     for dotted, value in derived.items():
-        _set_one(doc, dotted, value, source, DERIVED_TAG if tag else None)
+        _set_one(doc, dotted, value, source, DERIVED_TAG if tag else None, current)
     values = {**values, **derived}
     new_text = tomlkit.dumps(doc)
     if note:
@@ -278,8 +293,6 @@ def _check(text: str, new_text: str, values: dict[str, object], source: str) -> 
     read it (the bare key of a jump is its mean; of a range, both ends).
     """
     import numpy as np
-
-    from simulator.model.parameters import build_layout
 
     before, after = parse_scenario(text, source=source), parse_scenario(new_text, source=source)
     old, new = build_layout(before), build_layout(after)
