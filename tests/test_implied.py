@@ -100,3 +100,47 @@ def test_the_default_implied_range_follows_the_current_value():
     }
     for path, expected in cases.items():
         assert default_implied_range(sc, path) == pytest.approx(expected, rel=1e-15), path
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("companies.zhipu.growth.long_run", "expected dotted.path=LO:HI, e.g. companies.zhipu.growth.long_run=0.0:1.5"),
+    ("companies.zhipu.growth.long_run=0.5", "expected dotted.path=LO:HI, e.g. "
+                                            "companies.zhipu.growth.long_run=0.0:1.5"),
+    ("companies.zhipu.growth.long_run=a:1", "LO and HI must be numbers"),
+    ("companies.zhipu.growth.long_run=1=2:3", "LO and HI must be numbers"),
+    ("companies.zhipu.growth.long_run=0.5:0.5", "need LO < HI (got 0.5 and 0.5)"),
+    ("companies.zhipu.growth.long_run=0.5:0.1", "need LO < HI (got 0.5 and 0.1)"),
+    ("companies.zhipu.growth.long_run=0:inf", "need LO < HI (got 0 and inf)"),
+    ("companies.zhipu.growth.long_run=nan:1", "need LO < HI (got nan and 1)"),
+    ("companies.zhipu.funding.enabled=0:1", "companies.zhipu.funding.enabled is a switch, not a numeric parameter"),
+])
+def test_each_mistake_in_a_searched_range_is_one_line(text, message):
+    from simulator.errors import UserError
+    from simulator.model.scenario_file import load_scenario
+    from simulator.studies.calibrate import ParamRange, parse_param_range
+
+    scenario = load_scenario(ZB)
+    with pytest.raises(UserError) as err:
+        parse_param_range(text, scenario)
+    assert str(err.value) == f"--param {text!r}: {message}"
+    assert parse_param_range(" companies.zhipu.growth.long_run =0:1.5", scenario) == ParamRange(
+        "companies.zhipu.growth.long_run", 0.0, 1.5)
+
+
+def test_the_root_of_a_grid_bracket():
+    """The first sign change of the grid, refined; a grid point where the function is zero is the root."""
+    import numpy as np
+
+    from simulator.studies.calibrate import _solve_1d
+
+    grid = np.linspace(0.0, 1.0, 11)
+    f = lambda x: (x - 0.33) * (x - 0.77)  # noqa: E731 - two roots: the first is found
+    assert _solve_1d(f, 0.0, 1.0, grid, f(grid)) == pytest.approx(0.33, abs=1e-5)
+    g = lambda x: 0.42 - x  # noqa: E731 - decreasing
+    assert _solve_1d(g, 0.0, 1.0, grid, g(grid)) == pytest.approx(0.42, abs=1e-5)
+    h = lambda x: x - 0.3  # noqa: E731
+    values = h(grid)
+    values[3] = 0.0  # exactly zero on the grid (0.3 is not 3 * 0.1 in floating point)
+    assert _solve_1d(h, 0.0, 1.0, grid, values) == grid[3]
+    with pytest.raises(ValueError, match="^no sign change$"):
+        _solve_1d(h, 0.0, 1.0, grid, np.abs(values) + 1.0)
