@@ -144,3 +144,43 @@ def test_the_root_of_a_grid_bracket():
     assert _solve_1d(h, 0.0, 1.0, grid, values) == grid[3]
     with pytest.raises(ValueError, match="^no sign change$"):
         _solve_1d(h, 0.0, 1.0, grid, np.abs(values) + 1.0)
+
+
+@pytest.mark.parametrize(("overrides", "value", "kinds"), [
+    ({"companies.zhipu.cash": 1e13, "companies.zhipu.chips.revenue_per_card": 5e4}, 0.9, ["chips", "margin", "exit"]),
+    ({"companies.zhipu.cash": 1e13, "companies.zhipu.chips.enabled": False}, 0.9, ["exit"]),
+    ({}, -0.5, ["cash", "exit"]),
+])
+def test_what_binds_reads_the_run_at_the_value(overrides, value, kinds):
+    """Each line is a limit that holds in a plain run of the scenario with the key at the value (same paths and
+    seed), with that run's medians and survival, and the override that lifts it."""
+    import simulator
+    from simulator.model.scenario_file import load_scenario, with_overrides
+    from simulator.results.formatting import format_amount, percent
+    from simulator.studies.binding import CAPACITY_SHARE, SURVIVAL, what_binds
+
+    scenario = with_overrides(load_scenario(ZB), overrides)
+    key = "companies.zhipu.growth.long_run"
+    lines = what_binds(scenario, "zhipu", key, value, paths=3000, seed=5)
+    ds = simulator.run(with_overrides(scenario, {key: value}), paths=3000, seed=5)
+    at = {"company": "zhipu", "month": 36}
+    revenue = float(ds["revenue_quantile"].sel(**at, quantile=0.5))
+    capacity = float(ds["capacity_quantile"].sel(**at, quantile=0.5))
+    alive = float(ds["survival"].sel(**at))
+    margin = float(ds["gross_margin_quantile"].sel(**at, quantile=0.5))
+    expected = {
+        "chips": f"chip capacity caps revenue at {format_amount(capacity, 'CNY')} a year by month 36 (median served "
+                 f"revenue {format_amount(revenue, 'CNY')}): lift it with --set companies.zhipu.chips.enabled=false, "
+                 "or more cards (chips.domestic_per_month, chips.revenue_per_card)",
+        "cash": f"{percent(1.0 - alive)} of paths fail by month 36 (the cash runs out): lift it with --set "
+                "companies.zhipu.funding.backstop_probability=1, or more cash",
+        "margin": f"compute costs exceed revenue (median gross margin {percent(margin)} at month 36): lift it with "
+                  "--set companies.zhipu.pricing.scarcity_premium=0",
+        "exit": f"the fundamental value is the discounted cash plus {scenario.companies[0].valuation_model.exit_multiple:g}"
+                f"x operating profit at month 36 (discount rate {scenario.companies[0].valuation_model.discount_rate:g}):"
+                " a larger companies.zhipu.valuation_model.exit_multiple raises it in proportion",
+    }
+    assert lines == [expected[k] for k in kinds]
+    # The limits that hold, by the documented thresholds, are those named.
+    assert ("chips" in kinds) == (revenue >= CAPACITY_SHARE * capacity and 0 < capacity < float("inf"))
+    assert ("cash" in kinds) == (alive < SURVIVAL) and ("margin" in kinds) == (margin < 0.0)
