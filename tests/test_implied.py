@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
-from pathlib import Path
 
 from simulator.cli import main
 from simulator.cli.main import _join_negative_ranges
@@ -142,7 +142,7 @@ def test_the_root_of_a_grid_bracket():
     values = h(grid)
     values[3] = 0.0  # exactly zero on the grid (0.3 is not 3 * 0.1 in floating point)
     assert _solve_1d(h, 0.0, 1.0, grid, values) == grid[3]
-    with pytest.raises(ValueError, match="^no sign change$"):
+    with pytest.raises(ValueError, match=r"^no sign change$"):
         _solve_1d(h, 0.0, 1.0, grid, np.abs(values) + 1.0)
 
 

@@ -129,7 +129,14 @@ GROUPS = {
                           "tests/test_robustness.py", "tests/test_figures_content.py"),
                          "not distributed and not random_command_lines and not signal_during and not far_tail "
                          "and not dask and not batch",
-                         (r"\"long_name\"", r"\bprogress\(", r"\"description\"")),
+                         (r"\"long_name\"", r"\bprogress\(", r"\"description\""),
+                         # The numbers each method reports (OAT, Morris, Sobol, the given-data methods,
+                         # attribution), not the tables, the option parsing or the study's set-up: 3,040
+                         # mutants in all are more than a session's hours on 2 cores.
+                         ("*sensitivity.x__oat__*", "*sensitivity.x__morris__*", "*sensitivity.x__sobol__*",
+                          "*sensitivity.x__evaluate__*", "*sensitivity.x__finish__*", "*sensitivity.x__pair_var__*",
+                          "*sensitivity.x__thetas__*", "*attribution.x_attribute__*", "*attribution.x__median_ci__*",
+                          "*given_data.x_given_data__*", "*given_data.x__binary_delta__*")),
     "calibrate": Group(("simulator/studies/calibrate.py", "simulator/studies/binding.py",
                         "simulator/studies/scenario_edit.py"),
                        ("tests/test_precision_calibration.py", "tests/test_implied.py", "tests/test_scenario_edit.py",
