@@ -384,11 +384,12 @@ def test_too_many_paths_for_the_memory_is_one_line_error():
 # --------------------------------------------------------------------------- CART against what it must report
 
 def _two_regions(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Three inputs uniform on [0, 1]; the outcome has probability 0.9 where a > 0.8, 0.6 where b > 0.85
-    outside that, 0.1 elsewhere (a tree of three leaves)."""
+    """Three inputs uniform on [0, 1]; the outcome has probability 0.9 where a < 0.2, 0.6 where b > 0.85
+    outside that, 0.1 elsewhere (a tree of three leaves; the densest is on the low side of the first split, the
+    side a tree lists last)."""
     rng = np.random.default_rng(seed)
     x = rng.random((n, 3))
-    p = np.where(x[:, 0] > 0.8, 0.9, np.where(x[:, 1] > 0.85, 0.6, 0.1))
+    p = np.where(x[:, 0] < 0.2, 0.9, np.where(x[:, 1] > 0.85, 0.6, 0.1))
     return x, rng.random(n) < p
 
 
@@ -405,12 +406,12 @@ def test_cart_finds_two_planted_regions_densest_first_with_its_trade_off_counted
     restricted = ds["restricted"].values
     assert restricted.tolist() == [[True, False, False], [False, True, False]]
     # The planted thresholds, within the gap between neighbouring draws of the peeling sample.
-    assert abs(float(ds["box_low"].sel(box=1, input="a")) - 0.8) < 0.01
+    assert abs(float(ds["box_high"].sel(box=1, input="a")) - 0.2) < 0.01
     assert abs(float(ds["box_low"].sel(box=2, input="b")) - 0.85) < 0.01
     qp = ds["quasi_p"].values  # (box, input, bound)
     for i in range(2):
         limits = np.isfinite(qp[i])
-        assert limits.sum() == restricted[i].sum()  # a lower limit each, nothing else
+        assert limits.sum() == restricted[i].sum()  # one limit each, nothing else
         assert np.all(qp[i][limits] <= LIMIT_LEVEL / limits.sum())
     # The trade-off on the peeling sample: unions of leaves, densest first, ending with every path.
     a, _, _ = split_paths(n, 1)
@@ -422,8 +423,8 @@ def test_cart_finds_two_planted_regions_densest_first_with_its_trade_off_counted
     assert np.all(np.diff(np.concatenate([[0.0], mass])) >= leaf - 1e-12)
     # Coverage, density and mass are one count seen three ways.
     np.testing.assert_allclose(den * mass * a.size, cov * np.count_nonzero(ya), rtol=1e-12)
-    # The first step is the leaf a > 0.8, counted here.
-    leaf_a = x[a, 0] > float(ds["box_low"].sel(box=1, input="a")) - 1e-12
+    # The first step is the leaf a < 0.2, counted here.
+    leaf_a = x[a, 0] <= float(ds["box_high"].sel(box=1, input="a"))
     np.testing.assert_allclose([mass[0], den[0]], [leaf_a.mean(), ya[leaf_a].mean()], rtol=1e-12)
 
 
@@ -590,18 +591,18 @@ def test_the_table_of_boxes_says_each_number_of_the_held_out_half():
         f"{n:,} paths: {a.size:,} to fit, {b.size:,} to choose each box and test its limits, {c.size:,} held out "
         "for the numbers below (95% Wilson intervals).",
         f"Held-out paths with the outcome: {pct(yc.sum(), yc.size)}."]
-    in_a = xc[:, 0] >= float(ds["box_low"].sel(box=1, input="a"))
+    in_a = xc[:, 0] <= float(ds["box_high"].sel(box=1, input="a"))
     in_b = ~in_a & (xc[:, 1] >= float(ds["box_low"].sel(box=2, input="b")))
     heads = [line for line in lines if line.startswith("box ")]
     for i, (box, where) in enumerate(((in_a, ""), (in_b, " (paths outside the boxes above)"))):
         assert heads[i] == (f"box {i + 1}{where}: coverage {pct((box & yc).sum(), yc.sum())}, density "
                             f"{pct((box & yc).sum(), box.sum())}, mass {percent(box.mean())}")
     rows = [line.split() for line in lines if line.startswith("  ") and not line.startswith("  input")]
-    assert [r[:4] for r in rows] == [["a", ">=", f"{float(ds['box_low'].sel(box=1, input='a')):.4g}", "CNY"],
+    assert [r[:4] for r in rows] == [["a", "<=", f"{float(ds['box_high'].sel(box=1, input='a')):.4g}", "CNY"],
                                      ["not", "restricted:", "b,", "c"],
                                      ["b", ">=", f"{float(ds['box_low'].sel(box=2, input='b')):.4g}", "1/year"],
                                      ["not", "restricted:", "a,", "c"]]
-    assert rows[0][4] == percent(float(np.mean(x[:, 0] >= float(ds["box_low"].sel(box=1, input="a")))))
+    assert rows[0][4] == percent(float(np.mean(x[:, 0] <= float(ds["box_high"].sel(box=1, input="a")))))
     no_box = discover(x, np.random.default_rng(0).random(n) < 0.3, inputs=["a", "b", "c"], method="cart", seed=1)
     assert discovery_table(no_box).splitlines()[3:] == [
         "", "No box: no limit on the uncertain inputs raises the share of paths with the outcome significantly on "
@@ -638,18 +639,20 @@ def test_every_number_of_the_boxes_is_recounted_on_the_held_out_half(method):
                                    [k / yc.sum(), k / m, m / c.size], rtol=1e-14)
         np.testing.assert_allclose(ds["coverage_ci"][i], _wilson(k, yc.sum()), rtol=1e-9)
         np.testing.assert_allclose(ds["density_ci"][i], _wilson(k, m), rtol=1e-9)
-        restricted = ds["restricted"].values[i]
-        q_lo = np.where(restricted, [np.mean(x[:, j] < lo[i, j]) for j in range(3)], 0.0)
-        np.testing.assert_allclose(ds["box_low_quantile"][i], q_lo, rtol=1e-14)
-        np.testing.assert_array_equal(ds["box_high_quantile"][i], [1.0, 1.0, 1.0])  # lower limits only
+        # Box 1 has an upper limit on a, box 2 a lower limit on b.
+        upper, lower = (i == 0) & np.array([True, False, False]), (i == 1) & np.array([False, True, False])
+        np.testing.assert_allclose(ds["box_low_quantile"][i],
+                                   np.where(lower, [np.mean(x[:, j] < lo[i, j]) for j in range(3)], 0.0), rtol=1e-14)
+        np.testing.assert_allclose(ds["box_high_quantile"][i],
+                                   np.where(upper, [np.mean(x[:, j] <= hi[i, j]) for j in range(3)], 1.0), rtol=1e-14)
         qp = ds["quasi_p"].values[i]
-        assert np.isfinite(qp).tolist() == [[r, False] for r in restricted]
+        assert np.isfinite(qp).tolist() == [[bool(lw), bool(up)] for lw, up in zip(lower, upper, strict=True)]
     assert 0.85 < float(ds["density"][0]) < 0.95 and 0.5 < float(ds["density"][1]) < 0.7
     np.testing.assert_allclose(ds["outcome_share"], yc.mean(), rtol=1e-14)
     np.testing.assert_allclose(ds["outcome_share_ci"], _wilson(yc.sum(), yc.size), rtol=1e-9)
     if method == "cart":
-        # The trade-off's steps are unions of leaves: a > t_a; then also b > t_b; then everything.
-        in_a = xc[:, 0] >= lo[0, 0]
+        # The trade-off's steps are unions of leaves: a <= t_a; then also b > t_b; then everything.
+        in_a = xc[:, 0] <= hi[0, 0]
         steps = [in_a, in_a | (xc[:, 1] >= lo[1, 1]), np.ones(c.size, dtype=bool)]
         for name, values in (("coverage", [(s & yc).sum() / yc.sum() for s in steps]),
                              ("density", [(s & yc).sum() / s.sum() for s in steps]),
