@@ -196,3 +196,16 @@ def test_a_list_the_file_does_not_have_is_one_line():
     with pytest.raises(simulator.ScenarioError, match=r"^x\.toml: sector\.events\.security_breach\.hazard_per_year: "
                                                       r"the file has no sector\.events$"):
         set_values(text, {"sector.events.security_breach.hazard_per_year": 1.0}, source="x.toml")
+
+
+def test_the_top_level_outcomes_table_is_a_table_even_when_the_file_does_not_write_it():
+    """``outcomes.champion_valuation_ratio`` names the scenario's [outcomes] table, not an event's list of
+    outcomes: --set and the editor take it in a file without that table (both refused it: "name a key inside",
+    "the file has no outcomes")."""
+    from simulator.model.scenario_file import with_overrides
+
+    text = BASE.split("[outcomes]")[0]
+    sc = parse_scenario(text, source="x.toml")
+    assert with_overrides(sc, ["outcomes.champion_valuation_ratio=2"]).outcomes.champion_valuation_ratio == 2.0
+    edited = set_values(text, {"outcomes.collapse_valuation_ratio": 0.25}, source="x.toml")
+    assert parse_scenario(edited).outcomes.collapse_valuation_ratio == 0.25

@@ -20,6 +20,7 @@ from simulator.engines import dispatch as K
 from simulator.engines.dispatch import simulate
 from simulator.engines.plan import plan_run
 from simulator.engines.streams import normalise_seed
+from simulator.errors import UserError
 from simulator.model.parameters import build_layout
 from simulator.model.scenario_file import parse_scenario, with_overrides
 from simulator.results.dataset import build_dataset, build_sets_dataset
@@ -556,3 +557,44 @@ def test_many_set_quantiles_equal_the_numpy_definition():
         # 10 ** x may differ in the last bit between numpy's power and the C library's pow.
         np.testing.assert_allclose(hist_quantiles(h, mm, levels, v), _numpy_hist_quantiles(h, mm, levels, v),
                                    rtol=1e-14, atol=0)
+
+
+def test_given_data_methods_give_each_output_its_own_row_and_the_same_numbers_for_the_same_seed():
+    """With several outputs, each output's row is what the methods give for that output alone; an outcome no
+    path has (a champion at 1000 times today's valuation) is explained by nothing (zeros) and does not stop the outputs after
+    it; the same seed gives the same numbers (the bootstrap and PAWN's slices are seeded)."""
+    outs = ["solo.champion@24", "solo.collapse@24", "solo.collapse@12"]
+    kw = {"method": "given-data", "paths": 4000, "seed": 3, "overrides": ["outcomes.champion_valuation_ratio=1000"]}
+    both = sensitivity(_toy(uncertain=True), outputs=outs, **kw)
+    again = sensitivity(_toy(uncertain=True), outputs=outs, **kw)
+    fields = [name for name in both.data_vars if both[name].dims == ("output", "parameter")]
+    assert {"rbd_fast_S1", "rbd_fast_S1_conf", "delta", "delta_conf", "delta_S1", "pawn_median"} <= set(fields)
+    for name in [*fields, "explained_share"]:
+        np.testing.assert_array_equal(both[name].values, again[name].values, err_msg=name)
+    for name in fields:
+        np.testing.assert_array_equal(both[name].sel(output=outs[0]).values, 0.0, err_msg=name)
+    assert float(both["explained_share"].sel(output=outs[0])) == 0.0
+    for out in outs[1:]:
+        alone = sensitivity(_toy(uncertain=True), outputs=[out], **kw)
+        assert float(alone["explained_share"].sel(output=out)) > 0.0
+        for name in [*fields, "explained_share"]:  # rows aligned by parameter (each Dataset ranks its own)
+            np.testing.assert_array_equal(both[name].sel(output=out).sel(parameter=alone["parameter"]).values
+                                          if "parameter" in both[name].dims else both[name].sel(output=out).values,
+                                          alone[name].sel(output=out).values, err_msg=f"{name} {out}")
+
+
+def test_given_data_methods_take_overrides_on_a_loaded_scenario_and_refuse_them_on_a_results_file(tmp_path):
+    """--set applies to a scenario given as an object as to a file; a results file is read as is, so --set and
+    --paths on it are one-line errors (they were ignored)."""
+    sc = _toy(uncertain=True)
+    kw = {"method": "given-data", "paths": 3000, "seed": 2, "outputs": ["solo.collapse@24"]}
+    changed = sensitivity(sc, overrides=["outcomes.collapse_valuation_ratio=0.6"], **kw)
+    direct = sensitivity(with_overrides(sc, {"outcomes.collapse_valuation_ratio": 0.6}), **kw)
+    np.testing.assert_array_equal(changed["rbd_fast_S1"].values, direct["rbd_fast_S1"].values)
+    assert not np.array_equal(changed["rbd_fast_S1"].values, sensitivity(sc, **kw)["rbd_fast_S1"].values)
+    path = tmp_path / "run.nc"
+    simulator.save_results(simulator.run(sc, paths=2000), path)
+    for extra in ({"overrides": ["companies.solo.cash=1e9"]}, {"paths": 100}):
+        with pytest.raises(UserError, match=r"--paths and --set apply to a scenario file; a results file is read "
+                                            r"as is$"):
+            sensitivity(path, method="pawn", outputs=["solo.champion@24"], **extra)

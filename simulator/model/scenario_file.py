@@ -27,11 +27,11 @@ from simulator.errors import ScenarioError
 from simulator.model.schema import (
     DERIVED_AMOUNTS,
     MONEY,
-    NAMED_LISTS,
     Effects,
     Jump,
     Scenario,
     model_of,
+    names_a_list,
     own_fields_first,
 )
 from simulator.model.uncertain import check_market_support, extract_uncertain, restore_tables
@@ -246,7 +246,7 @@ def set_dotted(raw: dict[str, Any], dotted: str, value: Any, *, source: str = "-
         part = parts[i]
         if not isinstance(node, dict):
             raise ScenarioError(f"{source}: {dotted}: {'.'.join(parts[:i])} is a value, not a table")
-        if part in NAMED_LISTS and isinstance(node.get(part, []), list):
+        if names_a_list(parts, i) and isinstance(node.get(part, []), list):
             if i + 2 > len(parts) - 1:
                 raise ScenarioError(f"{source}: {dotted}: name a key inside {'.'.join(parts[:i + 2])}")
             what = {"companies": "company", "events": "event", "outcomes": "outcome"}[part]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import inspect
 import math
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -649,6 +650,12 @@ def own_fields_first(model: type[BaseModel], *, own_only: bool = False) -> list[
 
 #: Arrays of tables whose items are addressed by their ``name`` in dotted paths.
 NAMED_LISTS = ("companies", "events", "outcomes")
+
+
+def names_a_list(parts: Sequence[str], i: int) -> bool:
+    """Whether ``parts[i]`` of a dotted path is one of :data:`NAMED_LISTS` (an event's ``outcomes``, not the
+    scenario's top-level ``[outcomes]`` table)."""
+    return parts[i] in NAMED_LISTS and not (i == 0 and parts[i] == "outcomes")
 
 
 def model_of(annotation: Any) -> Any:

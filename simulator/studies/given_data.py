@@ -16,7 +16,7 @@ import numpy as np
 import xarray as xr
 
 from simulator.errors import ScenarioError, UserError
-from simulator.model.scenario_file import load_scenario
+from simulator.model.scenario_file import load_scenario, with_overrides
 from simulator.model.schema import Scenario
 from simulator.studies.sensitivity_outputs import Output, sorted_by
 
@@ -183,13 +183,18 @@ def draws_from(source: Path | Scenario, *, paths: int | None, seed, overrides, t
                progress: bool = False):
     """(draws, outcomes, input names, horizons, companies, attrs) from a results file or a run."""
     if isinstance(source, Path) and source.suffix == ".nc":
+        if paths is not None or overrides:
+            raise UserError(f"{source}: --paths and --set apply to a scenario file; a results file is read as is")
         ds = open_draws(source)
         return (ds["input_draw"].values, ds["path_outcome"].values, [str(x) for x in ds["input"].values],
                 ds["horizon"].values, [str(c) for c in ds["company"].values], run_provenance(ds.attrs), None)
     import simulator
     from simulator.model.uncertain import RECORDED_PATHS
 
-    scenario = source if isinstance(source, Scenario) else load_scenario(source, overrides=overrides)
+    if isinstance(source, Scenario):
+        scenario = with_overrides(source, overrides) if overrides else source
+    else:
+        scenario = load_scenario(source, overrides=overrides)
     if not scenario.uncertain:
         raise UserError(no_uncertain_inputs(scenario))
     n = min(int(paths or scenario.scenario.paths), RECORDED_PATHS)

@@ -24,7 +24,7 @@ from tomlkit.items import AoT, Array, Float, InlineTable, Integer, Item, Table, 
 from simulator.errors import ScenarioError
 from simulator.model.parameters import build_layout
 from simulator.model.scenario_file import parse_scenario
-from simulator.model.schema import NAMED_LISTS
+from simulator.model.schema import names_a_list
 
 __all__ = ["set_values"]
 
@@ -90,7 +90,7 @@ def _container(doc: Any, parts: list[str], dotted: str, source: str) -> Any:
     while i < len(parts) - 1:
         part = parts[i]
         child = node.get(part)
-        if part in NAMED_LISTS and isinstance(child, (AoT, Array, list)):
+        if names_a_list(parts, i) and isinstance(child, (AoT, Array, list)):
             if i + 1 >= len(parts) - 1:
                 raise ScenarioError(f"{source}: {dotted}: name a key inside {'.'.join(parts[:i + 2])}")
             item = _named(child, parts[i + 1])
@@ -101,7 +101,7 @@ def _container(doc: Any, parts: list[str], dotted: str, source: str) -> Any:
         if child is None:
             if i == len(parts) - 2 and parts[-1] in NUMBER_PARTS:
                 return node  # a jump's or a range's part of a key the file does not write
-            if part in NAMED_LISTS:
+            if names_a_list(parts, i):
                 raise ScenarioError(f"{source}: {dotted}: the file has no {'.'.join(parts[:i + 1])}")
             child = tomlkit.inline_table() if isinstance(node, InlineTable) else tomlkit.table()
             node[part] = child
@@ -162,7 +162,7 @@ def _depth_of(doc: Any, node: Any, parts: list[str]) -> int:
     while cur is not node and i < len(parts):
         part = parts[i]
         child = cur.get(part)
-        if part in NAMED_LISTS and isinstance(child, (AoT, Array, list)):
+        if names_a_list(parts, i) and isinstance(child, (AoT, Array, list)):
             cur, i = _named(child, parts[i + 1]), i + 2
         else:
             cur, i = child, i + 1
