@@ -22,7 +22,7 @@ from simulator.cli import main
 from simulator.engines.dispatch import simulate
 from simulator.engines.plan import plan_run
 from simulator.engines.streams import normalise_seed
-from simulator.errors import TargetError, UnreachableError
+from simulator.errors import TargetError, UnreachableError, UserError
 from simulator.model.parameters import build_layout
 from simulator.model.scenario_file import parse_scenario, with_overrides
 from simulator.results.statistics import wilson_interval
@@ -312,3 +312,35 @@ def test_cli_calibrate_writes_a_valid_scenario(tmp_path, capsys):
     assert 0.0 < sc.company("zhipu").growth.long_run < 2.0
     text = out.read_text()
     assert "[calibrated; was 0.35]" in text and "# seed 004" in text  # source comments survive
+
+
+def test_a_calibration_reports_what_a_plain_run_at_its_value_gives(frozen):
+    """The value is the mean over the seeds with their standard error; what it achieves, and the interval, are
+    what a plain run of the scenario with the key at that value reports (main seed, same paths)."""
+    sc = with_overrides(frozen, {"companies.solo.growth.long_run": 0.0})
+    key = "companies.solo.growth.initial"
+    target = Target("solo", "champion", 12, 0.4)
+    res = calibrate(sc, [target], [ParamRange(key, -0.5, 1.0)], paths=3000, seed=4, replicates=2)
+    assert res.per_seed.shape == (3, 1) and len(set(res.per_seed[:, 0].tolist())) == 3
+    np.testing.assert_array_equal(res.value, res.per_seed.mean(axis=0))
+    np.testing.assert_array_equal(res.standard_error, res.per_seed.std(axis=0, ddof=1) / math.sqrt(3))
+    assert (res.paths, res.method, res.notes) == (3000, "brentq on a common-random-numbers grid", [])
+    run = simulator.run(with_overrides(sc, {key: float(res.value[0])}), paths=3000, seed=4)
+    p = run["probability"].sel(company="solo", horizon=12, outcome="champion")
+    np.testing.assert_allclose(res.achieved, [float(p)], rtol=1e-12)
+    np.testing.assert_allclose(res.achieved_ci[0], run["probability_ci"].sel(company="solo", horizon=12,
+                                                                             outcome="champion").values, rtol=1e-9)
+    assert res.evaluations > 3
+
+
+@pytest.mark.parametrize(("targets", "params", "message"), [
+    ([], [ParamRange("companies.solo.growth.initial", 0, 1)],
+     "calibrate needs at least one --target with a value and one --param"),
+    ([Target("solo", "champion", 12, 0.5)], [], "calibrate needs at least one --target with a value and one --param"),
+    ([Target("solo", "champion", 12)], [ParamRange("companies.solo.growth.initial", 0, 1)],
+     "--target solo.champion@12: give the value to reach, e.g. solo.champion@12=0.6"),
+])
+def test_a_calibration_without_a_target_value_or_a_key_is_one_line(frozen, targets, params, message):
+    with pytest.raises(UserError) as err:
+        calibrate(frozen, targets, params, paths=100)
+    assert str(err.value) == message
