@@ -515,3 +515,47 @@ def test_compare_pairs_runs_with_the_same_distributions():
     wider = with_overrides(sc, ['companies.a.growth.initial={dist="uniform", low=-0.9, high=1.1}'])
     b = simulator.run(wider, paths=2000, seed=4)
     assert compare(a, b).attrs["pairing"] == "unpaired: different uncertain inputs (keys given as distributions)"
+
+
+def test_attribution_is_the_median_shift_in_standard_deviations_computed_here():
+    """Every median shift, its order-statistic interval, the subset medians and shares, recomputed with numpy
+    from the draws and outcome codes: an outcome no path has gives NaN (and the outcomes after it are still
+    computed), an input that does not vary has no scale (NaN)."""
+    rng = np.random.default_rng(1)
+    n = 500
+    draws = rng.normal(size=(n, 3))
+    draws[:, 2] = 5.0  # constant
+    outcomes = np.zeros((n, 2, 2), dtype=np.int8)
+    outcomes[:, 0, 0] = np.where(draws[:, 0] > 0.5, 2, np.where(draws[:, 0] < -0.5, 0, 1))
+    outcomes[:, 0, 1] = np.where(draws[:, 1] > 0.0, 0, 1)  # no collapse at all
+    outcomes[:, 1, :] = rng.integers(0, 3, size=(n, 2))
+    ds = attribute(draws, outcomes, inputs=list("abc"), companies=["x", "y"], horizons=[12, 24])
+    z = stats.norm.ppf(0.975)
+    med_all, sd_all = np.median(draws, axis=0), draws.std(axis=0, ddof=1)
+    np.testing.assert_array_equal(ds["input_median"].values, med_all)
+    np.testing.assert_array_equal(ds["input_sd"].values, sd_all)
+    for c in range(2):
+        for h in range(2):
+            for o in range(3):
+                mask = outcomes[:, c, h] == o
+                at = {"company": ["x", "y"][c], "horizon": [12, 24][h],
+                      "outcome": ("champion", "contested", "collapse")[o]}
+                assert float(ds["subset_share"].sel(**at)) == mask.mean()
+                for j in range(3):
+                    got = float(ds["median_shift"].sel(input="abc"[j], **at))
+                    ci = ds["median_shift_ci"].sel(input="abc"[j], **at).values
+                    if not mask.any() or sd_all[j] == 0:
+                        assert math.isnan(got) and np.isnan(ci).all()
+                        continue
+                    sub = np.sort(draws[mask, j])
+                    m = sub.size
+                    half = 0.5 * z * math.sqrt(m)
+                    lo, hi = sub[max(0, math.floor(m / 2 - half))], sub[min(m - 1, math.ceil(m / 2 + half))]
+                    assert float(ds["subset_median"].sel(input="abc"[j], **at)) == np.median(sub)
+                    np.testing.assert_allclose([got, *ci], [(np.median(sub) - med_all[j]) / sd_all[j],
+                                                            (lo - med_all[j]) / sd_all[j],
+                                                            (hi - med_all[j]) / sd_all[j]], rtol=1e-14)
+    assert ds.attrs == {"method": "median shift in standard deviations (@RISK scenario analysis)", "paths": n}
+    assert ds["bound"].values.tolist() == ["low", "high"] and ds["horizon"].dtype == np.int64
+    assert ds["median_shift"].attrs["units"] == "1"
+
