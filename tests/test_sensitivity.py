@@ -598,3 +598,29 @@ def test_given_data_methods_take_overrides_on_a_loaded_scenario_and_refuse_them_
         with pytest.raises(UserError, match=r"--paths and --set apply to a scenario file; a results file is read "
                                             r"as is$"):
             sensitivity(path, method="pawn", outputs=["solo.champion@24"], **extra)
+
+
+def test_oat_low_high_and_base_are_plain_runs_at_those_values():
+    """Each key at each end of its range, the others at the scenario's values: the probability and its
+    interval are a plain run's with the same seed and paths (common random numbers), the swing their gap."""
+    sc = _toy()
+    out = "solo.champion@24"
+    ds = sensitivity(sc, method="oat", params=_params(G, LR), outputs=[out], paths=3000, seed=6)
+
+    def run_p(overrides):
+        run = simulator.run(with_overrides(sc, overrides), paths=3000, seed=6)
+        at = {"company": "solo", "horizon": 24, "outcome": "champion"}
+        return float(run["probability"].sel(**at)), run["probability_ci"].sel(**at).values
+
+    base, base_ci = run_p({})
+    assert float(ds["base"].sel(output=out)) == base
+    np.testing.assert_array_equal(ds["base_ci"].sel(output=out).values, base_ci)
+    for key in (G, LR):
+        for end, value in (("low", RANGES[key][0]), ("high", RANGES[key][1])):
+            p, ci = run_p({key: value})
+            assert float(ds[end].sel(output=out, parameter=key)) == p, (key, end)
+            np.testing.assert_array_equal(ds[f"{end}_ci"].sel(output=out, parameter=key).values, ci)
+            assert float(ds[f"{end}_value"].sel(parameter=key)) == value
+        assert float(ds["swing"].sel(output=out, parameter=key)) == abs(
+            float(ds["high"].sel(output=out, parameter=key)) - float(ds["low"].sel(output=out, parameter=key)))
+        assert float(ds["base_value"].sel(parameter=key)) == float(build_layout(sc).theta[build_layout(sc).slots(key)[0]])
