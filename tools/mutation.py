@@ -275,7 +275,8 @@ def run_group(name: str, workdir: Path, mutmut: str, *, again: bool = False) -> 
             shutil.copy2(ROOT / module, dest / module)
         # Which tests cover which function is learnt again: the new tests must be among them.
         (dest / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)
-        survivors = [k for k, v in _status(dest, mutmut).items() if v in ("survived", "no tests", "not checked")]
+        survivors = [k for k, v in _status(dest, mutmut).items() if v in ("survived", "no tests", "not checked")
+                     and (not group.only or any(fnmatch.fnmatch(k, pattern) for pattern in group.only))]
         start = time.monotonic()
         with open(workdir / name / "mutmut-again.log", "w", encoding="utf-8") as fh:
             for i in range(0, len(survivors), 200):  # the command line stays short
