@@ -269,10 +269,10 @@ def run_group(name: str, workdir: Path, mutmut: str, *, again: bool = False) -> 
         shutil.rmtree(dest / "tests")
         shutil.copytree(ROOT / "tests", dest / "tests", ignore=shutil.ignore_patterns("__pycache__"))
         _write_config(dest, group)  # today's test selection too
-        # Today's modules too (mutmut makes the mutants of a changed file again); verdicts of mutants that
+        # Today's package too (mutmut makes the mutants of a changed module again); verdicts of mutants that
         # were killed before are kept, so after a change to a module only a fresh run is the final score.
-        for module in group.modules:
-            shutil.copy2(ROOT / module, dest / module)
+        shutil.copytree(ROOT / "simulator", dest / "simulator", dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.nbi", "*.nbc"))
         # Which tests cover which function is learnt again: the new tests must be among them.
         (dest / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)
         survivors = [k for k, v in _status(dest, mutmut).items() if v in ("survived", "no tests", "not checked")
