@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import xarray as xr
 from scipy import stats
+from test_robustness import OVERFLOW  # growth of 20 a year over 100 years
 
 import simulator
 from simulator.engines.plan import DEFAULT_BLOCK_SIZE
@@ -263,32 +264,6 @@ def test_a_sweep_of_an_uncertain_input_holds_it_at_each_grid_value():
     # gap between the ends away from each end; the check sees that with probability 99% or more.
     gap = abs(float(point.sel({IMPORTS: 0.0})) - float(point.sel({IMPORTS: 400.0})))
     assert gap / 2 >= (z + stats.norm.isf(0.01)) * math.sqrt(2 * 0.25 / n)
-
-
-OVERFLOW = """
-[scenario]
-name = "over"
-horizon_months = 1200
-paths = 300
-seed = 1
-
-[[companies]]
-name = "a"
-revenue = 1e9
-valuation = 1e10
-cash = 1e12
-
-[companies.growth]
-initial = 20
-long_run = 20
-kappa = 0
-
-[companies.chips]
-enabled = false
-
-[companies.costs]
-opex = 1e6
-"""
 
 
 def test_a_sweep_whose_outputs_leave_float64_says_so_once():
