@@ -1,7 +1,7 @@
 """Given-data sensitivity: RBD-FAST, delta and PAWN on the per-path draws and outcomes of one run.
 
 May import: :mod:`simulator.errors`, :mod:`simulator.model`, :mod:`simulator.results`,
-:mod:`simulator.run` and :mod:`simulator.studies.sensitivity_outputs`.
+:mod:`simulator.run`, :mod:`simulator.runner` and :mod:`simulator.studies.sensitivity_outputs`.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import numpy as np
 import xarray as xr
 
 from simulator.errors import ScenarioError, UserError
-from simulator.model.scenario_file import load_scenario, with_overrides
 from simulator.model.schema import Scenario
+from simulator.runner.prepared import resolve_scenario
 from simulator.studies.sensitivity_outputs import Output, sorted_by
 
 __all__ = ["CONFIDENCE", "draws_from", "given_data", "no_uncertain_inputs", "open_draws", "run_provenance",
@@ -191,10 +191,7 @@ def draws_from(source: Path | Scenario, *, paths: int | None, seed, overrides, t
     import simulator
     from simulator.model.uncertain import RECORDED_PATHS
 
-    if isinstance(source, Scenario):
-        scenario = with_overrides(source, overrides) if overrides else source
-    else:
-        scenario = load_scenario(source, overrides=overrides)
+    scenario = resolve_scenario(source, overrides)
     if not scenario.uncertain:
         raise UserError(no_uncertain_inputs(scenario))
     n = min(int(paths or scenario.scenario.paths), RECORDED_PATHS)

@@ -37,8 +37,8 @@ import xarray as xr
 
 from simulator.errors import UserError
 from simulator.model.parameters import ParameterLayout, build_layout
-from simulator.model.scenario_file import load_scenario, with_overrides
 from simulator.model.schema import Scenario
+from simulator.runner.prepared import resolve_scenario
 from simulator.studies.given_data import CONFIDENCE, draws_from, given_data, scenario_from_attrs
 from simulator.studies.methods import DEFAULT_PATHS, DEFAULT_SAMPLES, GIVEN_DATA, METHODS, MIN_SAMPLES
 from simulator.studies.sensitivity_outputs import (
@@ -422,13 +422,10 @@ def sensitivity(
         ds.attrs["notes"] = json.dumps(skipped + json.loads(ds.attrs.get("notes", "[]")))
         ds.attrs["seconds"] = float(time.perf_counter() - start)
         return ds
-    if not isinstance(scenario, Scenario):
-        if Path(scenario).suffix == ".nc":
-            raise UserError(f"{scenario}: --method {method} runs the model; give the scenario TOML file "
-                            "(a results file serves the given-data methods)")
-        scenario = load_scenario(scenario, overrides=overrides)
-    elif overrides:
-        scenario = with_overrides(scenario, overrides)
+    if not isinstance(scenario, Scenario) and Path(scenario).suffix == ".nc":
+        raise UserError(f"{scenario}: --method {method} runs the model; give the scenario TOML file "
+                        "(a results file serves the given-data methods)")
+    scenario = resolve_scenario(scenario, overrides)
     if seed is None:  # the scenario's seed, for the design as for the paths: the study repeats bit for bit
         seed = scenario.scenario.seed
     layout = build_layout(scenario)

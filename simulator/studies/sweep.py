@@ -34,12 +34,12 @@ from simulator.engines.streams import RANDOM_STREAMS
 from simulator.errors import ScenarioError, UserError
 from simulator.model import quantities as L
 from simulator.model.parameters import ParameterLayout, build_layout, parameter_units
-from simulator.model.scenario_file import load_scenario, with_overrides
+from simulator.model.scenario_file import with_overrides
 from simulator.model.schema import Effects, Scenario, range_bounds
 from simulator.results.dataset import build_sets_dataset, competing
 from simulator.results.overflow import range_problem, warn_out_of_range
 from simulator.runner.memory import Need, SetsSizing, sets_sizing
-from simulator.runner.prepared import PreparedRun, prepare_run
+from simulator.runner.prepared import PreparedRun, prepare_run, resolve_scenario
 
 __all__ = ["PreparedSets", "SetsResult", "SweepSpec", "check_value", "evaluate_sets", "parse_number",
            "parse_sweep_param", "parse_sweep_spec", "prepare_sets", "run_sets", "split_param", "sweep", "sweep_table"]
@@ -474,10 +474,7 @@ def sweep(
         Every variable of a run (at the horizons) with one leading dimension
         per swept key, named by its dotted path, coordinates the swept values.
     """
-    if not isinstance(scenario, Scenario):
-        scenario = load_scenario(scenario, overrides=overrides)
-    elif overrides:
-        scenario = with_overrides(scenario, overrides)
+    scenario = resolve_scenario(scenario, overrides)
     layout = build_layout(scenario)
     if isinstance(params, Mapping):
         specs = []
