@@ -24,7 +24,13 @@ from simulator.errors import UserError
 from simulator.model import quantities as Q
 from simulator.model.schema import Scenario
 from simulator.results.targets import PathEvent, parse_event
-from simulator.studies.given_data import no_uncertain_inputs, open_draws, run_provenance, scenario_from_attrs
+from simulator.studies.given_data import (
+    no_uncertain_inputs,
+    open_draws,
+    refuse_run_options,
+    run_provenance,
+    scenario_from_attrs,
+)
 
 if TYPE_CHECKING:
     from simulator.runner.prepared import PreparedRun
@@ -75,8 +81,7 @@ def discovery_data(source: Path, event: str, *, paths: int | None = None, seed=N
         event, a threshold on a file without kept paths, too many paths (one line).
     """
     if Path(source).suffix == ".nc":
-        if paths is not None or overrides:
-            raise UserError(f"{source}: --paths and --set apply to a scenario file; a results file is read as is")
+        refuse_run_options(source, paths, overrides)
         return _from_results(Path(source), event)
     return _from_scenario(Path(source), event, paths=paths, seed=seed, overrides=overrides, threads=threads,
                           engine=engine, progress=progress)

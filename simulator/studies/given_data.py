@@ -20,8 +20,8 @@ from simulator.model.schema import Scenario
 from simulator.runner.prepared import resolve_scenario
 from simulator.studies.sensitivity_outputs import Output, sorted_by
 
-__all__ = ["CONFIDENCE", "draws_from", "given_data", "no_uncertain_inputs", "open_draws", "run_provenance",
-           "scenario_from_attrs"]
+__all__ = ["CONFIDENCE", "draws_from", "given_data", "no_uncertain_inputs", "open_draws", "refuse_run_options",
+           "run_provenance", "scenario_from_attrs"]
 
 CONFIDENCE = 0.95
 
@@ -163,6 +163,12 @@ def run_provenance(attrs: dict) -> dict:
             or k in ("currency", "block_size", "engine", "simulator_version")}
 
 
+def refuse_run_options(path: Path, paths: int | None, overrides) -> None:
+    """One line when options of a run (``--paths``, ``--set``) come with a results file, which is read as is."""
+    if paths is not None or overrides:
+        raise UserError(f"{path}: --paths and --set apply to a scenario file; a results file is read as is")
+
+
 def open_draws(path: Path) -> xr.Dataset:
     """A run's results file with its per-path draws and outcome codes; one-line error otherwise."""
     from simulator.results.io import open_results
@@ -183,8 +189,7 @@ def draws_from(source: Path | Scenario, *, paths: int | None, seed, overrides, t
                progress: bool = False):
     """(draws, outcomes, input names, horizons, companies, attrs) from a results file or a run."""
     if isinstance(source, Path) and source.suffix == ".nc":
-        if paths is not None or overrides:
-            raise UserError(f"{source}: --paths and --set apply to a scenario file; a results file is read as is")
+        refuse_run_options(source, paths, overrides)
         ds = open_draws(source)
         return (ds["input_draw"].values, ds["path_outcome"].values, [str(x) for x in ds["input"].values],
                 ds["horizon"].values, [str(c) for c in ds["company"].values], run_provenance(ds.attrs), None)
