@@ -19,12 +19,12 @@ import re
 from typing import Any
 
 import tomlkit
-from tomlkit.items import AoT, Array, Float, InlineTable, Integer, Item, Table, Trivia
+from tomlkit.items import AoT, Array, Float, InlineTable, Item, Table, Trivia
 
 from simulator.errors import ScenarioError
-from simulator.model.parameters import build_layout
+from simulator.model.parameters import ParameterLayout, build_layout
 from simulator.model.scenario_file import parse_scenario
-from simulator.model.schema import names_a_list
+from simulator.model.schema import Scenario, names_a_list
 
 __all__ = ["set_values"]
 
@@ -128,16 +128,15 @@ def _set_one(doc: Any, dotted: str, value: Any, source: str, tag: str | None,
         member = rest[0]
         number = ".".join(parts[:consumed + 1])
         if member in ("mean", "sd"):
-            written = float(old) if isinstance(old, (Float, Integer)) else None
-            parts_ = {"mean": written if written is not None else current.get(f"{number}.mean", [0.0])[0],
-                      "sd": 0.0 if written is not None else current.get(f"{number}.sd", [0.0])[0], member: value}
+            # The file's jump as read (a number is its mean with sd 0; a jump not written, the defaults).
+            parts_ = {"mean": current.get(f"{number}.mean", [0.0])[0], "sd": current.get(f"{number}.sd", [0.0])[0],
+                      member: value}
             jump = tomlkit.parse(f"v = {{ mean = {number_text(float(parts_['mean']))}, "
                                  f"sd = {number_text(float(parts_['sd']))} }}")["v"]
             _put(node, key, _retag(_with_trivia(jump, old), node, tag, old), old)
             return
         if member in ("low", "high"):
-            ends = list(old) if isinstance(old, Array) else [old, old] if old is not None else current[number]
-            ends = [float(e) for e in ends]
+            ends = list(current.get(number, [float(value)] * 2))  # the file's range as read (a number: both ends)
             ends[0 if member == "low" else 1] = float(value)
             _put(node, key, _retag(_item(ends, old), node, tag, old), old)
             return
@@ -245,13 +244,14 @@ def set_values(text: str, values: dict[str, object], *, source: str = "<calibrat
         doc = tomlkit.parse(body)
     except tomlkit.exceptions.ParseError as exc:
         raise ScenarioError(f"{source}: not valid TOML: {exc}") from None
-    layout = build_layout(parse_scenario(text, source=source))
+    before = parse_scenario(text, source=source)
+    layout = build_layout(before)
     current = {path: [float(layout.theta[s]) for s in slots] for path, slots in layout.paths.items()}
     for dotted, value in values.items():
         if not dotted or any(not p for p in dotted.split(".")):
             raise ScenarioError(f"{source}: {dotted!r}: not a dotted key such as companies.zhipu.cash")
         _set_one(doc, dotted, value, source, tag, current)
-    derived = _derived_amounts(text, values, source)
+    derived = _derived_amounts(before, values)
     for dotted, value in derived.items():
         _set_one(doc, dotted, value, source, DERIVED_TAG if tag else None, current)
     values = {**values, **derived}
@@ -259,11 +259,11 @@ def set_values(text: str, values: dict[str, object], *, source: str = "<calibrat
     if note:
         header = [f"# {line}" if line else "#" for line in note.splitlines()]
         new_text = "\n".join(header) + gap + new_text
-    _check(text, new_text, values, source)
+    _check(layout, new_text, values, source)
     return new_text
 
 
-def _derived_amounts(text: str, values: dict[str, object], source: str) -> dict[str, float]:
+def _derived_amounts(scenario: Scenario, values: dict[str, object]) -> dict[str, float]:
     """The derived amounts (schema.DERIVED_AMOUNTS) of every company a value touches, as numbers to write out.
 
     An amount the file leaves to its default is derived from the company's own figures
@@ -275,7 +275,7 @@ def _derived_amounts(text: str, values: dict[str, object], source: str) -> dict[
     if not touched:
         return {}
     out = {}
-    for company in parse_scenario(text, source=source).companies:
+    for company in scenario.companies:
         if company.name not in touched:
             continue
         for key in company.derived:
@@ -286,16 +286,17 @@ def _derived_amounts(text: str, values: dict[str, object], source: str) -> dict[
     return out
 
 
-def _check(text: str, new_text: str, values: dict[str, object], source: str) -> None:
-    """The edited file must give the original parameters with exactly ``values`` changed.
+def _check(old: ParameterLayout, new_text: str, values: dict[str, object], source: str) -> None:
+    """The edited file must give the original parameters (``old``: the layout of the file before) with exactly
+    ``values`` changed.
 
     Compared slot by slot in the parameter vector, so a key is read as the engines
     read it (the bare key of a jump is its mean; of a range, both ends).
     """
     import numpy as np
 
-    before, after = parse_scenario(text, source=source), parse_scenario(new_text, source=source)
-    old, new = build_layout(before), build_layout(after)
+    after = parse_scenario(new_text, source=source)
+    new = build_layout(after)
     expected = old.theta.copy()
     wrong = []
     for dotted, value in values.items():
