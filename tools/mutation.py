@@ -270,18 +270,21 @@ def run_group(name: str, workdir: Path, mutmut: str, *, again: bool = False) -> 
         shutil.copytree(ROOT / "tests", dest / "tests", ignore=shutil.ignore_patterns("__pycache__"))
         _write_config(dest, group)  # today's test selection too
         # Today's package too (mutmut makes the mutants of a changed module again); verdicts of mutants that
-        # were killed before are kept, so after a change to a module only a fresh run is the final score.
+        # were killed before are kept unless their function changed (mutmut compares each function's hash).
         shutil.copytree(ROOT / "simulator", dest / "simulator", dirs_exist_ok=True,
                         ignore=shutil.ignore_patterns("__pycache__", "*.nbi", "*.nbc"))
         # Which tests cover which function is learnt again: the new tests must be among them.
         (dest / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)
-        survivors = [k for k, v in _status(dest, mutmut).items() if v in ("survived", "no tests", "not checked")
-                     and (not group.only or any(fnmatch.fnmatch(k, pattern) for pattern in group.only))]
         start = time.monotonic()
         with open(workdir / name / "mutmut-again.log", "w", encoding="utf-8") as fh:
-            for i in range(0, len(survivors), 200):  # the command line stays short
-                subprocess.run([mutmut, "run", *survivors[i:i + 200]], cwd=dest, stdout=fh,
-                               stderr=subprocess.STDOUT, check=False)
+            # mutmut makes the mutants of a changed function again (their verdicts reset to "not checked")
+            # only when it runs, after the first listing: a second pass runs those.
+            for wanted in (("survived", "no tests", "not checked"), ("not checked",)):
+                names = [k for k, v in _status(dest, mutmut).items() if v in wanted
+                         and (not group.only or any(fnmatch.fnmatch(k, pattern) for pattern in group.only))]
+                for i in range(0, len(names), 200):  # the command line stays short
+                    subprocess.run([mutmut, "run", *names[i:i + 200]], cwd=dest, stdout=fh,
+                                   stderr=subprocess.STDOUT, check=False)
         return _summarise(name, group, dest, mutmut, time.monotonic() - start)
     if dest.exists():
         shutil.rmtree(dest)
