@@ -124,8 +124,9 @@ GROUPS = {
     # that writes the calibrated value) and scenario discovery (PRIM, CART, the data they read).
     "sensitivity": Group(("simulator/studies/sensitivity.py", "simulator/studies/sensitivity_outputs.py",
                           "simulator/studies/attribution.py", "simulator/studies/given_data.py"),
-                         ("tests/test_sensitivity.py", "tests/test_uncertain_scenario.py", "tests/test_uncertainty.py",
-                          "tests/test_derived_numbers.py", "tests/test_formatting.py", "tests/test_messages.py",
+                         ("tests/test_sensitivity.py", "tests/test_sensitivity_methods.py",
+                          "tests/test_uncertain_scenario.py", "tests/test_uncertainty.py", "tests/test_derived_numbers.py",
+                          "tests/test_formatting.py", "tests/test_messages.py",
                           "tests/test_robustness.py", "tests/test_figures_content.py"),
                          "not distributed and not random_command_lines and not signal_during and not far_tail "
                          "and not dask and not batch",
@@ -140,14 +141,15 @@ GROUPS = {
     "calibrate": Group(("simulator/studies/calibrate.py", "simulator/studies/binding.py",
                         "simulator/studies/scenario_edit.py"),
                        ("tests/test_precision_calibration.py", "tests/test_implied.py", "tests/test_scenario_edit.py",
+                        "tests/test_calibrate_solver.py",
                         "tests/test_uncertainty.py", "tests/test_derived_numbers.py", "tests/test_competition.py",
                         "tests/test_formatting.py", "tests/test_messages.py", "tests/test_robustness.py"),
                        "not distributed and not random_command_lines and not signal_during and not far_tail "
                        "and not dask and not batch",
                        (r"\"long_name\"", r"\bprogress\(")),
     "discovery": Group(("simulator/studies/discovery.py", "simulator/studies/discovery_data.py"),
-                       ("tests/test_discovery.py", "tests/test_formatting.py", "tests/test_messages.py",
-                        "tests/test_robustness.py"),
+                       ("tests/test_discovery.py", "tests/test_discovery_rules.py", "tests/test_formatting.py",
+                        "tests/test_messages.py", "tests/test_robustness.py"),
                        "not distributed and not random_command_lines and not signal_during and not far_tail "
                        "and not dask and not batch",
                        (r"\"long_name\"", r"\bprogress\(")),

@@ -80,11 +80,14 @@ def _thetas(layout: ParameterLayout, params: Sequence[ParamRange], unit: np.ndar
 
 
 def _pair_var(ind: np.ndarray | None, a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
-    """Per-path variance of the difference of two sets' 0/1 values, for each pair (a[i], b[i])."""
+    """Per-path variance of the difference of two sets' 0/1 values, for each pair (a[i], b[i]).
+
+    NaN with one path: a variance needs two (the noise is then "not measurable", not 0).
+    """
     if ind is None:
         return None
     d = ind[a] - ind[b]
-    return d.var(axis=1, ddof=1) if d.shape[1] > 1 else np.zeros(d.shape[0])
+    return d.var(axis=1, ddof=1) if d.shape[1] > 1 else np.full(d.shape[0], np.nan)
 
 
 @dataclass
@@ -139,10 +142,11 @@ def _oat(scenario, layout, params, outputs, *, sets, progress) -> xr.Dataset:
         base_unit.append(0.5 if p.spec is not None else (base_v - p.low) / (p.high - p.low))
     # Base positions: a value outside [low, high] is allowed (it stays the scenario's).
     unit[:] = np.asarray(base_unit)[None, :]
-    for j in range(k):
-        unit[1 + 2 * j, j] = 0.0
-        unit[2 + 2 * j, j] = 1.0
     thetas = _thetas(layout, params, unit)
+    for j, p in enumerate(params):  # each key at LO and HI (an uncertain input's 5% and 95% quantiles)
+        for slot in layout.slots(p.path):
+            thetas[1 + 2 * j, slot] = p.low
+            thetas[2 + 2 * j, slot] = p.high
     for p in params:  # the base set keeps the scenario's exact values
         for slot in layout.slots(p.path):
             thetas[0, slot] = layout.theta[slot]
@@ -169,7 +173,7 @@ def _oat(scenario, layout, params, outputs, *, sets, progress) -> xr.Dataset:
     ds["swing"] = (("output", "parameter"), np.abs(high - low), {"long_name": "|high - low|"})
     ds["swing_se"] = (("output", "parameter"), swing_se, {
         "long_name": "standard error of high - low with common random numbers (paired over paths); NaN "
-                     "when the output has no per-path value"})
+                     "when the output has no per-path value or the run one path"})
     ds["low_value"] = (("parameter",), np.asarray([p.low for p in params]), {"long_name": "low value"})
     ds["high_value"] = (("parameter",), np.asarray([p.high for p in params]), {"long_name": "high value"})
     ds["base_value"] = (("parameter",), np.asarray([float(layout.theta[layout.slots(p.path)[0]])
