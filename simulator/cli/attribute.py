@@ -38,7 +38,7 @@ def _cmd_attribute(args: argparse.Namespace) -> int:
     draws, outcomes, names, horizons, companies, attrs, sc = draws_from(
         args.results, paths=args.paths, seed=args.seed, overrides=args.overrides, threads=args.threads,
         engine=args.engine, progress=not args.quiet)
-    sc = sc or scenario_from_attrs(attrs, companies, horizons)
+    sc = sc or scenario_from_attrs(attrs)
     outs = [parse_output(t, sc) for t in args.output] or default_outputs(sc)
     chosen = []
     for o in outs:

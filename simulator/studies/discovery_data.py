@@ -91,7 +91,7 @@ def _from_results(path: Path, text: str) -> DiscoveryData:
     ds = open_draws(path)
     companies = [str(c) for c in ds["company"].values]
     horizons = [int(h) for h in ds["horizon"].values]
-    scenario = scenario_from_attrs(ds.attrs, companies, horizons)
+    scenario = scenario_from_attrs(ds.attrs)
     event = parse_event(text, scenario)
     draws = ds["input_draw"].values
     if event.target is not None:

@@ -218,7 +218,7 @@ def no_uncertain_inputs(scenario: Scenario) -> str:
             "distributions, e.g. long_run = {dist = \"uniform\", low = 0.1, high = 0.6}")
 
 
-def scenario_from_attrs(attrs: dict, companies, horizons) -> Scenario:
+def scenario_from_attrs(attrs: dict) -> Scenario:
     """The scenario of a results file (for parsing outputs)."""
     from simulator.model.scenario_file import parse_scenario
 

@@ -410,9 +410,9 @@ def sensitivity(
                             "--param is for oat, morris and sobol")
         methods = GIVEN_DATA if method == "given-data" else (method,)
         source = scenario if isinstance(scenario, Scenario) else Path(scenario)
-        draws, outcomes, names, horizons, companies, attrs, sc = draws_from(
+        draws, outcomes, names, horizons, _companies, attrs, sc = draws_from(
             source, paths=paths, seed=seed, overrides=overrides, threads=threads, engine=engine, progress=progress)
-        sc = sc or scenario_from_attrs(attrs, companies, horizons)
+        sc = sc or scenario_from_attrs(attrs)
         outs = [parse_output(t, sc) for t in outputs] or default_outputs(sc)
         skipped = []
         if not outputs:  # a default output no path varies says nothing: leave it out, with a note
