@@ -60,7 +60,7 @@ def _item(value: Any, like: Item | None = None) -> Item:
     elif isinstance(value, (list, tuple)):
         new = tomlkit.array()
         for v in value:
-            new.append(_item(float(v)) if isinstance(v, (int, float)) and not isinstance(v, bool) else v)
+            new.append(_item(v) if isinstance(v, float) else v)  # an int stays an int (a list of horizons)
     else:
         new = tomlkit.item(value)
     if like is not None and not isinstance(like, (Table, AoT)):
@@ -120,8 +120,15 @@ def _set_one(doc: Any, dotted: str, value: Any, source: str, tag: str | None,
     node = _container(doc, parts, dotted, source)
     # The path may go on inside a value: ``narrative.mean`` of a jump, ``import_cut.low`` of a range.
     consumed = _depth_of(doc, node, parts)
+    if isinstance(node, InlineTable) and parts[-1] in ("mean", "sd") and consumed == len(parts) - 1:
+        # A part of a jump written { mean, sd } on a line of a table: edited as a part of that number, so the
+        # line keeps its comment's column and gets its tag like any changed line (an inline table's members
+        # have no comment).
+        parent = _container(doc, parts[:-1], dotted, source)
+        if not isinstance(parent, InlineTable):
+            node, consumed = parent, _depth_of(doc, parent, parts)
     key, rest = parts[consumed], parts[consumed + 1:]
-    old = node.get(key)
+    old = node.item(key) if key in node else None  # the item (a switch read with get is a bare bool)
     if rest:
         # A part of a number: the number becomes the table or range it is part of (a table, such as
         # a jump written { mean, sd }, was walked into by _container).
@@ -142,6 +149,9 @@ def _set_one(doc: Any, dotted: str, value: Any, source: str, tag: str | None,
             return
         raise ScenarioError(f"{source}: {dotted}: {'.'.join(parts[:consumed + 1])} is a value, not a table")
     if isinstance(old, InlineTable) and "mean" in old and not isinstance(value, dict):
+        if not isinstance(node, InlineTable):
+            _set_one(doc, f"{dotted}.mean", value, source, tag, current)  # its line edited as its mean's
+            return
         old["mean"] = _item(value, old["mean"])  # the bare key of a jump is its mean
         return
     _put(node, key, _retag(_item(value, old), node, tag, old), old)
@@ -306,7 +316,7 @@ def _check(old: ParameterLayout, new_text: str, values: dict[str, object], sourc
         node: Any = after
         for part in dotted.split("."):
             node = getattr(node, part, None)
-        if node != value:
+        if node != (tuple(value) if isinstance(value, list) else value):  # the schema reads a list as a tuple
             wrong.append(dotted)
     if new.theta.shape != expected.shape:
         wrong.append("the parameter layout")
