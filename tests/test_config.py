@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 from pydantic import ValidationError
 
@@ -471,3 +472,49 @@ def test_docs_command_writes_and_checks(tmp_path: Path, capsys: pytest.CaptureFi
     assert cli_main(["docs", "--check", "--output", str(target)]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "out of date" in err and str(target) in err
+
+
+
+def _every_layout_key_takes_a_set(path: Path) -> None:
+    from simulator.model.parameters import build_layout
+
+    layout = build_layout(load_scenario(path))
+    checked = 0
+    for key, slots in layout.paths.items():
+        old = float(layout.theta[slots[0]])
+        new = old * 0.999 if old else 1e-3
+        try:
+            after = build_layout(load_scenario(path, overrides={key: new}))
+        except ScenarioError as exc:
+            assert "is a value, not a table" not in str(exc) and "not a dotted key" not in str(exc), str(exc)
+            continue
+        changed = np.flatnonzero(after.theta != layout.theta)
+        assert set(changed) <= set(slots) and np.all(after.theta[list(slots)] == new), key
+        checked += 1
+    assert checked > 0.8 * len(layout.paths)  # most keys take a nudge: the check above ran on them
+
+
+@pytest.mark.parametrize("name", ["zhipu_base", "convergence", "sector_portfolio", "narrative_flip"])
+def test_every_numeric_key_of_the_layout_can_be_set(name):
+    """Every dotted key the parameter layout lists (what sweeps, sensitivity and calibration search) is
+    one ``--set`` addresses, including a range's ``low``/``high`` and a jump's ``mean``/``sd`` and its bare
+    key (its mean, the sd kept): the override lands in exactly that key's slots. A value the model refuses
+    (a range turned upside down, branch probabilities that no longer sum to 1) may be refused, but never
+    as an unaddressable key."""
+    _every_layout_key_takes_a_set(Path(__file__).resolve().parents[1] / "scenarios" / f"{name}.toml")
+
+
+def test_parts_of_numbers_written_bare_can_be_set(tmp_path):
+    """A jump written as a bare number (its mean, sd 0) and a range written as one number (both ends):
+    their parts are still keys ``--set`` addresses, and the rest of the number is kept."""
+    text = (Path(__file__).resolve().parents[1] / "scenarios" / "zhipu_base.toml").read_text(encoding="utf-8")
+    jump, cut = "narrative = { mean = -0.1, sd = 0.2 }", "import_cut = [0.3, 0.8]"
+    assert jump in text and cut in text
+    path = tmp_path / "bare.toml"
+    path.write_text(text.replace(jump, "narrative = -0.1").replace(cut, "import_cut = 0.5"), encoding="utf-8")
+    _every_layout_key_takes_a_set(path)
+    event = "sector.events.export_control_escalation"
+    sc = load_scenario(path, overrides={f"{event}.narrative.sd": 0.3, f"{event}.import_cut.high": 0.9})
+    escalation = next(e for e in sc.sector.events if e.name == "export_control_escalation")
+    assert (escalation.narrative.mean, escalation.narrative.sd) == (-0.1, 0.3)
+    assert tuple(escalation.import_cut) == (0.5, 0.9)

@@ -241,6 +241,7 @@ def set_dotted(raw: dict[str, Any], dotted: str, value: Any, *, source: str = "-
     if not dotted or any(not p for p in parts):
         raise ScenarioError(f"{source}: {dotted!r}: not a dotted key such as companies.zhipu.cash")
     node: Any = raw
+    parent: Any = None
     i = 0
     while i < len(parts) - 1:
         part = parts[i]
@@ -256,10 +257,27 @@ def set_dotted(raw: dict[str, Any], dotted: str, value: Any, *, source: str = "-
         child = node.get(part)
         if child is None:
             child = node[part] = {}
-        node = child
+        parent, node = node, child
         i += 1
     if not isinstance(node, dict):
+        # A part of a number, as the parameter layout names it: a range's end (a number is both ends)
+        # or a jump's mean or sd (a number is its mean with sd 0).
+        member, number = parts[-1], node
+        is_number = isinstance(number, (int, float)) and not isinstance(number, bool)
+        if member in ("low", "high") and (is_number or (isinstance(number, list) and len(number) == 2)):
+            ends = [number, number] if is_number else list(number)
+            ends[0 if member == "low" else 1] = value
+            parent[parts[-2]] = ends
+            return
+        if member in ("mean", "sd") and is_number:
+            parent[parts[-2]] = {"mean": number, "sd": 0.0, member: value}
+            return
         raise ScenarioError(f"{source}: {dotted}: {'.'.join(parts[:-1])} is a value, not a table")
+    old = node.get(parts[-1])
+    if (isinstance(old, dict) and "mean" in old and "dist" not in old and isinstance(value, (int, float))
+            and not isinstance(value, bool)):
+        old["mean"] = value  # the bare key of a jump is its mean, as in the parameter layout (sd kept)
+        return
     node[parts[-1]] = value
 
 

@@ -76,6 +76,11 @@ An override's value is written as in TOML: `0.5`, `1e9`, `[0.3, 0.8]`, `{ mean =
 --set sector.events.export_control_escalation.import_cut=[0.5,0.9]
 ```
 
+A part of a number has its own path, as sweeps and calibration name it: a range's ends
+(`import_cut.low`, `import_cut.high`; a range written as one number has it as both ends) and a
+jump's `mean` and `sd` (a jump written as a number is its mean with `sd` 0). A jump's bare path
+is its mean: `--set ...narrative=-0.2` keeps its `sd`; `{ mean = -0.2, sd = 0 }` replaces both.
+
 Overriding one branch's `probability` usually needs the other branches' too, so that they still
 sum to 1.
 
