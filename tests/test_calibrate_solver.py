@@ -813,7 +813,7 @@ def test_a_line_without_a_comment_gets_none_and_a_tag_starts_one():
         "initial = 0.25  # calibrated; was 0.10"
     nocomment = BASE.replace(_line(BASE, "demand = 0.09"), "demand = 0.09")
     key = "companies.zhipu.events.government_contract.demand.sd"
-    assert _line(set_values(nocomment, {key: 0.05}), "demand =").rstrip() == "demand = { mean = 0.09, sd = 0.05 }"
+    assert _line(set_values(nocomment, {key: 0.05}), "demand =") == "demand = { mean = 0.09, sd = 0.05 }"  # no trailing spaces
     assert _line(set_values(nocomment, {key: 0.05}, tag="calibrated"), "demand =") == \
         "demand = { mean = 0.09, sd = 0.05 }  # calibrated; was 0.09"
 

@@ -183,7 +183,7 @@ def _with_trivia(new: Item, old: Item | None) -> Item:
     if old is not None:
         width = len(old.as_string()) + len(old.trivia.comment_ws)
         new.trivia.comment = old.trivia.comment
-        new.trivia.comment_ws = " " * max(1, width - len(new.as_string())) if old.trivia.comment else "  "
+        new.trivia.comment_ws = " " * max(1, width - len(new.as_string())) if old.trivia.comment else ""
     return new
 
 
