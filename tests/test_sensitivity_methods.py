@@ -678,3 +678,35 @@ def test_attribution_of_one_and_two_paths(n):
         np.testing.assert_allclose(sd, [3.0 / math.sqrt(2.0), 0.0], rtol=RTOL)
         assert float(ds["median_shift"].sel(input="u", company="x", horizon=12, outcome="champion")) == (
             pytest.approx((1.0 - 2.5) / (3.0 / math.sqrt(2.0)), rel=RTOL))
+
+
+def test_given_data_asks_salibs_delta_for_its_first_order_index_only(monkeypatch):
+    """SALib's delta.analyze computes Borgonovo's delta by kernel densities unless asked for the Sobol
+    index alone; that delta is not reported (the 0/1 output's delta is computed exactly, from class
+    frequencies) and takes minutes at 10^5 paths, so the study asks for method="sobol" only."""
+    from SALib.analyze import delta as delta_analyze
+
+    asked = []
+    real = delta_analyze.analyze
+
+    def spy(*args, **kwargs):
+        asked.append(kwargs.get("method", "all"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(delta_analyze, "analyze", spy)
+    draws, outcomes = _given_draws(400, 1)
+    given_data(draws, outcomes, ["x0", "x1", "x2", "x3"], _given_outputs()[:1], np.asarray([12, 24]), ("delta",),
+               5, {"scenario_name": "given"})
+    assert asked == ["sobol"]
+
+
+def test_sobol_noise_note_names_the_noisiest_key_wherever_it_is_studied():
+    """The note names the key with the largest noise share, here the second key studied (growth, whose
+    share is recomputed from the result's own noise_share), with that key's share."""
+    ds = sensitivity(_toy(), method="sobol", samples=64, paths=48, params=_params(LR, G),
+                     outputs=["solo.champion@24"], seed=4)
+    share = ds["noise_share"].sel(output="solo.champion@24")
+    noisiest = str(share.parameter.values[int(np.argmax(share.values))])
+    assert noisiest == G  # the second of the keys as given: a note naming the first would be wrong
+    note, = json.loads(ds.attrs["notes"])
+    assert f"Monte Carlo noise is {float(share.max()):.1%} of the output variance (largest for {G})" in note
