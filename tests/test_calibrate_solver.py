@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from scipy import optimize, stats
+from test_precision_calibration import FROZEN as PRECISION_FROZEN
 
 import simulator
 import simulator.studies.binding as binding
@@ -42,61 +43,9 @@ ALPHA = 1e-3
 #: The spawn-key tags of the replicate seeds (a calibration's and an implied value's: distinct streams).
 CALIBRATE_TAG, IMPLIED_TAG = 1_000_003, 1_000_033
 
-# MODEL.md's frozen limit: one company, no narrative, no chips, no funding; V_T lognormal.
-FROZEN = """
-[scenario]
-name = "frozen"
-horizon_months = 12
-horizons = [12]
-paths = 4000
-seed = 3
-
-[sector.narrative]
-kappa = 0.0
-sigma = 0.0
-
-[[companies]]
-name = "solo"
-revenue = 1e9
-valuation = 20e9
-cash = 1e15
-
-[companies.growth]
-initial = 0.10
-long_run = 0.0
-kappa = 0.0
-sigma_growth = 0.0
-sigma_revenue = 0.5
-
-[companies.pricing]
-price_drift = 0.0
-price_sigma = 0.0
-pass_through = 1.0
-elasticity = 0.0
-compute_cost_share = 0.5
-compute_cost_drift = 0.0
-scarcity_premium = 0.0
-
-[companies.chips]
-enabled = false
-
-[companies.costs]
-opex = 0.0
-opex_growth = 0.0
-
-[companies.funding]
-enabled = false
-
-[companies.narrative]
-kappa = 0.0
-sigma = 0.0
-
-[companies.valuation_model]
-growth_sensitivity = 0.0
-
-[outcomes]
-champion_max_price_to_sales = 1e6
-"""
+# MODEL.md's frozen limit (test_precision_calibration's) with growth reverting to 0: the growth rate the
+# calibrations search moves the whole path.
+FROZEN = PRECISION_FROZEN.replace("long_run = 0.10", "long_run = 0.0")
 GROWTH = "companies.solo.growth.initial"
 SIGMA = "companies.solo.growth.sigma_revenue"
 EXIT = "companies.solo.valuation_model.exit_multiple"

@@ -19,6 +19,7 @@ from importlib import metadata
 import numpy as np
 import pytest
 from scipy import stats
+from test_discovery import PLANTED as DISCOVERY_PLANTED
 
 from simulator.errors import UserError
 from simulator.studies import discovery as D
@@ -586,41 +587,10 @@ def test_cart_leaf_of_one_path_and_a_box_per_significant_leaf():
 
 # --------------------------------------------------------------------------- the data discovery reads
 
-PLANTED = """\
-[scenario]
-name = "planted"
-horizon_months = 36
-horizons = [12, 36]
-paths = 8000
-seed = 5
-
-[sector.narrative]
-sigma = 0.0
-
-[[companies]]
-name = "co"
-revenue = 1e9
-valuation = 10e9
-cash = { dist = "uniform", low = 0.5e9, high = 6e9 }
-
-[companies.growth]
-sigma_growth = 0.0
-sigma_revenue = 0.0
-sigma_revenue_long_run = 0.0
-
-[companies.pricing]
-price_sigma = 0.0
-
-[companies.narrative]
-sigma = 0.0
-
-[companies.chips]
-enabled = false
-imports_per_month = { dist = "uniform", low = 0, high = 500 }
-
-[companies.costs]
-opex = 2e9
-"""
+# test_discovery's planted scenario without its funding backstop: two uncertain inputs (cash, imports).
+PLANTED = DISCOVERY_PLANTED.replace(
+    '[companies.funding]\nenabled = false\nbackstop = { dist = "uniform", low = 1e9, high = 5e9 }\n\n', "")
+assert PLANTED != DISCOVERY_PLANTED
 
 
 @pytest.mark.parametrize("event", ["co.collapse@36", "co.cash@36>0"])
