@@ -710,3 +710,48 @@ def test_sobol_noise_note_names_the_noisiest_key_wherever_it_is_studied():
     assert noisiest == G  # the second of the keys as given: a note naming the first would be wrong
     note, = json.loads(ds.attrs["notes"])
     assert f"Monte Carlo noise is {float(share.max()):.1%} of the output variance (largest for {G})" in note
+
+
+def test_morris_notes_an_unbounded_input_with_the_values_its_grid_ends_take():
+    """Morris's grid includes the positions 0 and 1, an input's support ends: for a normal input those are
+    its 2^-53 and 1 - 2^-53 quantiles (scipy's norm.ppf here, about 8.2 sd out), which the result's note
+    names with the way out; a bounded input (uniform, pert) gets no such note."""
+    normal = '{ dist = "normal", mean = 0.1, sd = 0.05 }'
+    ds = sensitivity(_toy(uncertain=True), method="morris", samples=4, paths=20, outputs=["solo.champion@24"],
+                     seed=3, overrides=[f"{G}={normal}"])
+    lo, hi = stats.norm(0.1, 0.05).ppf([2.0**-53, 1.0 - 2.0**-53])
+    assert abs(lo - 0.1) / 0.05 > 8.0
+    about = [n for n in json.loads(ds.attrs["notes"]) if "unbounded" in n]
+    assert about == [f"{G}: its normal distribution is unbounded, so Morris's grid ends are its 2^-53 and "
+                     f"1 - 2^-53 quantiles ({lo:.4g} and {hi:.4g}); study it over a range with --param {G}=LO:HI, "
+                     "or with --method sobol"]
+    bounded = sensitivity(_toy(uncertain=True), method="morris", samples=4, paths=20, outputs=["solo.champion@24"],
+                          seed=3)
+    assert not [n for n in json.loads(bounded.attrs.get("notes", "[]")) if "unbounded" in n]
+
+
+@pytest.mark.parametrize(("dist", "params", "unbounded"), [
+    ("normal", {"mean": 0.0, "sd": 1.0}, True),
+    ("normal", {"mean": 0.0, "sd": 1.0, "low": -1.0}, True),
+    ("normal", {"mean": 0.0, "sd": 1.0, "low": -1.0, "high": 1.0}, False),
+    ("truncnormal", {"mean": 0.0, "sd": 1.0, "low": -1.0, "high": 1.0}, False),
+    ("lognormal", {"median": 1.0, "sigma": 0.5}, True),
+    ("lognormal", {"median": 1.0, "sigma": 0.5, "high": 3.0}, False),
+    ("uniform", {"low": 0.0, "high": 1.0}, False),
+    ("loguniform", {"low": 0.1, "high": 1.0}, False),
+    ("triangular", {"low": 0.0, "mode": 0.2, "high": 1.0}, False),
+    ("beta", {"alpha": 2.0, "beta": 3.0}, False),
+    ("pert", {"low": 0.0, "mode": 0.2, "high": 1.0}, False),
+])
+def test_an_input_is_unbounded_where_its_distribution_reaches_far_tails(dist, params, unbounded):
+    """The support table of simulator.model.uncertain: only a normal without both truncations and a lognormal
+    without an upper one have extreme quantiles more than 5 interquartile ranges from the median (a normal's are
+    6.1 away); every other distribution's support is its bounds, at most 3.5 of them away here."""
+    from simulator.model.uncertain import UncertainInput
+
+    spec = UncertainInput(path="x", loc=("x",), dist=dist, params=tuple(params.items()))
+    assert spec.unbounded is unbounded
+    lo, hi = spec.support
+    median = spec.median
+    scale = float(np.diff(spec.ppf(np.asarray([0.25, 0.75])))[0])
+    assert (max(median - lo, hi - median) > 5.0 * scale) is unbounded  # a normal: 8.2 sd = 6.1 interquartile ranges

@@ -227,6 +227,16 @@ class UncertainInput:
         return np.clip((base.cdf(x) - f_lo) / (f_hi - f_lo), 0.0, 1.0)
 
     @property
+    def unbounded(self) -> bool:
+        """Whether the support is infinite at an end (a normal without ``low`` or ``high``, a lognormal
+        without ``high``): its extreme quantiles are then far tails (``support`` is about 8.2 standard
+        deviations out)."""
+        p = dict(self.params)
+        if self.dist == "normal":
+            return p.get("low") is None or p.get("high") is None
+        return self.dist == "lognormal" and p.get("high") is None
+
+    @property
     def support(self) -> tuple[float, float]:
         """Smallest and largest value a draw can take (the inverse CDF at the extreme uniforms)."""
         lo, hi = self.ppf(np.asarray([_U_MIN, _U_MAX]))

@@ -239,6 +239,13 @@ def _morris(scenario, layout, params, outputs, *, sets, seed, samples, progress)
             notes.append(f"{o.text}: Monte Carlo noise in mu_star is up to {worst / top:.0%} of the largest "
                          f"effect at {ev.paths:,} paths per evaluation; about {need:,} paths would bring it "
                          "under 5%")
+    for p in params:
+        if p.spec is not None and p.spec.unbounded:
+            # The grid's positions 0 and 1 are the support's ends: for an unbounded input, far tails.
+            lo, hi = p.spec.support
+            notes.append(f"{p.path}: its {p.spec.dist} distribution is unbounded, so Morris's grid ends are its "
+                         f"2^-53 and 1 - 2^-53 quantiles ({lo:.4g} and {hi:.4g}); study it over a range with "
+                         f"--param {p.path}=LO:HI, or with --method sobol")
     ds = sorted_by(ds, "mu_star")
     return _finish(ds, ev, "morris", notes, sets=thetas.shape[0], samples=samples, num_levels=levels)
 
