@@ -23,6 +23,8 @@ Usage::
     python tools/mutation.py --group results io batch studies kernels   # all (hours on 2 cores)
     python tools/mutation.py --group batch --workdir /tmp/mut            # one group
     python tools/mutation.py --group kernels --only tax_base             # one kernel mutant
+    python tools/mutation.py --group calibrate --workdir /tmp/mut --again   # survivors vs today's tests and code
+    python tools/mutation.py --group calibrate --workdir /tmp/mut --show    # live and judged mutants, with diffs
 
 Needs the ``mutation`` extra (``pip install -e '.[mutation]'``).
 """
@@ -30,6 +32,8 @@ Needs the ``mutation`` extra (``pip install -e '.[mutation]'``).
 from __future__ import annotations
 
 import argparse
+import ast
+import difflib
 import fnmatch
 import json
 import os
@@ -310,6 +314,48 @@ def _summarise(name: str, group: Group, dest: Path, mutmut: str, seconds: float)
             "not_checked": counts.get("not checked", 0), "not_killed": survivors, "workdir": str(dest)}
 
 
+def _mutant_diffs(dest: Path, names: list[str]) -> dict[str, str | None]:
+    """Each mutant's change against its function, from mutmut's mutated copies (``mutants/``); None for a
+    name that is no mutant of today's code (a changed function renumbers its mutants)."""
+    sources: dict[str, dict[str, str]] = {}
+    out: dict[str, str | None] = {}
+    for name in names:
+        module, function = name.rsplit(".", 1)
+        if module not in sources:
+            text = (dest / "mutants" / (module.replace(".", "/") + ".py")).read_text(encoding="utf-8")
+            lines = text.splitlines()
+            sources[module] = {node.name: "\n".join(lines[node.lineno - 1:node.end_lineno])
+                               for node in ast.walk(ast.parse(text)) if isinstance(node, ast.FunctionDef)}
+        base = function.rsplit("__mutmut_", 1)[0]
+        mutated = sources[module].get(function)
+        if mutated is None:
+            out[name] = None
+            continue
+        original = sources[module].get(base + "__mutmut_orig", "").replace(base + "__mutmut_orig", base)
+        out[name] = "\n".join(list(difflib.unified_diff(original.splitlines(), mutated.replace(function, base)
+                                                       .splitlines(), lineterm="", n=0))[3:])
+    return out
+
+
+def show_group(name: str, workdir: Path, mutmut: str) -> None:
+    """Print the group's live mutants, then its judged ones with their reasons, each with its diff."""
+    group = GROUPS[name]
+    dest = workdir / name / "repo"
+    equivalent = _equivalents()
+    res = _summarise(name, group, dest, mutmut, 0.0)
+    modules = {m[:-3].replace("/", ".") for m in group.modules}
+    judged = [k for k in equivalent if k.rsplit(".", 1)[0] in modules
+              and (not group.only or any(fnmatch.fnmatch(k, pattern) for pattern in group.only))]
+    live = [k for k in res["not_killed"] if k not in equivalent]
+    diffs = _mutant_diffs(dest, live + judged)
+    for k in live:
+        print(f"## live {k}\n{diffs[k]}")
+    for k in judged:
+        status = "killed (no longer judged)" if k not in res["not_killed"] else "judged"
+        what = "NO SUCH MUTANT: renumbered or gone" if diffs[k] is None else diffs[k]
+        print(f"## {status} {k}\n   # {equivalent[k]}\n{what}")
+
+
 def run_kernel_mutant(m: KernelMutant, workdir: Path) -> dict:
     """Apply one hand-written mutant to a copy and run the kernel tests (first failure kills it)."""
     dest = workdir / "kernels" / m.name / "repo"
@@ -340,6 +386,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", default=None, help="kernel mutants by name (default: all)")
     parser.add_argument("--workdir", type=Path, default=None, help="scratch folder (default: a new temporary one)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument("--show", action="store_true",
+                        help="in an earlier run's --workdir: print the live and judged mutants with their diffs")
     parser.add_argument("--again", action="store_true",
                         help="in an earlier run's --workdir: re-run its survivors against today's tests")
     args = parser.parse_args(argv)
@@ -363,6 +411,9 @@ def main(argv: list[str] | None = None) -> int:
             killed = sum(row["status"] == "killed" for row in rows)
             print(f"kernels: {killed} of {len(rows)} killed", flush=True)
             results.append({"group": "kernels", "mutants": rows, "killed": killed, "total": len(rows)})
+            continue
+        if args.show:
+            show_group(name, workdir, mutmut)
             continue
         res = run_group(name, workdir, mutmut, again=args.again)
         judged = [k for k in res["not_killed"] if k in equivalent]
