@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 from scipy import optimize, stats
 from test_precision_calibration import FROZEN as PRECISION_FROZEN
+from test_precision_calibration import _p_up
 
 import simulator
 import simulator.studies.binding as binding
@@ -228,10 +229,6 @@ def _least_squares_truth(sc, targets, params, *, paths, seed, rng_seed):
         if np.all(np.abs(fit.fun) <= z):
             break
     return lows + best.x * (highs - lows), fits, len(u0s) + calls[0]
-
-
-def _p_up(mu: float, sigma: float = 0.5) -> float:
-    return float(stats.norm.sf(0.0, loc=mu - sigma**2 / 2, scale=sigma))
 
 
 def _p_collapse(mu: float, sigma: float = 0.5) -> float:

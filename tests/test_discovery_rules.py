@@ -19,7 +19,9 @@ from importlib import metadata
 import numpy as np
 import pytest
 from scipy import stats
+from test_derived_numbers import _wilson
 from test_discovery import PLANTED as DISCOVERY_PLANTED
+from test_discovery import _two_regions
 
 from simulator.errors import UserError
 from simulator.studies import discovery as D
@@ -42,13 +44,6 @@ def _uniform(n: int, k: int, seed: int) -> np.ndarray:
 def _p_greater(k: int, n: int, p: float) -> float:
     """Bryant and Lempert's quasi-p: P(X >= k) for X ~ Binomial(n, p) (scipy's survival function)."""
     return float(stats.binom.sf(k - 1, n, p))
-
-
-def _wilson(k, n) -> list[float]:
-    if n == 0:
-        return [math.nan, math.nan]
-    ci = stats.binomtest(int(k), int(n)).proportion_ci(0.95, method="wilson")
-    return [ci.low, ci.high]
 
 
 # --------------------------------------------------------------------------- the box arithmetic
@@ -277,14 +272,6 @@ def test_missing_libraries_name_the_library_and_the_install_command(monkeypatch)
 # --------------------------------------------------------------------------- the result's provenance and table
 
 
-def _two_regions(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Inputs uniform on [0, 1]: probability 0.9 where a < 0.2, 0.6 where b > 0.85 outside that, 0.1 elsewhere."""
-    rng = np.random.default_rng(seed)
-    x = rng.random((n, 3))
-    p = np.where(x[:, 0] < 0.2, 0.9, np.where(x[:, 1] > 0.85, 0.6, 0.1))
-    return x, rng.random(n) < p
-
-
 class _Clock:
     """A perf_counter that returns the given instants."""
 
@@ -433,7 +420,7 @@ def test_held_out_numbers_of_boxes_with_one_path_or_none(case):
     density = ds["density"].values
     assert (density[0] == 1.0) if m1 else np.isnan(density[0])
     assert density[1] == 0.0
-    np.testing.assert_allclose(ds["density_ci"].values, [_wilson(m1, m1), _wilson(0, 3)], rtol=1e-9)
+    np.testing.assert_allclose(ds["density_ci"].values, _wilson([m1, 0], [m1, 3]), rtol=1e-9)
     t_den = ds["trajectory_density"].values
     assert (t_den[0] == 1.0) if m1 else np.isnan(t_den[0])
     assert ds["trajectory_mass"].values[0] == m1 / c.size
